@@ -1,0 +1,95 @@
+//! Source files and byte spans into them.
+
+use std::sync::Arc;
+
+/// A policy file's name (a path, or `<stock:NAME>`) and its full text.
+#[derive(Debug, PartialEq, Eq)]
+pub struct SourceFile {
+    pub name: String,
+    pub text: String,
+}
+
+impl SourceFile {
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Arc<Self> {
+        Arc::new(Self {
+            name: name.into(),
+            text: text.into(),
+        })
+    }
+
+    /// One-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = clamp_to_char_boundary(&self.text, offset);
+        let before = self.text.get(..offset).unwrap_or_default();
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before.get(line_start..).unwrap_or_default().chars().count() + 1;
+        (line, column)
+    }
+
+    /// The full text of the one-based line `line`, without its newline.
+    pub fn line_text(&self, line: usize) -> &str {
+        self.text
+            .split('\n')
+            .nth(line.saturating_sub(1))
+            .unwrap_or_default()
+            .trim_end_matches('\r')
+    }
+}
+
+fn clamp_to_char_boundary(text: &str, offset: usize) -> usize {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+/// A byte range in one source file.
+///
+/// Spans compare equal regardless of position only through
+/// [`crate::PolicyFile::erase_spans`]; they are ordinary data otherwise.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        Self { start, end }
+    }
+
+    pub(crate) fn from_pest(span: pest::Span<'_>, offset: usize) -> Self {
+        Self::new(span.start() + offset, span.end() + offset)
+    }
+}
+
+/// A value with the span of the text it was parsed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spanned<T> {
+    pub node: T,
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(node: T, span: Span) -> Self {
+        Self { node, span }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_characters() {
+        let file = SourceFile::new("p.vtp", "a\nbé c\n");
+        assert_eq!(file.line_col(0), (1, 1));
+        assert_eq!(file.line_col(2), (2, 1));
+        // `c` sits after a two-byte character.
+        assert_eq!(file.line_col(6), (2, 4));
+        assert_eq!(file.line_text(2), "bé c");
+        assert_eq!(file.line_col(999), (3, 1));
+    }
+}
