@@ -1,1 +1,76 @@
-//! placeholder
+//! The vtpolicy engine: decides normalised tool calls against policies and
+//! explains its decisions.
+//!
+//! It owns the rule model ([`Policy`]), the normalised request model
+//! ([`Request`], [`Part`]), the [`DecisionGraph`] that answers requests in
+//! time independent of the number of literal rules, and the [`reference`]
+//! interpreter that evaluates rules one by one and serves as the oracle in
+//! property tests and as the source of `explain` traces.
+//!
+//! # What it must not do
+//!
+//! The engine never parses policy text and never touches the operating
+//! system: no file system, no environment, no syscalls. Rules carry ids; the
+//! compiler keeps the table that maps them back to source spans. Paths,
+//! programs and shell text reach it already normalised by the runtime.
+//!
+//! # Semantics
+//!
+//! A request's decision is the strictest effect (`deny > prompt > allow`)
+//! of every rule that matches it, else its policy's default for the kind.
+//! Several policies combine the same way; a policy without a matching rule
+//! or default abstains; if all abstain the decision is `prompt`. Evaluation
+//! is order independent.
+
+mod decision;
+mod dot;
+mod graph;
+mod pattern;
+mod policy;
+pub mod reference;
+mod request;
+
+pub use decision::{CallDecision, Decision, MatchedRule, PartDecision};
+pub use graph::{DecisionGraph, GraphError};
+pub use pattern::normalize_host;
+pub use policy::{ArgvPattern, Atom, Defaults, Effect, Matcher, Policy, RequestKind, Rule, TokenPattern};
+pub use request::{Arg, ExecRequest, Part, Program, Request, strictest};
+
+/// A set of policies compiled into a decision graph: the engine's façade.
+#[derive(Debug)]
+pub struct Engine {
+    policies: Vec<Policy>,
+    graph: DecisionGraph,
+}
+
+impl Engine {
+    /// Compiles the policies. Fails only on a pattern that cannot be
+    /// compiled, which the compiler's checks rule out for policies it built.
+    pub fn new(policies: Vec<Policy>) -> Result<Engine, GraphError> {
+        let graph = DecisionGraph::build(&policies)?;
+        Ok(Engine { policies, graph })
+    }
+
+    pub fn policies(&self) -> &[Policy] {
+        &self.policies
+    }
+
+    pub fn graph(&self) -> &DecisionGraph {
+        &self.graph
+    }
+
+    /// Decides one request.
+    pub fn decide(&self, request: &Request) -> Decision {
+        self.graph.decide(request, &self.policies)
+    }
+
+    /// Decides a whole tool call: every part, strictest wins.
+    pub fn decide_call(&self, parts: &[Part]) -> CallDecision {
+        decision::combine_parts(parts, |request| self.decide(request), &self.policies)
+    }
+
+    /// The per-rule trace of one request, for `explain`.
+    pub fn trace(&self, request: &Request) -> Vec<reference::TraceEntry> {
+        reference::trace(&self.policies, request)
+    }
+}

@@ -1,0 +1,634 @@
+//! The decision graph: every policy's rules indexed by request field, so a
+//! decision costs the same whether a policy has ten literal rules or a
+//! hundred thousand.
+//!
+//! - exec: two token tries (allow rules match exactly, deny and prompt
+//!   rules with flag equivalences), keyed first by program, then by each
+//!   argument. Literal edges are hash lookups; `..` stores the rest of the
+//!   pattern at the node and matches it against the remaining tokens.
+//! - read and write: one combined glob automaton per access kind.
+//! - net: hash maps of exact hosts and of `*.suffix` patterns.
+//! - tool: exact names in a hash map, globs in one automaton.
+
+use std::collections::{BTreeMap, HashMap};
+
+use globset::{GlobMatcher, GlobSet, GlobSetBuilder};
+use serde::{Serialize, Serializer};
+
+use crate::decision::{Decision, Verdict, combine, verdict};
+use crate::pattern::{
+    self, AtomGlobs, Mode, Token, argv_matches, compile_atom_globs, host_matches, path_glob,
+    path_globs, port_matches, token_glob,
+};
+use crate::policy::{Atom, Effect, Matcher, Policy, TokenPattern};
+use crate::request::{ExecRequest, Request};
+
+/// A pattern that cannot be compiled into the graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphError {
+    pub policy: String,
+    pub rule_id: String,
+    pub message: String,
+}
+
+impl std::error::Error for GraphError {}
+
+impl std::fmt::Display for GraphError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "rule `{}` of policy `{}`: {}",
+            self.rule_id, self.policy, self.message
+        )
+    }
+}
+
+/// The compiled form of a set of policies.
+#[derive(Debug, Serialize)]
+pub struct DecisionGraph {
+    pub(crate) policies: Vec<PolicyGraph>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct PolicyGraph {
+    #[serde(skip)]
+    pub(crate) policy: Policy,
+    name: String,
+    rules: Vec<RuleLeaf>,
+    exec_allow: Trie,
+    exec_strict: Trie,
+    read: GlobTable,
+    write: GlobTable,
+    net: HostTable,
+    tool: ToolTable,
+}
+
+/// What a leaf index refers to.
+#[derive(Debug, Serialize)]
+struct RuleLeaf {
+    id: String,
+    effect: Effect,
+}
+
+impl DecisionGraph {
+    pub fn build(policies: &[Policy]) -> Result<DecisionGraph, GraphError> {
+        let policies = policies
+            .iter()
+            .map(PolicyGraph::build)
+            .collect::<Result<_, _>>()?;
+        Ok(DecisionGraph { policies })
+    }
+
+    pub fn policies(&self) -> Vec<&Policy> {
+        self.policies.iter().map(|p| &p.policy).collect()
+    }
+
+    pub fn decide(&self, request: &Request, policies: &[Policy]) -> Decision {
+        let verdicts: Vec<Verdict> = self
+            .policies
+            .iter()
+            .map(|graph| verdict(&graph.policy, request.kind(), graph.matching_rules(request)))
+            .collect();
+        combine(policies, &verdicts)
+    }
+
+    /// Graphviz DOT: one cluster per policy, the exec tries as trees, the
+    /// other tables as record nodes.
+    pub fn to_dot(&self) -> String {
+        crate::dot::render(self)
+    }
+}
+
+impl PolicyGraph {
+    pub(crate) fn exec_tries(&self) -> (&Trie, &Trie) {
+        (&self.exec_allow, &self.exec_strict)
+    }
+
+    pub(crate) fn read_table(&self) -> &GlobTable {
+        &self.read
+    }
+
+    pub(crate) fn write_table(&self) -> &GlobTable {
+        &self.write
+    }
+
+    fn build(policy: &Policy) -> Result<PolicyGraph, GraphError> {
+        let error = |rule_id: &str, message: String| GraphError {
+            policy: policy.name.clone(),
+            rule_id: rule_id.to_owned(),
+            message,
+        };
+        let mut exec_allow = Trie::default();
+        let mut exec_strict = Trie::default();
+        let mut read = GlobTableBuilder::default();
+        let mut write = GlobTableBuilder::default();
+        let mut net = HostTable::default();
+        let mut tool = ToolTableBuilder::default();
+        for (rule_index, rule) in policy.rules.iter().enumerate() {
+            let leaf = u32::try_from(rule_index)
+                .map_err(|_| error(&rule.id, "too many rules in one policy".to_owned()))?;
+            for matcher in &rule.matchers {
+                match matcher {
+                    Matcher::Exec { pattern } => {
+                        check_token_globs(&pattern.tokens).map_err(|m| error(&rule.id, m))?;
+                        let trie = match rule.effect {
+                            Effect::Allow => &mut exec_allow,
+                            Effect::Prompt | Effect::Deny => &mut exec_strict,
+                        };
+                        trie.insert(&pattern.tokens, leaf);
+                    }
+                    Matcher::Path {
+                        read: reads,
+                        write: writes,
+                        glob,
+                    } => {
+                        for glob in path_globs(glob) {
+                            let compiled = path_glob(&glob)
+                                .map_err(|e| error(&rule.id, format!("invalid path glob `{glob}`: {e}")))?;
+                            if *reads {
+                                read.add(&glob, compiled.clone(), leaf);
+                            }
+                            if *writes {
+                                write.add(&glob, compiled, leaf);
+                            }
+                        }
+                    }
+                    Matcher::Net { host, ports } => net.add(host, ports, leaf),
+                    Matcher::Tool { glob } => tool
+                        .add(glob, leaf)
+                        .map_err(|e| error(&rule.id, format!("invalid tool glob `{glob}`: {e}")))?,
+                }
+            }
+        }
+        let build_error = |e: globset::Error| error("*", format!("cannot build the glob automaton: {e}"));
+        Ok(PolicyGraph {
+            name: policy.name.clone(),
+            rules: policy
+                .rules
+                .iter()
+                .map(|r| RuleLeaf {
+                    id: r.id.clone(),
+                    effect: r.effect,
+                })
+                .collect(),
+            policy: policy.clone(),
+            exec_allow,
+            exec_strict,
+            read: read.build().map_err(build_error)?,
+            write: write.build().map_err(build_error)?,
+            net,
+            tool: tool.build().map_err(build_error)?,
+        })
+    }
+
+    fn matching_rules(&self, request: &Request) -> Vec<usize> {
+        let mut out = Vec::new();
+        match request {
+            Request::Exec(exec) => {
+                self.exec_allow.matches(exec, Mode::Exact, &mut out);
+                self.exec_strict.matches(exec, Mode::Strict, &mut out);
+            }
+            Request::Read { path } => self.read.matches(path, &mut out),
+            Request::Write { path } => self.write.matches(path, &mut out),
+            Request::Net { host, port } => self.net.matches(host, *port, &mut out),
+            Request::Tool { name } => self.tool.matches(name, &mut out),
+        }
+        out
+    }
+}
+
+fn check_token_globs(tokens: &[TokenPattern]) -> Result<(), String> {
+    for token in tokens {
+        if let TokenPattern::OneOf(atoms) = token {
+            for atom in atoms {
+                if let Atom::Glob(glob) = atom {
+                    token_glob(glob).map_err(|e| format!("invalid token glob `{glob}`: {e}"))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn sorted<S: Serializer, V: Serialize>(map: &HashMap<String, V>, serializer: S) -> Result<S::Ok, S::Error> {
+    map.iter().collect::<BTreeMap<_, _>>().serialize(serializer)
+}
+
+/// A token trie over `[program, arg1, arg2, …]`.
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct Trie {
+    pub(crate) nodes: Vec<TrieNode>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct TrieNode {
+    #[serde(serialize_with = "sorted", skip_serializing_if = "HashMap::is_empty")]
+    pub(crate) literal: HashMap<String, u32>,
+    /// Literal long options (`--force`), sorted, for abbreviation lookups.
+    #[serde(skip)]
+    long_options: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) globs: Vec<GlobEdge>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) any: Option<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) rest: Vec<RestTail>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) terminal: Vec<u32>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct GlobEdge {
+    pub(crate) glob: String,
+    #[serde(skip)]
+    matcher: Option<GlobMatcher>,
+    pub(crate) child: u32,
+}
+
+/// The rest of a pattern from a `..` on, matched by dynamic programming.
+#[derive(Debug, Serialize)]
+pub(crate) struct RestTail {
+    pub(crate) tail: Vec<TokenPattern>,
+    #[serde(skip)]
+    globs: AtomGlobs,
+    pub(crate) rule: u32,
+}
+
+impl Trie {
+    fn node(&mut self, index: u32) -> &mut TrieNode {
+        if self.nodes.is_empty() {
+            self.nodes.push(TrieNode::default());
+        }
+        let last = self.nodes.len() - 1;
+        let index = (index as usize).min(last);
+        // INVARIANT: index is clamped to an existing node.
+        #[expect(clippy::indexing_slicing, reason = "index clamped to the vector's length above")]
+        &mut self.nodes[index]
+    }
+
+    fn new_node(&mut self) -> u32 {
+        if self.nodes.is_empty() {
+            self.nodes.push(TrieNode::default());
+        }
+        self.nodes.push(TrieNode::default());
+        u32::try_from(self.nodes.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    fn insert(&mut self, tokens: &[TokenPattern], rule: u32) {
+        let mut frontier = vec![0u32];
+        for (position, token) in tokens.iter().enumerate() {
+            let mut next = Vec::new();
+            for node in frontier {
+                match token {
+                    TokenPattern::Rest => {
+                        let tail = tokens.get(position..).unwrap_or_default().to_vec();
+                        let globs = compile_atom_globs(&tail);
+                        self.node(node).rest.push(RestTail { tail, globs, rule });
+                    }
+                    TokenPattern::Any => {
+                        let child = match self.node(node).any {
+                            Some(child) => child,
+                            None => {
+                                let child = self.new_node();
+                                self.node(node).any = Some(child);
+                                child
+                            }
+                        };
+                        next.push(child);
+                    }
+                    TokenPattern::OneOf(atoms) => {
+                        for atom in atoms {
+                            next.push(self.edge(node, atom));
+                        }
+                    }
+                }
+            }
+            if matches!(token, TokenPattern::Rest) {
+                return;
+            }
+            next.sort_unstable();
+            next.dedup();
+            frontier = next;
+        }
+        for node in frontier {
+            self.node(node).terminal.push(rule);
+        }
+    }
+
+    fn edge(&mut self, node: u32, atom: &Atom) -> u32 {
+        match atom {
+            Atom::Literal(literal) => {
+                if let Some(&child) = self.node(node).literal.get(literal) {
+                    return child;
+                }
+                let child = self.new_node();
+                let parent = self.node(node);
+                parent.literal.insert(literal.clone(), child);
+                if literal.starts_with("--") {
+                    let at = parent.long_options.partition_point(|o| o < literal);
+                    parent.long_options.insert(at, literal.clone());
+                }
+                child
+            }
+            Atom::Glob(glob) => {
+                if let Some(edge) = self.node(node).globs.iter().find(|e| &e.glob == glob) {
+                    return edge.child;
+                }
+                let child = self.new_node();
+                self.node(node).globs.push(GlobEdge {
+                    glob: glob.clone(),
+                    matcher: token_glob(glob).ok(),
+                    child,
+                });
+                child
+            }
+        }
+    }
+
+    fn matches(&self, exec: &ExecRequest, mode: Mode, out: &mut Vec<usize>) {
+        if self.nodes.is_empty() {
+            return;
+        }
+        let tokens = pattern::tokens(exec);
+        let mut stack = vec![(0u32, 0usize)];
+        let mut children = Vec::new();
+        while let Some((node_index, position)) = stack.pop() {
+            let Some(node) = self.nodes.get(node_index as usize) else {
+                continue;
+            };
+            for tail in &node.rest {
+                if argv_matches(&tail.tail, &tail.globs, &tokens, position, exec, mode) {
+                    out.push(tail.rule as usize);
+                }
+            }
+            let Some(token) = tokens.get(position).copied() else {
+                if exec.open_tail {
+                    // Unknown tokens follow: under strict matching every
+                    // pattern that continues from here can be completed.
+                    if mode == Mode::Strict {
+                        self.collect_subtree(node_index, out);
+                    }
+                } else {
+                    out.extend(node.terminal.iter().map(|&r| r as usize));
+                }
+                continue;
+            };
+            children.clear();
+            node.children_for(token, exec, mode, &mut children);
+            for &child in &children {
+                stack.push((child, position + 1));
+            }
+        }
+    }
+
+    fn collect_subtree(&self, root: u32, out: &mut Vec<usize>) {
+        let mut stack = vec![root];
+        while let Some(index) = stack.pop() {
+            let Some(node) = self.nodes.get(index as usize) else {
+                continue;
+            };
+            out.extend(node.terminal.iter().map(|&r| r as usize));
+            out.extend(node.rest.iter().map(|t| t.rule as usize));
+            stack.extend(node.literal.values().copied());
+            stack.extend(node.globs.iter().map(|e| e.child));
+            stack.extend(node.any);
+        }
+    }
+}
+
+impl TrieNode {
+    fn children_for(&self, token: Token<'_>, exec: &ExecRequest, mode: Mode, out: &mut Vec<u32>) {
+        match token {
+            Token::Program => {
+                if mode == Mode::Exact && !exec.program.trusted {
+                    return;
+                }
+                let names: &[String] = match mode {
+                    Mode::Exact => exec.program.names.get(..1).unwrap_or_default(),
+                    Mode::Strict => &exec.program.names,
+                };
+                let candidates = names.iter().map(String::as_str).chain(exec.program.path.as_deref());
+                for candidate in candidates {
+                    out.extend(self.literal.get(candidate).copied());
+                    for edge in &self.globs {
+                        if edge.matcher.as_ref().is_some_and(|m| m.is_match(candidate)) {
+                            out.push(edge.child);
+                        }
+                    }
+                }
+                out.extend(self.any);
+            }
+            Token::Unknown => {
+                out.extend(self.any);
+                if mode == Mode::Strict {
+                    out.extend(self.literal.values().copied());
+                    out.extend(self.globs.iter().map(|e| e.child));
+                }
+            }
+            Token::Known {
+                text,
+                options_ended,
+            } => {
+                out.extend(self.any);
+                out.extend(self.literal.get(text).copied());
+                for edge in &self.globs {
+                    if edge.matcher.as_ref().is_some_and(|m| m.is_match(text)) {
+                        out.push(edge.child);
+                    }
+                }
+                if mode == Mode::Strict && !options_ended {
+                    self.flag_children(text, out);
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    /// Edges reached through flag equivalences (see `pattern`).
+    fn flag_children(&self, text: &str, out: &mut Vec<u32>) {
+        if let Some(given) = text.strip_prefix("--") {
+            let name = given.split_once('=').map_or(given, |(name, _)| name);
+            if name.len() < 2 {
+                return;
+            }
+            let prefix = format!("--{name}");
+            let start = self.long_options.partition_point(|o| o.as_str() < prefix.as_str());
+            for option in self.long_options.iter().skip(start) {
+                if !option.starts_with(&prefix) {
+                    break;
+                }
+                out.extend(self.literal.get(option).copied());
+            }
+        } else if text.len() > 2
+            && text.starts_with('-')
+            && text.chars().skip(1).all(|c| c.is_ascii_alphanumeric())
+        {
+            let mut flag = String::with_capacity(2);
+            for c in text.chars().skip(1) {
+                flag.clear();
+                flag.push('-');
+                flag.push(c);
+                out.extend(self.literal.get(flag.as_str()).copied());
+            }
+        }
+    }
+}
+
+struct GlobTableBuilder {
+    patterns: Vec<(String, u32)>,
+    builder: GlobSetBuilder,
+}
+
+impl Default for GlobTableBuilder {
+    fn default() -> Self {
+        Self {
+            patterns: Vec::new(),
+            builder: GlobSetBuilder::new(),
+        }
+    }
+}
+
+impl GlobTableBuilder {
+    fn add(&mut self, text: &str, glob: globset::Glob, rule: u32) {
+        self.patterns.push((text.to_owned(), rule));
+        self.builder.add(glob);
+    }
+
+    fn build(self) -> Result<GlobTable, globset::Error> {
+        Ok(GlobTable {
+            set: self.builder.build()?,
+            patterns: self.patterns,
+        })
+    }
+}
+
+/// Path globs of one access kind in one automaton.
+#[derive(Debug, Serialize)]
+pub(crate) struct GlobTable {
+    pub(crate) patterns: Vec<(String, u32)>,
+    #[serde(skip)]
+    set: GlobSet,
+}
+
+impl GlobTable {
+    fn matches(&self, text: &str, out: &mut Vec<usize>) {
+        for index in self.set.matches(text) {
+            if let Some((_, rule)) = self.patterns.get(index) {
+                out.push(*rule as usize);
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct HostTable {
+    #[serde(serialize_with = "sorted", skip_serializing_if = "HashMap::is_empty")]
+    pub(crate) exact: HashMap<String, Vec<HostLeaf>>,
+    /// `*.example.com` keyed by `example.com`.
+    #[serde(serialize_with = "sorted", skip_serializing_if = "HashMap::is_empty")]
+    pub(crate) subdomains: HashMap<String, Vec<HostLeaf>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) any: Vec<HostLeaf>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct HostLeaf {
+    pub(crate) rule: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ports: Vec<(u16, u16)>,
+}
+
+impl HostTable {
+    fn add(&mut self, pattern: &str, ports: &[(u16, u16)], rule: u32) {
+        let leaf = HostLeaf {
+            rule,
+            ports: ports.to_vec(),
+        };
+        if pattern == "*" {
+            self.any.push(leaf);
+        } else if let Some(suffix) = pattern.strip_prefix("*.") {
+            self.subdomains.entry(suffix.to_owned()).or_default().push(leaf);
+        } else {
+            self.exact.entry(pattern.to_owned()).or_default().push(leaf);
+        }
+    }
+
+    fn matches(&self, host: &str, port: u16, out: &mut Vec<usize>) {
+        let mut take = |leaves: &[HostLeaf]| {
+            for leaf in leaves {
+                if port_matches(&leaf.ports, port) {
+                    out.push(leaf.rule as usize);
+                }
+            }
+        };
+        take(&self.any);
+        if let Some(leaves) = self.exact.get(host) {
+            take(leaves);
+        }
+        // Every strict parent domain: a.b.c → b.c, c.
+        let mut rest = host;
+        while let Some((_, parent)) = rest.split_once('.') {
+            if let Some(leaves) = self.subdomains.get(parent) {
+                debug_assert!(host_matches(&format!("*.{parent}"), host));
+                take(leaves);
+            }
+            rest = parent;
+        }
+    }
+}
+
+struct ToolTableBuilder {
+    exact: HashMap<String, Vec<u32>>,
+    globs: Vec<(String, u32)>,
+    builder: GlobSetBuilder,
+}
+
+impl Default for ToolTableBuilder {
+    fn default() -> Self {
+        Self {
+            exact: HashMap::new(),
+            globs: Vec::new(),
+            builder: GlobSetBuilder::new(),
+        }
+    }
+}
+
+impl ToolTableBuilder {
+    fn add(&mut self, glob: &str, rule: u32) -> Result<(), globset::Error> {
+        if glob.contains(['*', '?', '[', '{', '\\']) {
+            let compiled = pattern::token_glob_builder(glob)?;
+            self.globs.push((glob.to_owned(), rule));
+            self.builder.add(compiled);
+        } else {
+            self.exact.entry(glob.to_owned()).or_default().push(rule);
+        }
+        Ok(())
+    }
+
+    fn build(self) -> Result<ToolTable, globset::Error> {
+        Ok(ToolTable {
+            exact: self.exact,
+            globs: GlobTable {
+                set: self.builder.build()?,
+                patterns: self.globs,
+            },
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ToolTable {
+    #[serde(serialize_with = "sorted", skip_serializing_if = "HashMap::is_empty")]
+    pub(crate) exact: HashMap<String, Vec<u32>>,
+    pub(crate) globs: GlobTable,
+}
+
+impl ToolTable {
+    fn matches(&self, name: &str, out: &mut Vec<usize>) {
+        if let Some(rules) = self.exact.get(name) {
+            out.extend(rules.iter().map(|&r| r as usize));
+        }
+        self.globs.matches(name, out);
+    }
+}

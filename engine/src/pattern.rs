@@ -1,0 +1,315 @@
+//! Matching primitives shared by the decision graph and the reference
+//! interpreter: one token against one atom, an argv against a pattern, a
+//! host against a host pattern.
+//!
+//! Flag equivalences widen deny and prompt rules only ("strict" matching):
+//! `-r` matches a short-flag cluster holding `r` (`-rf`), `--force` matches
+//! `--force=…` and the abbreviations `--forc`, `--for` that getopt-style
+//! parsers accept. Allow rules match tokens exactly as written, so an allow
+//! of `rm -i` never allows `rm -irf`.
+
+use globset::{GlobBuilder, GlobMatcher};
+
+use crate::policy::{Atom, Effect, TokenPattern};
+use crate::request::{Arg, ExecRequest};
+
+/// How tokens are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Allow rules: exact tokens; unknown tokens match only `*`/`..`; the
+    /// rule must hold for every possible value of what is unknown.
+    Exact,
+    /// Deny and prompt rules: flag equivalences; unknown tokens match
+    /// anything; the rule holds when some value of what is unknown matches.
+    Strict,
+}
+
+impl Mode {
+    pub(crate) fn for_effect(effect: Effect) -> Mode {
+        match effect {
+            Effect::Allow => Mode::Exact,
+            Effect::Prompt | Effect::Deny => Mode::Strict,
+        }
+    }
+}
+
+/// Builds the matcher of a single-token glob (`*` crosses `/`).
+pub(crate) fn token_glob(glob: &str) -> Result<GlobMatcher, globset::Error> {
+    Ok(token_glob_builder(glob)?.compile_matcher())
+}
+
+pub(crate) fn token_glob_builder(glob: &str) -> Result<globset::Glob, globset::Error> {
+    GlobBuilder::new(glob)
+        .literal_separator(false)
+        .backslash_escape(true)
+        .build()
+}
+
+/// Builds a path glob (`*` stays within a segment, `**` crosses segments).
+pub(crate) fn path_glob(glob: &str) -> Result<globset::Glob, globset::Error> {
+    GlobBuilder::new(glob)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .empty_alternates(true)
+        .build()
+}
+
+/// The globs a path pattern compiles to: `dir/**` also matches `dir`.
+pub(crate) fn path_globs(glob: &str) -> Vec<String> {
+    let mut globs = vec![glob.to_owned()];
+    if let Some(dir) = glob.strip_suffix("/**")
+        && !dir.is_empty()
+    {
+        globs.push(dir.to_owned());
+    }
+    globs
+}
+
+/// One argv position as the matchers see it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Token<'a> {
+    Program,
+    Known { text: &'a str, options_ended: bool },
+    Unknown,
+}
+
+/// The argv of a request as a sequence of tokens, position 0 the program.
+pub(crate) fn tokens(exec: &ExecRequest) -> Vec<Token<'_>> {
+    let mut out = Vec::with_capacity(exec.args.len() + 1);
+    out.push(Token::Program);
+    let mut options_ended = false;
+    for arg in &exec.args {
+        match arg {
+            Arg::Known(text) => {
+                out.push(Token::Known {
+                    text,
+                    options_ended,
+                });
+                if text == "--" {
+                    options_ended = true;
+                }
+            }
+            Arg::Unknown => out.push(Token::Unknown),
+        }
+    }
+    out
+}
+
+/// Whether `atom` matches the program of `exec`.
+pub(crate) fn program_matches(
+    atom: &Atom,
+    glob: Option<&GlobMatcher>,
+    exec: &ExecRequest,
+    mode: Mode,
+) -> bool {
+    let program = &exec.program;
+    if mode == Mode::Exact && !program.trusted {
+        return false;
+    }
+    let candidates: &[String] = match mode {
+        // Allow rules see the name the program was called by: multi-call
+        // binaries (rustup proxies, busybox) resolve to another basename.
+        Mode::Exact => program.names.get(..1).unwrap_or_default(),
+        Mode::Strict => &program.names,
+    };
+    let matches_text = |text: &str| match (atom, glob) {
+        (Atom::Literal(literal), _) => literal == text,
+        (Atom::Glob(_), Some(glob)) => glob.is_match(text),
+        (Atom::Glob(_), None) => false,
+    };
+    candidates.iter().any(|name| matches_text(name))
+        || program.path.as_deref().is_some_and(|path| matches_text(path))
+}
+
+/// Whether a literal argument pattern matches a known request token.
+pub(crate) fn literal_matches(literal: &str, text: &str, options_ended: bool, mode: Mode) -> bool {
+    if literal == text {
+        return true;
+    }
+    if mode == Mode::Exact || options_ended {
+        return false;
+    }
+    if let Some(long) = literal.strip_prefix("--").filter(|l| !l.is_empty()) {
+        let Some(given) = text.strip_prefix("--") else {
+            return false;
+        };
+        let name = given.split_once('=').map_or(given, |(name, _)| name);
+        // `--force=x`, and getopt abbreviations of at least two characters.
+        return name == long || (name.len() >= 2 && long.starts_with(name));
+    }
+    if let Some(short) = single_short_flag(literal) {
+        return is_short_cluster(text) && text.chars().skip(1).any(|c| c == short);
+    }
+    false
+}
+
+/// `-r` → `r`.
+fn single_short_flag(literal: &str) -> Option<char> {
+    let mut chars = literal.chars();
+    match (chars.next(), chars.next(), chars.next()) {
+        (Some('-'), Some(flag), None) if flag.is_ascii_alphanumeric() => Some(flag),
+        _ => None,
+    }
+}
+
+/// `-rf`, `-fR`: a dash followed by letters and digits.
+fn is_short_cluster(text: &str) -> bool {
+    text.len() > 2
+        && text.starts_with('-')
+        && !text.starts_with("--")
+        && text.chars().skip(1).all(|c| c.is_ascii_alphanumeric())
+}
+
+/// Compiled globs of a pattern, aligned with its atoms.
+pub(crate) type AtomGlobs = Vec<Vec<Option<GlobMatcher>>>;
+
+pub(crate) fn compile_atom_globs(pattern: &[TokenPattern]) -> AtomGlobs {
+    pattern
+        .iter()
+        .map(|token| match token {
+            TokenPattern::OneOf(atoms) => atoms
+                .iter()
+                .map(|atom| match atom {
+                    Atom::Glob(glob) => token_glob(glob).ok(),
+                    Atom::Literal(_) => None,
+                })
+                .collect(),
+            TokenPattern::Any | TokenPattern::Rest => Vec::new(),
+        })
+        .collect()
+}
+
+/// Whether one token pattern matches the token at `position`.
+pub(crate) fn token_matches(
+    pattern: &TokenPattern,
+    globs: &[Option<GlobMatcher>],
+    token: Token<'_>,
+    exec: &ExecRequest,
+    mode: Mode,
+) -> bool {
+    match pattern {
+        TokenPattern::Any => true,
+        TokenPattern::Rest => true,
+        TokenPattern::OneOf(atoms) => atoms.iter().enumerate().any(|(index, atom)| {
+            let glob = globs.get(index).and_then(Option::as_ref);
+            match token {
+                Token::Program => program_matches(atom, glob, exec, mode),
+                Token::Unknown => mode == Mode::Strict,
+                Token::Known {
+                    text,
+                    options_ended,
+                } => match atom {
+                    Atom::Literal(literal) => literal_matches(literal, text, options_ended, mode),
+                    Atom::Glob(_) => glob.is_some_and(|g| g.is_match(text)),
+                },
+            }
+        }),
+    }
+}
+
+/// Whether `pattern` matches `tokens[start..]` (followed by the request's
+/// open tail, if any). Dynamic programming over (pattern, token) positions,
+/// so `..` never backtracks exponentially.
+pub(crate) fn argv_matches(
+    pattern: &[TokenPattern],
+    globs: &[Vec<Option<GlobMatcher>>],
+    tokens: &[Token<'_>],
+    start: usize,
+    exec: &ExecRequest,
+    mode: Mode,
+) -> bool {
+    // Allow rules never match an untrusted program, not even through `*`
+    // or `..` in program position.
+    if start == 0 && mode == Mode::Exact && !exec.program.trusted {
+        return false;
+    }
+    let tokens = tokens.get(start..).unwrap_or_default();
+    let n_pattern = pattern.len();
+    let n_tokens = tokens.len();
+    // can[p][t]: pattern[p..] matches tokens[t..] (+ open tail).
+    let width = n_tokens + 1;
+    let mut can = vec![false; (n_pattern + 1) * width];
+    for p in (0..=n_pattern).rev() {
+        for t in (0..=n_tokens).rev() {
+            let value = if t == n_tokens && exec.open_tail {
+                // Only unknown tokens remain, possibly none.
+                match mode {
+                    Mode::Strict => true,
+                    // Every continuation must match: only `..` can absorb
+                    // tokens of any number, so the rest must be `..` alone.
+                    Mode::Exact => pattern.get(p..).is_some_and(|rest| {
+                        !rest.is_empty() && rest.iter().all(|tp| *tp == TokenPattern::Rest)
+                    }),
+                }
+            } else if p == n_pattern {
+                t == n_tokens
+            } else {
+                let here = pattern.get(p);
+                let next_p = can.get((p + 1) * width + t).copied().unwrap_or(false);
+                let diagonal = can.get((p + 1) * width + t + 1).copied().unwrap_or(false);
+                let skip_token = can.get(p * width + t + 1).copied().unwrap_or(false);
+                match here {
+                    Some(TokenPattern::Rest) => next_p || (t < n_tokens && skip_token),
+                    Some(token_pattern) => {
+                        t < n_tokens
+                            && diagonal
+                            && tokens.get(t).is_some_and(|token| {
+                                token_matches(
+                                    token_pattern,
+                                    globs.get(p).map(Vec::as_slice).unwrap_or_default(),
+                                    *token,
+                                    exec,
+                                    mode,
+                                )
+                            })
+                    }
+                    None => false,
+                }
+            };
+            if let Some(slot) = can.get_mut(p * width + t) {
+                *slot = value;
+            }
+        }
+    }
+    can.first().copied().unwrap_or(false)
+}
+
+/// Lower-cased, trailing dot removed, and IPv4 addresses written as one
+/// number (`2852039166`) or in hex put back in dotted form, so that a host
+/// pattern cannot be dodged by spelling.
+pub fn normalize_host(host: &str) -> String {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(&host)
+        .to_owned();
+    let numeric = if let Some(hex) = host.strip_prefix("0x") {
+        u32::from_str_radix(hex, 16).ok()
+    } else if !host.is_empty() && host.chars().all(|c| c.is_ascii_digit()) {
+        host.parse::<u32>().ok()
+    } else {
+        None
+    };
+    match numeric {
+        Some(value) => std::net::Ipv4Addr::from(value).to_string(),
+        None => host,
+    }
+}
+
+/// `*` any host; `*.example.com` its strict subdomains; else exact.
+pub(crate) fn host_matches(pattern: &str, host: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    match pattern.strip_prefix("*.") {
+        Some(suffix) => host
+            .strip_suffix(suffix)
+            .is_some_and(|prefix| prefix.len() > 1 && prefix.ends_with('.')),
+        None => pattern == host,
+    }
+}
+
+pub(crate) fn port_matches(ports: &[(u16, u16)], port: u16) -> bool {
+    ports.is_empty() || ports.iter().any(|&(low, high)| low <= port && port <= high)
+}

@@ -1,0 +1,198 @@
+//! The rule model the engine evaluates: policies as data, already resolved.
+//!
+//! The compiler produces these from policy text: variables are expanded,
+//! paths are absolute, `extend` is flattened. Nothing here refers to text
+//! positions; a rule's `id` is the key of the compiler's side table that maps
+//! it back to its source.
+
+use serde::{Deserialize, Serialize};
+
+/// The three effects, ordered from the most to the least permissive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    Allow,
+    Prompt,
+    Deny,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Allow => "allow",
+            Effect::Prompt => "prompt",
+            Effect::Deny => "deny",
+        }
+    }
+}
+
+/// What a request asks to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestKind {
+    Read,
+    Write,
+    Exec,
+    Net,
+    Tool,
+}
+
+impl RequestKind {
+    pub const ALL: [RequestKind; 5] = [
+        RequestKind::Read,
+        RequestKind::Write,
+        RequestKind::Exec,
+        RequestKind::Net,
+        RequestKind::Tool,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::Read => "read",
+            RequestKind::Write => "write",
+            RequestKind::Exec => "exec",
+            RequestKind::Net => "net",
+            RequestKind::Tool => "tool",
+        }
+    }
+}
+
+/// One policy: rules plus the defaults that apply when none matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    pub name: String,
+    pub rules: Vec<Rule>,
+    pub defaults: Defaults,
+}
+
+/// Per-kind defaults. A kind without a default makes the policy abstain on
+/// requests of that kind that no rule matches.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Defaults {
+    pub read: Option<Effect>,
+    pub write: Option<Effect>,
+    pub exec: Option<Effect>,
+    pub net: Option<Effect>,
+    pub tool: Option<Effect>,
+    /// The effect of a shell construct that cannot be analysed. Whatever is
+    /// set here, such a construct is never allowed: the floor is `prompt`.
+    pub unanalysable: Option<Effect>,
+}
+
+impl Defaults {
+    pub fn get(&self, kind: RequestKind) -> Option<Effect> {
+        match kind {
+            RequestKind::Read => self.read,
+            RequestKind::Write => self.write,
+            RequestKind::Exec => self.exec,
+            RequestKind::Net => self.net,
+            RequestKind::Tool => self.tool,
+        }
+    }
+
+    pub fn set(&mut self, kind: RequestKind, effect: Effect) {
+        let slot = match kind {
+            RequestKind::Read => &mut self.read,
+            RequestKind::Write => &mut self.write,
+            RequestKind::Exec => &mut self.exec,
+            RequestKind::Net => &mut self.net,
+            RequestKind::Tool => &mut self.tool,
+        };
+        *slot = Some(effect);
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rule {
+    /// The rule's id: given in the policy, or derived from its position.
+    pub id: String,
+    pub effect: Effect,
+    pub because: Option<String>,
+    /// The rule matches a request when any of its matchers does.
+    pub matchers: Vec<Matcher>,
+}
+
+impl Rule {
+    pub fn applies_to(&self, kind: RequestKind) -> bool {
+        self.matchers.iter().any(|m| m.applies_to(kind))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Matcher {
+    Exec {
+        pattern: ArgvPattern,
+    },
+    Path {
+        read: bool,
+        write: bool,
+        /// An absolute glob: `*` within a segment, `**` across segments. A
+        /// pattern ending in `/**` also matches the directory itself.
+        glob: String,
+    },
+    Net {
+        host: String,
+        /// Inclusive port ranges; empty means every port.
+        ports: Vec<(u16, u16)>,
+    },
+    Tool {
+        glob: String,
+    },
+}
+
+impl Matcher {
+    pub fn applies_to(&self, kind: RequestKind) -> bool {
+        match self {
+            Matcher::Exec { .. } => kind == RequestKind::Exec,
+            Matcher::Path { read, write, .. } => {
+                (*read && kind == RequestKind::Read) || (*write && kind == RequestKind::Write)
+            }
+            Matcher::Net { .. } => kind == RequestKind::Net,
+            Matcher::Tool { .. } => kind == RequestKind::Tool,
+        }
+    }
+}
+
+/// A program pattern followed by argument patterns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArgvPattern {
+    /// Position 0 is the program, the rest are its arguments.
+    pub tokens: Vec<TokenPattern>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenPattern {
+    /// One token matching any of these.
+    OneOf(Vec<Atom>),
+    /// Exactly one token.
+    Any,
+    /// Any number of tokens, none included.
+    Rest,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Atom {
+    Literal(String),
+    /// A single-token glob: `*` and `?` match any characters, `/` included.
+    Glob(String),
+}
+
+impl Atom {
+    /// A literal, or a glob when `text` holds `*` or `?`.
+    pub fn from_text(text: &str) -> Atom {
+        if text.contains(['*', '?']) {
+            Atom::Glob(text.to_owned())
+        } else {
+            Atom::Literal(text.to_owned())
+        }
+    }
+
+    pub fn text(&self) -> &str {
+        match self {
+            Atom::Literal(text) | Atom::Glob(text) => text,
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The reference interpreter: rules evaluated one by one, straight from the
+//! written semantics. Slow on purpose; it is the oracle the decision graph
+//! is tested against, and the source of `explain`'s per-rule trace.
+
+use serde::{Deserialize, Serialize};
+
+use crate::decision::{Decision, Verdict, combine, verdict};
+use crate::pattern::{
+    self, Mode, argv_matches, compile_atom_globs, host_matches, path_globs, port_matches,
+};
+use crate::policy::{Effect, Matcher, Policy, Rule};
+use crate::request::Request;
+
+/// Decides `request` against `policies` by trying every rule.
+pub fn decide(policies: &[Policy], request: &Request) -> Decision {
+    let verdicts: Vec<Verdict> = policies
+        .iter()
+        .map(|policy| {
+            let matched = policy
+                .rules
+                .iter()
+                .enumerate()
+                .filter(|(_, rule)| rule_matches(rule, request).is_ok())
+                .map(|(index, _)| index)
+                .collect();
+            verdict(policy, request.kind(), matched)
+        })
+        .collect();
+    combine(policies, &verdicts)
+}
+
+/// One rule considered for a request, and why it did or did not match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceEntry {
+    pub policy: usize,
+    pub rule: usize,
+    pub id: String,
+    pub effect: Effect,
+    pub matched: bool,
+    pub reason: String,
+}
+
+/// Every rule of the request's kind, in policy order, with the reason it
+/// matched or not.
+pub fn trace(policies: &[Policy], request: &Request) -> Vec<TraceEntry> {
+    let mut entries = Vec::new();
+    for (policy_index, policy) in policies.iter().enumerate() {
+        for (rule_index, rule) in policy.rules.iter().enumerate() {
+            if !rule.applies_to(request.kind()) {
+                continue;
+            }
+            let (matched, reason) = match rule_matches(rule, request) {
+                Ok(reason) => (true, reason),
+                Err(reason) => (false, reason),
+            };
+            entries.push(TraceEntry {
+                policy: policy_index,
+                rule: rule_index,
+                id: rule.id.clone(),
+                effect: rule.effect,
+                matched,
+                reason,
+            });
+        }
+    }
+    entries
+}
+
+/// `Ok(why)` when the rule matches, `Err(why not)` otherwise.
+fn rule_matches(rule: &Rule, request: &Request) -> Result<String, String> {
+    let mut reasons = Vec::new();
+    for matcher in rule.matchers.iter().filter(|m| m.applies_to(request.kind())) {
+        match matcher_matches(matcher, rule.effect, request) {
+            Ok(reason) => return Ok(reason),
+            Err(reason) => reasons.push(reason),
+        }
+    }
+    Err(if reasons.is_empty() {
+        format!("the rule does not apply to {} requests", request.kind().as_str())
+    } else {
+        reasons.join("; ")
+    })
+}
+
+fn matcher_matches(matcher: &Matcher, effect: Effect, request: &Request) -> Result<String, String> {
+    match (matcher, request) {
+        (Matcher::Exec { pattern }, Request::Exec(exec)) => {
+            let mode = Mode::for_effect(effect);
+            let globs = compile_atom_globs(&pattern.tokens);
+            let tokens = pattern::tokens(exec);
+            let program_ok = pattern.tokens.first().is_none_or(|first| {
+                pattern::token_matches(
+                    first,
+                    globs.first().map(Vec::as_slice).unwrap_or_default(),
+                    pattern::Token::Program,
+                    exec,
+                    Mode::Strict,
+                )
+            });
+            if argv_matches(&pattern.tokens, &globs, &tokens, 0, exec, mode) {
+                return Ok(format!("argv matches `{}`", describe_argv(pattern)));
+            }
+            if !program_ok {
+                return Err(format!(
+                    "program `{}` is not `{}`",
+                    exec.program.spelled,
+                    describe_argv_head(pattern)
+                ));
+            }
+            if mode == Mode::Exact && !exec.program.trusted {
+                return Err(format!(
+                    "program `{}` does not resolve into a trusted bin directory; allow rules only match trusted programs",
+                    exec.program.spelled
+                ));
+            }
+            Err(format!("arguments do not match `{}`", describe_argv(pattern)))
+        }
+        (Matcher::Path { glob, .. }, Request::Read { path } | Request::Write { path }) => {
+            let hit = path_globs(glob).iter().any(|g| {
+                pattern::path_glob(g).is_ok_and(|g| g.compile_matcher().is_match(path))
+            });
+            if hit {
+                Ok(format!("path matches `{glob}`"))
+            } else {
+                Err(format!("path does not match `{glob}`"))
+            }
+        }
+        (Matcher::Net { host, ports }, Request::Net { host: given, port }) => {
+            if !host_matches(host, given) {
+                Err(format!("host does not match `{host}`"))
+            } else if !port_matches(ports, *port) {
+                Err(format!("port {port} is not among the rule's ports"))
+            } else {
+                Ok(format!("host matches `{host}`"))
+            }
+        }
+        (Matcher::Tool { glob }, Request::Tool { name }) => {
+            if pattern::token_glob(glob).is_ok_and(|g| g.is_match(name)) {
+                Ok(format!("tool name matches `{glob}`"))
+            } else {
+                Err(format!("tool name does not match `{glob}`"))
+            }
+        }
+        _ => Err("the rule does not apply to this kind of request".to_owned()),
+    }
+}
+
+fn describe_argv(pattern: &crate::policy::ArgvPattern) -> String {
+    pattern
+        .tokens
+        .iter()
+        .map(describe_token)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn describe_argv_head(pattern: &crate::policy::ArgvPattern) -> String {
+    pattern.tokens.first().map(describe_token).unwrap_or_default()
+}
+
+fn describe_token(token: &crate::policy::TokenPattern) -> String {
+    use crate::policy::TokenPattern;
+    match token {
+        TokenPattern::Any => "*".to_owned(),
+        TokenPattern::Rest => "..".to_owned(),
+        TokenPattern::OneOf(atoms) if atoms.len() == 1 => {
+            atoms.first().map(|a| a.text().to_owned()).unwrap_or_default()
+        }
+        TokenPattern::OneOf(atoms) => format!(
+            "[{}]",
+            atoms.iter().map(|a| a.text()).collect::<Vec<_>>().join(" | ")
+        ),
+    }
+}

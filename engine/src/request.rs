@@ -1,0 +1,129 @@
+//! Normalised requests: what the engine judges.
+//!
+//! The runtime turns raw tool calls into these (paths resolved, programs
+//! located, shell text split into simple commands); the engine takes them as
+//! they are.
+
+use serde::{Deserialize, Serialize};
+
+use crate::policy::{Effect, RequestKind};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Request {
+    Exec(ExecRequest),
+    Read { path: String },
+    Write { path: String },
+    Net { host: String, port: u16 },
+    Tool { name: String },
+}
+
+impl Request {
+    pub fn kind(&self) -> RequestKind {
+        match self {
+            Request::Exec(_) => RequestKind::Exec,
+            Request::Read { .. } => RequestKind::Read,
+            Request::Write { .. } => RequestKind::Write,
+            Request::Net { .. } => RequestKind::Net,
+            Request::Tool { .. } => RequestKind::Tool,
+        }
+    }
+
+    /// A short human rendering, for traces.
+    pub fn describe(&self) -> String {
+        match self {
+            Request::Exec(exec) => {
+                let mut words = vec![exec.program.spelled.clone()];
+                words.extend(exec.args.iter().map(|a| match a {
+                    Arg::Known(text) => text.clone(),
+                    Arg::Unknown => "<unknown>".to_owned(),
+                }));
+                if exec.open_tail {
+                    words.push("<unknown>...".to_owned());
+                }
+                format!("exec {}", words.join(" "))
+            }
+            Request::Read { path } => format!("read {path}"),
+            Request::Write { path } => format!("write {path}"),
+            Request::Net { host, port } => format!("net {host}:{port}"),
+            Request::Tool { name } => format!("tool {name}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecRequest {
+    pub program: Program,
+    pub args: Vec<Arg>,
+    /// The command receives further arguments not known statically
+    /// (`xargs cmd`): zero or more unknown tokens follow `args`.
+    #[serde(default)]
+    pub open_tail: bool,
+}
+
+/// The program of an exec request, located.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Program {
+    /// `argv[0]` as written.
+    pub spelled: String,
+    /// Every basename the program goes by: the spelled one first, then the
+    /// one it resolves to. Deny and prompt rules match any of them.
+    pub names: Vec<String>,
+    /// The absolute path it resolves to, if it was found.
+    pub path: Option<String>,
+    /// Whether it resolves into a trusted bin directory. Only then can an
+    /// allow rule match it.
+    pub trusted: bool,
+}
+
+impl Program {
+    /// A program known only by name, resolved as trusted: for tests and
+    /// benchmarks, where no file system is consulted.
+    pub fn trusted_name(name: &str) -> Program {
+        Program {
+            spelled: name.to_owned(),
+            names: vec![name.to_owned()],
+            path: None,
+            trusted: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arg {
+    Known(String),
+    /// A word whose value is only known at run time (`$VAR`, `{}` of
+    /// `find -exec`). Deny and prompt rules treat it as matching anything;
+    /// allow rules only as matching `*` or `..`.
+    Unknown,
+}
+
+/// One judged piece of a tool call: shell text yields one per simple
+/// command and redirection, and one per construct it cannot analyse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "part", rename_all = "lowercase")]
+pub enum Part {
+    Request {
+        /// The source text this part came from.
+        label: String,
+        request: Request,
+    },
+    Unanalysable {
+        label: String,
+        reason: String,
+    },
+}
+
+impl Part {
+    pub fn label(&self) -> &str {
+        match self {
+            Part::Request { label, .. } | Part::Unanalysable { label, .. } => label,
+        }
+    }
+}
+
+/// The strictest of two effects.
+pub fn strictest(a: Effect, b: Effect) -> Effect {
+    a.max(b)
+}
