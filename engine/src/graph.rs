@@ -436,8 +436,13 @@ impl TrieNode {
                         out.push(edge.child);
                     }
                 }
-                if mode == Mode::Strict && !options_ended {
-                    self.flag_children(text, out);
+                if mode == Mode::Strict {
+                    if let Some(normal) = pattern::normalize_path_token(text) {
+                        out.extend(self.literal.get(normal.as_str()).copied());
+                    }
+                    if !options_ended {
+                        self.flag_children(text, out);
+                    }
                 }
             }
         }

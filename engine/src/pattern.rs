@@ -126,7 +126,13 @@ pub(crate) fn literal_matches(literal: &str, text: &str, options_ended: bool, mo
     if literal == text {
         return true;
     }
-    if mode == Mode::Exact || options_ended {
+    if mode == Mode::Exact {
+        return false;
+    }
+    if normalize_path_token(text).is_some_and(|normal| normal == literal) {
+        return true;
+    }
+    if options_ended {
         return false;
     }
     if let Some(long) = literal.strip_prefix("--").filter(|l| !l.is_empty()) {
@@ -312,4 +318,45 @@ pub(crate) fn host_matches(pattern: &str, host: &str) -> bool {
 
 pub(crate) fn port_matches(ports: &[(u16, u16)], port: u16) -> bool {
     ports.is_empty() || ports.iter().any(|&(low, high)| low <= port && port <= high)
+}
+
+/// Checks that a path pattern compiles, with the engine's own options.
+pub fn validate_path_glob(glob: &str) -> Result<(), String> {
+    path_glob(glob).map(|_| ()).map_err(|e| e.kind().to_string())
+}
+
+/// Checks that a single-token pattern compiles.
+pub fn validate_token_glob(glob: &str) -> Result<(), String> {
+    token_glob(glob).map(|_| ()).map_err(|e| e.kind().to_string())
+}
+
+/// The lexical normal form of a path-like argument (`//`, `/./`, trailing
+/// `/` removed; `..` folded in absolute paths), or `None` when the token
+/// does not look like a path or is already normal. Deny and prompt rules
+/// match it as well as the token as written, so `rm -rf //` and `rm -rf /.`
+/// are still `rm -rf /`.
+pub fn normalize_path_token(text: &str) -> Option<String> {
+    if !(text.contains('/') || text == "." || text == "..") || text.starts_with("--") {
+        return None;
+    }
+    let absolute = text.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for segment in text.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." if absolute => {
+                parts.pop();
+            }
+            ".." if parts.last().is_some_and(|last| *last != "..") => {
+                parts.pop();
+            }
+            segment => parts.push(segment),
+        }
+    }
+    let normal = match (absolute, parts.is_empty()) {
+        (true, _) => format!("/{}", parts.join("/")),
+        (false, true) => ".".to_owned(),
+        (false, false) => parts.join("/"),
+    };
+    (normal != text).then_some(normal)
 }

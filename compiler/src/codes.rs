@@ -1,0 +1,76 @@
+//! Every diagnostic code, in one table: `vtpolicy check --explain VT###`.
+//!
+//! Codes are never reused. Errors (`VT0##`) come from parsing and lowering;
+//! warnings (`VT1##`) are the lint rules under `lint/rules/`, one per file.
+
+use vtpolicy_grammar::Severity;
+
+/// A diagnostic code and its documentation.
+#[derive(Debug, Clone, Copy)]
+pub struct Code {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+    pub summary: &'static str,
+    /// Markdown with the sections `## What it does`, `## Why is this bad?`,
+    /// `## Example`, `## Fix`.
+    pub doc: &'static str,
+}
+
+macro_rules! codes {
+    ($($konst:ident = $code:literal, $name:literal, $severity:ident, $summary:literal, $doc:expr;)*) => {
+        $(pub const $konst: &str = $code;)*
+        /// All codes, in code order.
+        pub const CODES: &[Code] = &[
+            $(Code { code: $code, name: $name, severity: Severity::$severity, summary: $summary, doc: $doc },)*
+        ];
+    };
+}
+
+codes! {
+    SYNTAX_ERROR = "VT001", "syntax-error", Error, "the text is not valid .vtp syntax",
+        "## What it does\nReports text the grammar cannot read.\n\n## Why is this bad?\nA policy that does not parse cannot be enforced; vtpolicy refuses to run with it.\n\n## Example\n```\nallow exec\n```\n\n## Fix\nWrite what the label under the caret expects, e.g. `allow exec git status`.\n";
+    UNKNOWN_VARIABLE = "VT002", "unknown-variable", Error, "a `${…}` variable that does not exist",
+        "## What it does\nReports a variable other than `${workspace}`, `${home}`, `${tmp}` and `${cwd}`.\n\n## Why is this bad?\nAn unknown variable cannot be expanded; guessing would make the pattern mean something else.\n\n## Example\n```\nallow write \"${wrkspace}/**\"\n```\n\n## Fix\nUse one of the four variables.\n";
+    INVALID_GLOB = "VT003", "invalid-glob", Error, "a glob that cannot be compiled",
+        "## What it does\nReports a path, token or tool glob with unbalanced `[` or `{`.\n\n## Why is this bad?\nThe pattern cannot be matched.\n\n## Example\n```\ndeny read \"/etc/[abc\"\n```\n\n## Fix\nClose the class or alternation, or escape it with `\\\\`.\n";
+    DUPLICATE_ID = "VT004", "duplicate-rule-id", Error, "two rules share one `id`",
+        "## What it does\nReports an `id` used by two rules of one policy (its `extend`s included).\n\n## Why is this bad?\n`explain` and the events name deciding rules by id; two rules with one id make them ambiguous.\n\n## Example\n```\ndeny exec sudo .. id \"priv\"\ndeny exec su .. id \"priv\"\n```\n\n## Fix\nGive each rule its own id.\n";
+    INVALID_QUANTITY = "VT005", "invalid-quantity", Error, "a size, duration or count that cannot be read",
+        "## What it does\nReports a limit whose value has an unknown unit or does not fit.\n\n## Why is this bad?\nA limit that cannot be read cannot be enforced.\n\n## Example\n```\nlimits { memory 4 gigs }\n```\n\n## Fix\nSizes take `B`, `KiB`, `MiB`, `GiB`, `TiB` (or `KB`, `MB`, `GB`); durations `ms`, `s`, `m`, `h`; counts no unit.\n";
+    UNKNOWN_POLICY = "VT006", "unknown-policy", Error, "an `extend` of a policy that cannot be found",
+        "## What it does\nReports an `extend` naming neither a stock policy nor a readable file.\n\n## Why is this bad?\nThe policy would silently lack the rules it meant to include.\n\n## Example\n```\nextend \"workspace-wirte\"\n```\n\n## Fix\nName a stock policy (`read-only`, `workspace-write`, `danger-full-access`) or a `.vtp` file, relative to the extending file.\n";
+    CYCLIC_EXTEND = "VT007", "cyclic-extend", Error, "policies that extend each other in a cycle",
+        "## What it does\nReports an `extend` that leads back to a policy already being extended.\n\n## Why is this bad?\nThe combined policy is not well defined.\n\n## Example\n```\n# a.vtp\nextend \"b.vtp\"\n# b.vtp\nextend \"a.vtp\"\n```\n\n## Fix\nMove the shared rules into a third file both extend.\n";
+    MIXED_KINDS = "VT008", "mixed-rule-kinds", Error, "one rule for kinds that take different patterns",
+        "## What it does\nReports a rule listing `exec`, `net` or `tool` together with another kind.\n\n## Why is this bad?\nAn argv pattern, a host and a path glob are different things; only `read` and `write` share path patterns.\n\n## Example\n```\nallow read, exec \"/usr/**\"\n```\n\n## Fix\nWrite one rule per kind.\n";
+    BAD_VERSION = "VT009", "unsupported-version", Error, "a missing or unsupported `version`",
+        "## What it does\nReports a file without `version 1`, or with a version this vtpolicy does not know.\n\n## Why is this bad?\nThe language version pins the semantics a policy was written for.\n\n## Example\n```\nversion 2\n```\n\n## Fix\nStart the file with `version 1`.\n";
+    TEST_FAILED = "VT010", "failing-test", Error, "an inline `test` case whose decision differs",
+        "## What it does\nRuns every `test` case and reports those whose decision is not the expected one.\n\n## Why is this bad?\nThe policy does not do what its author wrote down it should.\n\n## Example\n```\ntest { exec git push --force => deny }\n```\n\n## Fix\nFix the rules, or the expectation if the rules are right. `vtpolicy explain` shows which rules decided.\n";
+    CONFLICTING_DEFAULT = "VT011", "conflicting-default", Error, "two `default`s for the same kind in one file",
+        "## What it does\nReports a kind given two different defaults in one file.\n\n## Why is this bad?\nOnly one can apply; the file does not say which.\n\n## Example\n```\ndefault write deny\ndefault write prompt\n```\n\n## Fix\nKeep one.\n";
+    UNKNOWN_LIMIT = "VT012", "unknown-limit", Error, "a limit vtpolicy does not know",
+        "## What it does\nReports a name in `limits { }` other than `cpu`, `memory`, `processes`, `file_size`, `open_files`, `wall`.\n\n## Why is this bad?\nA limit that is silently ignored protects nothing.\n\n## Example\n```\nlimits { ram 4GiB }\n```\n\n## Fix\nUse one of the known names.\n";
+    ALLOW_UNANALYSABLE = "VT013", "allow-unanalysable", Error, "`default unanalysable allow`",
+        "## What it does\nReports an attempt to allow shell constructs that cannot be analysed.\n\n## Why is this bad?\nCommand substitution, `eval` and friends hide what runs; they are never allowed.\n\n## Example\n```\ndefault unanalysable allow\n```\n\n## Fix\nUse `prompt` (the floor) or `deny`.\n";
+    RELATIVE_PATH = "VT014", "relative-path-pattern", Error, "a path pattern that is not absolute",
+        "## What it does\nReports a `read`/`write` pattern or `trusted_bin` directory that is neither absolute nor starts with `**`.\n\n## Why is this bad?\nRequests are judged on absolute, resolved paths; a relative pattern would never match.\n\n## Example\n```\nallow write \"src/**\"\n```\n\n## Fix\nAnchor it: `\"${workspace}/src/**\"`.\n";
+    EMPTY_PATTERN = "VT015", "empty-pattern", Error, "an empty string where a pattern is required",
+        "## What it does\nReports `\"\"` used as a path, host, tool name or program.\n\n## Why is this bad?\nIt matches nothing a request can carry, so the rule is dead.\n\n## Example\n```\ndeny read \"\"\n```\n\n## Fix\nWrite the pattern, or delete the rule.\n";
+    UNREACHABLE_RULE = "VT101", "unreachable-rule", Warning, "a rule that a stricter rule always overrides",
+        crate::lint::rules::unreachable_rule::DOC;
+    NETWORK_WILDCARD_HOST = "VT102", "network-wildcard-host", Warning, "network access allowed to every host",
+        crate::lint::rules::network_wildcard_host::DOC;
+    DUPLICATE_RULE = "VT103", "duplicate-rule", Warning, "the same pattern twice with the same effect",
+        crate::lint::rules::duplicate_rule::DOC;
+    WORKSPACE_ALLOW_IGNORED = "VT104", "workspace-allow-ignored", Warning, "an allow rule in a policy loaded from the workspace",
+        "## What it does\nReports `allow` rules of a policy file that lives inside the workspace.\n\n## Why is this bad?\nAny cloned repository can ship such a file; it may only tighten the policy, so its allow rules are ignored.\n\n## Example\n```\n# ./.vtpolicy.vtp\nallow exec curl ..\n```\n\n## Fix\nMove allow rules to a policy outside the workspace.\n";
+}
+
+/// The documentation of a code, looked up by code (`VT012`) or name.
+pub fn lookup(code_or_name: &str) -> Option<&'static Code> {
+    CODES
+        .iter()
+        .find(|c| c.code.eq_ignore_ascii_case(code_or_name) || c.name == code_or_name)
+}

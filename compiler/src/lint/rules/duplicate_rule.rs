@@ -1,0 +1,55 @@
+//! VT103 `duplicate-rule`.
+
+use vtpolicy_grammar::Diagnostic;
+
+use crate::codes;
+use crate::lower::CompiledPolicy;
+
+pub(crate) const DOC: &str = "## What it does
+Reports a rule whose patterns and effect repeat an earlier rule's exactly.
+
+## Why is this bad?
+The copy adds nothing; when one of the two is edited later, the other silently keeps the old behaviour.
+
+## Example
+```
+allow exec git status
+allow exec git status
+```
+
+## Fix
+Delete one of them.
+";
+
+pub(crate) fn check(policy: &CompiledPolicy, diagnostics: &mut Vec<Diagnostic>) {
+    let rules = &policy.policy.rules;
+    for (index, rule) in rules.iter().enumerate() {
+        let earlier = rules
+            .iter()
+            .take(index)
+            .position(|other| other.effect == rule.effect && other.matchers == rule.matchers);
+        if let (Some(earlier), Some(source)) = (earlier, policy.sources.get(index)) {
+            let first = policy.sources.get(earlier).map(|s| s.location()).unwrap_or_default();
+            let first_id = rules.get(earlier).map(|r| r.id.as_str()).unwrap_or_default();
+            diagnostics.push(
+                Diagnostic::warning(codes::DUPLICATE_RULE, format!("rule `{}` repeats rule `{first_id}`", rule.id))
+                    .at(&source.file, source.span)
+                    .with_label(format!("same patterns and effect as {first}")),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::tests::check_diagnostics;
+
+    #[test]
+    fn repeated_rule_is_reported() {
+        check_diagnostics(
+            "allow exec git status\nallow exec git status\n",
+            &["VT103 3:1 rule `test:3` repeats rule `test:2`"],
+        );
+        check_diagnostics("allow exec git status\nprompt exec git status\n", &["VT101 2:1 rule `test:2` never decides: `test:3` (prompt) matches everything it does"]);
+    }
+}

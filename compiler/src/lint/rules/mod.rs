@@ -1,0 +1,5 @@
+//! One lint rule per file.
+
+pub(crate) mod duplicate_rule;
+pub(crate) mod network_wildcard_host;
+pub(crate) mod unreachable_rule;
