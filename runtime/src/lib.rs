@@ -1,1 +1,29 @@
-//! placeholder
+//! The vtpolicy runtime: turns an agent's tool call into normalised
+//! requests and judges them.
+//!
+//! It owns the request JSON and its schema ([`parse_request`]), the
+//! normalisation where real bypasses are closed (paths, programs, shell
+//! text, wrappers), policy loading from files and stock names, and the
+//! [`Judge`] that puts them together. Applying kernel sandboxes and
+//! spawning children will live here too; it is the only crate that may make
+//! sandboxing syscalls.
+//!
+//! It fails closed: what it cannot analyse becomes an unanalysable part,
+//! which the engine never decides below `prompt`.
+
+pub mod cases;
+mod judge;
+mod load;
+mod normalize;
+mod request;
+
+pub use judge::{Environment, Judge, Judgement, TestOutcome, run_inline_tests, test_request};
+pub use load::{FileResolver, Layering, load_policy, policy_source};
+pub use normalize::ProgramLookup;
+pub use request::{REQUEST_SCHEMA, RawRequest, RequestError, parse_request, request_from_value};
+
+/// Resolves a path as requests' paths are: `~` expanded, made absolute
+/// against `cwd`, symlinks of the existing prefix followed.
+pub fn normalize_path(path: &str, cwd: &std::path::Path, home: &str) -> String {
+    normalize::resolve_path(path, cwd, home)
+}

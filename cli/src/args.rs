@@ -1,0 +1,153 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// One declarative policy for AI coding agents: lint it, test it, and ask
+/// why any tool call is allowed, prompted or denied.
+#[derive(Debug, Parser)]
+#[command(name = "vtpolicy", version, about, long_about = None)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Parse, validate and lint policies, and run their inline tests.
+    ///
+    /// PATH is a `.vtp` file, a directory (searched for `*.vtp`), or a stock
+    /// policy name. Exits 0 when there is no error, 1 otherwise.
+    Check(CheckArgs),
+    /// Decide one tool call and show why: deciding rules, defaults, parts
+    /// of shell text, and every rule considered.
+    ///
+    /// Exits 0 when the call was evaluated, whatever the decision.
+    Explain(ExplainArgs),
+    /// Run inline `test` blocks and case files (`*.tests.toml`, `*.jsonl`).
+    ///
+    /// Exits 0 when every case passes, 1 otherwise.
+    Test(TestArgs),
+    /// Rewrite policies in canonical form (comments kept).
+    ///
+    /// With `--check`, change nothing and exit 1 if any file would change.
+    /// PATH `-` formats standard input to standard output.
+    Fmt(FmtArgs),
+    /// Emit a compiled artifact of a policy.
+    Compile(CompileArgs),
+    /// Print a JSON Schema.
+    Schema(SchemaArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PolicyArgs {
+    /// A policy file or stock policy name (`read-only`, `workspace-write`,
+    /// `danger-full-access`). Repeat to combine policies: the strictest wins.
+    #[arg(long = "policy", short = 'p', value_name = "P", required = true)]
+    pub(crate) policies: Vec<String>,
+    /// The workspace `${workspace}` stands for [default: the current directory].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) workspace: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// Policy files, directories or stock names.
+    #[arg(value_name = "PATH", required_unless_present = "explain")]
+    pub(crate) paths: Vec<String>,
+    /// Print the documentation of a diagnostic code (e.g. `VT101`) and exit.
+    #[arg(long, value_name = "CODE", conflicts_with = "paths")]
+    pub(crate) explain: Option<String>,
+    /// The workspace `${workspace}` stands for [default: the current directory].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) workspace: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub(crate) format: Format,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExplainArgs {
+    #[command(flatten)]
+    pub(crate) policy: PolicyArgs,
+    /// A request JSON file, or `-` for standard input
+    /// (see `vtpolicy schema request`).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["argv", "command"])]
+    pub(crate) request: Option<String>,
+    /// Shell text to judge, as an agent's shell tool would run it.
+    #[arg(long, short = 'c', value_name = "TEXT", conflicts_with = "argv")]
+    pub(crate) command: Option<String>,
+    /// The directory the call runs in [default: the workspace].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) cwd: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub(crate) format: Format,
+    /// The program and its arguments, after `--`.
+    #[arg(last = true, value_name = "ARGV")]
+    pub(crate) argv: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TestArgs {
+    /// Policy files, case files, directories or stock names.
+    #[arg(value_name = "PATH", required = true)]
+    pub(crate) paths: Vec<String>,
+    /// The workspace `${workspace}` stands for [default: the current directory].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) workspace: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub(crate) format: Format,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FmtArgs {
+    /// Policy files or directories; `-` for standard input.
+    #[arg(value_name = "PATH", required = true)]
+    pub(crate) paths: Vec<String>,
+    /// Report files that are not formatted; change nothing.
+    #[arg(long)]
+    pub(crate) check: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Target {
+    /// The decision graph the engine evaluates.
+    Graph,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum GraphFormat {
+    Json,
+    Dot,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompileArgs {
+    #[command(flatten)]
+    pub(crate) policy: PolicyArgs,
+    #[arg(long, value_enum)]
+    pub(crate) target: Target,
+    #[arg(long, value_enum, default_value_t = GraphFormat::Json)]
+    pub(crate) format: GraphFormat,
+    /// Write to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SchemaName {
+    /// The request JSON accepted by `explain --request` and case files.
+    Request,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SchemaArgs {
+    #[arg(value_enum)]
+    pub(crate) name: SchemaName,
+}

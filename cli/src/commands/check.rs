@@ -1,0 +1,149 @@
+//! `vtpolicy check`.
+
+use serde::Serialize;
+use vtpolicy_compiler::codes;
+use vtpolicy_grammar::{Diagnostic, DiagnosticReport};
+use vtpolicy_runtime::{TestOutcome, load_policy, run_inline_tests};
+
+use crate::Exit;
+use crate::args::{CheckArgs, Format};
+use crate::policies;
+use crate::style::Style;
+
+#[derive(Serialize)]
+struct FileReport {
+    file: String,
+    policy: Option<String>,
+    diagnostics: Vec<DiagnosticReport>,
+    tests_passed: usize,
+    tests_failed: usize,
+}
+
+#[derive(Serialize)]
+struct Report {
+    files: Vec<FileReport>,
+    errors: usize,
+    warnings: usize,
+}
+
+pub(crate) fn run(args: &CheckArgs, style: Style) -> Exit {
+    if let Some(code) = &args.explain {
+        return match codes::lookup(code) {
+            Some(code) => {
+                println!("{} ({}): {}\n\n{}", code.code, code.name, code.summary, code.doc.trim_end());
+                Exit::Ok
+            }
+            None => {
+                eprintln!("error: unknown diagnostic code `{code}`");
+                Exit::Error
+            }
+        };
+    }
+    let environment = match policies::environment(args.workspace.as_deref(), None) {
+        Ok(environment) => environment,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Exit::Error;
+        }
+    };
+    let files = match policies::expand_paths(&args.paths, &[".vtp"]) {
+        Ok(files) => files,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Exit::Error;
+        }
+    };
+    if files.is_empty() {
+        eprintln!("error: no `.vtp` files found in {}", args.paths.join(", "));
+        return Exit::Error;
+    }
+    let context = environment.context();
+    let mut report = Report { files: Vec::new(), errors: 0, warnings: 0 };
+    for file in &files {
+        let (compiled, mut diagnostics) = load_policy(file, &context, vtpolicy_runtime::Layering::AsWritten);
+        let mut passed = 0;
+        let mut failed = 0;
+        if let Some(compiled) = &compiled {
+            match run_inline_tests(compiled, &environment) {
+                Ok(outcomes) => {
+                    for outcome in outcomes {
+                        if outcome.passed() {
+                            passed += 1;
+                        } else {
+                            failed += 1;
+                            diagnostics.push(failed_test(&outcome));
+                        }
+                    }
+                }
+                Err(error) => diagnostics.push(Diagnostic::error(codes::INVALID_GLOB, error.to_string())),
+            }
+        }
+        let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+        report.errors += errors;
+        report.warnings += diagnostics.len() - errors;
+        if args.format == Format::Human {
+            for diagnostic in &diagnostics {
+                println!("{}", style.diagnostic(&diagnostic.render(), diagnostic.severity));
+            }
+            let status = if errors == 0 { style.ok("ok") } else { style.bad("failed") };
+            println!(
+                "{status} {file}: {errors} error{}, {} warning{}, {passed} test case{} passed, {failed} failed",
+                plural(errors),
+                diagnostics.len() - errors,
+                plural(diagnostics.len() - errors),
+                plural(passed),
+            );
+        }
+        report.files.push(FileReport {
+            file: file.clone(),
+            policy: compiled.map(|c| c.policy.name),
+            diagnostics: diagnostics.iter().map(Diagnostic::to_report).collect(),
+            tests_passed: passed,
+            tests_failed: failed,
+        });
+    }
+    if args.format == Format::Json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(json) => println!("{json}"),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return Exit::Error;
+            }
+        }
+    }
+    if report.errors == 0 { Exit::Ok } else { Exit::Failure }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// A failing inline test as a diagnostic at the test case.
+pub(crate) fn failed_test(outcome: &TestOutcome) -> Diagnostic {
+    let decision = &outcome.judgement.decision;
+    let why = if decision.matched.is_empty() {
+        "no rule matched; the default applied".to_owned()
+    } else {
+        let ids: Vec<String> = decision.matched.iter().map(|m| format!("`{}`", m.id)).collect();
+        format!("decided by {}", ids.join(", "))
+    };
+    let unanalysable: Vec<&str> = decision
+        .parts
+        .iter()
+        .filter_map(|p| p.unanalysable.as_deref())
+        .collect();
+    let mut diagnostic = Diagnostic::error(
+        codes::TEST_FAILED,
+        format!(
+            "test expected `{}`, got `{}`",
+            outcome.test.expect.as_str(),
+            decision.effect.as_str()
+        ),
+    )
+    .at(&outcome.test.file, outcome.test.span)
+    .with_label(why);
+    if let Some(reason) = unanalysable.first() {
+        diagnostic = diagnostic.with_help(format!("unanalysable: {reason}"));
+    }
+    diagnostic
+}

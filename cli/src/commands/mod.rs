@@ -1,0 +1,8 @@
+//! One module per subcommand.
+
+pub(crate) mod check;
+pub(crate) mod compile;
+pub(crate) mod explain;
+pub(crate) mod fmt;
+pub(crate) mod schema;
+pub(crate) mod test;

@@ -1,0 +1,11 @@
+//! `vtpolicy schema`.
+
+use crate::Exit;
+use crate::args::{SchemaArgs, SchemaName};
+
+pub(crate) fn run(args: &SchemaArgs) -> Exit {
+    match args.name {
+        SchemaName::Request => print!("{}", vtpolicy_runtime::REQUEST_SCHEMA),
+    }
+    Exit::Ok
+}

@@ -1,0 +1,85 @@
+//! Loading the policies named on the command line, with their diagnostics
+//! printed.
+
+use std::path::{Path, PathBuf};
+
+use vtpolicy_compiler::CompiledPolicy;
+use vtpolicy_grammar::Diagnostic;
+use vtpolicy_runtime::{Environment, Judge, Layering, load_policy};
+
+use crate::style::Style;
+
+/// Prints diagnostics to standard error.
+pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic], style: Style) {
+    for diagnostic in diagnostics {
+        eprintln!("{}", style.diagnostic(&diagnostic.render(), diagnostic.severity));
+    }
+}
+
+pub(crate) fn environment(workspace: Option<&Path>, cwd: Option<&Path>) -> Result<Environment, String> {
+    Environment::detect(workspace, cwd)
+}
+
+/// Compiles every `--policy`; `None` (diagnostics printed) when any fails.
+pub(crate) fn compile_all(specs: &[String], environment: &Environment, layering: Layering, style: Style) -> Option<Vec<CompiledPolicy>> {
+    let context = environment.context();
+    let mut compiled = Vec::new();
+    let mut failed = false;
+    for spec in specs {
+        let (policy, diagnostics) = load_policy(spec, &context, layering);
+        // Warnings are for `check`; errors stop every command.
+        let errors: Vec<Diagnostic> = diagnostics.into_iter().filter(Diagnostic::is_error).collect();
+        print_diagnostics(&errors, style);
+        match policy {
+            Some(policy) if errors.is_empty() => compiled.push(policy),
+            _ => failed = true,
+        }
+    }
+    if failed {
+        eprintln!("error: the policy does not compile; nothing was judged");
+        return None;
+    }
+    Some(compiled)
+}
+
+pub(crate) fn judge(specs: &[String], environment: Environment, layering: Layering, style: Style) -> Option<Judge> {
+    let compiled = compile_all(specs, &environment, layering, style)?;
+    match Judge::new(compiled, environment) {
+        Ok(judge) => Some(judge),
+        Err(error) => {
+            eprintln!("error: {error}");
+            None
+        }
+    }
+}
+
+/// Expands directories into the files below them with one of `extensions`.
+pub(crate) fn expand_paths(paths: &[String], extensions: &[&str]) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for path in paths {
+        let as_path = PathBuf::from(path);
+        if as_path.is_dir() {
+            let mut found = Vec::new();
+            walk(&as_path, extensions, &mut found).map_err(|e| format!("cannot read `{path}`: {e}"))?;
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(path.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, extensions: &[&str], out: &mut Vec<String>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            walk(&path, extensions, out)?;
+        } else if let Some(name) = path.file_name().and_then(|n| n.to_str())
+            && extensions.iter().any(|e| name.ends_with(e))
+        {
+            out.push(path.to_string_lossy().into_owned());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,245 @@
+//! The judge: normalises raw tool calls and decides them.
+
+use std::path::{Path, PathBuf};
+
+use vtpolicy_compiler::{CompiledPolicy, Context, InlineTest};
+use vtpolicy_engine::{CallDecision, Effect, Engine, GraphError, Part, Request};
+use vtpolicy_grammar::TestRequest;
+
+use crate::normalize::{Normalizer, ProgramLookup, ProgramResolver};
+use crate::request::RawRequest;
+
+/// Where tool calls happen: the values behind `${workspace}` and friends,
+/// and how bare program names are found.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub workspace: PathBuf,
+    pub cwd: PathBuf,
+    pub home: String,
+    pub tmp: PathBuf,
+    pub lookup: ProgramLookup,
+}
+
+impl Environment {
+    /// From the process: `HOME`, `PATH`, the current directory. Paths are
+    /// made canonical so that they compare with resolved request paths.
+    pub fn detect(workspace: Option<&Path>, cwd: Option<&Path>) -> Result<Environment, String> {
+        let current = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+        let canonical = |path: &Path| {
+            let absolute = if path.is_absolute() { path.to_path_buf() } else { current.join(path) };
+            std::fs::canonicalize(&absolute).unwrap_or(absolute)
+        };
+        let workspace = canonical(workspace.unwrap_or(&current));
+        let cwd = cwd.map_or_else(|| workspace.clone(), canonical);
+        let home = std::env::var("HOME").unwrap_or_else(|_| "/".to_owned());
+        let home = canonical(Path::new(&home)).to_string_lossy().into_owned();
+        let tmp = canonical(&std::env::temp_dir()).join(format!("vtpolicy-{}", std::process::id()));
+        let search = std::env::var_os("PATH")
+            .map(|path| std::env::split_paths(&path).filter(|p| p.is_absolute()).collect())
+            .unwrap_or_default();
+        Ok(Environment {
+            workspace,
+            cwd,
+            home,
+            tmp,
+            lookup: ProgramLookup::Search(search),
+        })
+    }
+
+    /// The compiler's view of the same values.
+    pub fn context(&self) -> Context {
+        Context {
+            workspace: self.workspace.to_string_lossy().into_owned(),
+            home: self.home.clone(),
+            tmp: self.tmp.to_string_lossy().into_owned(),
+            cwd: self.cwd.to_string_lossy().into_owned(),
+        }
+    }
+}
+
+/// Compiled policies plus the environment: decides raw tool calls.
+#[derive(Debug)]
+pub struct Judge {
+    engine: Engine,
+    policies: Vec<CompiledPolicy>,
+    environment: Environment,
+    /// Directories every policy trusts, canonical.
+    trusted: Vec<PathBuf>,
+}
+
+/// A judged tool call.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    pub parts: Vec<Part>,
+    pub decision: CallDecision,
+}
+
+impl Judgement {
+    pub fn effect(&self) -> Effect {
+        self.decision.effect
+    }
+}
+
+impl Judge {
+    pub fn new(policies: Vec<CompiledPolicy>, environment: Environment) -> Result<Judge, GraphError> {
+        let engine = Engine::new(policies.iter().map(|p| p.policy.clone()).collect())?;
+        // A directory is trusted only when every policy trusts it.
+        let mut trusted: Vec<PathBuf> = Vec::new();
+        for (index, policy) in policies.iter().enumerate() {
+            let dirs: Vec<PathBuf> = policy
+                .settings
+                .trusted_bin
+                .iter()
+                .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| PathBuf::from(d)))
+                .collect();
+            if index == 0 {
+                trusted = dirs;
+            } else {
+                trusted.retain(|d| dirs.contains(d));
+            }
+        }
+        trusted.dedup();
+        Ok(Judge {
+            engine,
+            policies,
+            environment,
+            trusted,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn policies(&self) -> &[CompiledPolicy] {
+        &self.policies
+    }
+
+    pub fn environment(&self) -> &Environment {
+        &self.environment
+    }
+
+    /// The normalised parts of a raw request.
+    pub fn normalize(&self, raw: &RawRequest) -> Vec<Part> {
+        normalize_with(raw, &self.environment, &self.trusted)
+    }
+
+    pub fn judge(&self, raw: &RawRequest) -> Judgement {
+        let parts = self.normalize(raw);
+        let decision = self.engine.decide_call(&parts);
+        Judgement { parts, decision }
+    }
+
+    /// The per-rule trace of one normalised request.
+    pub fn trace(&self, request: &Request) -> Vec<vtpolicy_engine::reference::TraceEntry> {
+        self.engine.trace(request)
+    }
+}
+
+fn normalize_with(raw: &RawRequest, environment: &Environment, trusted: &[PathBuf]) -> Vec<Part> {
+    let cwd = raw.cwd().map_or_else(
+        || environment.cwd.clone(),
+        |cwd| PathBuf::from(crate::normalize_path(cwd, &environment.cwd, &environment.home)),
+    );
+    let mut normalizer = Normalizer {
+        home: &environment.home,
+        programs: ProgramResolver {
+            lookup: &environment.lookup,
+            trusted,
+            home: &environment.home,
+        },
+        parts: Vec::new(),
+    };
+    match raw {
+        RawRequest::Exec { argv: Some(argv), .. } => {
+            let label = argv.join(" ");
+            let words = argv.iter().map(|a| crate::normalize::Word::Known(a.clone())).collect();
+            normalizer.exec(&label, words, Some(&cwd), false, 0);
+        }
+        RawRequest::Exec { command: Some(command), .. } => normalizer.shell(command, Some(&cwd), 0),
+        RawRequest::Exec { .. } => normalizer.parts.push(Part::Unanalysable {
+            label: String::new(),
+            reason: "an exec request needs `argv` or `command`".to_owned(),
+        }),
+        RawRequest::Read { path, .. } => {
+            let path = normalizer.path(path, &cwd);
+            normalizer.parts.push(Part::Request { label: format!("read {path}"), request: Request::Read { path } });
+        }
+        RawRequest::Write { path, .. } => {
+            let path = normalizer.path(path, &cwd);
+            normalizer.parts.push(Part::Request { label: format!("write {path}"), request: Request::Write { path } });
+        }
+        RawRequest::Net { host, port, .. } => {
+            let host = normalizer.host(host);
+            normalizer.parts.push(Part::Request {
+                label: format!("net {host}:{port}"),
+                request: Request::Net { host, port: *port },
+            });
+        }
+        RawRequest::Tool { name, .. } => normalizer.parts.push(Part::Request {
+            label: format!("tool {name}"),
+            request: Request::Tool { name: name.clone() },
+        }),
+    }
+    normalizer.parts
+}
+
+/// The outcome of one inline test case.
+#[derive(Debug, Clone)]
+pub struct TestOutcome {
+    pub test: InlineTest,
+    pub request: RawRequest,
+    pub judgement: Judgement,
+}
+
+impl TestOutcome {
+    pub fn passed(&self) -> bool {
+        self.judgement.effect() == self.test.expect
+    }
+}
+
+/// The raw request an inline test case describes. Variables expand in
+/// paths and argv words.
+pub fn test_request(request: &TestRequest, context: &Context) -> RawRequest {
+    let expand = |text: &str, tilde: bool| context.expand(text, tilde).unwrap_or_else(|_| text.to_owned());
+    match request {
+        TestRequest::Exec(argv) => RawRequest::Exec {
+            argv: Some(argv.iter().map(|a| expand(a, false)).collect()),
+            command: None,
+            cwd: None,
+            workspace: None,
+        },
+        TestRequest::Shell(text) => RawRequest::Exec { argv: None, command: Some(text.clone()), cwd: None, workspace: None },
+        TestRequest::Path(kind, path) => {
+            let path = expand(path, true);
+            match kind {
+                vtpolicy_grammar::Kind::Write => RawRequest::Write { path, cwd: None, workspace: None },
+                _ => RawRequest::Read { path, cwd: None, workspace: None },
+            }
+        }
+        TestRequest::Net(host, port) => RawRequest::Net { host: host.clone(), port: *port, cwd: None, workspace: None },
+        TestRequest::Tool(name) => RawRequest::Tool { name: name.clone(), args: None, cwd: None, workspace: None },
+    }
+}
+
+/// Runs a policy's inline tests against that policy alone, in `environment`
+/// with bare program names taken as trusted, so results do not depend on
+/// what is installed.
+pub fn run_inline_tests(policy: &CompiledPolicy, environment: &Environment) -> Result<Vec<TestOutcome>, GraphError> {
+    let environment = Environment {
+        lookup: ProgramLookup::AssumeTrusted,
+        cwd: environment.workspace.clone(),
+        ..environment.clone()
+    };
+    let context = environment.context();
+    let judge = Judge::new(vec![policy.clone()], environment)?;
+    Ok(policy
+        .tests
+        .iter()
+        .map(|test| {
+            let request = test_request(&test.request, &context);
+            let judgement = judge.judge(&request);
+            TestOutcome { test: test.clone(), request, judgement }
+        })
+        .collect())
+}

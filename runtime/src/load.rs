@@ -1,0 +1,84 @@
+//! Finding and reading policy files: stock names, paths, `extend`s.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use vtpolicy_compiler::{self as compiler, CompiledPolicy, Context, Resolver, codes};
+use vtpolicy_grammar::{Diagnostic, SourceFile};
+
+/// Reads `extend`ed files relative to the file that extends them.
+pub struct FileResolver;
+
+impl Resolver for FileResolver {
+    fn load(&self, name: &str, from: &SourceFile) -> Result<Arc<SourceFile>, String> {
+        let base = Path::new(&from.name).parent().unwrap_or(Path::new("."));
+        let path = if from.name.starts_with('<') {
+            PathBuf::from(name)
+        } else {
+            base.join(name)
+        };
+        read_source(&path)
+    }
+}
+
+fn read_source(path: &Path) -> Result<Arc<SourceFile>, String> {
+    let canonical = std::fs::canonicalize(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let text = std::fs::read_to_string(&canonical).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    Ok(SourceFile::new(canonical.to_string_lossy(), text))
+}
+
+/// The source of a policy given on the command line: a stock name or a
+/// file path.
+pub fn policy_source(spec: &str) -> Result<Arc<SourceFile>, Diagnostic> {
+    if let Some(text) = compiler::stock_policy(spec) {
+        return Ok(SourceFile::new(compiler::stock_source_name(spec), text));
+    }
+    read_source(Path::new(spec)).map_err(|message| {
+        let names: Vec<&str> = compiler::STOCK.iter().map(|(n, _)| *n).collect();
+        Diagnostic::error(codes::UNKNOWN_POLICY, message)
+            .with_help(format!("give a policy file or a stock policy: {}", names.join(", ")))
+    })
+}
+
+/// How a policy file inside the workspace is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layering {
+    /// For enforcement (`explain`, `run`, hooks): a policy file inside the
+    /// workspace, which any cloned repository can ship, may only tighten;
+    /// its allow rules are dropped with a warning.
+    Enforce,
+    /// For authoring (`check`, `test`, `fmt`): the file as written.
+    AsWritten,
+}
+
+/// Loads and compiles one policy.
+pub fn load_policy(spec: &str, context: &Context, layering: Layering) -> (Option<CompiledPolicy>, Vec<Diagnostic>) {
+    let source = match policy_source(spec) {
+        Ok(source) => source,
+        Err(diagnostic) => return (None, vec![diagnostic]),
+    };
+    let (compiled, mut diagnostics) = compiler::compile(&source, context, &FileResolver);
+    let Some(mut compiled) = compiled else {
+        return (None, diagnostics);
+    };
+    let workspace = Path::new(&context.workspace);
+    if layering == Layering::Enforce && !source.name.starts_with('<') && Path::new(&source.name).starts_with(workspace) {
+        let mut kept_rules = Vec::new();
+        let mut kept_sources = Vec::new();
+        for (rule, rule_source) in compiled.policy.rules.drain(..).zip(compiled.sources.drain(..)) {
+            if rule.effect == vtpolicy_engine::Effect::Allow {
+                diagnostics.push(
+                    Diagnostic::warning(codes::WORKSPACE_ALLOW_IGNORED, format!("allow rule `{}` is ignored", rule.id))
+                        .at(&rule_source.file, rule_source.span)
+                        .with_label("this policy is loaded from inside the workspace, where it may only add prompt and deny rules"),
+                );
+            } else {
+                kept_rules.push(rule);
+                kept_sources.push(rule_source);
+            }
+        }
+        compiled.policy.rules = kept_rules;
+        compiled.sources = kept_sources;
+    }
+    (Some(compiled), diagnostics)
+}

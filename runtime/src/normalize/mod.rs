@@ -1,0 +1,224 @@
+//! Raw tool calls to normalised requests: where bypasses are closed.
+//!
+//! - paths: absolute, `~` expanded, symlinks of the existing prefix followed
+//!   (`path`);
+//! - programs: located, trusted only inside the trusted bin directories
+//!   (`program`);
+//! - shell text and `sh -c`: every simple command, redirection and
+//!   unanalysable construct becomes a part (`shell`);
+//! - wrappers (`env`, `nohup`, `nice`, `timeout`, `time`, `stdbuf`,
+//!   `command`, `exec`, `xargs`, `busybox`, `git -C`, `find -exec`) are
+//!   unwrapped and the inner command judged (`wrappers`).
+
+mod path;
+mod program;
+mod shell;
+mod wrappers;
+
+use std::path::{Path, PathBuf};
+
+use vtpolicy_engine::{Arg, ExecRequest, Part, Request, normalize_host};
+
+pub use program::ProgramLookup;
+pub(crate) use program::ProgramResolver;
+use shell::{CwdState, Extracted, RedirectAccess, ShellWord};
+
+/// How deep `sh -c "sh -c …"` and wrappers may nest before a call is
+/// declared unanalysable.
+const MAX_DEPTH: usize = 16;
+
+pub(crate) struct Normalizer<'a> {
+    pub(crate) home: &'a str,
+    pub(crate) programs: ProgramResolver<'a>,
+    pub(crate) parts: Vec<Part>,
+}
+
+/// A word of an argv: known, or only known at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Word {
+    Known(String),
+    Unknown,
+}
+
+impl Word {
+    fn text(&self) -> Option<&str> {
+        match self {
+            Word::Known(text) => Some(text),
+            Word::Unknown => None,
+        }
+    }
+}
+
+impl From<ShellWord> for Word {
+    fn from(word: ShellWord) -> Self {
+        match word {
+            ShellWord::Static(text) => Word::Known(text),
+            ShellWord::Dynamic => Word::Unknown,
+        }
+    }
+}
+
+impl Normalizer<'_> {
+    pub(crate) fn path(&self, path: &str, cwd: &Path) -> String {
+        path::resolve(path, cwd, self.home)
+    }
+
+    pub(crate) fn host(&self, host: &str) -> String {
+        normalize_host(host)
+    }
+
+    fn unanalysable(&mut self, label: &str, reason: impl Into<String>) {
+        self.parts.push(Part::Unanalysable {
+            label: label.to_owned(),
+            reason: reason.into(),
+        });
+    }
+
+    /// Judges shell text run in `cwd`.
+    pub(crate) fn shell(&mut self, text: &str, cwd: Option<&Path>, depth: usize) {
+        if depth > MAX_DEPTH {
+            self.unanalysable(text, format!("shell text nested more than {MAX_DEPTH} levels deep"));
+            return;
+        }
+        for extracted in shell::extract(text, self.home) {
+            match extracted {
+                Extracted::Unanalysable { label, reason } => self.unanalysable(&label, reason),
+                Extracted::Command { label, argv, cwd: state } => {
+                    let cwd = effective_cwd(cwd, &state);
+                    let argv: Vec<Word> = argv.into_iter().map(Word::from).collect();
+                    self.exec(&label, argv, cwd.as_deref(), false, depth + 1);
+                }
+                Extracted::Redirect { label, access, target, cwd: state } => {
+                    let cwd = effective_cwd(cwd, &state);
+                    let ShellWord::Static(target) = target else {
+                        self.unanalysable(&label, "the redirection target is only known at run time");
+                        continue;
+                    };
+                    let resolved = match (target.starts_with('/') || target.starts_with('~'), &cwd) {
+                        (true, _) => self.path(&target, Path::new("/")),
+                        (false, Some(cwd)) => self.path(&target, cwd),
+                        (false, None) => {
+                            self.unanalysable(&label, "the working directory is only known at run time");
+                            continue;
+                        }
+                    };
+                    let requests = match access {
+                        RedirectAccess::Read => vec![Request::Read { path: resolved }],
+                        RedirectAccess::Write => vec![Request::Write { path: resolved }],
+                        RedirectAccess::ReadWrite => vec![
+                            Request::Read { path: resolved.clone() },
+                            Request::Write { path: resolved },
+                        ],
+                    };
+                    for request in requests {
+                        self.parts.push(Part::Request {
+                            label: label.clone(),
+                            request,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Judges one command line: unwraps shells and wrappers, then emits the
+    /// exec request of what actually runs.
+    pub(crate) fn exec(&mut self, label: &str, argv: Vec<Word>, cwd: Option<&Path>, open_tail: bool, depth: usize) {
+        if depth > MAX_DEPTH {
+            self.unanalysable(label, format!("commands nested more than {MAX_DEPTH} levels deep"));
+            return;
+        }
+        let Some(first) = argv.first() else {
+            return;
+        };
+        let Some(program) = first.text().map(str::to_owned) else {
+            self.unanalysable(label, "the command name is only known at run time");
+            return;
+        };
+        let unwrapped = wrappers::unwrap(&program, &argv);
+        // A wrapper is transparent only when it is the real one: a planted
+        // `./env` or `/tmp/x/bash` does whatever it likes with its arguments.
+        if !matches!(unwrapped, wrappers::Unwrapped::NotAWrapper)
+            && !self.programs.resolve(&program, cwd.unwrap_or(Path::new("/"))).trusted
+        {
+            self.emit(label, &program, &argv, cwd, open_tail);
+        }
+        match unwrapped {
+            wrappers::Unwrapped::Shell(Word::Known(text)) => {
+                self.shell(&text, cwd, depth + 1);
+                return;
+            }
+            wrappers::Unwrapped::Shell(Word::Unknown) => {
+                self.unanalysable(label, format!("`{program} -c` runs text only known at run time"));
+                return;
+            }
+            wrappers::Unwrapped::Inner { argv: inner, cwd: new_cwd, open_tail: inner_tail, also_judge_outer, extra } => {
+                for request in extra {
+                    let request = match request {
+                        wrappers::Extra::Write(path) | wrappers::Extra::Read(path) if cwd.is_none() && !path.starts_with('/') => {
+                            self.unanalysable(label, "the working directory is only known at run time");
+                            continue;
+                        }
+                        wrappers::Extra::Write(path) => Request::Write { path: self.path(&path, cwd.unwrap_or(Path::new("/"))) },
+                        wrappers::Extra::Read(path) => Request::Read { path: self.path(&path, cwd.unwrap_or(Path::new("/"))) },
+                    };
+                    self.parts.push(Part::Request { label: label.to_owned(), request });
+                }
+                if also_judge_outer {
+                    self.emit(label, &program, &argv, cwd, open_tail);
+                }
+                let inner_cwd = match (new_cwd, cwd) {
+                    (None, cwd) => cwd.map(Path::to_path_buf),
+                    (Some(Word::Known(dir)), _) if dir.starts_with('/') || dir.starts_with('~') => {
+                        Some(PathBuf::from(self.path(&dir, Path::new("/"))))
+                    }
+                    (Some(Word::Known(dir)), Some(cwd)) => Some(PathBuf::from(self.path(&dir, cwd))),
+                    (Some(_), _) => None,
+                };
+                for command in inner {
+                    self.exec(label, command, inner_cwd.as_deref(), open_tail || inner_tail, depth + 1);
+                }
+                return;
+            }
+            wrappers::Unwrapped::Unanalysable(reason) => {
+                self.unanalysable(label, reason);
+                return;
+            }
+            wrappers::Unwrapped::NotAWrapper => {}
+        }
+        self.emit(label, &program, &argv, cwd, open_tail);
+    }
+
+    fn emit(&mut self, label: &str, program: &str, argv: &[Word], cwd: Option<&Path>, open_tail: bool) {
+        if program.contains('/') && !program.starts_with('/') && !program.starts_with('~') && cwd.is_none() {
+            self.unanalysable(label, "the working directory is only known at run time");
+            return;
+        }
+        let program = self.programs.resolve(program, cwd.unwrap_or(Path::new("/")));
+        let args = argv
+            .iter()
+            .skip(1)
+            .map(|word| match word {
+                Word::Known(text) => Arg::Known(text.clone()),
+                Word::Unknown => Arg::Unknown,
+            })
+            .collect();
+        self.parts.push(Part::Request {
+            label: label.to_owned(),
+            request: Request::Exec(ExecRequest { program, args, open_tail }),
+        });
+    }
+}
+
+fn effective_cwd(start: Option<&Path>, state: &CwdState) -> Option<PathBuf> {
+    match state {
+        CwdState::Start => start.map(Path::to_path_buf),
+        CwdState::Unknown => None,
+        CwdState::Changed(dir) if dir.starts_with('/') => Some(PathBuf::from(dir)),
+        CwdState::Changed(dir) => start.map(|s| s.join(dir)),
+    }
+}
+
+pub(crate) fn resolve_path(path: &str, cwd: &Path, home: &str) -> String {
+    path::resolve(path, cwd, home)
+}

@@ -1,0 +1,122 @@
+//! Path resolution: made absolute, `~` expanded, then walked component by
+//! component as the kernel would, following symlinks of the part that
+//! exists.
+//!
+//! A purely lexical `..` before symlinks are followed would judge
+//! `ws/link/../x` as `ws/x` while the kernel opens `target-parent/x`; so
+//! `..` is applied to the resolved prefix instead. Symlinks under `/proc`
+//! are not followed: `/proc/self` would name the judge, not the child.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::path::{Component, Path, PathBuf};
+
+const MAX_SYMLINK_HOPS: usize = 40;
+
+/// `~`, `~/x`, `$HOME/x` and `${HOME}/x` with the home directory.
+pub(crate) fn expand_home(path: &str, home: &str) -> String {
+    let home = home.trim_end_matches('/');
+    for prefix in ["~", "$HOME", "${HOME}"] {
+        if path == prefix {
+            return if home.is_empty() { "/".to_owned() } else { home.to_owned() };
+        }
+        if let Some(rest) = path.strip_prefix(prefix)
+            && rest.starts_with('/')
+        {
+            return format!("{home}{rest}");
+        }
+    }
+    path.to_owned()
+}
+
+/// The absolute, resolved form of `path` seen from `cwd`.
+pub(crate) fn resolve(path: &str, cwd: &Path, home: &str) -> String {
+    let expanded = expand_home(path, home);
+    let joined = if expanded.starts_with('/') {
+        PathBuf::from(expanded)
+    } else {
+        cwd.join(expanded)
+    };
+    resolve_absolute(&joined).to_string_lossy().into_owned()
+}
+
+fn resolve_absolute(path: &Path) -> PathBuf {
+    let mut pending: VecDeque<OsString> = components(path);
+    let mut resolved = PathBuf::from("/");
+    let mut follow = true;
+    let mut hops = 0;
+    while let Some(component) = pending.pop_front() {
+        if component == "." {
+            continue;
+        }
+        if component == ".." {
+            resolved.pop();
+            continue;
+        }
+        let candidate = resolved.join(&component);
+        if follow && !candidate.starts_with("/proc") {
+            match std::fs::symlink_metadata(&candidate) {
+                Ok(metadata) if metadata.file_type().is_symlink() && hops < MAX_SYMLINK_HOPS => {
+                    hops += 1;
+                    if let Ok(target) = std::fs::read_link(&candidate) {
+                        if target.is_absolute() {
+                            resolved = PathBuf::from("/");
+                        }
+                        for part in components(&target).into_iter().rev() {
+                            pending.push_front(part);
+                        }
+                        continue;
+                    }
+                }
+                Ok(_) => {}
+                // Past the first missing component nothing can be a symlink.
+                Err(_) => follow = false,
+            }
+        }
+        resolved = candidate;
+    }
+    resolved
+}
+
+fn components(path: &Path) -> VecDeque<OsString> {
+    path.components()
+        .filter_map(|c| match c {
+            Component::Normal(name) => Some(name.to_os_string()),
+            Component::ParentDir => Some(OsString::from("..")),
+            Component::CurDir => Some(OsString::from(".")),
+            Component::RootDir | Component::Prefix(_) => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lexical_and_symlinks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = std::fs::canonicalize(dir.path()).expect("canonical");
+        let ws = root.join("ws");
+        std::fs::create_dir_all(ws.join("src")).expect("mkdir");
+        std::os::unix::fs::symlink("/etc", ws.join("etc-link")).expect("symlink");
+        std::os::unix::fs::symlink("src", ws.join("rel-link")).expect("symlink");
+        std::fs::create_dir_all(root.join("a/b")).expect("mkdir");
+        std::os::unix::fs::symlink(root.join("a/b"), ws.join("deep")).expect("symlink");
+        std::os::unix::fs::symlink("loop", ws.join("loop")).expect("symlink");
+
+        let r = |p: &str| resolve(p, &ws, "/home/u");
+        assert_eq!(r("src/../x"), format!("{}/x", ws.display()));
+        assert_eq!(r("etc-link/shadow"), "/etc/shadow");
+        assert_eq!(r("rel-link/main.rs"), format!("{}/src/main.rs", ws.display()));
+        // `..` after a symlink leaves from where the link points, as the kernel does.
+        assert_eq!(r("deep/../x"), format!("{}/a/x", root.display()));
+        assert_eq!(r("~/.ssh/id_rsa"), "/home/u/.ssh/id_rsa");
+        assert_eq!(r("$HOME/.aws/credentials"), "/home/u/.aws/credentials");
+        assert_eq!(r("/../../etc/./passwd"), "/etc/passwd");
+        assert_eq!(r("missing/../../x"), format!("{}/x", root.display()));
+        // A symlink loop ends, judged at the loop.
+        assert!(r("loop/x").ends_with("/x"));
+        assert_eq!(r("/proc/self/environ"), "/proc/self/environ");
+    }
+}

@@ -1,0 +1,157 @@
+//! The request JSON (`--request`, the `serve` protocol) and its schema.
+
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The JSON Schema of a request, as printed by `vtpolicy schema request`.
+pub const REQUEST_SCHEMA: &str = include_str!("request.schema.json");
+
+/// A tool call as an agent describes it, before normalisation.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum RawRequest {
+    Exec {
+        argv: Option<Vec<String>>,
+        command: Option<String>,
+        cwd: Option<String>,
+        workspace: Option<String>,
+    },
+    Read {
+        path: String,
+        cwd: Option<String>,
+        workspace: Option<String>,
+    },
+    Write {
+        path: String,
+        cwd: Option<String>,
+        workspace: Option<String>,
+    },
+    Net {
+        host: String,
+        port: u16,
+        cwd: Option<String>,
+        workspace: Option<String>,
+    },
+    Tool {
+        name: String,
+        #[serde(default)]
+        args: Option<Value>,
+        cwd: Option<String>,
+        workspace: Option<String>,
+    },
+}
+
+impl RawRequest {
+    pub fn cwd(&self) -> Option<&str> {
+        match self {
+            RawRequest::Exec { cwd, .. }
+            | RawRequest::Read { cwd, .. }
+            | RawRequest::Write { cwd, .. }
+            | RawRequest::Net { cwd, .. }
+            | RawRequest::Tool { cwd, .. } => cwd.as_deref(),
+        }
+    }
+
+    pub fn workspace(&self) -> Option<&str> {
+        match self {
+            RawRequest::Exec { workspace, .. }
+            | RawRequest::Read { workspace, .. }
+            | RawRequest::Write { workspace, .. }
+            | RawRequest::Net { workspace, .. }
+            | RawRequest::Tool { workspace, .. } => workspace.as_deref(),
+        }
+    }
+}
+
+/// A request that does not conform to the schema.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {message}", if pointer.is_empty() { "request" } else { pointer.as_str() })]
+pub struct RequestError {
+    /// JSON pointer to the offending value (`/argv/0`), empty for the root.
+    pub pointer: String,
+    pub message: String,
+}
+
+fn validator() -> Result<&'static jsonschema::Validator, RequestError> {
+    static VALIDATOR: OnceLock<Result<jsonschema::Validator, String>> = OnceLock::new();
+    VALIDATOR
+        .get_or_init(|| {
+            let schema: Value = serde_json::from_str(REQUEST_SCHEMA).map_err(|e| e.to_string())?;
+            jsonschema::validator_for(&schema).map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|message| RequestError {
+            pointer: String::new(),
+            message: format!("the request schema does not compile: {message}"),
+        })
+}
+
+/// Parses and validates request JSON. Every error names a JSON pointer.
+pub fn parse_request(text: &str) -> Result<RawRequest, RequestError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| RequestError {
+        pointer: String::new(),
+        message: format!("invalid JSON at line {} column {}: {e}", e.line(), e.column()),
+    })?;
+    request_from_value(&value)
+}
+
+pub fn request_from_value(value: &Value) -> Result<RawRequest, RequestError> {
+    let validator = validator()?;
+    let mut errors: Vec<RequestError> = validator
+        .iter_errors(value)
+        .map(|error| {
+            let mut pointer = error.instance_path().as_str().to_owned();
+            let message = match error.kind() {
+                jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
+                    if let Some(first) = unexpected.first() {
+                        pointer.push('/');
+                        pointer.push_str(&first.replace('~', "~0").replace('/', "~1"));
+                    }
+                    format!("unknown field{} {}", if unexpected.len() > 1 { "s" } else { "" },
+                        unexpected.iter().map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", "))
+                }
+                _ => error.to_string(),
+            };
+            RequestError { pointer, message }
+        })
+        .collect();
+    // The deepest error is the most specific one.
+    errors.sort_by_key(|e| std::cmp::Reverse(e.pointer.matches('/').count()));
+    if let Some(error) = errors.into_iter().next() {
+        return Err(error);
+    }
+    serde_json::from_value(value.clone()).map_err(|e| RequestError {
+        pointer: String::new(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(text: &str) -> String {
+        parse_request(text).err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn valid_requests_parse() {
+        assert!(parse_request(r#"{"kind":"exec","argv":["git","status"],"cwd":"/w"}"#).is_ok());
+        assert!(parse_request(r#"{"kind":"exec","command":"ls | wc"}"#).is_ok());
+        assert!(parse_request(r#"{"kind":"net","host":"crates.io","port":443}"#).is_ok());
+        assert!(parse_request(r#"{"kind":"tool","name":"mcp__x","args":{"a":1}}"#).is_ok());
+    }
+
+    #[test]
+    fn errors_carry_a_json_pointer() {
+        assert_eq!(error(r#"{"kind":"exec","argv":["git",5]}"#), "/argv/1: 5 is not of type \"string\"");
+        assert_eq!(error(r#"{"kind":"read","path":"/x","mode":"r"}"#), "/mode: unknown field `mode`");
+        assert_eq!(error(r#"{"kind":"net","host":"x","port":70000}"#), "/port: 70000 is greater than the maximum of 65535");
+        assert!(error(r#"{"kind":"fly"}"#).starts_with("/kind: "));
+        assert!(error(r#"{"kind":"exec"}"#).starts_with("request: "));
+        assert!(error(r#"{"kind":"exec","argv":[]}"#).starts_with("/argv: "));
+        assert!(error("{").starts_with("request: invalid JSON at line 1"));
+    }
+}
