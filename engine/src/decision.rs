@@ -13,8 +13,14 @@ pub struct MatchedRule {
     /// Index of the rule in its policy.
     pub rule: usize,
     pub id: String,
+    /// The effect the rule contributed: its own, or capped (see
+    /// `uncertain`).
     pub effect: Effect,
     pub because: Option<String>,
+    /// The rule matched only for some values of what is known at run time
+    /// (`$VAR`, `xargs` arguments); a deny is then capped at the policy's
+    /// effect for unanalysable constructs (`prompt` unless raised).
+    pub uncertain: bool,
 }
 
 /// The decision on one request.
@@ -31,25 +37,50 @@ pub struct Decision {
     pub kernel_refusal: bool,
 }
 
+/// The rules of one policy that match a request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Matches {
+    /// Rules that match whatever the unknown values are.
+    pub certain: Vec<usize>,
+    /// Rules that match for some unknown values (a superset of the
+    /// certain deny and prompt rules, or empty when nothing is unknown).
+    pub possible: Vec<usize>,
+}
+
 /// What one policy says about a request, before policies are combined.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Verdict {
     /// `None`: the policy abstains (no rule matched and no default).
     pub effect: Option<Effect>,
-    pub matched_rules: Vec<usize>,
+    /// Rule index, effective effect, uncertain.
+    pub matched_rules: Vec<(usize, Effect, bool)>,
     pub default_applied: bool,
     pub kernel_refusal: bool,
 }
 
-/// The verdict of one policy given the indices of its matching rules.
-pub(crate) fn verdict(policy: &Policy, kind: RequestKind, mut matched_rules: Vec<usize>) -> Verdict {
+/// The verdict of one policy given its matching rules.
+pub(crate) fn verdict(policy: &Policy, kind: RequestKind, matches: Matches) -> Verdict {
+    let Matches { mut certain, mut possible } = matches;
+    certain.sort_unstable();
+    certain.dedup();
+    possible.sort_unstable();
+    possible.dedup();
+    let cap = policy.defaults.unanalysable.unwrap_or(Effect::Prompt).max(Effect::Prompt);
+    let mut matched_rules: Vec<(usize, Effect, bool)> = Vec::new();
+    for &index in &certain {
+        if let Some(rule) = policy.rules.get(index) {
+            matched_rules.push((index, rule.effect, false));
+        }
+    }
+    for &index in &possible {
+        if certain.binary_search(&index).is_err()
+            && let Some(rule) = policy.rules.get(index)
+        {
+            matched_rules.push((index, rule.effect.min(cap), true));
+        }
+    }
     matched_rules.sort_unstable();
-    matched_rules.dedup();
-    let strongest = matched_rules
-        .iter()
-        .filter_map(|&index| policy.rules.get(index))
-        .map(|rule| rule.effect)
-        .max();
+    let strongest = matched_rules.iter().map(|&(_, effect, _)| effect).max();
     let default = policy.defaults.get(kind);
     match strongest {
         None => Verdict {
@@ -59,10 +90,7 @@ pub(crate) fn verdict(policy: &Policy, kind: RequestKind, mut matched_rules: Vec
             kernel_refusal: false,
         },
         Some(effect) => {
-            let allowed_by_rule = matched_rules
-                .iter()
-                .filter_map(|&index| policy.rules.get(index))
-                .any(|rule| rule.effect == Effect::Allow);
+            let allowed_by_rule = matched_rules.iter().any(|&(_, effect, _)| effect == Effect::Allow);
             // The kernel profile grants read and write paths only through
             // allow rules when the kind defaults to deny.
             let kernel_refusal = effect == Effect::Prompt
@@ -105,16 +133,17 @@ pub(crate) fn combine(policies: &[Policy], verdicts: &[Verdict]) -> Decision {
         } else {
             effect
         };
-        for &rule_index in &verdict.matched_rules {
+        for &(rule_index, rule_effect, uncertain) in &verdict.matched_rules {
             if let Some(rule) = policy.rules.get(rule_index)
-                && rule.effect == winning
+                && rule_effect == winning
             {
                 matched.push(MatchedRule {
                     policy: policy_index,
                     rule: rule_index,
                     id: rule.id.clone(),
-                    effect: rule.effect,
+                    effect: rule_effect,
                     because: rule.because.clone(),
+                    uncertain,
                 });
             }
         }

@@ -15,9 +15,9 @@ use std::collections::{BTreeMap, HashMap};
 use globset::{GlobMatcher, GlobSet, GlobSetBuilder};
 use serde::{Serialize, Serializer};
 
-use crate::decision::{Decision, Verdict, combine, verdict};
+use crate::decision::{Decision, Matches, Verdict, combine, verdict};
 use crate::pattern::{
-    self, AtomGlobs, Mode, Token, argv_matches, compile_atom_globs, host_matches, path_glob,
+    self, AtomGlobs, Mode, Token, Unknowns, has_unknowns, argv_matches, compile_atom_globs, host_matches, path_glob,
     path_globs, port_matches, token_glob,
 };
 use crate::policy::{Atom, Effect, Matcher, Policy, TokenPattern};
@@ -181,17 +181,20 @@ impl PolicyGraph {
         })
     }
 
-    fn matching_rules(&self, request: &Request) -> Vec<usize> {
-        let mut out = Vec::new();
+    fn matching_rules(&self, request: &Request) -> Matches {
+        let mut out = Matches::default();
         match request {
             Request::Exec(exec) => {
-                self.exec_allow.matches(exec, Mode::Exact, &mut out);
-                self.exec_strict.matches(exec, Mode::Strict, &mut out);
+                self.exec_allow.matches(exec, Mode::ALLOW, &mut out.certain);
+                self.exec_strict.matches(exec, Mode::STRICT_CERTAIN, &mut out.certain);
+                if has_unknowns(exec) {
+                    self.exec_strict.matches(exec, Mode::STRICT_POSSIBLE, &mut out.possible);
+                }
             }
-            Request::Read { path } => self.read.matches(path, &mut out),
-            Request::Write { path } => self.write.matches(path, &mut out),
-            Request::Net { host, port } => self.net.matches(host, *port, &mut out),
-            Request::Tool { name } => self.tool.matches(name, &mut out),
+            Request::Read { path } => self.read.matches(path, &mut out.certain),
+            Request::Write { path } => self.write.matches(path, &mut out.certain),
+            Request::Net { host, port } => self.net.matches(host, *port, &mut out.certain),
+            Request::Tool { name } => self.tool.matches(name, &mut out.certain),
         }
         out
     }
@@ -363,9 +366,9 @@ impl Trie {
             }
             let Some(token) = tokens.get(position).copied() else {
                 if exec.open_tail {
-                    // Unknown tokens follow: under strict matching every
-                    // pattern that continues from here can be completed.
-                    if mode == Mode::Strict {
+                    // Unknown tokens follow: when some value of them will
+                    // do, every pattern that continues from here matches.
+                    if mode.unknowns == Unknowns::Exists {
                         self.collect_subtree(node_index, out);
                     }
                 } else {
@@ -400,12 +403,13 @@ impl TrieNode {
     fn children_for(&self, token: Token<'_>, exec: &ExecRequest, mode: Mode, out: &mut Vec<u32>) {
         match token {
             Token::Program => {
-                if mode == Mode::Exact && !exec.program.trusted {
+                if mode.allow_rule && !exec.program.trusted {
                     return;
                 }
-                let names: &[String] = match mode {
-                    Mode::Exact => exec.program.names.get(..1).unwrap_or_default(),
-                    Mode::Strict => &exec.program.names,
+                let names: &[String] = if mode.allow_rule {
+                    exec.program.names.get(..1).unwrap_or_default()
+                } else {
+                    &exec.program.names
                 };
                 let candidates = names.iter().map(String::as_str).chain(exec.program.path.as_deref());
                 for candidate in candidates {
@@ -420,7 +424,7 @@ impl TrieNode {
             }
             Token::Unknown => {
                 out.extend(self.any);
-                if mode == Mode::Strict {
+                if mode.unknowns == Unknowns::Exists {
                     out.extend(self.literal.values().copied());
                     out.extend(self.globs.iter().map(|e| e.child));
                 }
@@ -436,7 +440,7 @@ impl TrieNode {
                         out.push(edge.child);
                     }
                 }
-                if mode == Mode::Strict {
+                if !mode.allow_rule {
                     if let Some(normal) = pattern::normalize_path_token(text) {
                         out.extend(self.literal.get(normal.as_str()).copied());
                     }

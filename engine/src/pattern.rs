@@ -2,6 +2,13 @@
 //! interpreter: one token against one atom, an argv against a pattern, a
 //! host against a host pattern.
 //!
+//! Tokens only known at run time (`$VAR`, `{}` of `find -exec`, the extra
+//! arguments `xargs` adds) are matched two ways: a rule matches *certainly*
+//! when it matches whatever their values, *possibly* when some value makes
+//! it match. Allow rules need certainty. A deny or prompt rule that matches
+//! only possibly is capped at the policy's effect for what cannot be
+//! analysed (`prompt` unless `default unanalysable deny`).
+//!
 //! Flag equivalences widen deny and prompt rules only ("strict" matching):
 //! `-r` matches a short-flag cluster holding `r` (`-rf`), `--force` matches
 //! `--force=…` and the abbreviations `--forc`, `--for` that getopt-style
@@ -10,27 +17,43 @@
 
 use globset::{GlobBuilder, GlobMatcher};
 
-use crate::policy::{Atom, Effect, TokenPattern};
+use crate::policy::{Atom, TokenPattern};
 use crate::request::{Arg, ExecRequest};
 
 /// How tokens are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
-    /// Allow rules: exact tokens; unknown tokens match only `*`/`..`; the
-    /// rule must hold for every possible value of what is unknown.
-    Exact,
-    /// Deny and prompt rules: flag equivalences; unknown tokens match
-    /// anything; the rule holds when some value of what is unknown matches.
-    Strict,
+pub(crate) struct Mode {
+    /// Allow rules: tokens exactly as written, trusted programs only.
+    /// Deny and prompt rules: flag equivalences, any program.
+    pub(crate) allow_rule: bool,
+    /// What a token only known at run time (and an open tail) may be.
+    pub(crate) unknowns: Unknowns,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unknowns {
+    /// The rule must match whatever the unknown values are: they match
+    /// only `*` and `..`.
+    ForAll,
+    /// Some value of the unknowns makes the rule match: they match anything.
+    Exists,
 }
 
 impl Mode {
-    pub(crate) fn for_effect(effect: Effect) -> Mode {
-        match effect {
-            Effect::Allow => Mode::Exact,
-            Effect::Prompt | Effect::Deny => Mode::Strict,
-        }
-    }
+    pub(crate) const ALLOW: Mode = Mode {
+        allow_rule: true,
+        unknowns: Unknowns::ForAll,
+    };
+    /// Deny and prompt rules that match whatever the unknowns are.
+    pub(crate) const STRICT_CERTAIN: Mode = Mode {
+        allow_rule: false,
+        unknowns: Unknowns::ForAll,
+    };
+    /// Deny and prompt rules that match for some value of the unknowns.
+    pub(crate) const STRICT_POSSIBLE: Mode = Mode {
+        allow_rule: false,
+        unknowns: Unknowns::Exists,
+    };
 }
 
 /// Builds the matcher of a single-token glob (`*` crosses `/`).
@@ -103,14 +126,15 @@ pub(crate) fn program_matches(
     mode: Mode,
 ) -> bool {
     let program = &exec.program;
-    if mode == Mode::Exact && !program.trusted {
+    if mode.allow_rule && !program.trusted {
         return false;
     }
-    let candidates: &[String] = match mode {
-        // Allow rules see the name the program was called by: multi-call
-        // binaries (rustup proxies, busybox) resolve to another basename.
-        Mode::Exact => program.names.get(..1).unwrap_or_default(),
-        Mode::Strict => &program.names,
+    // Allow rules see the name the program was called by: multi-call
+    // binaries (rustup proxies, busybox) resolve to another basename.
+    let candidates: &[String] = if mode.allow_rule {
+        program.names.get(..1).unwrap_or_default()
+    } else {
+        &program.names
     };
     let matches_text = |text: &str| match (atom, glob) {
         (Atom::Literal(literal), _) => literal == text,
@@ -126,7 +150,7 @@ pub(crate) fn literal_matches(literal: &str, text: &str, options_ended: bool, mo
     if literal == text {
         return true;
     }
-    if mode == Mode::Exact {
+    if mode.allow_rule {
         return false;
     }
     if normalize_path_token(text).is_some_and(|normal| normal == literal) {
@@ -200,7 +224,7 @@ pub(crate) fn token_matches(
             let glob = globs.get(index).and_then(Option::as_ref);
             match token {
                 Token::Program => program_matches(atom, glob, exec, mode),
-                Token::Unknown => mode == Mode::Strict,
+                Token::Unknown => mode.unknowns == Unknowns::Exists,
                 Token::Known {
                     text,
                     options_ended,
@@ -226,7 +250,7 @@ pub(crate) fn argv_matches(
 ) -> bool {
     // Allow rules never match an untrusted program, not even through `*`
     // or `..` in program position.
-    if start == 0 && mode == Mode::Exact && !exec.program.trusted {
+    if start == 0 && mode.allow_rule && !exec.program.trusted {
         return false;
     }
     let tokens = tokens.get(start..).unwrap_or_default();
@@ -239,11 +263,11 @@ pub(crate) fn argv_matches(
         for t in (0..=n_tokens).rev() {
             let value = if t == n_tokens && exec.open_tail {
                 // Only unknown tokens remain, possibly none.
-                match mode {
-                    Mode::Strict => true,
+                match mode.unknowns {
+                    Unknowns::Exists => true,
                     // Every continuation must match: only `..` can absorb
                     // tokens of any number, so the rest must be `..` alone.
-                    Mode::Exact => pattern.get(p..).is_some_and(|rest| {
+                    Unknowns::ForAll => pattern.get(p..).is_some_and(|rest| {
                         !rest.is_empty() && rest.iter().all(|tp| *tp == TokenPattern::Rest)
                     }),
                 }
@@ -359,4 +383,9 @@ pub fn normalize_path_token(text: &str) -> Option<String> {
         (false, false) => parts.join("/"),
     };
     (normal != text).then_some(normal)
+}
+
+/// Whether a request holds anything only known at run time.
+pub(crate) fn has_unknowns(exec: &ExecRequest) -> bool {
+    exec.open_tail || exec.args.iter().any(|a| matches!(a, Arg::Unknown))
 }

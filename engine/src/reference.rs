@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::decision::{Decision, Verdict, combine, verdict};
+use crate::decision::{Decision, Matches, Verdict, combine, verdict};
 use crate::pattern::{
     self, Mode, argv_matches, compile_atom_globs, host_matches, path_globs, port_matches,
 };
@@ -16,14 +16,17 @@ pub fn decide(policies: &[Policy], request: &Request) -> Decision {
     let verdicts: Vec<Verdict> = policies
         .iter()
         .map(|policy| {
-            let matched = policy
-                .rules
-                .iter()
-                .enumerate()
-                .filter(|(_, rule)| rule_matches(rule, request).is_ok())
-                .map(|(index, _)| index)
-                .collect();
-            verdict(policy, request.kind(), matched)
+            let mut matches = Matches::default();
+            for (index, rule) in policy.rules.iter().enumerate() {
+                if rule_matches(rule, request, certain_mode(rule.effect)).is_ok() {
+                    matches.certain.push(index);
+                } else if rule.effect != Effect::Allow
+                    && rule_matches(rule, request, Mode::STRICT_POSSIBLE).is_ok()
+                {
+                    matches.possible.push(index);
+                }
+            }
+            verdict(policy, request.kind(), matches)
         })
         .collect();
     combine(policies, &verdicts)
@@ -49,8 +52,14 @@ pub fn trace(policies: &[Policy], request: &Request) -> Vec<TraceEntry> {
             if !rule.applies_to(request.kind()) {
                 continue;
             }
-            let (matched, reason) = match rule_matches(rule, request) {
+            let (matched, reason) = match rule_matches(rule, request, certain_mode(rule.effect)) {
                 Ok(reason) => (true, reason),
+                Err(reason) if rule.effect != Effect::Allow => {
+                    match rule_matches(rule, request, Mode::STRICT_POSSIBLE) {
+                        Ok(reason) => (true, format!("{reason}, for some values only known at run time")),
+                        Err(_) => (false, reason),
+                    }
+                }
                 Err(reason) => (false, reason),
             };
             entries.push(TraceEntry {
@@ -66,11 +75,18 @@ pub fn trace(policies: &[Policy], request: &Request) -> Vec<TraceEntry> {
     entries
 }
 
+fn certain_mode(effect: Effect) -> Mode {
+    match effect {
+        Effect::Allow => Mode::ALLOW,
+        Effect::Prompt | Effect::Deny => Mode::STRICT_CERTAIN,
+    }
+}
+
 /// `Ok(why)` when the rule matches, `Err(why not)` otherwise.
-fn rule_matches(rule: &Rule, request: &Request) -> Result<String, String> {
+fn rule_matches(rule: &Rule, request: &Request, mode: Mode) -> Result<String, String> {
     let mut reasons = Vec::new();
     for matcher in rule.matchers.iter().filter(|m| m.applies_to(request.kind())) {
-        match matcher_matches(matcher, rule.effect, request) {
+        match matcher_matches(matcher, mode, request) {
             Ok(reason) => return Ok(reason),
             Err(reason) => reasons.push(reason),
         }
@@ -82,10 +98,9 @@ fn rule_matches(rule: &Rule, request: &Request) -> Result<String, String> {
     })
 }
 
-fn matcher_matches(matcher: &Matcher, effect: Effect, request: &Request) -> Result<String, String> {
+fn matcher_matches(matcher: &Matcher, mode: Mode, request: &Request) -> Result<String, String> {
     match (matcher, request) {
         (Matcher::Exec { pattern }, Request::Exec(exec)) => {
-            let mode = Mode::for_effect(effect);
             let globs = compile_atom_globs(&pattern.tokens);
             let tokens = pattern::tokens(exec);
             let program_ok = pattern.tokens.first().is_none_or(|first| {
@@ -94,7 +109,7 @@ fn matcher_matches(matcher: &Matcher, effect: Effect, request: &Request) -> Resu
                     globs.first().map(Vec::as_slice).unwrap_or_default(),
                     pattern::Token::Program,
                     exec,
-                    Mode::Strict,
+                    Mode::STRICT_CERTAIN,
                 )
             });
             if argv_matches(&pattern.tokens, &globs, &tokens, 0, exec, mode) {
@@ -107,7 +122,7 @@ fn matcher_matches(matcher: &Matcher, effect: Effect, request: &Request) -> Resu
                     describe_argv_head(pattern)
                 ));
             }
-            if mode == Mode::Exact && !exec.program.trusted {
+            if mode.allow_rule && !exec.program.trusted {
                 return Err(format!(
                     "program `{}` does not resolve into a trusted bin directory; allow rules only match trusted programs",
                     exec.program.spelled

@@ -91,8 +91,9 @@ fn policy(name: &'static str) -> impl Strategy<Value = Policy> {
         prop::option::of(effect()),
         prop::option::of(effect()),
         prop::option::of(effect()),
+        prop::option::of(prop_oneof![Just(Effect::Prompt), Just(Effect::Deny)]),
     );
-    (rules, defaults).prop_map(move |(rules, (read, write, exec, net, tool))| Policy {
+    (rules, defaults).prop_map(move |(rules, (read, write, exec, net, tool, unanalysable))| Policy {
         name: name.to_owned(),
         rules: rules
             .into_iter()
@@ -110,7 +111,7 @@ fn policy(name: &'static str) -> impl Strategy<Value = Policy> {
             exec,
             net,
             tool,
-            unanalysable: None,
+            unanalysable,
         },
     })
 }
@@ -120,9 +121,9 @@ fn request() -> impl Strategy<Value = Request> {
         8 => prop::sample::select(&[
             "push", "status", "-r", "-f", "-fr", "-Rf", "--force", "--forc", "--force=yes",
             "--force-with-lease", "--force-w", "/", "main", "origin", "x", "--", "+main",
-            "--message=hi", "a.rs", "of=/dev/sda", "-x",
+            "--message=hi", "a.rs", "of=/dev/sda", "-x", "//", "/.", "./..", "../",
         ][..]).prop_map(|a| Arg::Known(a.to_owned())),
-        1 => Just(Arg::Unknown),
+        2 => Just(Arg::Unknown),
     ];
     let program = (
         prop::sample::select(&["git", "rm", "cargo", "ls"][..]),
@@ -148,6 +149,7 @@ fn request() -> impl Strategy<Value = Request> {
 }
 
 fn summary(decision: &vtpolicy_engine::Decision) -> (Effect, Vec<String>, bool, bool) {
+    // Rule indices change when rules are shuffled; ids do not.
     let mut ids: Vec<String> = decision.matched.iter().map(|m| m.id.clone()).collect();
     ids.sort();
     (decision.effect, ids, decision.default_applied, decision.kernel_refusal)

@@ -23,7 +23,7 @@ pub enum ProgramLookup {
 const SHELL_BUILTINS: &[&str] = &[
     "cd", "pushd", "popd", "dirs", "echo", "printf", "test", "[", "true", "false", "pwd", "export",
     "set", "unset", "shift", "read", "type", "umask", "wait", "jobs", "local", "declare", "typeset",
-    "readonly", "let", "getopts", "hash", "times", ":",
+    "readonly", "let", "getopts", "hash", "times", ":", "builtin", "command", "exec",
 ];
 
 pub(crate) struct ProgramResolver<'a> {
