@@ -4,6 +4,8 @@
 
 mod args;
 mod commands;
+#[macro_use]
+mod output;
 mod policies;
 mod style;
 

@@ -10,9 +10,41 @@ use crate::ast::{
     ArgPattern, DefaultScope, Item, PolicyFile, Rule, Target, TestBlock, TestCase,
     TestRequest,
 };
-use crate::source::Spanned;
+use crate::source::{Span, Spanned};
 
 const INDENT: &str = "    ";
+/// Lines longer than this are wrapped at list separators.
+const WIDTH: usize = 100;
+
+/// `head` followed by `items` joined with `separator`, filled greedily to
+/// [`WIDTH`]; continuation lines start with `indent`. With `break_before`,
+/// the separator starts the continuation line instead of ending the line.
+fn fill(head: &str, items: &[String], separator: &str, indent: &str, break_before: bool) -> String {
+    let mut out = String::from(head);
+    let mut line_len = head.len();
+    for (index, item) in items.iter().enumerate() {
+        if index == 0 {
+            out.push_str(item);
+            line_len += item.len();
+            continue;
+        }
+        let joined = separator.len() + item.len();
+        if line_len + joined > WIDTH {
+            if break_before {
+                let _ = write!(out, "\n{indent}{}{item}", separator.trim_start());
+                line_len = indent.len() + separator.trim_start().len() + item.len();
+            } else {
+                let _ = write!(out, "{}\n{indent}{item}", separator.trim_end());
+                line_len = indent.len() + item.len();
+            }
+        } else {
+            out.push_str(separator);
+            out.push_str(item);
+            line_len += joined;
+        }
+    }
+    out
+}
 
 /// Formats a parsed file. The output parses back to the same AST.
 pub fn format(file: &PolicyFile) -> String {
@@ -31,7 +63,7 @@ pub fn format(file: &PolicyFile) -> String {
     };
 
     for item in &file.items {
-        let span = item.span();
+        let span = effective_span(text, item.span(), &file.comments);
         // Comments before this item, and those inside it, go above it.
         while let Some(comment) =
             comments.next_if(|c| c.span.start < span.end && !is_trailing(text, span.end, c))
@@ -58,6 +90,21 @@ pub fn format(file: &PolicyFile) -> String {
         last_end = Some(comment.span.end);
     }
     out
+}
+
+/// The item's span without the comments and blank space the grammar lets a
+/// rule swallow at its end (a rule may continue on the next lines with `id`
+/// or `because`, so the parser looks past a trailing comment).
+fn effective_span(text: &str, span: Span, comments: &[Spanned<String>]) -> Span {
+    let mut end = span.end;
+    loop {
+        let trimmed = text.get(span.start..end).unwrap_or_default().trim_end();
+        end = span.start + trimmed.len();
+        match comments.iter().find(|c| c.span.end == end && c.span.start > span.start) {
+            Some(comment) => end = comment.span.start,
+            None => return Span::new(span.start, end),
+        }
+    }
 }
 
 /// Whether the text between two items holds an empty line.
@@ -117,11 +164,36 @@ fn format_rule(rule: &Rule) -> String {
     match &rule.target {
         Target::Argv(args) => {
             let tokens: Vec<String> = args.iter().map(|a| format_arg(&a.node)).collect();
-            out.push_str(&tokens.join(" "));
+            let single = tokens.join(" ");
+            if out.len() + single.len() <= WIDTH {
+                out.push_str(&single);
+            } else {
+                // Long alternatives break before `|`.
+                let mut line = out.clone();
+                for (index, (token, arg)) in tokens.iter().zip(args).enumerate() {
+                    if index > 0 {
+                        line.push(' ');
+                    }
+                    match &arg.node {
+                        ArgPattern::Alternatives(options) if line.len() + token.len() > WIDTH => {
+                            let options: Vec<String> = options.iter().map(|o| word_or_quoted(o)).collect();
+                            let head = format!("{line}[");
+                            let indent = " ".repeat(INDENT.len() * 2);
+                            line = fill(&head, &options, " | ", &indent, true) + "]";
+                        }
+                        _ => line.push_str(token),
+                    }
+                }
+                out = line;
+            }
         }
-        Target::Strings(strings) => out.push_str(&string_list(strings)),
+        Target::Strings(strings) => {
+            let items: Vec<String> = strings.iter().map(|s| quote(&s.node)).collect();
+            out = fill(&out, &items, ", ", &" ".repeat(out.len()), false);
+        }
         Target::Hosts { hosts, ports } => {
-            out.push_str(&string_list(hosts));
+            let items: Vec<String> = hosts.iter().map(|s| quote(&s.node)).collect();
+            out = fill(&out, &items, ", ", &" ".repeat(out.len()), false);
             if !ports.is_empty() {
                 let ports: Vec<String> = ports
                     .iter()

@@ -30,7 +30,7 @@ pub(crate) fn run(args: &CheckArgs, style: Style) -> Exit {
     if let Some(code) = &args.explain {
         return match codes::lookup(code) {
             Some(code) => {
-                println!("{} ({}): {}\n\n{}", code.code, code.name, code.summary, code.doc.trim_end());
+                crate::output::outln!("{} ({}): {}\n\n{}", code.code, code.name, code.summary, code.doc.trim_end());
                 Exit::Ok
             }
             None => {
@@ -83,10 +83,10 @@ pub(crate) fn run(args: &CheckArgs, style: Style) -> Exit {
         report.warnings += diagnostics.len() - errors;
         if args.format == Format::Human {
             for diagnostic in &diagnostics {
-                println!("{}", style.diagnostic(&diagnostic.render(), diagnostic.severity));
+                crate::output::outln!("{}", style.diagnostic(&diagnostic.render(), diagnostic.severity));
             }
             let status = if errors == 0 { style.ok("ok") } else { style.bad("failed") };
-            println!(
+            crate::output::outln!(
                 "{status} {file}: {errors} error{}, {} warning{}, {passed} test case{} passed, {failed} failed",
                 plural(errors),
                 diagnostics.len() - errors,
@@ -104,7 +104,7 @@ pub(crate) fn run(args: &CheckArgs, style: Style) -> Exit {
     }
     if args.format == Format::Json {
         match serde_json::to_string_pretty(&report) {
-            Ok(json) => println!("{json}"),
+            Ok(json) => crate::output::outln!("{json}"),
             Err(error) => {
                 eprintln!("error: {error}");
                 return Exit::Error;

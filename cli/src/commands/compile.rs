@@ -34,7 +34,7 @@ pub(crate) fn run(args: &CompileArgs) -> Exit {
                 return Exit::Error;
             }
         }
-        None => print!("{text}"),
+        None => crate::output::out!("{text}"),
     }
     Exit::Ok
 }

@@ -89,7 +89,7 @@ pub(crate) fn run(args: &ExplainArgs, style: Style) -> Exit {
     };
     match args.format {
         Format::Json => match serde_json::to_string_pretty(&explanation) {
-            Ok(json) => println!("{json}"),
+            Ok(json) => crate::output::outln!("{json}"),
             Err(error) => {
                 eprintln!("error: {error}");
                 return Exit::Error;
@@ -177,33 +177,33 @@ fn trace_report(judge: &Judge, entry: &TraceEntry) -> TraceReport {
 }
 
 fn print_human(explanation: &Explanation, style: Style) {
-    println!("{} {}", style.bold("decision:"), style.effect(explanation.decision));
+    crate::output::outln!("{} {}", style.bold("decision:"), style.effect(explanation.decision));
     for rule in &explanation.matched {
         print_rule(rule, style, "  ");
     }
     if explanation.matched.is_empty() {
-        println!("  {}", style.dim("no rule decided: the default applied"));
+        crate::output::outln!("  {}", style.dim("no rule decided: the default applied"));
     }
     for part in &explanation.parts {
-        println!();
+        crate::output::outln!();
         let what = match (&part.request, &part.unanalysable) {
             (Some(request), _) => request.describe(),
             (None, Some(reason)) => format!("unanalysable: {reason}"),
             (None, None) => String::new(),
         };
-        println!("{} {}  {}", style.effect(part.decision), style.bold(&part.label), style.dim(&format!("→ {what}")));
+        crate::output::outln!("{} {}  {}", style.effect(part.decision), style.bold(&part.label), style.dim(&format!("→ {what}")));
         if part.kernel_refusal {
-            println!("    {}", style.dim("raised from prompt: no allow rule grants this path, so the kernel sandbox would refuse it"));
+            crate::output::outln!("    {}", style.dim("raised from prompt: no allow rule grants this path, so the kernel sandbox would refuse it"));
         }
         if part.default_applied && part.unanalysable.is_none() {
-            println!("    {}", style.dim("no rule matched: the default applied"));
+            crate::output::outln!("    {}", style.dim("no rule matched: the default applied"));
         }
         // Rules about other programs say nothing about this call: counted,
         // not listed (`--format json` lists them).
         let other_programs = part.trace.iter().filter(|e| !e.matched && e.reason.starts_with("program `") && e.reason.contains("` is not `")).count();
         for entry in part.trace.iter().filter(|e| e.matched || !(e.reason.starts_with("program `") && e.reason.contains("` is not `"))) {
             let mark = if entry.matched { style.ok("✓") } else { style.dim("✗") };
-            println!(
+            crate::output::outln!(
                 "    {mark} {} ({}) {}: {}",
                 entry.id,
                 entry.effect.as_str(),
@@ -212,13 +212,13 @@ fn print_human(explanation: &Explanation, style: Style) {
             );
         }
         if other_programs > 0 {
-            println!("    {}", style.dim(&format!("({other_programs} rules about other programs not shown)")));
+            crate::output::outln!("    {}", style.dim(&format!("({other_programs} rules about other programs not shown)")));
         }
     }
 }
 
 fn print_rule(rule: &RuleReport, style: Style, indent: &str) {
-    println!(
+    crate::output::outln!(
         "{indent}rule {} ({}) of policy {} at {}",
         style.bold(&rule.id),
         style.effect(rule.effect),
@@ -226,6 +226,6 @@ fn print_rule(rule: &RuleReport, style: Style, indent: &str) {
         rule.source
     );
     if let Some(because) = &rule.because {
-        println!("{indent}  because {because}");
+        crate::output::outln!("{indent}  because {because}");
     }
 }

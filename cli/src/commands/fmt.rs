@@ -25,7 +25,7 @@ pub(crate) fn run(args: &FmtArgs) -> Exit {
                         Exit::Failure
                     }
                 } else {
-                    print!("{formatted}");
+                    crate::output::out!("{formatted}");
                     Exit::Ok
                 }
             }
@@ -57,7 +57,7 @@ pub(crate) fn run(args: &FmtArgs) -> Exit {
             continue;
         }
         if args.check {
-            println!("{file} is not formatted");
+            crate::output::outln!("{file} is not formatted");
             if exit == Exit::Ok {
                 exit = Exit::Failure;
             }
@@ -65,7 +65,7 @@ pub(crate) fn run(args: &FmtArgs) -> Exit {
             eprintln!("error: cannot write `{file}`: {error}");
             exit = Exit::Error;
         } else {
-            println!("formatted {file}");
+            crate::output::outln!("formatted {file}");
         }
     }
     exit

@@ -5,7 +5,7 @@ use crate::args::{SchemaArgs, SchemaName};
 
 pub(crate) fn run(args: &SchemaArgs) -> Exit {
     match args.name {
-        SchemaName::Request => print!("{}", vtpolicy_runtime::REQUEST_SCHEMA),
+        SchemaName::Request => crate::output::out!("{}", vtpolicy_runtime::REQUEST_SCHEMA),
     }
     Exit::Ok
 }

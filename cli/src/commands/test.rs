@@ -58,12 +58,12 @@ pub(crate) fn run(args: &TestArgs, style: Style) -> Exit {
     match args.format {
         Format::Human => {
             for failure in &report.failures {
-                println!("{} {} — {}: {}", style.bad("FAIL"), failure.file, failure.case, failure.message);
+                crate::output::outln!("{} {} — {}: {}", style.bad("FAIL"), failure.file, failure.case, failure.message);
             }
-            println!("{} passed, {} failed", report.passed, report.failed);
+            crate::output::outln!("{} passed, {} failed", report.passed, report.failed);
         }
         Format::Json => match serde_json::to_string_pretty(&report) {
-            Ok(json) => println!("{json}"),
+            Ok(json) => crate::output::outln!("{json}"),
             Err(error) => {
                 eprintln!("error: {error}");
                 return Exit::Error;

@@ -125,15 +125,21 @@ pub(crate) fn extract(text: &str, home: &str) -> Vec<Extracted> {
             }
             let _ = sender.send(walker.out);
         });
-    if spawned.is_err() {
+    let Ok(handle) = spawned else {
         out.push(Extracted::Unanalysable {
             label: label(),
             reason: "could not start the shell parser".to_owned(),
         });
         return out;
-    }
+    };
     match receiver.recv_timeout(PARSER_TIMEOUT) {
-        Ok(extracted) => out.extend(extracted),
+        Ok(extracted) => {
+            // The thread has sent its result and is ending; joining it frees
+            // its thread-locals before the caller goes on. A thread that
+            // timed out is left behind, detached.
+            let _ = handle.join();
+            out.extend(extracted);
+        }
         Err(_) => out.push(Extracted::Unanalysable {
             label: label(),
             reason: "the shell parser did not finish in time".to_owned(),
@@ -574,6 +580,18 @@ mod tests {
         assert_eq!(commands("bash <<EOF\nrm -rf /\nEOF\n"), ["unanalysable: a", "bash"]);
         assert_eq!(commands("echo `echo \\`rm -rf /\\``")[0], "unanalysable: backtick");
         assert_eq!(commands("(echo a")[0], "unanalysable: the");
+    }
+
+    #[test]
+    fn fuzz_leak_60a778ec_pipelines_of_nested_sh_c() {
+        // Found by the `shell_request` fuzzer (a leak report: the parser
+        // thread outlived the call). The thread is now joined; the text
+        // still splits into its four commands.
+        let text = "echdtsbx $!rm\u{e} -rf| sh -c \"l!s > xc org t| sh -c \"lmst & g&it  sh -c pu ";
+        assert_eq!(
+            commands(text),
+            ["echdtsbx <?> -rf", "sh -c l!s > xc org t| sh -c lmst", "g", "it sh -c pu"]
+        );
     }
 
     #[test]

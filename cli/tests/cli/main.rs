@@ -1,0 +1,274 @@
+//! The `vtpolicy` binary end to end: exit codes, standard output and
+//! standard error together.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use std::io::Write as _;
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Output {
+    /// Exit code, stdout and stderr, with `dir` replaced by `[DIR]`.
+    fn snapshot(&self, dir: &Path) -> String {
+        let filter = |text: &str| text.replace(&dir.display().to_string(), "[DIR]");
+        format!(
+            "exit: {}\n--- stdout\n{}--- stderr\n{}",
+            self.code,
+            filter(&self.stdout),
+            filter(&self.stderr)
+        )
+    }
+}
+
+fn vtpolicy(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vtpolicy"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("HOME", dir.parent().unwrap_or(dir).join("home"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("vtpolicy starts");
+    if let Some(input) = stdin {
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+    }
+    drop(child.stdin.take());
+    let output = child.wait_with_output().expect("vtpolicy ends");
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A temporary `ws` (the working directory) beside a `home`.
+fn workdir() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = std::fs::canonicalize(dir.path()).expect("canonical");
+    std::fs::create_dir_all(root.join("home")).expect("home");
+    std::fs::create_dir_all(root.join("ws")).expect("ws");
+    (dir, root.join("ws"))
+}
+
+fn repo_path(relative: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative).display().to_string()
+}
+
+#[test]
+fn check_stock_policies_is_clean() {
+    let (_guard, dir) = workdir();
+    let out = vtpolicy(&dir, &["check", "read-only", "workspace-write", "danger-full-access"], None);
+    insta::assert_snapshot!(out.snapshot(&dir));
+    assert_eq!(out.code, 0);
+}
+
+#[test]
+fn check_reports_every_error_with_a_location() {
+    let (_guard, dir) = workdir();
+    std::fs::write(
+        dir.join("broken.vtp"),
+        "version 1\nallow exec\nallow write \"${wrkspace}/**\"\ndeny exec git push .. id \"x\"\ndeny exec git pull .. id \"x\"\nlimits { memory 4gigs }\ntest { exec git push => allow }\n",
+    )
+    .expect("write");
+    let out = vtpolicy(&dir, &["check", "broken.vtp"], None);
+    insta::assert_snapshot!(out.snapshot(&dir));
+    assert_eq!(out.code, 1);
+}
+
+#[test]
+fn check_runs_inline_tests_and_reports_failures() {
+    let (_guard, dir) = workdir();
+    std::fs::write(
+        dir.join("p.vtp"),
+        "version 1\ndefault prompt\ndeny exec git push .. id \"no-push\"\nallow exec git status\nallow net \"*\"\ntest { exec git push => allow }\ntest \"ok\" { exec git status => allow }\n",
+    )
+    .expect("write");
+    let out = vtpolicy(&dir, &["check", "p.vtp"], None);
+    insta::assert_snapshot!(out.snapshot(&dir));
+    assert_eq!(out.code, 1);
+
+    let json = vtpolicy(&dir, &["check", "--format", "json", "p.vtp"], None);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    assert_eq!(report["errors"], 1);
+    assert_eq!(report["warnings"], 1);
+    assert_eq!(report["files"][0]["tests_passed"], 1);
+    assert_eq!(report["files"][0]["tests_failed"], 1);
+    let codes: Vec<&str> = report["files"][0]["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .filter_map(|d| d["code"].as_str())
+        .collect();
+    assert_eq!(codes, ["VT102", "VT010"]);
+    assert_eq!(report["files"][0]["diagnostics"][1]["line"], 6);
+}
+
+#[test]
+fn check_explains_a_code() {
+    let (_guard, dir) = workdir();
+    let out = vtpolicy(&dir, &["check", "--explain", "VT101"], None);
+    insta::assert_snapshot!(out.snapshot(&dir));
+    assert_eq!(vtpolicy(&dir, &["check", "--explain", "VT999"], None).code, 2);
+}
+
+#[test]
+fn explain_a_write_in_human_form() {
+    let (_guard, dir) = workdir();
+    let out = vtpolicy(
+        &dir,
+        &["explain", "--policy", "workspace-write", "--workspace", ".", "--request", "-"],
+        Some(r#"{"kind": "write", "path": ".git/hooks/pre-commit"}"#),
+    );
+    insta::assert_snapshot!(out.snapshot(&dir));
+    assert_eq!(out.code, 0);
+}
+
+#[test]
+fn explain_shell_text_as_json() {
+    let (_guard, dir) = workdir();
+    let out = vtpolicy(
+        &dir,
+        &["explain", "-p", "workspace-write", "--format", "json", "-c", "cargo test && git push --force origin main"],
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(json["decision"], "deny");
+    assert_eq!(json["default_applied"], false);
+    assert_eq!(json["matched"][0]["id"], "no-force-push");
+    assert_eq!(json["matched"][0]["because"], "rewrites shared history");
+    assert!(json["matched"][0]["source"].as_str().is_some_and(|s| s.starts_with("<stock:workspace-write>:")));
+    let parts = json["parts"].as_array().expect("parts");
+    assert_eq!(parts.len(), 2);
+    assert_eq!(parts[1]["label"], "git push --force origin main");
+    assert_eq!(parts[1]["decision"], "deny");
+    let trace = parts[1]["trace"].as_array().expect("trace");
+    assert!(trace.iter().any(|t| t["id"] == "no-force-push" && t["matched"] == true));
+    assert!(trace.iter().any(|t| t["id"] == "cargo-build" && t["matched"] == false));
+}
+
+#[test]
+fn explain_argv_after_double_dash() {
+    let (_guard, dir) = workdir();
+    let out = vtpolicy(&dir, &["explain", "-p", "workspace-write", "--format", "json", "--", "rm", "-rf", "/"], None);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(json["decision"], "deny");
+    assert_eq!(json["matched"][0]["id"], "no-recursive-rm-of-roots");
+}
+
+#[test]
+fn explain_rejects_bad_requests_with_a_pointer() {
+    let (_guard, dir) = workdir();
+    for (request, expected) in [
+        (r#"{"kind":"exec","argv":["git",5]}"#, "error: <stdin>: /argv/1: 5 is not of type \"string\"\n"),
+        (r#"{"kind":"read","path":"/x","mode":"r"}"#, "error: <stdin>: /mode: unknown field `mode`\n"),
+        ("{", "error: <stdin>: request: invalid JSON at line 1 column 1: EOF while parsing an object at line 1 column 1\n"),
+    ] {
+        let out = vtpolicy(&dir, &["explain", "-p", "read-only", "--request", "-"], Some(request));
+        assert_eq!(out.code, 2);
+        assert_eq!(out.stderr, expected);
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn explain_refuses_a_policy_that_does_not_compile() {
+    let (_guard, dir) = workdir();
+    std::fs::write(dir.join("bad.vtp"), "version 1\nallow read \"relative/**\"\n").expect("write");
+    let out = vtpolicy(&dir, &["explain", "-p", "bad.vtp", "--", "ls"], None);
+    insta::assert_snapshot!(out.snapshot(&dir));
+    assert_eq!(out.code, 2);
+    let missing = vtpolicy(&dir, &["explain", "-p", "no-such-policy", "--", "ls"], None);
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains("give a policy file or a stock policy"));
+}
+
+#[test]
+fn test_runs_case_files() {
+    let (_guard, dir) = workdir();
+    std::fs::write(
+        dir.join("stock.tests.toml"),
+        r#"policy = "workspace-write"
+
+[[case]]
+name = "force push"
+request = { kind = "exec", argv = ["git", "push", "-f"] }
+expect = "deny"
+rules = ["no-force-push"]
+
+[[case]]
+name = "wrong on purpose"
+request = { kind = "net", host = "crates.io", port = 443 }
+expect = "deny"
+"#,
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("more.jsonl"),
+        "{\"policy\": \"read-only\", \"request\": {\"kind\": \"write\", \"path\": \"x\"}, \"expect\": \"deny\"}\n",
+    )
+    .expect("write");
+    let out = vtpolicy(&dir, &["test", "."], None);
+    insta::assert_snapshot!(out.snapshot(&dir));
+    assert_eq!(out.code, 1);
+}
+
+#[test]
+fn fmt_checks_rewrites_and_reads_stdin() {
+    let (_guard, dir) = workdir();
+    let messy = "version 1\n\n\n# keep me\nallow   exec git [status|diff]   ..   # trailing\ndeny read \"/etc/shadow\"   because \"no\"\n";
+    std::fs::write(dir.join("p.vtp"), messy).expect("write");
+    let check = vtpolicy(&dir, &["fmt", "--check", "p.vtp"], None);
+    assert_eq!(check.code, 1);
+    assert_eq!(std::fs::read_to_string(dir.join("p.vtp")).expect("read"), messy);
+
+    let format = vtpolicy(&dir, &["fmt", "p.vtp"], None);
+    assert_eq!(format.code, 0);
+    let formatted = std::fs::read_to_string(dir.join("p.vtp")).expect("read");
+    insta::assert_snapshot!(formatted);
+    assert_eq!(vtpolicy(&dir, &["fmt", "--check", "p.vtp"], None).code, 0);
+
+    let piped = vtpolicy(&dir, &["fmt", "-"], Some(messy));
+    assert_eq!(piped.stdout, formatted);
+
+    let broken = vtpolicy(&dir, &["fmt", "-"], Some("version 1\nallow exec\n"));
+    assert_eq!(broken.code, 2);
+    assert!(broken.stdout.is_empty());
+}
+
+#[test]
+fn fmt_leaves_the_stock_policies_unchanged() {
+    let (_guard, dir) = workdir();
+    let out = vtpolicy(&dir, &["fmt", "--check", &repo_path("policies")], None);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+}
+
+#[test]
+fn compile_the_graph() {
+    let (_guard, dir) = workdir();
+    let json = vtpolicy(&dir, &["compile", "-p", "workspace-write", "--target", "graph"], None);
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    let graph: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    assert_eq!(graph["policies"][0]["name"], "workspace-write");
+    assert!(graph["policies"][0]["exec_strict"]["nodes"][0]["literal"]["git"].is_number());
+    let dot = vtpolicy(&dir, &["compile", "-p", "read-only", "--target", "graph", "--format", "dot", "-o", "g.dot"], None);
+    assert_eq!(dot.code, 0);
+    let text = std::fs::read_to_string(dir.join("g.dot")).expect("dot file");
+    assert!(text.starts_with("digraph vtpolicy {"));
+    assert!(text.trim_end().ends_with('}'));
+}
+
+#[test]
+fn schema_is_json() {
+    let (_guard, dir) = workdir();
+    let out = vtpolicy(&dir, &["schema", "request"], None);
+    let schema: serde_json::Value = serde_json::from_str(&out.stdout).expect("schema");
+    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
+}
