@@ -16,8 +16,12 @@ pub(crate) fn print_diagnostics(diagnostics: &[Diagnostic], style: Style) {
     }
 }
 
-pub(crate) fn environment(workspace: Option<&Path>, cwd: Option<&Path>) -> Result<Environment, String> {
-    Environment::detect(workspace, cwd)
+/// The environment calls are judged in; the error is printed.
+pub(crate) fn environment(workspace: Option<&Path>, cwd: Option<&Path>) -> Result<Environment, crate::Exit> {
+    Environment::detect(workspace, cwd).map_err(|message| {
+        eprintln!("error: {message}");
+        crate::Exit::Error
+    })
 }
 
 /// Compiles every `--policy`; `None` (diagnostics printed) when any fails.
@@ -27,8 +31,15 @@ pub(crate) fn compile_all(specs: &[String], environment: &Environment, layering:
     let mut failed = false;
     for spec in specs {
         let (policy, diagnostics) = load_policy(spec, &context, layering);
-        // Warnings are for `check`; errors stop every command.
-        let errors: Vec<Diagnostic> = diagnostics.into_iter().filter(Diagnostic::is_error).collect();
+        // Errors stop every command. Lint warnings are for `check`, but a
+        // rule dropped by layering changes what is enforced: always said.
+        let (errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) =
+            diagnostics.into_iter().partition(Diagnostic::is_error);
+        let dropped: Vec<Diagnostic> = warnings
+            .into_iter()
+            .filter(|w| w.code == vtpolicy_compiler::codes::WORKSPACE_ALLOW_IGNORED)
+            .collect();
+        print_diagnostics(&dropped, style);
         print_diagnostics(&errors, style);
         match policy {
             Some(policy) if errors.is_empty() => compiled.push(policy),

@@ -214,15 +214,13 @@ impl Lowering<'_> {
             })
             .collect();
         match versions.as_slice() {
-            [] => {
-                // A file that did not parse at all already has its errors.
-                if !file.items.is_empty() {
-                    self.diagnostics.push(
-                        Diagnostic::error(codes::BAD_VERSION, "missing `version 1`")
-                            .at(&file.source, Span::new(0, 0))
-                            .with_label("expected `version 1` as the first statement"),
-                    );
-                }
+            // A file that did not parse at all already has its errors.
+            [] if !file.items.is_empty() => {
+                self.diagnostics.push(
+                    Diagnostic::error(codes::BAD_VERSION, "missing `version 1`")
+                        .at(&file.source, Span::new(0, 0))
+                        .with_label("expected `version 1` as the first statement"),
+                );
             }
             [version, ..] if version.node != 1 => self.diagnostics.push(
                 Diagnostic::error(codes::BAD_VERSION, format!("unsupported version `{}`", version.node))

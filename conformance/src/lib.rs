@@ -148,6 +148,7 @@ pub fn count_cases(path: &Path) -> usize {
 }
 
 /// Runs every case of one file; panics with every failure listed.
+#[expect(clippy::panic, reason = "a test driver reports failures by panicking")]
 pub fn run_file(path: &Path) {
     if let Err(failures) = try_run_file(path) {
         panic!("{}:\n  {}", path.display(), failures.join("\n  "));

@@ -142,7 +142,7 @@ pub(crate) fn program_matches(
         (Atom::Glob(_), None) => false,
     };
     candidates.iter().any(|name| matches_text(name))
-        || program.path.as_deref().is_some_and(|path| matches_text(path))
+        || program.path.as_deref().is_some_and(matches_text)
 }
 
 /// Whether a literal argument pattern matches a known request token.

@@ -41,10 +41,7 @@ pub(crate) fn run(args: &CheckArgs, style: Style) -> Exit {
     }
     let environment = match policies::environment(args.workspace.as_deref(), None) {
         Ok(environment) => environment,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return Exit::Error;
-        }
+        Err(exit) => return exit,
     };
     let files = match policies::expand_paths(&args.paths, &[".vtp"]) {
         Ok(files) => files,

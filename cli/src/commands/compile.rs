@@ -9,10 +9,7 @@ pub(crate) fn run(args: &CompileArgs) -> Exit {
     let style = Style::detect();
     let environment = match policies::environment(args.policy.workspace.as_deref(), None) {
         Ok(environment) => environment,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return Exit::Error;
-        }
+        Err(exit) => return exit,
     };
     let Some(judge) = policies::judge(&args.policy.policies, environment, vtpolicy_runtime::Layering::Enforce, style) else {
         return Exit::Error;

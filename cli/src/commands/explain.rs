@@ -67,10 +67,7 @@ pub(crate) fn run(args: &ExplainArgs, style: Style) -> Exit {
     let cwd = args.cwd.clone().or_else(|| raw.cwd().map(Into::into));
     let environment = match policies::environment(workspace.as_deref(), cwd.as_deref()) {
         Ok(environment) => environment,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return Exit::Error;
-        }
+        Err(exit) => return exit,
     };
     let Some(judge) = policies::judge(&args.policy.policies, environment, vtpolicy_runtime::Layering::Enforce, style) else {
         return Exit::Error;

@@ -28,10 +28,7 @@ struct Report {
 pub(crate) fn run(args: &TestArgs, style: Style) -> Exit {
     let environment = match policies::environment(args.workspace.as_deref(), None) {
         Ok(environment) => environment,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return Exit::Error;
-        }
+        Err(exit) => return exit,
     };
     let files = match policies::expand_paths(&args.paths, &[".vtp", ".tests.toml", ".jsonl"]) {
         Ok(files) => files,

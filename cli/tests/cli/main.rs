@@ -272,3 +272,21 @@ fn schema_is_json() {
     let schema: serde_json::Value = serde_json::from_str(&out.stdout).expect("schema");
     assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
 }
+
+#[test]
+fn a_policy_inside_the_workspace_may_only_tighten() {
+    let (_guard, dir) = workdir();
+    std::fs::write(dir.join("repo.vtp"), "version 1\nallow exec curl ..\ndeny exec git push ..  id \"no-push\"\n").expect("write");
+    let out = vtpolicy(&dir, &["explain", "-p", "repo.vtp", "--format", "json", "--", "curl", "x"], None);
+    assert_eq!(out.code, 0);
+    assert!(out.stderr.contains("warning[VT104]: allow rule `repo:2` is ignored"), "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(json["decision"], "prompt");
+    let push = vtpolicy(&dir, &["explain", "-p", "repo.vtp", "--format", "json", "--", "git", "push"], None);
+    let json: serde_json::Value = serde_json::from_str(&push.stdout).expect("json");
+    assert_eq!(json["decision"], "deny");
+    // `check` reads the file as written.
+    let check = vtpolicy(&dir, &["check", "repo.vtp"], None);
+    assert_eq!(check.code, 0);
+    assert!(!check.stdout.contains("VT104"));
+}

@@ -57,18 +57,18 @@ pub(crate) fn unwrap(program: &str, argv: &[Word]) -> Unwrapped {
         "nice" => options(args, &["-n", "--adjustment"], &[], |flag| {
             flag.len() > 1 && flag.get(1..).is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
         })
-        .map_or_else(Unwrapped::Unanalysable, |rest| inner(rest)),
+        .map_or_else(Unwrapped::Unanalysable, inner),
         "timeout" => match options(args, &["-s", "--signal", "-k", "--kill-after"], &["--foreground", "--preserve-status", "-v", "--verbose"], |_| false) {
             // The first operand is the duration.
             Ok(rest) => inner(rest.get(1..).unwrap_or_default()),
             Err(reason) => Unwrapped::Unanalysable(reason),
         },
         "stdbuf" => options(args, &["-i", "-o", "-e", "--input", "--output", "--error"], &[], |_| false)
-            .map_or_else(Unwrapped::Unanalysable, |rest| inner(rest)),
+            .map_or_else(Unwrapped::Unanalysable, inner),
         "time" => time(args),
         "command" => match args.first() {
             Some(Word::Known(flag)) if flag == "-v" || flag == "-V" => Unwrapped::NotAWrapper,
-            _ => options(args, &[], &["-p"], |_| false).map_or_else(Unwrapped::Unanalysable, |rest| inner(rest)),
+            _ => options(args, &[], &["-p"], |_| false).map_or_else(Unwrapped::Unanalysable, inner),
         },
         "exec" => match options(args, &["-a"], &["-c", "-l", "-cl", "-lc"], |_| false) {
             Ok([]) => Unwrapped::Inner {
