@@ -118,7 +118,7 @@ impl Rule {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Matcher {
     Exec {
@@ -155,7 +155,7 @@ impl Matcher {
 }
 
 /// A program pattern followed by argument patterns.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ArgvPattern {
     /// Position 0 is the program, the rest are its arguments.
     pub tokens: Vec<TokenPattern>,

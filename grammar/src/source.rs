@@ -1,12 +1,14 @@
 //! Source files and byte spans into them.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A policy file's name (a path, or `<stock:NAME>`) and its full text.
 #[derive(Debug, PartialEq, Eq)]
 pub struct SourceFile {
     pub name: String,
     pub text: String,
+    /// Byte offsets where lines start, computed on first use.
+    line_starts: OnceLock<Vec<usize>>,
 }
 
 impl SourceFile {
@@ -14,26 +16,38 @@ impl SourceFile {
         Arc::new(Self {
             name: name.into(),
             text: text.into(),
+            line_starts: OnceLock::new(),
         })
     }
 
     /// One-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = clamp_to_char_boundary(&self.text, offset);
-        let before = self.text.get(..offset).unwrap_or_default();
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before.get(line_start..).unwrap_or_default().chars().count() + 1;
-        (line, column)
+        let starts = self.line_starts();
+        // Every rule needs its line (for its id): a binary search keeps
+        // that linear in the size of the policy.
+        let line_index = starts.partition_point(|&start| start <= offset).saturating_sub(1);
+        let line_start = starts.get(line_index).copied().unwrap_or_default();
+        let column = self.text.get(line_start..offset).unwrap_or_default().chars().count() + 1;
+        (line_index + 1, column)
     }
 
     /// The full text of the one-based line `line`, without its newline.
     pub fn line_text(&self, line: usize) -> &str {
-        self.text
-            .split('\n')
-            .nth(line.saturating_sub(1))
-            .unwrap_or_default()
-            .trim_end_matches('\r')
+        let starts = self.line_starts();
+        let Some(&start) = starts.get(line.saturating_sub(1)) else {
+            return "";
+        };
+        let end = starts.get(line).map_or(self.text.len(), |next| next.saturating_sub(1));
+        self.text.get(start..end).unwrap_or_default().trim_end_matches('\r')
+    }
+
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        })
     }
 }
 

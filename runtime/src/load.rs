@@ -65,17 +65,26 @@ pub fn load_policy(spec: &str, context: &Context, layering: Layering) -> (Option
     if layering == Layering::Enforce && !source.name.starts_with('<') && Path::new(&source.name).starts_with(workspace) {
         let mut kept_rules = Vec::new();
         let mut kept_sources = Vec::new();
+        let mut dropped = Vec::new();
         for (rule, rule_source) in compiled.policy.rules.drain(..).zip(compiled.sources.drain(..)) {
             if rule.effect == vtpolicy_engine::Effect::Allow {
-                diagnostics.push(
-                    Diagnostic::warning(codes::WORKSPACE_ALLOW_IGNORED, format!("allow rule `{}` is ignored", rule.id))
-                        .at(&rule_source.file, rule_source.span)
-                        .with_label("this policy is loaded from inside the workspace, where it may only add prompt and deny rules"),
-                );
+                dropped.push((rule.id, rule_source));
             } else {
                 kept_rules.push(rule);
                 kept_sources.push(rule_source);
             }
+        }
+        // One warning per policy, at its first allow rule.
+        if let Some((first_id, first_source)) = dropped.first() {
+            let message = match dropped.len() {
+                1 => format!("allow rule `{first_id}` is ignored"),
+                n => format!("{n} allow rules are ignored, the first `{first_id}`"),
+            };
+            diagnostics.push(
+                Diagnostic::warning(codes::WORKSPACE_ALLOW_IGNORED, message)
+                    .at(&first_source.file, first_source.span)
+                    .with_label("this policy is loaded from inside the workspace, where it may only add prompt and deny rules"),
+            );
         }
         compiled.policy.rules = kept_rules;
         compiled.sources = kept_sources;

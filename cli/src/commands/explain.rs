@@ -27,6 +27,8 @@ struct RuleReport {
     because: Option<String>,
     policy: String,
     source: String,
+    /// Matched only for some values known at run time; effect capped.
+    uncertain: bool,
 }
 
 #[derive(Serialize)]
@@ -129,6 +131,7 @@ fn rules(judge: &Judge, matched: &[MatchedRule]) -> Vec<RuleReport> {
             because: rule.because.clone(),
             policy: policy_name(judge, rule.policy),
             source: source(judge, rule.policy, rule.rule),
+            uncertain: rule.uncertain,
         })
         .collect()
 }
@@ -224,5 +227,11 @@ fn print_rule(rule: &RuleReport, style: Style, indent: &str) {
     );
     if let Some(because) = &rule.because {
         crate::output::outln!("{indent}  because {because}");
+    }
+    if rule.uncertain {
+        crate::output::outln!(
+            "{indent}  {}",
+            style.dim("matches only for some values known at run time; capped at the effect for unanalysable constructs")
+        );
     }
 }

@@ -1,5 +1,8 @@
 //! VT103 `duplicate-rule`.
 
+use std::collections::HashMap;
+
+use vtpolicy_engine::{Effect, Matcher};
 use vtpolicy_grammar::Diagnostic;
 
 use crate::codes;
@@ -23,12 +26,14 @@ Delete one of them.
 
 pub(crate) fn check(policy: &CompiledPolicy, diagnostics: &mut Vec<Diagnostic>) {
     let rules = &policy.policy.rules;
+    // Hashing keeps this linear: policies may hold 100,000 rules.
+    let mut first_seen: HashMap<(Effect, &[Matcher]), usize> = HashMap::new();
     for (index, rule) in rules.iter().enumerate() {
-        let earlier = rules
-            .iter()
-            .take(index)
-            .position(|other| other.effect == rule.effect && other.matchers == rule.matchers);
-        if let (Some(earlier), Some(source)) = (earlier, policy.sources.get(index)) {
+        let earlier = *first_seen.entry((rule.effect, rule.matchers.as_slice())).or_insert(index);
+        if earlier == index {
+            continue;
+        }
+        if let Some(source) = policy.sources.get(index) {
             let first = policy.sources.get(earlier).map(|s| s.location()).unwrap_or_default();
             let first_id = rules.get(earlier).map(|r| r.id.as_str()).unwrap_or_default();
             diagnostics.push(

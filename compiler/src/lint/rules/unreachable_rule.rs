@@ -1,5 +1,7 @@
 //! VT101 `unreachable-rule`.
 
+use std::collections::HashMap;
+
 use vtpolicy_engine::{Matcher, TokenPattern};
 use vtpolicy_grammar::Diagnostic;
 
@@ -25,31 +27,108 @@ Delete the weaker rule, or narrow the stricter one so that it no longer covers i
 
 pub(crate) fn check(policy: &CompiledPolicy, diagnostics: &mut Vec<Diagnostic>) {
     let rules = &policy.policy.rules;
-    for (index, rule) in rules.iter().enumerate() {
-        let shadow = rules.iter().enumerate().find(|(other_index, other)| {
-            *other_index != index
-                && other.effect > rule.effect
-                && rule
-                    .matchers
-                    .iter()
-                    .all(|m| other.matchers.iter().any(|o| covers(o, m)))
+    let index = CoverIndex::new(rules);
+    for (rule_index, rule) in rules.iter().enumerate() {
+        let Some(first) = rule.matchers.first() else { continue };
+        // Candidates that cover the first matcher; each must cover the rest.
+        let shadow = index.candidates(first).into_iter().find(|&other_index| {
+            rules.get(other_index).is_some_and(|other| {
+                other_index != rule_index
+                    && other.effect > rule.effect
+                    && rule.matchers.iter().all(|m| other.matchers.iter().any(|o| covers(o, m)))
+            })
         });
-        if let (Some((other_index, other)), Some(source)) = (shadow, policy.sources.get(index)) {
-            let location = policy
-                .sources
-                .get(other_index)
-                .map(|s| s.location())
-                .unwrap_or_default();
-            diagnostics.push(
-                Diagnostic::warning(
-                    codes::UNREACHABLE_RULE,
-                    format!("rule `{}` never decides: `{}` ({}) matches everything it does", rule.id, other.id, other.effect.as_str()),
-                )
-                .at(&source.file, source.span)
-                .with_label(format!("overridden by the stricter rule at {location}"))
-                .with_help("decisions take the strictest matching rule, whatever the order"),
-            );
+        let (Some(other_index), Some(source)) = (shadow, policy.sources.get(rule_index)) else {
+            continue;
+        };
+        let Some(other) = rules.get(other_index) else { continue };
+        let location = policy.sources.get(other_index).map(|s| s.location()).unwrap_or_default();
+        diagnostics.push(
+            Diagnostic::warning(
+                codes::UNREACHABLE_RULE,
+                format!("rule `{}` never decides: `{}` ({}) matches everything it does", rule.id, other.id, other.effect.as_str()),
+            )
+            .at(&source.file, source.span)
+            .with_label(format!("overridden by the stricter rule at {location}"))
+            .with_help("decisions take the strictest matching rule, whatever the order"),
+        );
+    }
+}
+
+/// Rules indexed by what their matchers can cover, so that each rule is
+/// compared with a few candidates instead of every other rule: policies may
+/// hold 100,000 rules.
+struct CoverIndex {
+    /// Exec matchers by program literal; `*`/`..` programs under `None`.
+    exec: HashMap<Option<String>, Vec<usize>>,
+    /// Path matchers by glob text (equal globs, and `dir/**` under `dir`).
+    paths: HashMap<String, Vec<usize>>,
+    /// Hosts by pattern text (`*` included).
+    hosts: HashMap<String, Vec<usize>>,
+    tools: HashMap<String, Vec<usize>>,
+}
+
+impl CoverIndex {
+    fn new(rules: &[vtpolicy_engine::Rule]) -> CoverIndex {
+        let mut index = CoverIndex { exec: HashMap::new(), paths: HashMap::new(), hosts: HashMap::new(), tools: HashMap::new() };
+        for (rule_index, rule) in rules.iter().enumerate() {
+            for matcher in &rule.matchers {
+                match matcher {
+                    Matcher::Exec { pattern } => match pattern.tokens.first() {
+                        Some(TokenPattern::OneOf(atoms)) => {
+                            for atom in atoms {
+                                index.exec.entry(Some(atom.text().to_owned())).or_default().push(rule_index);
+                            }
+                        }
+                        _ => index.exec.entry(None).or_default().push(rule_index),
+                    },
+                    Matcher::Path { glob, .. } => {
+                        let key = glob.strip_suffix("/**").unwrap_or(glob).to_owned();
+                        index.paths.entry(key).or_default().push(rule_index);
+                    }
+                    Matcher::Net { host, .. } => index.hosts.entry(host.clone()).or_default().push(rule_index),
+                    Matcher::Tool { glob } => index.tools.entry(glob.clone()).or_default().push(rule_index),
+                }
+            }
         }
+        index
+    }
+
+    fn candidates(&self, narrow: &Matcher) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut take = |list: Option<&Vec<usize>>| out.extend(list.into_iter().flatten().copied());
+        match narrow {
+            Matcher::Exec { pattern } => {
+                take(self.exec.get(&None));
+                if let Some(TokenPattern::OneOf(atoms)) = pattern.tokens.first() {
+                    for atom in atoms {
+                        take(self.exec.get(&Some(atom.text().to_owned())));
+                    }
+                }
+            }
+            Matcher::Path { glob, .. } => {
+                take(self.paths.get(glob.as_str()));
+                take(self.paths.get("**"));
+                take(self.paths.get(""));
+                // Every ancestor directory `dir` of the glob, for `dir/**`.
+                let mut prefix = glob.as_str();
+                while let Some((parent, _)) = prefix.rsplit_once('/') {
+                    take(self.paths.get(parent));
+                    prefix = parent;
+                }
+            }
+            Matcher::Net { host, .. } => {
+                take(self.hosts.get(host.as_str()));
+                take(self.hosts.get("*"));
+            }
+            Matcher::Tool { glob } => {
+                take(self.tools.get(glob.as_str()));
+                take(self.tools.get("*"));
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 }
 
