@@ -7,7 +7,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// One declarative policy for AI coding agents: lint it, test it, and ask
 /// why any tool call is allowed, prompted or denied.
 #[derive(Debug, Parser)]
-#[command(name = "vtpolicy", version, about, long_about = None)]
+#[command(
+    name = "vtpolicy",
+    version,
+    about = "One declarative policy for AI coding agents: lint it, test it, and ask why any tool call is allowed, prompted or denied",
+    after_help = "Exit codes: 0 success; 1 the command found a problem (errors, failing tests, unformatted files); 2 the command could not run (bad arguments, a policy that does not compile, a malformed request)."
+)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -68,6 +73,7 @@ pub(crate) struct CheckArgs {
     /// The workspace `${workspace}` stands for [default: the current directory].
     #[arg(long, value_name = "DIR")]
     pub(crate) workspace: Option<PathBuf>,
+    /// Output format; `json` is stable (see the README).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub(crate) format: Format,
 }
@@ -86,6 +92,7 @@ pub(crate) struct ExplainArgs {
     /// The directory the call runs in [default: the workspace].
     #[arg(long, value_name = "DIR")]
     pub(crate) cwd: Option<PathBuf>,
+    /// Output format; `json` is stable (see the README).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub(crate) format: Format,
     /// The program and its arguments, after `--`.
@@ -101,6 +108,7 @@ pub(crate) struct TestArgs {
     /// The workspace `${workspace}` stands for [default: the current directory].
     #[arg(long, value_name = "DIR")]
     pub(crate) workspace: Option<PathBuf>,
+    /// Output format; `json` is stable (see the README).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub(crate) format: Format,
 }
