@@ -138,9 +138,9 @@ impl Normalizer<'_> {
         let unwrapped = wrappers::unwrap(&program, &argv);
         // A wrapper is transparent only when it is the real one: a planted
         // `./env` or `/tmp/x/bash` does whatever it likes with its arguments.
-        if !matches!(unwrapped, wrappers::Unwrapped::NotAWrapper)
-            && !self.programs.resolve(&program, cwd.unwrap_or(Path::new("/"))).trusted
-        {
+        let judged_outer = !matches!(unwrapped, wrappers::Unwrapped::NotAWrapper)
+            && !self.programs.resolve(&program, cwd.unwrap_or(Path::new("/"))).trusted;
+        if judged_outer {
             self.emit(label, &program, &argv, cwd, open_tail);
         }
         match unwrapped {
@@ -164,7 +164,7 @@ impl Normalizer<'_> {
                     };
                     self.parts.push(Part::Request { label: label.to_owned(), request });
                 }
-                if also_judge_outer {
+                if also_judge_outer && !judged_outer {
                     self.emit(label, &program, &argv, cwd, open_tail);
                 }
                 let inner_cwd = match (new_cwd, cwd) {
