@@ -3,33 +3,21 @@
 use std::fmt::Write as _;
 
 use crate::graph::{DecisionGraph, Trie};
+use crate::policy::{Policy, TokenPattern};
 
 pub(crate) fn render(graph: &DecisionGraph) -> String {
     let mut out = String::from("digraph vtpolicy {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n");
-    for (policy_index, policy) in graph.policies.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "  subgraph cluster_{policy_index} {{\n    label={};",
-            escape(&policy.policy.name)
-        );
+    for (policy_index, (policy, index)) in graph.indexed().enumerate() {
+        let _ = writeln!(out, "  subgraph cluster_{policy_index} {{\n    label={};", escape(&policy.name));
         let root = format!("p{policy_index}");
-        let _ = writeln!(out, "    {root} [label={}, shape=ellipse];", escape(&policy.policy.name));
-        for (name, trie) in [("exec allow", &policy_exec(policy).0), ("exec deny/prompt", &policy_exec(policy).1)] {
-            render_trie(&mut out, &root, policy_index, name, trie, policy);
-        }
-        let rule_id = |index: u32| {
-            policy
-                .policy
-                .rules
-                .get(index as usize)
-                .map(|r| format!("{} ({})", r.id, r.effect.as_str()))
-                .unwrap_or_default()
-        };
-        for (kind, table) in [("read", &policy.read_table().patterns), ("write", &policy.write_table().patterns)] {
+        let _ = writeln!(out, "    {root} [label={}, shape=ellipse];", escape(&policy.name));
+        render_trie(&mut out, &root, "a", "exec allow", &index.exec_allow, policy);
+        render_trie(&mut out, &root, "s", "exec deny/prompt", &index.exec_strict, policy);
+        for (kind, table) in [("read", &index.read.patterns), ("write", &index.write.patterns)] {
             if table.is_empty() {
                 continue;
             }
-            let lines: Vec<String> = table.iter().map(|(glob, rule)| format!("{glob} → {}", rule_id(*rule))).collect();
+            let lines: Vec<String> = table.iter().map(|(glob, rule)| format!("{glob} → {}", rule_label(policy, *rule))).collect();
             let _ = writeln!(
                 out,
                 "    {root}_{kind} [label={}];\n    {root} -> {root}_{kind} [label=\"{kind}\"];",
@@ -42,47 +30,34 @@ pub(crate) fn render(graph: &DecisionGraph) -> String {
     out
 }
 
-fn policy_exec(policy: &crate::graph::PolicyGraph) -> (&Trie, &Trie) {
-    policy.exec_tries()
+/// `id (effect)` of a leaf.
+fn rule_label(policy: &Policy, rule: u32) -> String {
+    policy
+        .rules
+        .get(rule as usize)
+        .map(|r| format!("{} ({})", r.id, r.effect.as_str()))
+        .unwrap_or_default()
 }
 
-fn render_trie(
-    out: &mut String,
-    root: &str,
-    policy_index: usize,
-    name: &str,
-    trie: &Trie,
-    policy: &crate::graph::PolicyGraph,
-) {
-    if trie.nodes.is_empty() {
+fn render_trie(out: &mut String, root: &str, tag: &str, name: &str, trie: &Trie, policy: &Policy) {
+    if trie.is_empty() {
         return;
     }
-    let tag = if name.starts_with("exec allow") { "a" } else { "s" };
-    let node_name = |index: u32| format!("p{policy_index}{tag}{index}");
-    let rule_label = |index: &u32| {
-        policy
-            .policy
-            .rules
-            .get(*index as usize)
-            .map(|r| format!("{} ({})", r.id, r.effect.as_str()))
-            .unwrap_or_default()
-    };
+    let node_name = |index: u32| format!("{root}{tag}{index}");
     let _ = writeln!(out, "    {} [label={}, shape=diamond];", node_name(0), escape(name));
     let _ = writeln!(out, "    {root} -> {};", node_name(0));
     for (index, node) in trie.nodes.iter().enumerate() {
         let index = u32::try_from(index).unwrap_or(u32::MAX);
-        let mut leaves: Vec<String> = node.terminal.iter().map(rule_label).collect();
+        let mut leaves: Vec<String> = node.terminal.iter().map(|&rule| rule_label(policy, rule)).collect();
         for tail in &node.rest {
-            leaves.push(format!("{} after {}", rule_label(&tail.rule), describe_tail(&tail.tail)));
+            leaves.push(format!("{} after {}", rule_label(policy, tail.rule), describe_tail(&tail.tail)));
         }
         if !leaves.is_empty() {
             let _ = writeln!(
                 out,
-                "    {}_leaf [label={}, shape=note];\n    {} -> {}_leaf;",
+                "    {0}_leaf [label={1}, shape=note];\n    {0} -> {0}_leaf;",
                 node_name(index),
-                escape(&leaves.join("\n")),
-                node_name(index),
-                node_name(index)
+                escape(&leaves.join("\n"))
             );
         }
         let mut edges: Vec<(&str, u32)> = node.literal.iter().map(|(k, v)| (k.as_str(), *v)).collect();
@@ -96,17 +71,13 @@ fn render_trie(
         if let Some(child) = node.any {
             let _ = writeln!(out, "    {} -> {} [label=\"*\", style=dotted];", node_name(index), node_name(child));
         }
-        if index != 0 && leaves.is_empty() && node.literal.is_empty() && node.globs.is_empty() && node.any.is_none() {
-            continue;
-        }
         if index != 0 {
             let _ = writeln!(out, "    {} [label=\"\", shape=point];", node_name(index));
         }
     }
 }
 
-fn describe_tail(tail: &[crate::policy::TokenPattern]) -> String {
-    use crate::policy::TokenPattern;
+fn describe_tail(tail: &[TokenPattern]) -> String {
     tail.iter()
         .map(|t| match t {
             TokenPattern::Any => "*".to_owned(),

@@ -43,76 +43,96 @@ impl std::fmt::Display for GraphError {
     }
 }
 
-/// The compiled form of a set of policies.
-#[derive(Debug, Serialize)]
+/// The compiled form of a set of policies: the policies themselves (owned
+/// here, once) and one index per policy.
+#[derive(Debug)]
 pub struct DecisionGraph {
-    pub(crate) policies: Vec<PolicyGraph>,
+    policies: Vec<Policy>,
+    indexes: Vec<PolicyIndex>,
 }
 
+/// The indexes of one policy's rules. Leaves are rule indices.
 #[derive(Debug, Serialize)]
-pub(crate) struct PolicyGraph {
-    #[serde(skip)]
-    pub(crate) policy: Policy,
-    name: String,
-    rules: Vec<RuleLeaf>,
-    exec_allow: Trie,
-    exec_strict: Trie,
-    read: GlobTable,
-    write: GlobTable,
+pub(crate) struct PolicyIndex {
+    pub(crate) exec_allow: Trie,
+    pub(crate) exec_strict: Trie,
+    pub(crate) read: GlobTable,
+    pub(crate) write: GlobTable,
     net: HostTable,
     tool: ToolTable,
 }
 
-/// What a leaf index refers to.
-#[derive(Debug, Serialize)]
-struct RuleLeaf {
-    id: String,
-    effect: Effect,
+/// `{"policies": [{"name", "rules": [{"id", "effect"}], "exec_allow", …}]}`:
+/// leaves are indices into `rules`.
+impl Serialize for DecisionGraph {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct RuleLeaf<'a> {
+            id: &'a str,
+            effect: Effect,
+        }
+        #[derive(Serialize)]
+        struct PolicyView<'a> {
+            name: &'a str,
+            rules: Vec<RuleLeaf<'a>>,
+            #[serde(flatten)]
+            index: &'a PolicyIndex,
+        }
+        #[derive(Serialize)]
+        struct GraphView<'a> {
+            policies: Vec<PolicyView<'a>>,
+        }
+        GraphView {
+            policies: self
+                .policies()
+                .iter()
+                .zip(&self.indexes)
+                .map(|(policy, index)| PolicyView {
+                    name: &policy.name,
+                    rules: policy.rules.iter().map(|r| RuleLeaf { id: &r.id, effect: r.effect }).collect(),
+                    index,
+                })
+                .collect(),
+        }
+        .serialize(serializer)
+    }
 }
 
 impl DecisionGraph {
-    pub fn build(policies: &[Policy]) -> Result<DecisionGraph, GraphError> {
-        let policies = policies
+    pub fn build(policies: Vec<Policy>) -> Result<DecisionGraph, GraphError> {
+        let indexes = policies
             .iter()
-            .map(PolicyGraph::build)
+            .map(PolicyIndex::build)
             .collect::<Result<_, _>>()?;
-        Ok(DecisionGraph { policies })
+        Ok(DecisionGraph { policies, indexes })
     }
 
-    pub fn policies(&self) -> Vec<&Policy> {
-        self.policies.iter().map(|p| &p.policy).collect()
+    pub fn policies(&self) -> &[Policy] {
+        &self.policies
     }
 
-    pub fn decide(&self, request: &Request, policies: &[Policy]) -> Decision {
+    /// Each policy with its index.
+    pub(crate) fn indexed(&self) -> impl Iterator<Item = (&Policy, &PolicyIndex)> {
+        self.policies.iter().zip(&self.indexes)
+    }
+
+    pub fn decide(&self, request: &Request) -> Decision {
         let verdicts: Vec<Verdict> = self
-            .policies
-            .iter()
-            .map(|graph| verdict(&graph.policy, request.kind(), graph.matching_rules(request)))
+            .indexed()
+            .map(|(policy, index)| verdict(policy, request.kind(), index.matching_rules(request)))
             .collect();
-        combine(policies, &verdicts)
+        combine(&self.policies, &verdicts)
     }
 
     /// Graphviz DOT: one cluster per policy, the exec tries as trees, the
-    /// other tables as record nodes.
+    /// path tables as record nodes.
     pub fn to_dot(&self) -> String {
         crate::dot::render(self)
     }
 }
 
-impl PolicyGraph {
-    pub(crate) fn exec_tries(&self) -> (&Trie, &Trie) {
-        (&self.exec_allow, &self.exec_strict)
-    }
-
-    pub(crate) fn read_table(&self) -> &GlobTable {
-        &self.read
-    }
-
-    pub(crate) fn write_table(&self) -> &GlobTable {
-        &self.write
-    }
-
-    fn build(policy: &Policy) -> Result<PolicyGraph, GraphError> {
+impl PolicyIndex {
+    fn build(policy: &Policy) -> Result<PolicyIndex, GraphError> {
         let error = |rule_id: &str, message: String| GraphError {
             policy: policy.name.clone(),
             rule_id: rule_id.to_owned(),
@@ -161,17 +181,7 @@ impl PolicyGraph {
             }
         }
         let build_error = |e: globset::Error| error("*", format!("cannot build the glob automaton: {e}"));
-        Ok(PolicyGraph {
-            name: policy.name.clone(),
-            rules: policy
-                .rules
-                .iter()
-                .map(|r| RuleLeaf {
-                    id: r.id.clone(),
-                    effect: r.effect,
-                })
-                .collect(),
-            policy: policy.clone(),
+        Ok(PolicyIndex {
             exec_allow,
             exec_strict,
             read: read.build().map_err(build_error)?,
@@ -218,9 +228,16 @@ fn sorted<S: Serializer, V: Serialize>(map: &HashMap<String, V>, serializer: S) 
 }
 
 /// A token trie over `[program, arg1, arg2, …]`.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Serialize)]
 pub(crate) struct Trie {
+    /// `nodes[0]` is the root; it always exists.
     pub(crate) nodes: Vec<TrieNode>,
+}
+
+impl Default for Trie {
+    fn default() -> Self {
+        Trie { nodes: vec![TrieNode::default()] }
+    }
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -258,21 +275,21 @@ pub(crate) struct RestTail {
 }
 
 impl Trie {
+    /// Whether no rule was inserted.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.nodes.len() == 1
+            && self.nodes.first().is_some_and(|root| root.rest.is_empty() && root.terminal.is_empty())
+    }
+
     fn node(&mut self, index: u32) -> &mut TrieNode {
-        if self.nodes.is_empty() {
-            self.nodes.push(TrieNode::default());
-        }
-        let last = self.nodes.len() - 1;
-        let index = (index as usize).min(last);
-        // INVARIANT: index is clamped to an existing node.
-        #[expect(clippy::indexing_slicing, reason = "index clamped to the vector's length above")]
+        // INVARIANT: indices come from `new_node` or are the root, and the
+        // root always exists; the clamp only satisfies the type.
+        let index = (index as usize).min(self.nodes.len().saturating_sub(1));
+        #[expect(clippy::indexing_slicing, reason = "clamped to an existing node; the root always exists")]
         &mut self.nodes[index]
     }
 
     fn new_node(&mut self) -> u32 {
-        if self.nodes.is_empty() {
-            self.nodes.push(TrieNode::default());
-        }
         self.nodes.push(TrieNode::default());
         u32::try_from(self.nodes.len() - 1).unwrap_or(u32::MAX)
     }
@@ -349,9 +366,6 @@ impl Trie {
     }
 
     fn matches(&self, exec: &ExecRequest, mode: Mode, out: &mut Vec<usize>) {
-        if self.nodes.is_empty() {
-            return;
-        }
         let tokens = pattern::tokens(exec);
         let mut stack = vec![(0u32, 0usize)];
         let mut children = Vec::new();

@@ -34,12 +34,11 @@ pub use decision::{CallDecision, Decision, MatchedRule, PartDecision};
 pub use graph::{DecisionGraph, GraphError};
 pub use pattern::{normalize_host, normalize_path_token, validate_path_glob, validate_token_glob};
 pub use policy::{ArgvPattern, Atom, Defaults, Effect, Matcher, Policy, RequestKind, Rule, TokenPattern};
-pub use request::{Arg, ExecRequest, Part, Program, Request, strictest};
+pub use request::{Arg, ExecRequest, Part, Program, Request};
 
 /// A set of policies compiled into a decision graph: the engine's façade.
 #[derive(Debug)]
 pub struct Engine {
-    policies: Vec<Policy>,
     graph: DecisionGraph,
 }
 
@@ -47,12 +46,13 @@ impl Engine {
     /// Compiles the policies. Fails only on a pattern that cannot be
     /// compiled, which the compiler's checks rule out for policies it built.
     pub fn new(policies: Vec<Policy>) -> Result<Engine, GraphError> {
-        let graph = DecisionGraph::build(&policies)?;
-        Ok(Engine { policies, graph })
+        Ok(Engine {
+            graph: DecisionGraph::build(policies)?,
+        })
     }
 
     pub fn policies(&self) -> &[Policy] {
-        &self.policies
+        self.graph.policies()
     }
 
     pub fn graph(&self) -> &DecisionGraph {
@@ -61,16 +61,16 @@ impl Engine {
 
     /// Decides one request.
     pub fn decide(&self, request: &Request) -> Decision {
-        self.graph.decide(request, &self.policies)
+        self.graph.decide(request)
     }
 
     /// Decides a whole tool call: every part, strictest wins.
     pub fn decide_call(&self, parts: &[Part]) -> CallDecision {
-        decision::combine_parts(parts, |request| self.decide(request), &self.policies)
+        decision::combine_parts(parts, |request| self.decide(request), self.policies())
     }
 
     /// The per-rule trace of one request, for `explain`.
     pub fn trace(&self, request: &Request) -> Vec<reference::TraceEntry> {
-        reference::trace(&self.policies, request)
+        reference::trace(self.policies(), request)
     }
 }

@@ -41,6 +41,21 @@ pub struct TraceEntry {
     pub effect: Effect,
     pub matched: bool,
     pub reason: String,
+    /// The rule is about another program: the least informative miss,
+    /// which renderers may fold away.
+    pub program_differs: bool,
+}
+
+/// Why a rule or matcher did not match.
+struct Miss {
+    reason: String,
+    program_differs: bool,
+}
+
+impl Miss {
+    fn new(reason: String) -> Miss {
+        Miss { reason, program_differs: false }
+    }
 }
 
 /// Every rule of the request's kind, in policy order, with the reason it
@@ -52,15 +67,15 @@ pub fn trace(policies: &[Policy], request: &Request) -> Vec<TraceEntry> {
             if !rule.applies_to(request.kind()) {
                 continue;
             }
-            let (matched, reason) = match rule_matches(rule, request, certain_mode(rule.effect)) {
-                Ok(reason) => (true, reason),
-                Err(reason) if rule.effect != Effect::Allow => {
+            let (matched, reason, program_differs) = match rule_matches(rule, request, certain_mode(rule.effect)) {
+                Ok(reason) => (true, reason, false),
+                Err(miss) if rule.effect != Effect::Allow => {
                     match rule_matches(rule, request, Mode::STRICT_POSSIBLE) {
-                        Ok(reason) => (true, format!("{reason}, for some values only known at run time")),
-                        Err(_) => (false, reason),
+                        Ok(reason) => (true, format!("{reason}, for some values only known at run time"), false),
+                        Err(_) => (false, miss.reason, miss.program_differs),
                     }
                 }
-                Err(reason) => (false, reason),
+                Err(miss) => (false, miss.reason, miss.program_differs),
             };
             entries.push(TraceEntry {
                 policy: policy_index,
@@ -69,6 +84,7 @@ pub fn trace(policies: &[Policy], request: &Request) -> Vec<TraceEntry> {
                 effect: rule.effect,
                 matched,
                 reason,
+                program_differs,
             });
         }
     }
@@ -83,22 +99,24 @@ fn certain_mode(effect: Effect) -> Mode {
 }
 
 /// `Ok(why)` when the rule matches, `Err(why not)` otherwise.
-fn rule_matches(rule: &Rule, request: &Request, mode: Mode) -> Result<String, String> {
-    let mut reasons = Vec::new();
+fn rule_matches(rule: &Rule, request: &Request, mode: Mode) -> Result<String, Miss> {
+    let mut misses = Vec::new();
     for matcher in rule.matchers.iter().filter(|m| m.applies_to(request.kind())) {
         match matcher_matches(matcher, mode, request) {
             Ok(reason) => return Ok(reason),
-            Err(reason) => reasons.push(reason),
+            Err(miss) => misses.push(miss),
         }
     }
-    Err(if reasons.is_empty() {
-        format!("the rule does not apply to {} requests", request.kind().as_str())
-    } else {
-        reasons.join("; ")
+    if misses.is_empty() {
+        return Err(Miss::new(format!("the rule does not apply to {} requests", request.kind().as_str())));
+    }
+    Err(Miss {
+        program_differs: misses.iter().all(|m| m.program_differs),
+        reason: misses.into_iter().map(|m| m.reason).collect::<Vec<_>>().join("; "),
     })
 }
 
-fn matcher_matches(matcher: &Matcher, mode: Mode, request: &Request) -> Result<String, String> {
+fn matcher_matches(matcher: &Matcher, mode: Mode, request: &Request) -> Result<String, Miss> {
     match (matcher, request) {
         (Matcher::Exec { pattern }, Request::Exec(exec)) => {
             let globs = compile_atom_globs(&pattern.tokens);
@@ -116,19 +134,18 @@ fn matcher_matches(matcher: &Matcher, mode: Mode, request: &Request) -> Result<S
                 return Ok(format!("argv matches `{}`", describe_argv(pattern)));
             }
             if !program_ok {
-                return Err(format!(
-                    "program `{}` is not `{}`",
-                    exec.program.spelled,
-                    describe_argv_head(pattern)
-                ));
+                return Err(Miss {
+                    reason: format!("program `{}` is not `{}`", exec.program.spelled, describe_argv_head(pattern)),
+                    program_differs: true,
+                });
             }
             if mode.allow_rule && !exec.program.trusted {
-                return Err(format!(
+                return Err(Miss::new(format!(
                     "program `{}` does not resolve into a trusted bin directory; allow rules only match trusted programs",
                     exec.program.spelled
-                ));
+                )));
             }
-            Err(format!("arguments do not match `{}`", describe_argv(pattern)))
+            Err(Miss::new(format!("arguments do not match `{}`", describe_argv(pattern))))
         }
         (Matcher::Path { glob, .. }, Request::Read { path } | Request::Write { path }) => {
             let hit = path_globs(glob).iter().any(|g| {
@@ -137,14 +154,14 @@ fn matcher_matches(matcher: &Matcher, mode: Mode, request: &Request) -> Result<S
             if hit {
                 Ok(format!("path matches `{glob}`"))
             } else {
-                Err(format!("path does not match `{glob}`"))
+                Err(Miss::new(format!("path does not match `{glob}`")))
             }
         }
         (Matcher::Net { host, ports }, Request::Net { host: given, port }) => {
             if !host_matches(host, given) {
-                Err(format!("host does not match `{host}`"))
+                Err(Miss::new(format!("host does not match `{host}`")))
             } else if !port_matches(ports, *port) {
-                Err(format!("port {port} is not among the rule's ports"))
+                Err(Miss::new(format!("port {port} is not among the rule's ports")))
             } else {
                 Ok(format!("host matches `{host}`"))
             }
@@ -153,10 +170,10 @@ fn matcher_matches(matcher: &Matcher, mode: Mode, request: &Request) -> Result<S
             if pattern::token_glob(glob).is_ok_and(|g| g.is_match(name)) {
                 Ok(format!("tool name matches `{glob}`"))
             } else {
-                Err(format!("tool name does not match `{glob}`"))
+                Err(Miss::new(format!("tool name does not match `{glob}`")))
             }
         }
-        _ => Err("the rule does not apply to this kind of request".to_owned()),
+        _ => Err(Miss::new("the rule does not apply to this kind of request".to_owned())),
     }
 }
 

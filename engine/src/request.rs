@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::policy::{Effect, RequestKind};
+use crate::policy::RequestKind;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -121,9 +121,4 @@ impl Part {
             Part::Request { label, .. } | Part::Unanalysable { label, .. } => label,
         }
     }
-}
-
-/// The strictest of two effects.
-pub fn strictest(a: Effect, b: Effect) -> Effect {
-    a.max(b)
 }

@@ -200,41 +200,32 @@ fn shuffle<T>(items: &mut [T], mut seed: u64) {
     }
 }
 
+/// An exec rule from tokens: `[a|b]` is an alternative, `..` rest.
+fn exec_rule(id: &str, effect: Effect, tokens: &[&str]) -> Rule {
+    let tokens = tokens
+        .iter()
+        .map(|token| match *token {
+            ".." => TokenPattern::Rest,
+            alternatives => TokenPattern::OneOf(
+                alternatives.split('|').map(|a| Atom::Literal(a.to_owned())).collect(),
+            ),
+        })
+        .collect();
+    Rule {
+        id: id.to_owned(),
+        effect,
+        because: None,
+        matchers: vec![Matcher::Exec { pattern: ArgvPattern { tokens } }],
+    }
+}
+
 #[test]
 fn allow_rules_match_tokens_exactly_and_deny_rules_see_flag_spellings() {
     let policy = Policy {
         name: "p".into(),
         rules: vec![
-            Rule {
-                id: "allow-rm-i".into(),
-                effect: Effect::Allow,
-                because: None,
-                matchers: vec![Matcher::Exec {
-                    pattern: ArgvPattern {
-                        tokens: vec![
-                            TokenPattern::OneOf(vec![Atom::Literal("rm".into())]),
-                            TokenPattern::OneOf(vec![Atom::Literal("-i".into())]),
-                            TokenPattern::Rest,
-                        ],
-                    },
-                }],
-            },
-            Rule {
-                id: "no-force".into(),
-                effect: Effect::Deny,
-                because: None,
-                matchers: vec![Matcher::Exec {
-                    pattern: ArgvPattern {
-                        tokens: vec![
-                            TokenPattern::OneOf(vec![Atom::Literal("git".into())]),
-                            TokenPattern::OneOf(vec![Atom::Literal("push".into())]),
-                            TokenPattern::Rest,
-                            TokenPattern::OneOf(vec![Atom::Literal("--force".into()), Atom::Literal("-f".into())]),
-                            TokenPattern::Rest,
-                        ],
-                    },
-                }],
-            },
+            exec_rule("allow-rm-i", Effect::Allow, &["rm", "-i", ".."]),
+            exec_rule("no-force", Effect::Deny, &["git", "push", "..", "--force|-f", ".."]),
         ],
         defaults: Defaults { exec: Some(Effect::Prompt), ..Defaults::default() },
     };

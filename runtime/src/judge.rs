@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use vtpolicy_compiler::{CompiledPolicy, Context, InlineTest};
+use vtpolicy_compiler::{CompiledPolicy, Context, InlineTest, RuleSource};
 use vtpolicy_engine::{CallDecision, Effect, Engine, GraphError, Part, Request};
 use vtpolicy_grammar::TestRequest;
 
@@ -60,8 +60,10 @@ impl Environment {
 /// Compiled policies plus the environment: decides raw tool calls.
 #[derive(Debug)]
 pub struct Judge {
+    /// Owns the policies' rules (once).
     engine: Engine,
-    policies: Vec<CompiledPolicy>,
+    /// Per policy, aligned with its rules: where each rule was written.
+    sources: Vec<Vec<RuleSource>>,
     environment: Environment,
     /// Directories every policy trusts, canonical.
     trusted: Vec<PathBuf>,
@@ -82,7 +84,6 @@ impl Judgement {
 
 impl Judge {
     pub fn new(policies: Vec<CompiledPolicy>, environment: Environment) -> Result<Judge, GraphError> {
-        let engine = Engine::new(policies.iter().map(|p| p.policy.clone()).collect())?;
         // A directory is trusted only when every policy trusts it.
         let mut trusted: Vec<PathBuf> = Vec::new();
         for (index, policy) in policies.iter().enumerate() {
@@ -99,9 +100,15 @@ impl Judge {
             }
         }
         trusted.dedup();
+        let mut sources = Vec::with_capacity(policies.len());
+        let mut rules = Vec::with_capacity(policies.len());
+        for compiled in policies {
+            sources.push(compiled.sources);
+            rules.push(compiled.policy);
+        }
         Ok(Judge {
-            engine,
-            policies,
+            engine: Engine::new(rules)?,
+            sources,
             environment,
             trusted,
         })
@@ -111,8 +118,15 @@ impl Judge {
         &self.engine
     }
 
-    pub fn policies(&self) -> &[CompiledPolicy] {
-        &self.policies
+    /// The name of the policy at `policy` (an index of `MatchedRule` or
+    /// `TraceEntry`).
+    pub fn policy_name(&self, policy: usize) -> Option<&str> {
+        self.engine.policies().get(policy).map(|p| p.name.as_str())
+    }
+
+    /// Where rule `rule` of policy `policy` was written.
+    pub fn rule_source(&self, policy: usize, rule: usize) -> Option<&RuleSource> {
+        self.sources.get(policy)?.get(rule)
     }
 
     pub fn environment(&self) -> &Environment {

@@ -19,11 +19,5 @@ mod request;
 
 pub use judge::{Environment, Judge, Judgement, TestOutcome, run_inline_tests, test_request};
 pub use load::{FileResolver, Layering, load_policy, policy_source};
-pub use normalize::ProgramLookup;
+pub use normalize::{ProgramLookup, resolve_path as normalize_path};
 pub use request::{REQUEST_SCHEMA, RawRequest, RequestError, parse_request, request_from_value};
-
-/// Resolves a path as requests' paths are: `~` expanded, made absolute
-/// against `cwd`, symlinks of the existing prefix followed.
-pub fn normalize_path(path: &str, cwd: &std::path::Path, home: &str) -> String {
-    normalize::resolve_path(path, cwd, home)
-}

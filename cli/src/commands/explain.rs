@@ -50,6 +50,8 @@ struct TraceReport {
     policy: String,
     matched: bool,
     reason: String,
+    /// The rule is about another program (folded away in human output).
+    program_differs: bool,
     source: String,
 }
 
@@ -137,16 +139,11 @@ fn rules(judge: &Judge, matched: &[MatchedRule]) -> Vec<RuleReport> {
 }
 
 fn policy_name(judge: &Judge, policy: usize) -> String {
-    judge.policies().get(policy).map(|p| p.policy.name.clone()).unwrap_or_default()
+    judge.policy_name(policy).unwrap_or_default().to_owned()
 }
 
 fn source(judge: &Judge, policy: usize, rule: usize) -> String {
-    judge
-        .policies()
-        .get(policy)
-        .and_then(|p| p.sources.get(rule))
-        .map(|s| s.location())
-        .unwrap_or_default()
+    judge.rule_source(policy, rule).map(|s| s.location()).unwrap_or_default()
 }
 
 fn part_report(judge: &Judge, label: &str, request: Option<&Request>, unanalysable: Option<&str>, decision: &Decision) -> PartReport {
@@ -172,6 +169,7 @@ fn trace_report(judge: &Judge, entry: &TraceEntry) -> TraceReport {
         policy: policy_name(judge, entry.policy),
         matched: entry.matched,
         reason: entry.reason.clone(),
+        program_differs: entry.program_differs,
         source: source(judge, entry.policy, entry.rule),
     }
 }
@@ -200,8 +198,8 @@ fn print_human(explanation: &Explanation, style: Style) {
         }
         // Rules about other programs say nothing about this call: counted,
         // not listed (`--format json` lists them).
-        let other_programs = part.trace.iter().filter(|e| !e.matched && e.reason.starts_with("program `") && e.reason.contains("` is not `")).count();
-        for entry in part.trace.iter().filter(|e| e.matched || !(e.reason.starts_with("program `") && e.reason.contains("` is not `"))) {
+        let other_programs = part.trace.iter().filter(|e| e.program_differs).count();
+        for entry in part.trace.iter().filter(|e| !e.program_differs) {
             let mark = if entry.matched { style.ok("✓") } else { style.dim("✗") };
             crate::output::outln!(
                 "    {mark} {} ({}) {}: {}",

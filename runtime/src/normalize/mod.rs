@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use vtpolicy_engine::{Arg, ExecRequest, Part, Request, normalize_host};
 
+pub use path::resolve as resolve_path;
 pub use program::ProgramLookup;
 pub(crate) use program::ProgramResolver;
 use shell::{CwdState, Extracted, RedirectAccess, ShellWord};
@@ -94,13 +95,8 @@ impl Normalizer<'_> {
                         self.unanalysable(&label, "the redirection target is only known at run time");
                         continue;
                     };
-                    let resolved = match (target.starts_with('/') || target.starts_with('~'), &cwd) {
-                        (true, _) => self.path(&target, Path::new("/")),
-                        (false, Some(cwd)) => self.path(&target, cwd),
-                        (false, None) => {
-                            self.unanalysable(&label, "the working directory is only known at run time");
-                            continue;
-                        }
+                    let Some(resolved) = self.path_from(&label, &target, cwd.as_deref()) else {
+                        continue;
                     };
                     let requests = match access {
                         RedirectAccess::Read => vec![Request::Read { path: resolved }],
@@ -155,25 +151,25 @@ impl Normalizer<'_> {
             wrappers::Unwrapped::Inner { argv: inner, cwd: new_cwd, open_tail: inner_tail, also_judge_outer, extra } => {
                 for request in extra {
                     let request = match request {
-                        wrappers::Extra::Write(path) | wrappers::Extra::Read(path) if cwd.is_none() && !path.starts_with('/') => {
-                            self.unanalysable(label, "the working directory is only known at run time");
-                            continue;
-                        }
-                        wrappers::Extra::Write(path) => Request::Write { path: self.path(&path, cwd.unwrap_or(Path::new("/"))) },
-                        wrappers::Extra::Read(path) => Request::Read { path: self.path(&path, cwd.unwrap_or(Path::new("/"))) },
+                        wrappers::Extra::Write(path) => self.path_from(label, &path, cwd).map(|path| Request::Write { path }),
+                        wrappers::Extra::Read(path) => self.path_from(label, &path, cwd).map(|path| Request::Read { path }),
                     };
-                    self.parts.push(Part::Request { label: label.to_owned(), request });
+                    if let Some(request) = request {
+                        self.parts.push(Part::Request { label: label.to_owned(), request });
+                    }
                 }
                 if also_judge_outer && !judged_outer {
                     self.emit(label, &program, &argv, cwd, open_tail);
                 }
-                let inner_cwd = match (new_cwd, cwd) {
-                    (None, cwd) => cwd.map(Path::to_path_buf),
-                    (Some(Word::Known(dir)), _) if dir.starts_with('/') || dir.starts_with('~') => {
-                        Some(PathBuf::from(self.path(&dir, Path::new("/"))))
+                // A directory only known at run time leaves the inner
+                // command's directory unknown; its relative paths then become
+                // unanalysable where they are used.
+                let inner_cwd = match new_cwd {
+                    None => cwd.map(Path::to_path_buf),
+                    Some(Word::Known(dir)) if !is_relative(&dir) || cwd.is_some() => {
+                        Some(PathBuf::from(self.path(&dir, cwd.unwrap_or(Path::new("/")))))
                     }
-                    (Some(Word::Known(dir)), Some(cwd)) => Some(PathBuf::from(self.path(&dir, cwd))),
-                    (Some(_), _) => None,
+                    Some(_) => None,
                 };
                 for command in inner {
                     self.exec(label, command, inner_cwd.as_deref(), open_tail || inner_tail, depth + 1);
@@ -189,8 +185,22 @@ impl Normalizer<'_> {
         self.emit(label, &program, &argv, cwd, open_tail);
     }
 
+    /// `path` seen from `cwd`, or `None` (with an unanalysable part) when
+    /// it is relative and the directory is only known at run time.
+    fn path_from(&mut self, label: &str, path: &str, cwd: Option<&Path>) -> Option<String> {
+        match cwd {
+            Some(cwd) => Some(self.path(path, cwd)),
+            None if !is_relative(path) => Some(self.path(path, Path::new("/"))),
+            None => {
+                self.unanalysable(label, "the working directory is only known at run time");
+                None
+            }
+        }
+    }
+
     fn emit(&mut self, label: &str, program: &str, argv: &[Word], cwd: Option<&Path>, open_tail: bool) {
-        if program.contains('/') && !program.starts_with('/') && !program.starts_with('~') && cwd.is_none() {
+        // A bare name is looked up, not resolved against the directory.
+        if program.contains('/') && is_relative(program) && cwd.is_none() {
             self.unanalysable(label, "the working directory is only known at run time");
             return;
         }
@@ -210,6 +220,11 @@ impl Normalizer<'_> {
     }
 }
 
+/// Whether a path depends on the working directory (`~` and `$HOME` do not).
+fn is_relative(path: &str) -> bool {
+    !(path.starts_with('/') || path.starts_with('~') || path.starts_with("$HOME") || path.starts_with("${HOME}"))
+}
+
 fn effective_cwd(start: Option<&Path>, state: &CwdState) -> Option<PathBuf> {
     match state {
         CwdState::Start => start.map(Path::to_path_buf),
@@ -217,8 +232,4 @@ fn effective_cwd(start: Option<&Path>, state: &CwdState) -> Option<PathBuf> {
         CwdState::Changed(dir) if dir.starts_with('/') => Some(PathBuf::from(dir)),
         CwdState::Changed(dir) => start.map(|s| s.join(dir)),
     }
-}
-
-pub(crate) fn resolve_path(path: &str, cwd: &Path, home: &str) -> String {
-    path::resolve(path, cwd, home)
 }

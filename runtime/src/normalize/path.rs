@@ -29,8 +29,9 @@ pub(crate) fn expand_home(path: &str, home: &str) -> String {
     path.to_owned()
 }
 
-/// The absolute, resolved form of `path` seen from `cwd`.
-pub(crate) fn resolve(path: &str, cwd: &Path, home: &str) -> String {
+/// Resolves a path as requests' paths are: `~` expanded, made absolute
+/// against `cwd`, symlinks of the existing prefix followed.
+pub fn resolve(path: &str, cwd: &Path, home: &str) -> String {
     let expanded = expand_home(path, home);
     let joined = if expanded.starts_with('/') {
         PathBuf::from(expanded)

@@ -287,7 +287,7 @@ impl Walker<'_> {
                     return;
                 }
                 self.word_commands(&simple.name, cwd);
-                let mut argv = vec![self.command_name(&simple.name)];
+                let mut argv = vec![self.word(&simple.name)];
                 for arg in &simple.args {
                     self.word_commands(arg, cwd);
                     argv.push(self.word(arg));
@@ -503,7 +503,8 @@ impl Walker<'_> {
         }
     }
 
-    fn command_name(&self, word: &Word) -> ShellWord {
+    /// A word's static text (quotes removed, `~` expanded), or `Dynamic`.
+    fn word(&self, word: &Word) -> ShellWord {
         if word.has_active_brace_expansion() {
             return ShellWord::Dynamic;
         }
@@ -511,10 +512,6 @@ impl Walker<'_> {
             Some(text) => ShellWord::Static(self.tilde(word, &text)),
             None => ShellWord::Dynamic,
         }
-    }
-
-    fn word(&self, word: &Word) -> ShellWord {
-        self.command_name(word)
     }
 
     /// Tilde expansion of an unquoted leading `~` (`~` and `~/…`).
