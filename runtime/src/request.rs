@@ -112,6 +112,11 @@ pub fn request_from_value(value: &Value) -> Result<RawRequest, RequestError> {
                     format!("unknown field{} {}", if unexpected.len() > 1 { "s" } else { "" },
                         unexpected.iter().map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", "))
                 }
+                // The schema's only `oneOf`: exec takes `argv` or `command`.
+                jsonschema::error::ValidationErrorKind::OneOfMultipleValid { .. }
+                | jsonschema::error::ValidationErrorKind::OneOfNotValid { .. } => {
+                    "an exec request takes exactly one of `argv` and `command`".to_owned()
+                }
                 _ => error.to_string(),
             };
             RequestError { pointer, message }
@@ -150,7 +155,11 @@ mod tests {
         assert_eq!(error(r#"{"kind":"read","path":"/x","mode":"r"}"#), "/mode: unknown field `mode`");
         assert_eq!(error(r#"{"kind":"net","host":"x","port":70000}"#), "/port: 70000 is greater than the maximum of 65535");
         assert!(error(r#"{"kind":"fly"}"#).starts_with("/kind: "));
-        assert!(error(r#"{"kind":"exec"}"#).starts_with("request: "));
+        assert_eq!(error(r#"{"kind":"exec"}"#), "request: an exec request takes exactly one of `argv` and `command`");
+        assert_eq!(
+            error(r#"{"kind":"exec","argv":["ls"],"command":"ls"}"#),
+            "request: an exec request takes exactly one of `argv` and `command`"
+        );
         assert!(error(r#"{"kind":"exec","argv":[]}"#).starts_with("/argv: "));
         assert!(error("{").starts_with("request: invalid JSON at line 1"));
     }
