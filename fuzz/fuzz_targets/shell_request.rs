@@ -5,18 +5,12 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use vtpolicy_runtime::{Environment, Judge, Layering, ProgramLookup, RawRequest, load_policy, parse_request};
+use vtpolicy_runtime::{Environment, Judge, Layering, RawRequest, load_policy, parse_request};
 
 fn judge() -> &'static Judge {
     static JUDGE: OnceLock<Judge> = OnceLock::new();
     JUDGE.get_or_init(|| {
-        let environment = Environment {
-            workspace: "/w".into(),
-            cwd: "/w".into(),
-            home: "/h".into(),
-            tmp: "/t".into(),
-            lookup: ProgramLookup::AssumeTrusted,
-        };
+        let environment = Environment::hermetic(std::path::Path::new("/w"), "/h");
         let (policy, _) = load_policy("workspace-write", &environment.context(), Layering::Enforce);
         Judge::new(vec![policy.expect("stock policy compiles")], environment).expect("graph builds")
     })

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use vtpolicy_compiler::{Context, StockOnly, compile};
 use vtpolicy_engine::{Arg, Engine, ExecRequest, Program, Request};
 use vtpolicy_grammar::SourceFile;
-use vtpolicy_runtime::{Environment, Judge, Layering, ProgramLookup, RawRequest, load_policy};
+use vtpolicy_runtime::{Environment, Judge, Layering, RawRequest, load_policy};
 
 fn main() {
     divan::main();
@@ -110,13 +110,7 @@ fn compile_generated(bencher: divan::Bencher, n: usize) {
 }
 
 fn judge() -> Judge {
-    let environment = Environment {
-        workspace: "/w".into(),
-        cwd: "/w".into(),
-        home: "/h".into(),
-        tmp: "/t".into(),
-        lookup: ProgramLookup::AssumeTrusted,
-    };
+    let environment = Environment::hermetic(std::path::Path::new("/w"), "/h");
     let (policy, _) = load_policy("workspace-write", &environment.context(), Layering::Enforce);
     Judge::new(vec![policy.expect("stock")], environment).expect("judge")
 }

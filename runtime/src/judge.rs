@@ -46,6 +46,20 @@ impl Environment {
         })
     }
 
+    /// A fixed environment that touches nothing on disk to find programs:
+    /// `workspace` is also the cwd, `${tmp}` is `workspace/.vtpolicy-tmp`
+    /// (never a shared directory), and bare program names are taken as
+    /// trusted. For inline tests, benchmarks and fuzzing.
+    pub fn hermetic(workspace: &Path, home: &str) -> Environment {
+        Environment {
+            workspace: workspace.to_path_buf(),
+            cwd: workspace.to_path_buf(),
+            home: home.to_owned(),
+            tmp: workspace.join(".vtpolicy-tmp"),
+            lookup: ProgramLookup::AssumeTrusted,
+        }
+    }
+
     /// The compiler's view of the same values.
     pub fn context(&self) -> Context {
         Context {
