@@ -125,14 +125,28 @@ pub(crate) struct FmtArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Target {
-    /// The decision graph the engine evaluates.
+    /// The decision graph the engine evaluates (json, dot).
     Graph,
+    /// The Landlock ruleset, resolved against this file system (json).
+    Landlock,
+    /// The seccomp BPF program (disasm, bin, json).
+    Seccomp,
+    /// The macOS Seatbelt profile with its `-D` parameters (text, json).
+    Sbpl,
+    /// Which layers enforce each rule, and the gaps, on this kernel (human, json).
+    Report,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum GraphFormat {
+pub(crate) enum ArtifactFormat {
     Json,
     Dot,
+    /// Raw BPF instructions as the kernel loads them (8 bytes each, host byte order).
+    Bin,
+    /// One BPF instruction per line, annotated.
+    Disasm,
+    Text,
+    Human,
 }
 
 #[derive(Debug, Args)]
@@ -141,8 +155,10 @@ pub(crate) struct CompileArgs {
     pub(crate) policy: PolicyArgs,
     #[arg(long, value_enum)]
     pub(crate) target: Target,
-    #[arg(long, value_enum, default_value_t = GraphFormat::Json)]
-    pub(crate) format: GraphFormat,
+    /// Output format [default: json for graph and landlock, disasm for
+    /// seccomp, text for sbpl, human for report].
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<ArtifactFormat>,
     /// Write to FILE instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,

@@ -5,7 +5,17 @@ use std::io::Write as _;
 
 pub(crate) fn write(args: std::fmt::Arguments<'_>) {
     let mut stdout = std::io::stdout().lock();
-    if let Err(error) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+    finish(stdout.write_fmt(args).and_then(|()| stdout.flush()));
+}
+
+/// Raw bytes (a BPF program) through the same error handling.
+pub(crate) fn out_bytes(bytes: &[u8]) {
+    let mut stdout = std::io::stdout().lock();
+    finish(stdout.write_all(bytes).and_then(|()| stdout.flush()));
+}
+
+fn finish(result: std::io::Result<()>) {
+    if let Err(error) = result {
         if error.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }

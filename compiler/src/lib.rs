@@ -17,6 +17,7 @@ pub mod codes;
 mod context;
 mod lint;
 mod lower;
+pub mod profile;
 mod settings;
 mod stock;
 

@@ -389,3 +389,26 @@ pub fn normalize_path_token(text: &str) -> Option<String> {
 pub(crate) fn has_unknowns(exec: &ExecRequest) -> bool {
     exec.open_tail || exec.args.iter().any(|a| matches!(a, Arg::Unknown))
 }
+
+/// One path pattern as rules use it (`dir/**` also matches `dir`), for
+/// callers outside the engine that test concrete paths, such as the kernel
+/// backends carving denied paths out of granted trees.
+#[derive(Debug, Clone)]
+pub struct PathPattern {
+    set: globset::GlobSet,
+}
+
+impl PathPattern {
+    pub fn new(glob: &str) -> Result<PathPattern, String> {
+        let mut builder = globset::GlobSetBuilder::new();
+        for glob in path_globs(glob) {
+            builder.add(path_glob(&glob).map_err(|e| e.kind().to_string())?);
+        }
+        let set = builder.build().map_err(|e| e.kind().to_string())?;
+        Ok(PathPattern { set })
+    }
+
+    pub fn matches(&self, path: &str) -> bool {
+        self.set.is_match(path)
+    }
+}

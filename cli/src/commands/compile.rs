@@ -1,37 +1,230 @@
 //! `vtpolicy compile`.
 
+use vtpolicy_compiler::profile::bpf;
+use vtpolicy_compiler::profile::fidelity::{Coverage, FidelityReport};
+use vtpolicy_compiler::profile::seccomp::{Arch, syscall_number};
+use vtpolicy_runtime::sandbox::KernelProfiles;
+
 use crate::Exit;
-use crate::args::{CompileArgs, GraphFormat, Target};
+use crate::args::{ArtifactFormat, CompileArgs, Target};
 use crate::policies;
 use crate::style::Style;
 
 pub(crate) fn run(args: &CompileArgs) -> Exit {
     let style = Style::detect();
+    let format = args.format.unwrap_or(match args.target {
+        Target::Graph | Target::Landlock => ArtifactFormat::Json,
+        Target::Seccomp => ArtifactFormat::Disasm,
+        Target::Sbpl => ArtifactFormat::Text,
+        Target::Report => ArtifactFormat::Human,
+    });
+    let allowed: &[ArtifactFormat] = match args.target {
+        Target::Graph => &[ArtifactFormat::Json, ArtifactFormat::Dot],
+        Target::Landlock => &[ArtifactFormat::Json],
+        Target::Seccomp => &[ArtifactFormat::Disasm, ArtifactFormat::Bin, ArtifactFormat::Json],
+        Target::Sbpl => &[ArtifactFormat::Text, ArtifactFormat::Json],
+        Target::Report => &[ArtifactFormat::Human, ArtifactFormat::Json],
+    };
+    if !allowed.contains(&format) {
+        eprintln!("error: `--format {}` does not apply to `--target {}`", name(format), target_name(args.target));
+        return Exit::Error;
+    }
     let environment = match policies::environment(args.policy.workspace.as_deref(), None) {
         Ok(environment) => environment,
         Err(exit) => return exit,
     };
-    let Some(judge) = policies::judge(&args.policy.policies, environment, vtpolicy_runtime::Layering::Enforce, style) else {
-        return Exit::Error;
-    };
-    let text = match (args.target, args.format) {
-        (Target::Graph, GraphFormat::Json) => match serde_json::to_string_pretty(judge.engine().graph()) {
-            Ok(json) => json + "\n",
-            Err(error) => {
-                eprintln!("error: cannot serialise the graph: {error}");
+    let bytes = if args.target == Target::Graph {
+        let Some(judge) = policies::judge(&args.policy.policies, environment, vtpolicy_runtime::Layering::Enforce, style) else {
+            return Exit::Error;
+        };
+        match format {
+            ArtifactFormat::Dot => judge.engine().graph().to_dot().into_bytes(),
+            _ => match json(judge.engine().graph()) {
+                Ok(text) => text,
+                Err(exit) => return exit,
+            },
+        }
+    } else {
+        let Some(compiled) = policies::compile_all(&args.policy.policies, &environment, vtpolicy_runtime::Layering::Enforce, style) else {
+            return Exit::Error;
+        };
+        let refs: Vec<_> = compiled.iter().collect();
+        let profiles = match KernelProfiles::compile(&refs, &environment.context()) {
+            Ok(profiles) => profiles,
+            Err(message) => {
+                eprintln!("error: {message}");
                 return Exit::Error;
             }
-        },
-        (Target::Graph, GraphFormat::Dot) => judge.engine().graph().to_dot(),
+        };
+        match kernel_artifact(args.target, format, &profiles, &refs) {
+            Ok(bytes) => bytes,
+            Err(exit) => return exit,
+        }
     };
     match &args.output {
         Some(path) => {
-            if let Err(error) = std::fs::write(path, text) {
+            if let Err(error) = std::fs::write(path, bytes) {
                 eprintln!("error: cannot write `{}`: {error}", path.display());
                 return Exit::Error;
             }
         }
-        None => crate::output::out!("{text}"),
+        None => crate::output::out_bytes(&bytes),
     }
     Exit::Ok
+}
+
+fn kernel_artifact(
+    target: Target,
+    format: ArtifactFormat,
+    profiles: &KernelProfiles,
+    policies: &[&vtpolicy_compiler::CompiledPolicy],
+) -> Result<Vec<u8>, Exit> {
+    let none = |what: &str| {
+        eprintln!("note: the policy enables no kernel sandbox, so there is no {what}");
+        Ok(Vec::new())
+    };
+    match target {
+        Target::Landlock => match &profiles.landlock {
+            Some(ruleset) => json(ruleset),
+            None => none("Landlock ruleset"),
+        },
+        Target::Seccomp => {
+            let Some(program) = &profiles.seccomp else { return none("seccomp program") };
+            match format {
+                ArtifactFormat::Bin => Ok(program.to_bytes()),
+                ArtifactFormat::Json => json(program),
+                _ => {
+                    let arch = Arch::host();
+                    let name = |nr: u32| -> Option<&'static str> {
+                        let arch = arch?;
+                        SYSCALL_NAMES.iter().copied().find(|n| syscall_number(arch, n) == Some(i64::from(nr)))
+                    };
+                    let mut text = format!(
+                        "; seccomp program for {}: {} instructions\n",
+                        program.arch,
+                        program.instructions.len()
+                    );
+                    for denial in &program.denials {
+                        text.push_str(&format!("; {} when {} -> {}: {}\n", denial.syscall, denial.when, denial.errno, denial.why));
+                    }
+                    text.push_str(&bpf::disassemble(&program.instructions, &name));
+                    Ok(text.into_bytes())
+                }
+            }
+        }
+        Target::Sbpl => {
+            let Some(profile) = &profiles.seatbelt else { return none("Seatbelt profile") };
+            if format == ArtifactFormat::Json {
+                return json(profile);
+            }
+            let mut text = String::from(";; sandbox-exec");
+            for argument in profile.arguments() {
+                text.push_str(&format!(" {}", shell_quote(&argument)));
+            }
+            text.push_str(" -f PROFILE -- COMMAND\n");
+            for gap in &profile.gaps {
+                text.push_str(&format!(";; gap: {gap}\n"));
+            }
+            text.push_str(&profile.profile);
+            Ok(text.into_bytes())
+        }
+        Target::Report => {
+            let report = profiles.report(policies);
+            if format == ArtifactFormat::Json { json(&report) } else { Ok(render_report(&report).into_bytes()) }
+        }
+        Target::Graph => Ok(Vec::new()),
+    }
+}
+
+/// Syscalls named in the disassembly.
+const SYSCALL_NAMES: &[&str] = &[
+    "ioctl", "socket", "clone", "clone3", "ptrace", "personality", "pivot_root", "chroot", "mount", "umount2",
+    "init_module", "delete_module", "add_key", "request_key", "keyctl", "unshare", "kexec_load", "perf_event_open",
+    "name_to_handle_at", "open_by_handle_at", "setns", "process_vm_readv", "process_vm_writev", "finit_module",
+    "kexec_file_load", "bpf", "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register", "open_tree",
+    "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "pidfd_getfd", "process_madvise", "mount_setattr",
+];
+
+pub(crate) fn render_report(report: &FidelityReport) -> String {
+    let mut out = String::new();
+    if !report.sandboxed {
+        out.push_str("no kernel sandbox: the policies allow reads, writes and the network by default; the engine alone enforces every rule\n");
+        return out;
+    }
+    out.push_str(&format!("kernel: Landlock ABI {}\n", report.landlock_abi));
+    for gap in &report.kernel {
+        out.push_str(&format!("  {} {}: {}\n", if gap.fatal { "error" } else { "gap" }, layer_name(gap.layer), gap.gap));
+    }
+    for rule in &report.rules {
+        let layers: Vec<String> = rule
+            .layers
+            .iter()
+            .map(|l| {
+                let mark = match l.coverage {
+                    Coverage::Full => "",
+                    Coverage::Partial => " (partial)",
+                    Coverage::None => " (no)",
+                };
+                format!("{}{mark}", layer_name(l.layer))
+            })
+            .collect();
+        out.push_str(&format!("{} {} `{}`: {}\n", rule.policy, rule.effect.as_str(), rule.rule, layers.join(", ")));
+        for layer in &rule.layers {
+            if !layer.gap.is_empty() {
+                out.push_str(&format!("    {}: {}\n", layer_name(layer.layer), layer.gap));
+            }
+        }
+    }
+    out
+}
+
+fn layer_name(layer: vtpolicy_compiler::profile::fidelity::Layer) -> &'static str {
+    use vtpolicy_compiler::profile::fidelity::Layer;
+    match layer {
+        Layer::Engine => "engine",
+        Layer::Landlock => "landlock",
+        Layer::Seccomp => "seccomp",
+        Layer::Seatbelt => "seatbelt",
+        Layer::Proxy => "proxy",
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, Exit> {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => Ok((text + "\n").into_bytes()),
+        Err(error) => {
+            eprintln!("error: cannot serialise: {error}");
+            Err(Exit::Error)
+        }
+    }
+}
+
+/// Quotes an argument for a POSIX shell when it needs it.
+fn shell_quote(text: &str) -> String {
+    if text.chars().all(|c| c.is_ascii_alphanumeric() || "-_=/.,:@%+".contains(c)) {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+fn name(format: ArtifactFormat) -> &'static str {
+    match format {
+        ArtifactFormat::Json => "json",
+        ArtifactFormat::Dot => "dot",
+        ArtifactFormat::Bin => "bin",
+        ArtifactFormat::Disasm => "disasm",
+        ArtifactFormat::Text => "text",
+        ArtifactFormat::Human => "human",
+    }
+}
+
+fn target_name(target: Target) -> &'static str {
+    match target {
+        Target::Graph => "graph",
+        Target::Landlock => "landlock",
+        Target::Seccomp => "seccomp",
+        Target::Sbpl => "sbpl",
+        Target::Report => "report",
+    }
 }

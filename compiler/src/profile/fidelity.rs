@@ -1,0 +1,280 @@
+//! The fidelity report: for every rule, which layers enforce it and where
+//! each one falls short, evaluated against the Landlock ABI of the kernel
+//! it will run on. Nothing the kernel cannot do is left unsaid.
+
+use serde::Serialize;
+use vtpolicy_engine::{Effect, Matcher};
+
+use super::landlock::LandlockRuleset;
+use super::model::{Network, SandboxModel};
+use super::seatbelt::SeatbeltProfile;
+use super::seccomp::SeccompProgram;
+use crate::CompiledPolicy;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layer {
+    Engine,
+    Landlock,
+    Seccomp,
+    Seatbelt,
+    Proxy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Coverage {
+    Full,
+    Partial,
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LayerCoverage {
+    pub layer: Layer,
+    pub coverage: Coverage,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub gap: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleFidelity {
+    pub policy: String,
+    pub rule: String,
+    pub effect: Effect,
+    pub layers: Vec<LayerCoverage>,
+}
+
+impl RuleFidelity {
+    /// The gaps of kernel-side layers, for `check` warnings.
+    pub fn kernel_gaps(&self) -> Vec<&LayerCoverage> {
+        self.layers
+            .iter()
+            .filter(|l| l.layer != Layer::Engine && l.coverage != Coverage::Full && !l.gap.is_empty())
+            .collect()
+    }
+}
+
+/// A limit of the kernel this report was made for, not tied to one rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KernelGap {
+    pub layer: Layer,
+    pub gap: String,
+    /// True when `run` refuses to start because of it.
+    pub fatal: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FidelityReport {
+    /// The Landlock ABI the report was evaluated against (0: none).
+    pub landlock_abi: u8,
+    pub sandboxed: bool,
+    pub rules: Vec<RuleFidelity>,
+    pub kernel: Vec<KernelGap>,
+}
+
+pub struct Artifacts<'a> {
+    pub model: &'a SandboxModel,
+    pub landlock: Option<&'a LandlockRuleset>,
+    pub seccomp: Option<&'a SeccompProgram>,
+    pub seatbelt: Option<&'a SeatbeltProfile>,
+}
+
+pub fn report(policies: &[&CompiledPolicy], artifacts: &Artifacts<'_>, landlock_abi: u8) -> FidelityReport {
+    let model = artifacts.model;
+    let mut rules = Vec::new();
+    for compiled in policies {
+        for rule in &compiled.policy.rules {
+            let mut layers = vec![LayerCoverage { layer: Layer::Engine, coverage: Coverage::Full, gap: String::new() }];
+            if model.enabled {
+                layers.extend(kernel_coverage(rule, artifacts, landlock_abi));
+            }
+            rules.push(RuleFidelity {
+                policy: compiled.policy.name.clone(),
+                rule: rule.id.clone(),
+                effect: rule.effect,
+                layers,
+            });
+        }
+    }
+    FidelityReport { landlock_abi, sandboxed: model.enabled, rules, kernel: kernel_gaps(artifacts, landlock_abi) }
+}
+
+fn cover(layer: Layer, coverage: Coverage, gap: impl Into<String>) -> LayerCoverage {
+    LayerCoverage { layer, coverage, gap: gap.into() }
+}
+
+fn kernel_coverage(rule: &vtpolicy_engine::Rule, artifacts: &Artifacts<'_>, abi: u8) -> Vec<LayerCoverage> {
+    let mut out = Vec::new();
+    let kinds: Vec<&Matcher> = rule.matchers.iter().collect();
+    match kinds.first() {
+        Some(Matcher::Exec { .. }) => {
+            out.push(cover(
+                Layer::Landlock,
+                Coverage::None,
+                "argv patterns are judged once, at the tool call; programs the command starts later are bounded by the file and network grants, not by this rule",
+            ));
+        }
+        Some(Matcher::Tool { .. }) => {}
+        Some(Matcher::Net { .. }) => out.extend(net_coverage(rule, artifacts, abi)),
+        Some(Matcher::Path { .. }) => out.extend(path_coverage(rule, artifacts, abi)),
+        None => {}
+    }
+    out
+}
+
+fn net_coverage(rule: &vtpolicy_engine::Rule, artifacts: &Artifacts<'_>, abi: u8) -> Vec<LayerCoverage> {
+    let hosts: Vec<&str> = rule
+        .matchers
+        .iter()
+        .filter_map(|m| match m {
+            Matcher::Net { host, .. } => Some(host.as_str()),
+            _ => None,
+        })
+        .collect();
+    let any_host = hosts.contains(&"*");
+    let proxy = cover(Layer::Proxy, Coverage::None, "host names are checked only by an egress proxy, which is not configured");
+    match rule.effect {
+        Effect::Allow => {
+            let mut out = Vec::new();
+            let landlock_gap = if abi < 4 {
+                format!("Landlock ABI {abi} has no network rules (needs 4): TCP is not restricted by port")
+            } else {
+                "Landlock restricts TCP connect ports, not hosts: any host on these ports is reachable".to_owned()
+            };
+            let landlock_cov = if any_host && abi >= 4 { Coverage::Full } else { Coverage::Partial };
+            out.push(cover(Layer::Landlock, landlock_cov, if landlock_cov == Coverage::Full { String::new() } else { landlock_gap }));
+            if let Some(seccomp) = artifacts.seccomp {
+                let gap = if seccomp.tcp_only {
+                    "only TCP sockets (and UDP when port 53 is allowed) can be created; UDP, raw, MPTCP and netlink are refused"
+                } else {
+                    ""
+                };
+                out.push(cover(Layer::Seccomp, Coverage::Partial, gap));
+            }
+            out.push(cover(Layer::Seatbelt, if any_host { Coverage::Full } else { Coverage::Partial }, if any_host { "" } else { "Seatbelt filters by port here, not by host" }));
+            if !any_host {
+                out.push(proxy);
+            }
+            out
+        }
+        _ => {
+            let covered_by_off = matches!(artifacts.model.network, Network::Off);
+            if covered_by_off {
+                vec![
+                    cover(Layer::Seccomp, Coverage::Full, ""),
+                    cover(Layer::Seatbelt, Coverage::Full, ""),
+                ]
+            } else {
+                vec![
+                    cover(Layer::Landlock, Coverage::None, "Landlock cannot tell hosts apart; a connection on an allowed port reaches this host"),
+                    cover(Layer::Seatbelt, Coverage::None, "the profile does not resolve host names"),
+                    proxy,
+                ]
+            }
+        }
+    }
+}
+
+fn path_coverage(rule: &vtpolicy_engine::Rule, artifacts: &Artifacts<'_>, abi: u8) -> Vec<LayerCoverage> {
+    let mut out = Vec::new();
+    let notes = |list: &[super::landlock::Note]| -> Vec<String> {
+        list.iter().filter(|n| n.rule == rule.id).map(|n| format!("{}: {}", n.path, n.why)).collect()
+    };
+    let writes = rule.matchers.iter().any(|m| matches!(m, Matcher::Path { write: true, .. }));
+    match (rule.effect, artifacts.landlock) {
+        (_, None) => out.push(cover(Layer::Landlock, Coverage::None, "no Landlock ruleset")),
+        (Effect::Prompt, Some(_)) => out.push(cover(
+            Layer::Landlock,
+            Coverage::None,
+            "the kernel cannot ask: inside the sandbox the path follows the grants, only explicit requests prompt",
+        )),
+        (Effect::Allow, Some(ruleset)) => {
+            let mut gaps = notes(&ruleset.engine_only);
+            gaps.extend(notes(&ruleset.missing));
+            let coverage = if gaps.is_empty() { Coverage::Full } else { Coverage::Partial };
+            out.push(cover(Layer::Landlock, coverage, gaps.join("; ")));
+        }
+        (Effect::Deny, Some(ruleset)) => {
+            let mut gaps = notes(&ruleset.engine_only);
+            let carved = ruleset.carved.iter().filter(|n| n.rule == rule.id).count();
+            let mut missing = notes(&ruleset.missing);
+            gaps.append(&mut missing);
+            if writes {
+                gaps.push("chmod, chown, utimes and extended attributes are not covered by Landlock".to_owned());
+                if abi < 3 {
+                    gaps.push(format!("Landlock ABI {abi} cannot stop truncation (needs 3)"));
+                }
+            } else {
+                gaps.push("stat and readlink are not covered by Landlock: existence and metadata stay visible".to_owned());
+            }
+            let engine_only = !notes(&ruleset.engine_only).is_empty();
+            let coverage = if engine_only { Coverage::Partial } else { Coverage::Full };
+            let mut gap = gaps.join("; ");
+            if carved > 0 {
+                gap = format!("carved {carved} path(s) out of granted trees; {gap}");
+            }
+            // Metadata gaps are shared by every Landlock deny: the coverage
+            // of the contents is what `Full` speaks of.
+            out.push(cover(Layer::Landlock, coverage, gap));
+        }
+    }
+    if artifacts.seatbelt.is_some() {
+        out.push(cover(Layer::Seatbelt, Coverage::Full, ""));
+    }
+    out
+}
+
+fn kernel_gaps(artifacts: &Artifacts<'_>, abi: u8) -> Vec<KernelGap> {
+    let mut out = Vec::new();
+    let Some(ruleset) = artifacts.landlock else {
+        if artifacts.model.enabled {
+            out.push(KernelGap { layer: Layer::Landlock, gap: "no Landlock ruleset".into(), fatal: false });
+        }
+        return out;
+    };
+    if abi < ruleset.minimum_abi {
+        out.push(KernelGap {
+            layer: Layer::Landlock,
+            gap: format!(
+                "this kernel has Landlock ABI {abi}; the policy needs {} ({}): `run` refuses to start",
+                ruleset.minimum_abi,
+                if ruleset.minimum_abi >= 4 { "network ports" } else { "truncation of read-only files" }
+            ),
+            fatal: true,
+        });
+    }
+    if abi < 6 {
+        out.push(KernelGap {
+            layer: Layer::Landlock,
+            gap: format!("Landlock ABI {abi} cannot scope signals and abstract unix sockets (needs 6): the sandbox can signal and connect to outside processes"),
+            fatal: false,
+        });
+    }
+    if abi < 5 {
+        out.push(KernelGap { layer: Layer::Landlock, gap: format!("Landlock ABI {abi} does not restrict device ioctls (needs 5)"), fatal: false });
+    }
+    out.push(KernelGap {
+        layer: Layer::Landlock,
+        gap: format!(
+            "pathname unix sockets are not restricted below Landlock ABI 9 (this kernel: {abi}): a socket such as the SSH agent or docker.sock is reachable if its path is known"
+        ),
+        fatal: false,
+    });
+    out.push(KernelGap {
+        layer: Layer::Landlock,
+        gap: "directories that hold a write-denied path (carved directories) accept no new entries: creating, renaming or removing files directly in them fails".into(),
+        fatal: false,
+    });
+    if let Some(seccomp) = artifacts.seccomp
+        && seccomp.tcp_only
+        && !matches!(artifacts.model.network, Network::Tcp { dns: true, .. })
+    {
+        out.push(KernelGap {
+            layer: Layer::Seccomp,
+            gap: "UDP is refused, so DNS over UDP fails: allow port 53 or resolve through a proxy".into(),
+            fatal: false,
+        });
+    }
+    out
+}

@@ -1,0 +1,53 @@
+//! The kernel sandbox: compiling a policy's profiles against this machine
+//! and applying them to a child process.
+//!
+//! [`KernelProfiles::compile`] resolves the Landlock ruleset against the
+//! live file system and builds the seccomp program; [`Prepared`] turns them
+//! into kernel objects in the parent, and [`spawn`] applies them in the
+//! forked child before `exec`. Every failure refuses to run.
+
+mod apply;
+mod fs;
+mod probe;
+
+pub use apply::{Enforcement, Prepared, SandboxError, spawn};
+pub use fs::HostFileSystem;
+pub use probe::{KernelSupport, landlock_abi};
+
+use vtpolicy_compiler::profile::fidelity::{self, Artifacts, FidelityReport};
+use vtpolicy_compiler::profile::landlock::{self, LandlockRuleset};
+use vtpolicy_compiler::profile::model::SandboxModel;
+use vtpolicy_compiler::profile::seatbelt::{self, SeatbeltProfile};
+use vtpolicy_compiler::profile::seccomp::{self, Arch, SeccompProgram};
+use vtpolicy_compiler::{CompiledPolicy, Context};
+
+/// Every kernel artifact of a set of policies, compiled for this machine.
+#[derive(Debug)]
+pub struct KernelProfiles {
+    pub model: SandboxModel,
+    pub landlock: Option<LandlockRuleset>,
+    pub seccomp: Option<SeccompProgram>,
+    pub seatbelt: Option<SeatbeltProfile>,
+}
+
+impl KernelProfiles {
+    pub fn compile(policies: &[&CompiledPolicy], context: &Context) -> Result<KernelProfiles, String> {
+        let model = SandboxModel::new(policies, context);
+        let landlock = landlock::compile(&model, &HostFileSystem).map_err(|e| format!("landlock: {e}"))?;
+        let arch = Arch::host().ok_or("seccomp: this architecture is not supported")?;
+        let seccomp = seccomp::compile(&model, arch).map_err(|e| format!("seccomp: {e}"))?;
+        let seatbelt = seatbelt::compile(&model).map_err(|e| format!("seatbelt: {e}"))?;
+        Ok(KernelProfiles { model, landlock, seccomp, seatbelt })
+    }
+
+    /// The fidelity report against the Landlock ABI of this kernel.
+    pub fn report(&self, policies: &[&CompiledPolicy]) -> FidelityReport {
+        let artifacts = Artifacts {
+            model: &self.model,
+            landlock: self.landlock.as_ref(),
+            seccomp: self.seccomp.as_ref(),
+            seatbelt: self.seatbelt.as_ref(),
+        };
+        fidelity::report(policies, &artifacts, landlock_abi())
+    }
+}
