@@ -179,19 +179,18 @@ pub fn run(program: &[Instruction], data: &SeccompData) -> Result<Verdict, Strin
 }
 
 /// One line per instruction, in the style of `bpf_dbg`/`seccomp-tools`.
+/// A comparison is annotated with the syscall name when, on every path
+/// reaching it, the accumulator holds the syscall number.
 pub fn disassemble(program: &[Instruction], syscall_name: &dyn Fn(u32) -> Option<&'static str>) -> String {
+    let loaded = loaded_fields(program);
     let mut out = String::new();
-    let mut last_load = None;
     for (pc, ins) in program.iter().enumerate() {
         let text = match ins.code & 0x07 {
-            LD if ins.code == LD | W | ABS => {
-                last_load = Some(ins.k);
-                format!("ld  [{}]{}", ins.k, field_comment(ins.k))
-            }
+            LD if ins.code == LD | W | ABS => format!("ld  [{}]{}", ins.k, field_comment(ins.k)),
             ALU => format!("{} #{:#x}", alu_name(ins.code & 0xf0), ins.k),
             JMP if ins.code & 0xf0 == JA => format!("ja  {}", pc + 1 + ins.k as usize),
             JMP => {
-                let comment = match last_load {
+                let comment = match loaded.get(pc).copied().flatten() {
                     Some(NR) => syscall_name(ins.k).map(|n| format!("    ; {n}")).unwrap_or_default(),
                     Some(ARCH) => "    ; audit arch".to_owned(),
                     _ => String::new(),
@@ -210,6 +209,41 @@ pub fn disassemble(program: &[Instruction], syscall_name: &dyn Fn(u32) -> Option
         out.push_str(&format!("{pc:4}: {text}\n"));
     }
     out
+}
+
+/// For each instruction, the `seccomp_data` offset the accumulator was
+/// loaded from on every path reaching it (`None` when paths disagree or
+/// an ALU operation changed it). Jumps only go forward, so one pass in
+/// order sees every predecessor first.
+fn loaded_fields(program: &[Instruction]) -> Vec<Option<u32>> {
+    // `None`: not reached yet; `Some(x)`: the agreed state.
+    let mut state: Vec<Option<Option<u32>>> = vec![None; program.len() + 1];
+    if let Some(first) = state.first_mut() {
+        *first = Some(None);
+    }
+    let merge = |state: &mut Vec<Option<Option<u32>>>, target: usize, value: Option<u32>| {
+        if let Some(slot) = state.get_mut(target) {
+            *slot = match *slot {
+                None => Some(value),
+                Some(existing) if existing == value => Some(existing),
+                Some(_) => Some(None),
+            };
+        }
+    };
+    for (pc, ins) in program.iter().enumerate() {
+        let here = state.get(pc).copied().flatten().flatten();
+        match ins.code & 0x07 {
+            LD if ins.code == LD | W | ABS => merge(&mut state, pc + 1, Some(ins.k)),
+            ALU => merge(&mut state, pc + 1, None),
+            JMP if ins.code & 0xf0 == JA => merge(&mut state, pc + 1 + ins.k as usize, here),
+            JMP => {
+                merge(&mut state, pc + 1 + usize::from(ins.jt), here);
+                merge(&mut state, pc + 1 + usize::from(ins.jf), here);
+            }
+            _ => {}
+        }
+    }
+    state.into_iter().take(program.len()).map(|s| s.flatten()).collect()
 }
 
 fn field_comment(offset: u32) -> String {

@@ -556,14 +556,27 @@ impl Walker<'_, '_> {
         creates: bool,
         denies: &Denies<'_>,
     ) -> Result<Option<Vec<Part>>, LandlockError> {
+        self.carve_below(path, kind, creates, denies, false)
+    }
+
+    /// [`Self::carve`], where `denied` says `path` itself is denied: it
+    /// gets no rule, but what lies below it and is not denied does.
+    fn carve_below(
+        &mut self,
+        path: &str,
+        kind: FileKind,
+        creates: bool,
+        denies: &Denies<'_>,
+        denied: bool,
+    ) -> Result<Option<Vec<Part>>, LandlockError> {
         if kind != FileKind::Dir {
-            return Ok(None);
+            return Ok(if denied { Some(Vec::new()) } else { None });
         }
         let reaching = denies.reaching(path);
-        if reaching.is_empty() {
+        if reaching.is_empty() && !denied {
             return Ok(None);
         }
-        let mut dirty = false;
+        let mut dirty = denied;
         if creates {
             // A denied path that does not exist yet must not become
             // creatable: its nearest existing ancestor accepts no entries.
@@ -593,12 +606,19 @@ impl Walker<'_, '_> {
                  narrow the allow rule or the deny glob"
             ))
         })?;
-        let mut parts = vec![(path.to_owned(), FileKind::Dir, Origin::Carved)];
+        let mut parts = if denied { Vec::new() } else { vec![(path.to_owned(), FileKind::Dir, Origin::Carved)] };
         for name in entries {
             let child = join(path, &name);
             if let Some(deny) = denies.denying(&child) {
                 dirty = true;
                 self.carve_note(deny, &child);
+                // A denied directory's own entries may still be allowed
+                // (`**/.env` names the directory, not what is inside).
+                if self.fs.kind(&child) == Some(FileKind::Dir)
+                    && let Some(below) = self.carve_below(&child, FileKind::Dir, creates, denies, true)?
+                {
+                    parts.extend(below);
+                }
                 continue;
             }
             match self.fs.kind(&child) {

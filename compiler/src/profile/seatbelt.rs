@@ -69,8 +69,13 @@ impl Builder {
     /// Registers `path` as parameter `PREFIX_n` and returns the reference.
     fn param(&mut self, prefix: &str, path: &str) -> Result<String, SeatbeltError> {
         check_text(path)?;
-        let name = format!("{prefix}_{}", self.params.iter().filter(|(n, _)| n.starts_with(prefix)).count());
-        self.params.push((name.clone(), macos_path(path)));
+        let value = macos_path(path);
+        let family = format!("{prefix}_");
+        if let Some((name, _)) = self.params.iter().find(|(n, v)| n.starts_with(&family) && *v == value) {
+            return Ok(format!("(param {})", quote(name)?));
+        }
+        let name = format!("{prefix}_{}", self.params.iter().filter(|(n, _)| n.starts_with(&family)).count());
+        self.params.push((name.clone(), value));
         Ok(format!("(param {})", quote(&name)?))
     }
 
@@ -86,6 +91,9 @@ impl Builder {
         }
         if !has_wildcard(glob) {
             return Ok(format!("(literal {})", self.param(prefix, glob)?));
+        }
+        if glob.contains(['[', '{']) {
+            self.gaps.push(format!("`{glob}`: character classes and alternatives are matched literally"));
         }
         Ok(format!("(regex {})", quote(&glob_to_regex(&macos_path(glob)))?))
     }
@@ -193,6 +201,13 @@ pub fn compile(model: &SandboxModel) -> Result<Option<SeatbeltProfile>, Seatbelt
             }
         }
     }
+    if !model.read_denies.is_empty() || !model.write_denies.is_empty() {
+        b.gaps.push(
+            "on case-insensitive volumes (the APFS default) a literal or subpath deny does not cover other \
+             spellings of its name; pattern denies match letters in either case"
+                .to_owned(),
+        );
+    }
     if !model.path_prompts.is_empty() {
         b.gaps.push("prompt rules on paths cannot ask inside the sandbox: the kernel leaves them to the engine".to_owned());
     }
@@ -243,7 +258,9 @@ pub fn macos_path(path: &str) -> String {
 
 /// A path glob as an anchored regular expression in the subset Seatbelt
 /// accepts: `**/` any directories, `**` anything, `*` within a segment,
-/// `?` one character; every other character literal.
+/// `?` one character; every other character literal, letters in either
+/// case (APFS is case-insensitive by default, so `.GIT/HOOKS` must not
+/// slip past a `.git/hooks` deny).
 pub fn glob_to_regex(glob: &str) -> String {
     let mut out = String::from("^");
     let mut rest = glob;
@@ -273,6 +290,9 @@ pub fn glob_to_regex(glob: &str) -> String {
             }
             '[' | ']' | '\\' => {
                 let _ = write!(out, "\\{c}");
+            }
+            c if c.is_ascii_alphabetic() => {
+                let _ = write!(out, "[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase());
             }
             c => out.push(c),
         }
