@@ -66,6 +66,10 @@ codes! {
         crate::lint::rules::duplicate_rule::DOC;
     WORKSPACE_ALLOW_IGNORED = "VT104", "workspace-allow-ignored", Warning, "an allow rule in a policy loaded from the workspace",
         "## What it does\nReports `allow` rules of a policy file that lives inside the workspace.\n\n## Why is this bad?\nAny cloned repository can ship such a file; it may only tighten the policy, so its allow rules are ignored.\n\n## Example\n```\n# ./.vtpolicy.vtp\nallow exec curl ..\n```\n\n## Fix\nMove allow rules to a policy outside the workspace.\n";
+    KERNEL_GAP = "VT105", "kernel-gap", Warning, "a rule the kernel sandbox enforces only in part",
+        crate::lint::rules::kernel_gap::DOC;
+    KERNEL_ABI = "VT106", "kernel-abi", Warning, "the running kernel cannot enforce the whole kernel profile",
+        crate::lint::rules::kernel_abi::DOC;
 }
 
 /// The documentation of a code, looked up by code (`VT012`) or name.

@@ -22,7 +22,7 @@ mod settings;
 mod stock;
 
 pub use context::{Context, VARIABLES};
-pub use lint::lint_codes;
+pub use lint::{kernel_lints, lint_codes};
 pub use lower::{CompiledPolicy, InlineTest, Resolver, RuleSource, StockOnly, compile};
 pub use settings::{DEFAULT_ENV_KEEP, DEFAULT_TRUSTED_BIN, Limits, Settings};
 pub use stock::{STOCK, stock_policy, stock_source_name};

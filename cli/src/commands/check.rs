@@ -1,7 +1,8 @@
 //! `vtpolicy check`.
 
 use serde::Serialize;
-use vtpolicy_compiler::codes;
+use vtpolicy_compiler::{codes, kernel_lints};
+use vtpolicy_runtime::sandbox::KernelProfiles;
 use vtpolicy_grammar::{Diagnostic, DiagnosticReport};
 use vtpolicy_runtime::{TestOutcome, load_policy, run_inline_tests};
 
@@ -61,6 +62,13 @@ pub(crate) fn run(args: &CheckArgs, style: Style) -> Exit {
         let mut passed = 0;
         let mut failed = 0;
         if let Some(compiled) = &compiled {
+            match KernelProfiles::compile(&[compiled], &context) {
+                Ok(profiles) => diagnostics.extend(kernel_lints(compiled, &profiles.report(&[compiled]))),
+                Err(message) => diagnostics.push(
+                    Diagnostic::warning(codes::KERNEL_ABI, format!("no kernel profile on this machine: {message}"))
+                        .at(&compiled.source, vtpolicy_grammar::Span { start: 0, end: 0 }),
+                ),
+            }
             match run_inline_tests(compiled, &environment) {
                 Ok(outcomes) => {
                     for outcome in outcomes {

@@ -1,7 +1,7 @@
 //! `vtpolicy compile`.
 
 use vtpolicy_compiler::profile::bpf;
-use vtpolicy_compiler::profile::fidelity::{Coverage, FidelityReport};
+use vtpolicy_compiler::profile::fidelity::{Coverage, FidelityReport, Layer};
 use vtpolicy_compiler::profile::seccomp::{Arch, syscall_number};
 use vtpolicy_runtime::sandbox::KernelProfiles;
 
@@ -156,30 +156,51 @@ pub(crate) fn render_report(report: &FidelityReport) -> String {
         out.push_str(&format!("  {} {}: {}\n", if gap.fatal { "error" } else { "gap" }, layer_name(gap.layer), gap.gap));
     }
     for rule in &report.rules {
-        let layers: Vec<String> = rule
-            .layers
+        // One mark per layer: its weakest coverage.
+        let mut layers: Vec<(Layer, Coverage)> = Vec::new();
+        for entry in &rule.layers {
+            match layers.iter_mut().find(|(layer, _)| *layer == entry.layer) {
+                Some((_, coverage)) => *coverage = weaker(*coverage, entry.coverage),
+                None => layers.push((entry.layer, entry.coverage)),
+            }
+        }
+        let marks: Vec<String> = layers
             .iter()
-            .map(|l| {
-                let mark = match l.coverage {
+            .map(|(layer, coverage)| {
+                let mark = match coverage {
                     Coverage::Full => "",
                     Coverage::Partial => " (partial)",
                     Coverage::None => " (no)",
                 };
-                format!("{}{mark}", layer_name(l.layer))
+                format!("{}{mark}", layer_name(*layer))
             })
             .collect();
-        out.push_str(&format!("{} {} `{}`: {}\n", rule.policy, rule.effect.as_str(), rule.rule, layers.join(", ")));
-        for layer in &rule.layers {
-            if !layer.gap.is_empty() {
-                out.push_str(&format!("    {}: {}\n", layer_name(layer.layer), layer.gap));
+        out.push_str(&format!("{} {} `{}`: {}\n", rule.policy, rule.effect.as_str(), rule.rule, marks.join(", ")));
+        for entry in rule.layers.iter().filter(|l| !l.gap.is_empty()) {
+            out.push_str(&format!("    {}: {}", layer_name(entry.layer), entry.gap));
+            if !entry.patterns.is_empty() {
+                let shown: Vec<&str> = entry.patterns.iter().take(6).map(String::as_str).collect();
+                out.push_str(&format!(" [{}", shown.join(", ")));
+                if entry.patterns.len() > shown.len() {
+                    out.push_str(&format!(" and {} more", entry.patterns.len() - shown.len()));
+                }
+                out.push(']');
             }
+            out.push('\n');
         }
     }
     out
 }
 
-fn layer_name(layer: vtpolicy_compiler::profile::fidelity::Layer) -> &'static str {
-    use vtpolicy_compiler::profile::fidelity::Layer;
+fn weaker(a: Coverage, b: Coverage) -> Coverage {
+    match (a, b) {
+        (Coverage::None, _) | (_, Coverage::None) => Coverage::None,
+        (Coverage::Partial, _) | (_, Coverage::Partial) => Coverage::Partial,
+        _ => Coverage::Full,
+    }
+}
+
+fn layer_name(layer: Layer) -> &'static str {
     match layer {
         Layer::Engine => "engine",
         Layer::Landlock => "landlock",

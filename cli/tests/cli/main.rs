@@ -62,7 +62,7 @@ fn repo_path(relative: &str) -> String {
 }
 
 #[test]
-fn check_stock_policies_is_clean() {
+fn check_stock_policies_passes_and_names_kernel_gaps() {
     let (_guard, dir) = workdir();
     let out = vtpolicy(&dir, &["check", "read-only", "workspace-write", "danger-full-access"], None);
     insta::assert_snapshot!(out.snapshot(&dir));
@@ -289,4 +289,56 @@ fn a_policy_inside_the_workspace_may_only_tighten() {
     let check = vtpolicy(&dir, &["check", "repo.vtp"], None);
     assert_eq!(check.code, 0);
     assert!(!check.stdout.contains("VT104"));
+}
+
+#[test]
+fn compile_emits_every_kernel_target() {
+    let (_guard, dir) = workdir();
+    std::fs::create_dir_all(dir.join(".git/hooks")).expect("mkdir");
+    let ws = dir.to_str().expect("utf-8");
+    let base = ["compile", "--policy", "workspace-write", "--workspace", ws, "--target"];
+    let run = |target: &str, format: Option<&str>| {
+        let mut args: Vec<&str> = base.to_vec();
+        args.push(target);
+        if let Some(format) = format {
+            args.extend(["--format", format]);
+        }
+        let out = vtpolicy(&dir, &args, None);
+        assert_eq!(out.code, 0, "{target}: {}", out.stderr);
+        out.stdout
+    };
+    let landlock: serde_json::Value = serde_json::from_str(&run("landlock", None)).expect("json");
+    assert_eq!(landlock["minimum_abi"], 4);
+    let carved: Vec<&str> = landlock["carved"].as_array().expect("carved").iter().filter_map(|n| n["path"].as_str()).collect();
+    assert!(carved.iter().any(|p| p.ends_with("/.git/hooks")), "{carved:?}");
+
+    let disasm = run("seccomp", None);
+    assert!(disasm.contains("ret ERRNO(38)") && disasm.contains("; ptrace"), "{disasm}");
+    let seccomp: serde_json::Value = serde_json::from_str(&run("seccomp", Some("json"))).expect("json");
+    let instructions = seccomp["instructions"].as_array().expect("instructions").len();
+    let mut args: Vec<&str> = base.to_vec();
+    args.extend(["seccomp", "--format", "bin", "-o", "prog.bpf"]);
+    assert_eq!(vtpolicy(&dir, &args, None).code, 0);
+    assert_eq!(std::fs::metadata(dir.join("prog.bpf")).expect("written").len(), 8 * instructions as u64);
+
+    let sbpl = run("sbpl", None);
+    assert!(sbpl.starts_with(";; sandbox-exec -DREAD_0="), "{sbpl}");
+    assert!(sbpl.contains("(version 1)\n(deny default)"));
+
+    let report = run("report", None);
+    assert!(report.contains("workspace-write allow `package-registries`: engine, landlock (partial)"), "{report}");
+    let report: serde_json::Value = serde_json::from_str(&run("report", Some("json"))).expect("json");
+    assert_eq!(report["sandboxed"], true);
+
+    let out = vtpolicy(&dir, &["compile", "--policy", "workspace-write", "--target", "landlock", "--format", "dot"], None);
+    assert_eq!((out.code, out.stderr.trim()), (2, "error: `--format dot` does not apply to `--target landlock`"));
+}
+
+#[test]
+fn compile_says_when_there_is_no_kernel_sandbox() {
+    let (_guard, dir) = workdir();
+    let out = vtpolicy(&dir, &["compile", "--policy", "danger-full-access", "--target", "seccomp"], None);
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.is_empty());
+    assert!(out.stderr.contains("enables no kernel sandbox"), "{}", out.stderr);
 }

@@ -22,7 +22,18 @@ pub(crate) fn run(policy: &CompiledPolicy, diagnostics: &mut Vec<Diagnostic>) {
     }
 }
 
+/// The lint rules that need the fidelity report of the kernel profiles,
+/// which the caller computes against the live system: VT105, VT106.
+pub fn kernel_lints(policy: &CompiledPolicy, report: &crate::profile::fidelity::FidelityReport) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    rules::kernel_gap::check(policy, report, &mut diagnostics);
+    rules::kernel_abi::check(policy, report, &mut diagnostics);
+    diagnostics
+}
+
 /// The codes of the registered lint rules.
 pub fn lint_codes() -> Vec<&'static str> {
-    RULES.iter().map(|(code, _)| *code).collect()
+    let mut codes: Vec<&'static str> = RULES.iter().map(|(code, _)| *code).collect();
+    codes.extend([crate::codes::KERNEL_GAP, crate::codes::KERNEL_ABI]);
+    codes
 }

@@ -29,12 +29,20 @@ pub enum Coverage {
     None,
 }
 
+/// What one layer does for one rule. A rule may have several entries per
+/// layer, one per kind of gap.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LayerCoverage {
     pub layer: Layer,
     pub coverage: Coverage,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub gap: String,
+    /// The patterns or paths the gap is about.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub patterns: Vec<String>,
+    /// True when the entry depends on this machine's file system.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub machine_specific: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -85,7 +93,7 @@ pub fn report(policies: &[&CompiledPolicy], artifacts: &Artifacts<'_>, landlock_
     let mut rules = Vec::new();
     for compiled in policies {
         for rule in &compiled.policy.rules {
-            let mut layers = vec![LayerCoverage { layer: Layer::Engine, coverage: Coverage::Full, gap: String::new() }];
+            let mut layers = vec![cover(Layer::Engine, Coverage::Full, "")];
             if model.enabled {
                 layers.extend(kernel_coverage(rule, artifacts, landlock_abi));
             }
@@ -101,20 +109,15 @@ pub fn report(policies: &[&CompiledPolicy], artifacts: &Artifacts<'_>, landlock_
 }
 
 fn cover(layer: Layer, coverage: Coverage, gap: impl Into<String>) -> LayerCoverage {
-    LayerCoverage { layer, coverage, gap: gap.into() }
+    LayerCoverage { layer, coverage, gap: gap.into(), patterns: Vec::new(), machine_specific: false }
 }
 
 fn kernel_coverage(rule: &vtpolicy_engine::Rule, artifacts: &Artifacts<'_>, abi: u8) -> Vec<LayerCoverage> {
     let mut out = Vec::new();
     let kinds: Vec<&Matcher> = rule.matchers.iter().collect();
     match kinds.first() {
-        Some(Matcher::Exec { .. }) => {
-            out.push(cover(
-                Layer::Landlock,
-                Coverage::None,
-                "argv patterns are judged once, at the tool call; programs the command starts later are bounded by the file and network grants, not by this rule",
-            ));
-        }
+        // Argv rules are the engine's by nature; the report says so once.
+        Some(Matcher::Exec { .. }) => {}
         Some(Matcher::Tool { .. }) => {}
         Some(Matcher::Net { .. }) => out.extend(net_coverage(rule, artifacts, abi)),
         Some(Matcher::Path { .. }) => out.extend(path_coverage(rule, artifacts, abi)),
@@ -178,8 +181,10 @@ fn net_coverage(rule: &vtpolicy_engine::Rule, artifacts: &Artifacts<'_>, abi: u8
 
 fn path_coverage(rule: &vtpolicy_engine::Rule, artifacts: &Artifacts<'_>, abi: u8) -> Vec<LayerCoverage> {
     let mut out = Vec::new();
-    let notes = |list: &[super::landlock::Note]| -> Vec<String> {
-        list.iter().filter(|n| n.rule == rule.id).map(|n| format!("{}: {}", n.path, n.why)).collect()
+    let paths = |list: &[super::landlock::Note]| -> Vec<String> {
+        let mut found: Vec<String> = list.iter().filter(|n| n.rule == rule.id).map(|n| n.path.clone()).collect();
+        found.dedup();
+        found
     };
     let writes = rule.matchers.iter().any(|m| matches!(m, Matcher::Path { write: true, .. }));
     match (rule.effect, artifacts.landlock) {
@@ -189,34 +194,48 @@ fn path_coverage(rule: &vtpolicy_engine::Rule, artifacts: &Artifacts<'_>, abi: u
             Coverage::None,
             "the kernel cannot ask: inside the sandbox the path follows the grants, only explicit requests prompt",
         )),
-        (Effect::Allow, Some(ruleset)) => {
-            let mut gaps = notes(&ruleset.engine_only);
-            gaps.extend(notes(&ruleset.missing));
-            let coverage = if gaps.is_empty() { Coverage::Full } else { Coverage::Partial };
-            out.push(cover(Layer::Landlock, coverage, gaps.join("; ")));
-        }
-        (Effect::Deny, Some(ruleset)) => {
-            let mut gaps = notes(&ruleset.engine_only);
-            let carved = ruleset.carved.iter().filter(|n| n.rule == rule.id).count();
-            let mut missing = notes(&ruleset.missing);
-            gaps.append(&mut missing);
-            if writes {
-                gaps.push("chmod, chown, utimes and extended attributes are not covered by Landlock".to_owned());
-                if abi < 3 {
-                    gaps.push(format!("Landlock ABI {abi} cannot stop truncation (needs 3)"));
+        (effect, Some(ruleset)) => {
+            let engine_only = paths(&ruleset.engine_only);
+            if !engine_only.is_empty() {
+                let gap = if effect == Effect::Allow {
+                    "Landlock grants whole trees or single files: these patterns are not granted (narrower than the policy)"
+                } else {
+                    "these match at any depth: Landlock carves them only where they exist in the workspace and tmp when \
+                     the sandbox starts; elsewhere the engine alone enforces them"
+                };
+                out.push(LayerCoverage { patterns: engine_only, ..cover(Layer::Landlock, Coverage::Partial, gap) });
+            }
+            let missing = paths(&ruleset.missing);
+            if !missing.is_empty() {
+                let gap = if effect == Effect::Allow {
+                    "absent on this machine: nothing is granted"
+                } else {
+                    "absent on this machine: the directory that would hold it accepts no new entries"
+                };
+                out.push(LayerCoverage { patterns: missing, machine_specific: true, ..cover(Layer::Landlock, Coverage::Full, gap) });
+            }
+            if effect == Effect::Deny {
+                let carved = paths(&ruleset.carved);
+                if !carved.is_empty() {
+                    out.push(LayerCoverage {
+                        patterns: carved,
+                        machine_specific: true,
+                        ..cover(Layer::Landlock, Coverage::Full, "carved out of granted trees by granting their siblings")
+                    });
                 }
-            } else {
-                gaps.push("stat and readlink are not covered by Landlock: existence and metadata stay visible".to_owned());
+                let metadata = if writes {
+                    "chmod, chown, utimes and extended attributes are not covered by Landlock"
+                } else {
+                    "stat and readlink are not covered by Landlock: existence and metadata stay visible"
+                };
+                out.push(cover(Layer::Landlock, Coverage::Full, metadata));
+                if writes && abi < 3 {
+                    out.push(cover(Layer::Landlock, Coverage::Partial, format!("Landlock ABI {abi} cannot stop truncation (needs 3)")));
+                }
             }
-            let engine_only = !notes(&ruleset.engine_only).is_empty();
-            let coverage = if engine_only { Coverage::Partial } else { Coverage::Full };
-            let mut gap = gaps.join("; ");
-            if carved > 0 {
-                gap = format!("carved {carved} path(s) out of granted trees; {gap}");
+            if !out.iter().any(|c| c.layer == Layer::Landlock) {
+                out.push(cover(Layer::Landlock, Coverage::Full, ""));
             }
-            // Metadata gaps are shared by every Landlock deny: the coverage
-            // of the contents is what `Full` speaks of.
-            out.push(cover(Layer::Landlock, coverage, gap));
         }
     }
     if artifacts.seatbelt.is_some() {
@@ -227,12 +246,24 @@ fn path_coverage(rule: &vtpolicy_engine::Rule, artifacts: &Artifacts<'_>, abi: u
 
 fn kernel_gaps(artifacts: &Artifacts<'_>, abi: u8) -> Vec<KernelGap> {
     let mut out = Vec::new();
+    if artifacts.model.enabled {
+        out.push(KernelGap {
+            layer: Layer::Engine,
+            gap: "exec rules judge the tool call's own command line once; the programs it starts are held by the \
+                  file, network and syscall layers, not by argv patterns"
+                .into(),
+            fatal: false,
+        });
+    }
     let Some(ruleset) = artifacts.landlock else {
         if artifacts.model.enabled {
             out.push(KernelGap { layer: Layer::Landlock, gap: "no Landlock ruleset".into(), fatal: false });
         }
         return out;
     };
+    for note in &ruleset.widened {
+        out.push(KernelGap { layer: Layer::Landlock, gap: format!("`{}` {}", note.path, note.why), fatal: false });
+    }
     if abi < ruleset.minimum_abi {
         out.push(KernelGap {
             layer: Layer::Landlock,

@@ -1,5 +1,7 @@
 //! One lint rule per file.
 
 pub(crate) mod duplicate_rule;
+pub(crate) mod kernel_abi;
+pub(crate) mod kernel_gap;
 pub(crate) mod network_wildcard_host;
 pub(crate) mod unreachable_rule;
