@@ -32,6 +32,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use vtpolicy_engine::{Part, reference};
 use vtpolicy_runtime::cases::{Case, PolicyList, check_case};
+use vtpolicy_runtime::sandbox::KernelProfiles;
 use vtpolicy_runtime::{Environment, Judge, Layering, ProgramLookup, load_policy};
 
 /// Stand-in programs every fixture has in its trusted bin directory.
@@ -147,6 +148,44 @@ pub fn count_cases(path: &Path) -> usize {
         .map_or(0, |file| file.cases.len())
 }
 
+/// Every kernel target compiles for the file's policies, against its
+/// fixture: a sandboxing policy gets all three artifacts, each usable.
+fn kernel_profiles(compiled: &[vtpolicy_compiler::CompiledPolicy], environment: &Environment) -> Vec<String> {
+    use vtpolicy_compiler::profile::bpf::{self, SeccompData, Verdict};
+    use vtpolicy_compiler::profile::seccomp::{Arch, syscall_number};
+
+    let refs: Vec<&vtpolicy_compiler::CompiledPolicy> = compiled.iter().collect();
+    let profiles = match KernelProfiles::compile(&refs, &environment.context()) {
+        Ok(profiles) => profiles,
+        Err(message) => return vec![format!("kernel profiles: {message}")],
+    };
+    let mut failures = Vec::new();
+    if !profiles.model.enabled {
+        if profiles.landlock.is_some() || profiles.seccomp.is_some() || profiles.seatbelt.is_some() {
+            failures.push("a policy without a sandbox got kernel artifacts".to_owned());
+        }
+        return failures;
+    }
+    match &profiles.landlock {
+        Some(ruleset) if ruleset.layers.iter().all(|l| !l.handled_fs.is_empty() || l.connect_tcp.is_some()) => {}
+        other => failures.push(format!("landlock ruleset missing or empty: {other:?}")),
+    }
+    match (&profiles.seccomp, Arch::host()) {
+        (Some(program), Some(arch)) => {
+            let ptrace = syscall_number(arch, "ptrace").and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
+            let data = SeccompData { nr: ptrace, arch: arch.audit(), instruction_pointer: 0, args: [0; 6] };
+            if bpf::run(&program.instructions, &data) != Ok(Verdict::Errno(1)) {
+                failures.push("the seccomp program does not refuse ptrace".to_owned());
+            }
+        }
+        _ => failures.push("no seccomp program".to_owned()),
+    }
+    if profiles.seatbelt.as_ref().is_none_or(|p| !p.profile.starts_with("(version 1)\n(deny default)")) {
+        failures.push("no Seatbelt profile".to_owned());
+    }
+    failures
+}
+
 /// Runs every case of one file; panics with every failure listed.
 #[expect(clippy::panic, reason = "a test driver reports failures by panicking")]
 pub fn run_file(path: &Path) {
@@ -189,8 +228,8 @@ fn try_run_file(path: &Path) -> Result<(), Vec<String>> {
             _ => return Err(errors),
         }
     }
+    let mut failures = kernel_profiles(&compiled, &environment);
     let judge = Judge::new(compiled, environment).map_err(|e| vec![e.to_string()])?;
-    let mut failures = Vec::new();
     for (index, case) in file.cases.iter().enumerate() {
         let mut case = case.clone();
         case.request = sandbox.substitute_value(&case.request);
