@@ -25,7 +25,12 @@ pub(crate) fn environment(workspace: Option<&Path>, cwd: Option<&Path>) -> Resul
 }
 
 /// Compiles every `--policy`; `None` (diagnostics printed) when any fails.
-pub(crate) fn compile_all(specs: &[String], environment: &Environment, layering: Layering, style: Style) -> Option<Vec<CompiledPolicy>> {
+pub(crate) fn compile_all(
+    specs: &[String],
+    environment: &Environment,
+    layering: Layering,
+    style: Style,
+) -> Option<Vec<CompiledPolicy>> {
     let context = environment.context();
     let mut compiled = Vec::new();
     let mut failed = false;
@@ -35,10 +40,8 @@ pub(crate) fn compile_all(specs: &[String], environment: &Environment, layering:
         // rule dropped by layering changes what is enforced: always said.
         let (errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) =
             diagnostics.into_iter().partition(Diagnostic::is_error);
-        let dropped: Vec<Diagnostic> = warnings
-            .into_iter()
-            .filter(|w| w.code == vtpolicy_compiler::codes::WORKSPACE_ALLOW_IGNORED)
-            .collect();
+        let dropped: Vec<Diagnostic> =
+            warnings.into_iter().filter(|w| w.code == vtpolicy_compiler::codes::WORKSPACE_ALLOW_IGNORED).collect();
         print_diagnostics(&dropped, style);
         print_diagnostics(&errors, style);
         match policy {

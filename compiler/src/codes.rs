@@ -74,7 +74,5 @@ codes! {
 
 /// The documentation of a code, looked up by code (`VT012`) or name.
 pub fn lookup(code_or_name: &str) -> Option<&'static Code> {
-    CODES
-        .iter()
-        .find(|c| c.code.eq_ignore_ascii_case(code_or_name) || c.name == code_or_name)
+    CODES.iter().find(|c| c.code.eq_ignore_ascii_case(code_or_name) || c.name == code_or_name)
 }

@@ -66,12 +66,7 @@ mod tests {
     use super::*;
 
     fn context() -> Context {
-        Context {
-            workspace: "/w".into(),
-            home: "/h/".into(),
-            tmp: "/t".into(),
-            cwd: "/c".into(),
-        }
+        Context { workspace: "/w".into(), home: "/h/".into(), tmp: "/t".into(), cwd: "/c".into() }
     }
 
     #[test]

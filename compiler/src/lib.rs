@@ -34,12 +34,7 @@ mod tests {
     use super::*;
 
     pub(crate) fn context() -> Context {
-        Context {
-            workspace: "/w".into(),
-            home: "/h".into(),
-            tmp: "/t".into(),
-            cwd: "/w".into(),
-        }
+        Context { workspace: "/w".into(), home: "/h".into(), tmp: "/t".into(), cwd: "/w".into() }
     }
 
     /// Compiles `version 1` + `body` as `test.vtp` and compares the

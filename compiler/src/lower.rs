@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use vtpolicy_engine as engine;
 use vtpolicy_grammar::{
-    self as grammar, ArgPattern, DefaultScope, Diagnostic, Item, Kind, SourceFile, Span, Target,
-    TestRequest,
+    self as grammar, ArgPattern, DefaultScope, Diagnostic, Item, Kind, SourceFile, Span, Target, TestRequest,
 };
 
 use crate::codes;
@@ -108,18 +107,12 @@ pub fn compile(
         }
     };
     let policy = CompiledPolicy {
-        policy: engine::Policy {
-            name,
-            rules: lowering.rules,
-            defaults: lowering.defaults,
-        },
+        policy: engine::Policy { name, rules: lowering.rules, defaults: lowering.defaults },
         sources: lowering.sources,
         tests: lowering.tests,
         settings: Settings {
             limits: lowering.limits.unwrap_or_default(),
-            env_keep: lowering
-                .env_keep
-                .unwrap_or_else(|| DEFAULT_ENV_KEEP.iter().map(|s| (*s).to_owned()).collect()),
+            env_keep: lowering.env_keep.unwrap_or_else(|| DEFAULT_ENV_KEEP.iter().map(|s| (*s).to_owned()).collect()),
             trusted_bin,
         },
         source: Arc::clone(source),
@@ -298,9 +291,12 @@ impl Lowering<'_> {
             DefaultScope::Unanalysable => {
                 if effect == engine::Effect::Allow {
                     self.diagnostics.push(
-                        Diagnostic::error(codes::ALLOW_UNANALYSABLE, "shell constructs that cannot be analysed are never allowed")
-                            .at(source, default.span)
-                            .with_label("expected `prompt` or `deny`"),
+                        Diagnostic::error(
+                            codes::ALLOW_UNANALYSABLE,
+                            "shell constructs that cannot be analysed are never allowed",
+                        )
+                        .at(source, default.span)
+                        .with_label("expected `prompt` or `deny`"),
                     );
                     return;
                 }
@@ -378,9 +374,7 @@ impl Lowering<'_> {
                         }
                     }
                 }
-                matchers.push(engine::Matcher::Exec {
-                    pattern: engine::ArgvPattern { tokens },
-                });
+                matchers.push(engine::Matcher::Exec { pattern: engine::ArgvPattern { tokens } });
             }
             Target::Strings(strings) => {
                 let read = kinds.contains(&Kind::Read);
@@ -403,10 +397,7 @@ impl Lowering<'_> {
                 let ports: Vec<(u16, u16)> = ports.iter().map(|p| (p.node.low, p.node.high)).collect();
                 for host in hosts {
                     if let Some(host_pattern) = self.host(source, &host.node, host.span) {
-                        matchers.push(engine::Matcher::Net {
-                            host: host_pattern,
-                            ports: ports.clone(),
-                        });
+                        matchers.push(engine::Matcher::Net { host: host_pattern, ports: ports.clone() });
                     }
                 }
             }
@@ -414,10 +405,7 @@ impl Lowering<'_> {
         if self.diagnostics.len() > errors_before {
             return;
         }
-        let rule_source = RuleSource {
-            file: Arc::clone(source),
-            span: rule.span,
-        };
+        let rule_source = RuleSource { file: Arc::clone(source), span: rule.span };
         let id = match &rule.id {
             Some(id) => {
                 if let Some(previous) = self.ids.get(&id.node) {
@@ -523,9 +511,7 @@ impl Lowering<'_> {
         }
         let host = engine::normalize_host(text);
         let wildcard_ok = host == "*"
-            || host
-                .strip_prefix("*.")
-                .is_some_and(|rest| !rest.is_empty() && !rest.contains('*'))
+            || host.strip_prefix("*.").is_some_and(|rest| !rest.is_empty() && !rest.contains('*'))
             || !host.contains('*');
         if !wildcard_ok {
             self.diagnostics.push(

@@ -24,14 +24,8 @@ pub struct Settings {
 }
 
 /// The trusted bin directories when a policy names none.
-pub const DEFAULT_TRUSTED_BIN: &[&str] = &[
-    "/usr/bin",
-    "/bin",
-    "/usr/sbin",
-    "/sbin",
-    "/usr/local/bin",
-    "${home}/.cargo/bin",
-];
+pub const DEFAULT_TRUSTED_BIN: &[&str] =
+    &["/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin", "${home}/.cargo/bin"];
 
 /// The environment allow-list when a policy names none.
 pub const DEFAULT_ENV_KEEP: &[&str] = &["PATH", "HOME", "LANG", "LC_*", "TERM", "USER", "LOGNAME", "TZ"];
@@ -56,9 +50,8 @@ pub(crate) fn limit_unit(name: &str) -> Option<Unit> {
 pub(crate) fn parse_quantity(text: &str, unit: Unit) -> Result<u64, String> {
     let digits_end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, suffix) = text.split_at(digits_end);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` does not start with a number that fits in 64 bits"))?;
+    let number: u64 =
+        number.parse().map_err(|_| format!("`{text}` does not start with a number that fits in 64 bits"))?;
     let multiplier: u64 = match unit {
         Unit::Count => match suffix {
             "" => 1,
@@ -88,9 +81,7 @@ pub(crate) fn parse_quantity(text: &str, unit: Unit) -> Result<u64, String> {
             }
         },
     };
-    number
-        .checked_mul(multiplier)
-        .ok_or_else(|| format!("`{text}` is too large"))
+    number.checked_mul(multiplier).ok_or_else(|| format!("`{text}` is too large"))
 }
 
 #[cfg(test)]

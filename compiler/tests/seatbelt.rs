@@ -116,9 +116,24 @@ fn profile_of(text: &str) -> SeatbeltProfile {
 }
 
 const OPERATIONS: &[&str] = &[
-    "file-read*", "file-read-metadata", "file-write*", "file-write-data", "file-write-unlink", "file-write-setugid",
-    "file-ioctl", "process-exec", "process-fork", "process-info*", "signal", "sysctl-read", "pseudo-tty",
-    "ipc-posix-sem", "mach-lookup", "network*", "network-outbound", "default",
+    "file-read*",
+    "file-read-metadata",
+    "file-write*",
+    "file-write-data",
+    "file-write-unlink",
+    "file-write-setugid",
+    "file-ioctl",
+    "process-exec",
+    "process-fork",
+    "process-info*",
+    "signal",
+    "sysctl-read",
+    "pseudo-tty",
+    "ipc-posix-sem",
+    "mach-lookup",
+    "network*",
+    "network-outbound",
+    "default",
 ];
 const FILTERS: &[&str] = &["literal", "subpath", "regex", "param", "global-name", "target", "remote"];
 
@@ -126,7 +141,8 @@ const FILTERS: &[&str] = &["literal", "subpath", "regex", "param", "global-name"
 fn check_structure(profile: &SeatbeltProfile) -> Vec<Sexp> {
     let forms = read(&profile.profile).unwrap_or_else(|e| panic!("{e}\n{}", profile.profile));
     assert_eq!(forms.first(), Some(&Sexp::List(vec![Sexp::Atom("version".into()), Sexp::Atom("1".into())])));
-    let defaults: Vec<&Sexp> = forms.iter().filter(|f| f.items().get(1) == Some(&Sexp::Atom("default".into()))).collect();
+    let defaults: Vec<&Sexp> =
+        forms.iter().filter(|f| f.items().get(1) == Some(&Sexp::Atom("default".into()))).collect();
     assert_eq!(defaults, vec![&Sexp::List(vec![Sexp::Atom("deny".into()), Sexp::Atom("default".into())])]);
     let mut all = Vec::new();
     for form in &forms {
@@ -206,14 +222,28 @@ fn denies_come_after_the_allows_they_carve() {
         .expect("compiles")
         .expect("profile");
     let forms = check_structure(&profile);
-    let write_ws = profile.params.iter().find(|(n, v)| n.starts_with("WRITE") && v == "/w").map(|(n, _)| n.clone()).expect("workspace param");
+    let write_ws = profile
+        .params
+        .iter()
+        .find(|(n, v)| n.starts_with("WRITE") && v == "/w")
+        .map(|(n, _)| n.clone())
+        .expect("workspace param");
     let allow_write = forms
         .iter()
-        .position(|f| f.head() == Some("allow") && format!("{f:?}").contains("file-write*") && format!("{f:?}").contains(&write_ws))
+        .position(|f| {
+            f.head() == Some("allow")
+                && format!("{f:?}").contains("file-write*")
+                && format!("{f:?}").contains(&write_ws)
+        })
         .expect("workspace write");
     let hooks = position(&forms, "[hH][oO][oO][kK][sS]");
     assert!(hooks > allow_write, "the hooks deny must follow the workspace allow");
-    let home_ssh = profile.params.iter().find(|(n, v)| n.starts_with("DENY_READ") && v == "/Users/dev/.ssh").map(|(n, _)| n.clone()).expect("ssh param");
+    let home_ssh = profile
+        .params
+        .iter()
+        .find(|(n, v)| n.starts_with("DENY_READ") && v == "/Users/dev/.ssh")
+        .map(|(n, _)| n.clone())
+        .expect("ssh param");
     assert!(position(&forms, &home_ssh) > position(&forms, "READ_0"));
     // `/tmp` and `/etc` are given in their `/private` form.
     assert!(profile.params.iter().any(|(_, v)| v == "/private/tmp/call"));
@@ -231,12 +261,17 @@ fn hostile_paths_are_escaped_or_refused() {
     assert_eq!(profile.params.first().map(|(_, v)| v.as_str()), Some("/a \"q\" b\\c/)("));
     assert_eq!(quote("a\\\"b").expect("quotes"), "\"a\\\\\\\"b\"");
     assert!(quote("a\nb").is_err(), "control characters are refused");
-    assert!(seatbelt::compile(&SandboxModel {
-        read_denies: vec![vtpolicy_compiler::profile::model::PathGlob { glob: "/x\u{7}/**".into(), rule: "r".into() }],
-        enabled: true,
-        ..SandboxModel::new(&[], &context())
-    })
-    .is_err());
+    assert!(
+        seatbelt::compile(&SandboxModel {
+            read_denies: vec![vtpolicy_compiler::profile::model::PathGlob {
+                glob: "/x\u{7}/**".into(),
+                rule: "r".into()
+            }],
+            enabled: true,
+            ..SandboxModel::new(&[], &context())
+        })
+        .is_err()
+    );
 }
 
 #[test]
@@ -324,12 +359,20 @@ fn regex_lite(pattern: &str) -> impl Fn(&str) -> bool + use<> {
             for &start in &ends {
                 let one = |s: usize| -> Vec<usize> {
                     match node {
-                        Node::Any => if s < text.len() { vec![s + 1] } else { vec![] },
+                        Node::Any => {
+                            if s < text.len() {
+                                vec![s + 1]
+                            } else {
+                                vec![]
+                            }
+                        }
                         Node::Class(set, neg) => match text.get(s) {
                             Some(c) if set.contains(c) != *neg => vec![s + 1],
                             _ => vec![],
                         },
-                        Node::Group(inner) => matches(inner, text.get(s..).unwrap_or_default()).into_iter().map(|e| s + e).collect(),
+                        Node::Group(inner) => {
+                            matches(inner, text.get(s..).unwrap_or_default()).into_iter().map(|e| s + e).collect()
+                        }
                     }
                 };
                 match q {

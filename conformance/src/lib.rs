@@ -37,11 +37,63 @@ use vtpolicy_runtime::{Environment, Judge, Layering, ProgramLookup, load_policy}
 
 /// Stand-in programs every fixture has in its trusted bin directory.
 const TRUSTED_PROGRAMS: &[&str] = &[
-    "git", "cargo", "rm", "ls", "cat", "find", "env", "nice", "timeout", "nohup", "xargs", "bash",
-    "sh", "zsh", "dash", "sudo", "su", "doas", "curl", "wget", "dd", "mkfs.ext4", "npm", "pip",
-    "python3", "make", "echo", "grep", "chmod", "stdbuf", "time", "busybox", "tee", "cp", "mv",
-    "head", "tail", "wc", "sort", "rg", "mkdir", "touch", "sed", "awk", "ssh", "scp", "shutdown",
-    "python", "node", "perl", "base64", "tar", "true", "false", "ln", "dd", "command",
+    "git",
+    "cargo",
+    "rm",
+    "ls",
+    "cat",
+    "find",
+    "env",
+    "nice",
+    "timeout",
+    "nohup",
+    "xargs",
+    "bash",
+    "sh",
+    "zsh",
+    "dash",
+    "sudo",
+    "su",
+    "doas",
+    "curl",
+    "wget",
+    "dd",
+    "mkfs.ext4",
+    "npm",
+    "pip",
+    "python3",
+    "make",
+    "echo",
+    "grep",
+    "chmod",
+    "stdbuf",
+    "time",
+    "busybox",
+    "tee",
+    "cp",
+    "mv",
+    "head",
+    "tail",
+    "wc",
+    "sort",
+    "rg",
+    "mkdir",
+    "touch",
+    "sed",
+    "awk",
+    "ssh",
+    "scp",
+    "shutdown",
+    "python",
+    "node",
+    "perl",
+    "base64",
+    "tar",
+    "true",
+    "false",
+    "ln",
+    "dd",
+    "command",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -126,7 +178,9 @@ impl Sandbox {
         match value {
             Value::String(text) => Value::String(self.substitute(text)),
             Value::Array(items) => Value::Array(items.iter().map(|v| self.substitute_value(v)).collect()),
-            Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), self.substitute_value(v))).collect()),
+            Value::Object(map) => {
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), self.substitute_value(v))).collect())
+            }
             other => other.clone(),
         }
     }
@@ -221,7 +275,8 @@ fn try_run_file(path: &Path) -> Result<(), Vec<String>> {
     for (index, text) in texts.iter().enumerate() {
         let policy_path = root.join(format!("policy-{index}.vtp"));
         std::fs::write(&policy_path, text).map_err(|e| vec![e.to_string()])?;
-        let (policy, diagnostics) = load_policy(&policy_path.to_string_lossy(), &environment.context(), Layering::AsWritten);
+        let (policy, diagnostics) =
+            load_policy(&policy_path.to_string_lossy(), &environment.context(), Layering::AsWritten);
         let errors: Vec<String> = diagnostics.iter().filter(|d| d.is_error()).map(|d| d.one_line()).collect();
         match policy {
             Some(policy) if errors.is_empty() => compiled.push(policy),
@@ -244,7 +299,10 @@ fn try_run_file(path: &Path) -> Result<(), Vec<String>> {
                 let from_graph = judge.engine().decide(request);
                 let from_reference = reference::decide(judge.engine().policies(), request);
                 if from_graph != from_reference {
-                    failures.push(format!("{name}: graph and reference disagree on {}: {from_graph:?} vs {from_reference:?}", request.describe()));
+                    failures.push(format!(
+                        "{name}: graph and reference disagree on {}: {from_graph:?} vs {from_reference:?}",
+                        request.describe()
+                    ));
                 }
             }
         }

@@ -110,11 +110,7 @@ pub(crate) fn verdict(policy: &Policy, kind: RequestKind, matches: Matches) -> V
 /// Combines the verdicts of every policy: strictest non-abstaining one,
 /// `prompt` when all abstain.
 pub(crate) fn combine(policies: &[Policy], verdicts: &[Verdict]) -> Decision {
-    let effect = verdicts
-        .iter()
-        .filter_map(|v| v.effect)
-        .max()
-        .unwrap_or(Effect::Prompt);
+    let effect = verdicts.iter().filter_map(|v| v.effect).max().unwrap_or(Effect::Prompt);
     let mut matched = Vec::new();
     let mut default_applied = true;
     let mut kernel_refusal = false;
@@ -128,11 +124,7 @@ pub(crate) fn combine(policies: &[Policy], verdicts: &[Verdict]) -> Decision {
         if !verdict.default_applied {
             default_applied = false;
         }
-        let winning = if verdict.kernel_refusal {
-            Effect::Prompt
-        } else {
-            effect
-        };
+        let winning = if verdict.kernel_refusal { Effect::Prompt } else { effect };
         for &(rule_index, rule_effect, uncertain) in &verdict.matched_rules {
             if let Some(rule) = policy.rules.get(rule_index)
                 && rule_effect == winning
@@ -148,12 +140,7 @@ pub(crate) fn combine(policies: &[Policy], verdicts: &[Verdict]) -> Decision {
             }
         }
     }
-    Decision {
-        effect,
-        matched,
-        default_applied,
-        kernel_refusal,
-    }
+    Decision { effect, matched, default_applied, kernel_refusal }
 }
 
 /// The decision on one part of a tool call.
@@ -180,20 +167,15 @@ pub struct CallDecision {
 /// The effect of an unanalysable construct: never below `prompt`, `deny`
 /// when any policy says so.
 pub(crate) fn unanalysable_decision(policies: &[Policy]) -> Decision {
-    let raised = policies
-        .iter()
-        .filter_map(|p| p.defaults.unanalysable)
-        .max()
-        .unwrap_or(Effect::Prompt);
-    Decision {
-        effect: raised.max(Effect::Prompt),
-        matched: Vec::new(),
-        default_applied: true,
-        kernel_refusal: false,
-    }
+    let raised = policies.iter().filter_map(|p| p.defaults.unanalysable).max().unwrap_or(Effect::Prompt);
+    Decision { effect: raised.max(Effect::Prompt), matched: Vec::new(), default_applied: true, kernel_refusal: false }
 }
 
-pub(crate) fn combine_parts(parts: &[Part], decide: impl Fn(&Request) -> Decision, policies: &[Policy]) -> CallDecision {
+pub(crate) fn combine_parts(
+    parts: &[Part],
+    decide: impl Fn(&Request) -> Decision,
+    policies: &[Policy],
+) -> CallDecision {
     let mut decided = Vec::with_capacity(parts.len());
     for part in parts {
         decided.push(match part {
@@ -213,11 +195,7 @@ pub(crate) fn combine_parts(parts: &[Part], decide: impl Fn(&Request) -> Decisio
     }
     // An empty call (blank shell text) runs nothing, but is not something a
     // policy allowed either: it prompts.
-    let effect = decided
-        .iter()
-        .map(|p| p.decision.effect)
-        .max()
-        .unwrap_or(Effect::Prompt);
+    let effect = decided.iter().map(|p| p.decision.effect).max().unwrap_or(Effect::Prompt);
     let mut matched = Vec::new();
     let mut default_applied = true;
     for part in &decided {
@@ -230,10 +208,5 @@ pub(crate) fn combine_parts(parts: &[Part], decide: impl Fn(&Request) -> Decisio
             }
         }
     }
-    CallDecision {
-        effect,
-        matched,
-        default_applied,
-        parts: decided,
-    }
+    CallDecision { effect, matched, default_applied, parts: decided }
 }

@@ -17,7 +17,8 @@ pub(crate) fn render(graph: &DecisionGraph) -> String {
             if table.is_empty() {
                 continue;
             }
-            let lines: Vec<String> = table.iter().map(|(glob, rule)| format!("{glob} → {}", rule_label(policy, *rule))).collect();
+            let lines: Vec<String> =
+                table.iter().map(|(glob, rule)| format!("{glob} → {}", rule_label(policy, *rule))).collect();
             let _ = writeln!(
                 out,
                 "    {root}_{kind} [label={}];\n    {root} -> {root}_{kind} [label=\"{kind}\"];",
@@ -32,11 +33,7 @@ pub(crate) fn render(graph: &DecisionGraph) -> String {
 
 /// `id (effect)` of a leaf.
 fn rule_label(policy: &Policy, rule: u32) -> String {
-    policy
-        .rules
-        .get(rule as usize)
-        .map(|r| format!("{} ({})", r.id, r.effect.as_str()))
-        .unwrap_or_default()
+    policy.rules.get(rule as usize).map(|r| format!("{} ({})", r.id, r.effect.as_str())).unwrap_or_default()
 }
 
 fn render_trie(out: &mut String, root: &str, tag: &str, name: &str, trie: &Trie, policy: &Policy) {
@@ -66,7 +63,13 @@ fn render_trie(out: &mut String, root: &str, tag: &str, name: &str, trie: &Trie,
             let _ = writeln!(out, "    {} -> {} [label={}];", node_name(index), node_name(child), escape(label));
         }
         for edge in &node.globs {
-            let _ = writeln!(out, "    {} -> {} [label={}, style=dashed];", node_name(index), node_name(edge.child), escape(&edge.glob));
+            let _ = writeln!(
+                out,
+                "    {} -> {} [label={}, style=dashed];",
+                node_name(index),
+                node_name(edge.child),
+                escape(&edge.glob)
+            );
         }
         if let Some(child) = node.any {
             let _ = writeln!(out, "    {} -> {} [label=\"*\", style=dotted];", node_name(index), node_name(child));

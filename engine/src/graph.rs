@@ -17,7 +17,7 @@ use serde::{Serialize, Serializer};
 
 use crate::decision::{Decision, Matches, Verdict, combine, verdict};
 use crate::pattern::{
-    self, AtomGlobs, Mode, Token, Unknowns, has_unknowns, argv_matches, compile_atom_globs, host_matches, path_glob,
+    self, AtomGlobs, Mode, Token, Unknowns, argv_matches, compile_atom_globs, has_unknowns, host_matches, path_glob,
     path_globs, port_matches, token_glob,
 };
 use crate::policy::{Atom, Effect, Matcher, Policy, TokenPattern};
@@ -35,11 +35,7 @@ impl std::error::Error for GraphError {}
 
 impl std::fmt::Display for GraphError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "rule `{}` of policy `{}`: {}",
-            self.rule_id, self.policy, self.message
-        )
+        write!(f, "rule `{}` of policy `{}`: {}", self.rule_id, self.policy, self.message)
     }
 }
 
@@ -100,10 +96,7 @@ impl Serialize for DecisionGraph {
 
 impl DecisionGraph {
     pub fn build(policies: Vec<Policy>) -> Result<DecisionGraph, GraphError> {
-        let indexes = policies
-            .iter()
-            .map(PolicyIndex::build)
-            .collect::<Result<_, _>>()?;
+        let indexes = policies.iter().map(PolicyIndex::build).collect::<Result<_, _>>()?;
         Ok(DecisionGraph { policies, indexes })
     }
 
@@ -145,8 +138,8 @@ impl PolicyIndex {
         let mut net = HostTable::default();
         let mut tool = ToolTableBuilder::default();
         for (rule_index, rule) in policy.rules.iter().enumerate() {
-            let leaf = u32::try_from(rule_index)
-                .map_err(|_| error(&rule.id, "too many rules in one policy".to_owned()))?;
+            let leaf =
+                u32::try_from(rule_index).map_err(|_| error(&rule.id, "too many rules in one policy".to_owned()))?;
             for matcher in &rule.matchers {
                 match matcher {
                     Matcher::Exec { pattern } => {
@@ -157,11 +150,7 @@ impl PolicyIndex {
                         };
                         trie.insert(&pattern.tokens, leaf);
                     }
-                    Matcher::Path {
-                        read: reads,
-                        write: writes,
-                        glob,
-                    } => {
+                    Matcher::Path { read: reads, write: writes, glob } => {
                         for glob in path_globs(glob) {
                             let compiled = path_glob(&glob)
                                 .map_err(|e| error(&rule.id, format!("invalid path glob `{glob}`: {e}")))?;
@@ -174,9 +163,9 @@ impl PolicyIndex {
                         }
                     }
                     Matcher::Net { host, ports } => net.add(host, ports, leaf),
-                    Matcher::Tool { glob } => tool
-                        .add(glob, leaf)
-                        .map_err(|e| error(&rule.id, format!("invalid tool glob `{glob}`: {e}")))?,
+                    Matcher::Tool { glob } => {
+                        tool.add(glob, leaf).map_err(|e| error(&rule.id, format!("invalid tool glob `{glob}`: {e}")))?
+                    }
                 }
             }
         }
@@ -277,8 +266,7 @@ pub(crate) struct RestTail {
 impl Trie {
     /// Whether no rule was inserted.
     pub(crate) fn is_empty(&self) -> bool {
-        self.nodes.len() == 1
-            && self.nodes.first().is_some_and(|root| root.rest.is_empty() && root.terminal.is_empty())
+        self.nodes.len() == 1 && self.nodes.first().is_some_and(|root| root.rest.is_empty() && root.terminal.is_empty())
     }
 
     fn node(&mut self, index: u32) -> &mut TrieNode {
@@ -355,11 +343,7 @@ impl Trie {
                     return edge.child;
                 }
                 let child = self.new_node();
-                self.node(node).globs.push(GlobEdge {
-                    glob: glob.clone(),
-                    matcher: token_glob(glob).ok(),
-                    child,
-                });
+                self.node(node).globs.push(GlobEdge { glob: glob.clone(), matcher: token_glob(glob).ok(), child });
                 child
             }
         }
@@ -420,11 +404,8 @@ impl TrieNode {
                 if mode.allow_rule && !exec.program.trusted {
                     return;
                 }
-                let names: &[String] = if mode.allow_rule {
-                    exec.program.names.get(..1).unwrap_or_default()
-                } else {
-                    &exec.program.names
-                };
+                let names: &[String] =
+                    if mode.allow_rule { exec.program.names.get(..1).unwrap_or_default() } else { &exec.program.names };
                 let candidates = names.iter().map(String::as_str).chain(exec.program.path.as_deref());
                 for candidate in candidates {
                     out.extend(self.literal.get(candidate).copied());
@@ -443,10 +424,7 @@ impl TrieNode {
                     out.extend(self.globs.iter().map(|e| e.child));
                 }
             }
-            Token::Known {
-                text,
-                options_ended,
-            } => {
+            Token::Known { text, options_ended } => {
                 out.extend(self.any);
                 out.extend(self.literal.get(text).copied());
                 for edge in &self.globs {
@@ -483,10 +461,7 @@ impl TrieNode {
                 }
                 out.extend(self.literal.get(option).copied());
             }
-        } else if text.len() > 2
-            && text.starts_with('-')
-            && text.chars().skip(1).all(|c| c.is_ascii_alphanumeric())
-        {
+        } else if text.len() > 2 && text.starts_with('-') && text.chars().skip(1).all(|c| c.is_ascii_alphanumeric()) {
             let mut flag = String::with_capacity(2);
             for c in text.chars().skip(1) {
                 flag.clear();
@@ -505,10 +480,7 @@ struct GlobTableBuilder {
 
 impl Default for GlobTableBuilder {
     fn default() -> Self {
-        Self {
-            patterns: Vec::new(),
-            builder: GlobSetBuilder::new(),
-        }
+        Self { patterns: Vec::new(), builder: GlobSetBuilder::new() }
     }
 }
 
@@ -519,10 +491,7 @@ impl GlobTableBuilder {
     }
 
     fn build(self) -> Result<GlobTable, globset::Error> {
-        Ok(GlobTable {
-            set: self.builder.build()?,
-            patterns: self.patterns,
-        })
+        Ok(GlobTable { set: self.builder.build()?, patterns: self.patterns })
     }
 }
 
@@ -564,10 +533,7 @@ pub(crate) struct HostLeaf {
 
 impl HostTable {
     fn add(&mut self, pattern: &str, ports: &[(u16, u16)], rule: u32) {
-        let leaf = HostLeaf {
-            rule,
-            ports: ports.to_vec(),
-        };
+        let leaf = HostLeaf { rule, ports: ports.to_vec() };
         if pattern == "*" {
             self.any.push(leaf);
         } else if let Some(suffix) = pattern.strip_prefix("*.") {
@@ -609,11 +575,7 @@ struct ToolTableBuilder {
 
 impl Default for ToolTableBuilder {
     fn default() -> Self {
-        Self {
-            exact: HashMap::new(),
-            globs: Vec::new(),
-            builder: GlobSetBuilder::new(),
-        }
+        Self { exact: HashMap::new(), globs: Vec::new(), builder: GlobSetBuilder::new() }
     }
 }
 
@@ -630,13 +592,7 @@ impl ToolTableBuilder {
     }
 
     fn build(self) -> Result<ToolTable, globset::Error> {
-        Ok(ToolTable {
-            exact: self.exact,
-            globs: GlobTable {
-                set: self.builder.build()?,
-                patterns: self.globs,
-            },
-        })
+        Ok(ToolTable { exact: self.exact, globs: GlobTable { set: self.builder.build()?, patterns: self.globs } })
     }
 }
 

@@ -46,9 +46,7 @@ impl Engine {
     /// Compiles the policies. Fails only on a pattern that cannot be
     /// compiled, which the compiler's checks rule out for policies it built.
     pub fn new(policies: Vec<Policy>) -> Result<Engine, GraphError> {
-        Ok(Engine {
-            graph: DecisionGraph::build(policies)?,
-        })
+        Ok(Engine { graph: DecisionGraph::build(policies)? })
     }
 
     pub fn policies(&self) -> &[Policy] {

@@ -40,20 +40,11 @@ pub(crate) enum Unknowns {
 }
 
 impl Mode {
-    pub(crate) const ALLOW: Mode = Mode {
-        allow_rule: true,
-        unknowns: Unknowns::ForAll,
-    };
+    pub(crate) const ALLOW: Mode = Mode { allow_rule: true, unknowns: Unknowns::ForAll };
     /// Deny and prompt rules that match whatever the unknowns are.
-    pub(crate) const STRICT_CERTAIN: Mode = Mode {
-        allow_rule: false,
-        unknowns: Unknowns::ForAll,
-    };
+    pub(crate) const STRICT_CERTAIN: Mode = Mode { allow_rule: false, unknowns: Unknowns::ForAll };
     /// Deny and prompt rules that match for some value of the unknowns.
-    pub(crate) const STRICT_POSSIBLE: Mode = Mode {
-        allow_rule: false,
-        unknowns: Unknowns::Exists,
-    };
+    pub(crate) const STRICT_POSSIBLE: Mode = Mode { allow_rule: false, unknowns: Unknowns::Exists };
 }
 
 /// Builds the matcher of a single-token glob (`*` crosses `/`).
@@ -62,19 +53,12 @@ pub(crate) fn token_glob(glob: &str) -> Result<GlobMatcher, globset::Error> {
 }
 
 pub(crate) fn token_glob_builder(glob: &str) -> Result<globset::Glob, globset::Error> {
-    GlobBuilder::new(glob)
-        .literal_separator(false)
-        .backslash_escape(true)
-        .build()
+    GlobBuilder::new(glob).literal_separator(false).backslash_escape(true).build()
 }
 
 /// Builds a path glob (`*` stays within a segment, `**` crosses segments).
 pub(crate) fn path_glob(glob: &str) -> Result<globset::Glob, globset::Error> {
-    GlobBuilder::new(glob)
-        .literal_separator(true)
-        .backslash_escape(true)
-        .empty_alternates(true)
-        .build()
+    GlobBuilder::new(glob).literal_separator(true).backslash_escape(true).empty_alternates(true).build()
 }
 
 /// The globs a path pattern compiles to: `dir/**` also matches `dir`.
@@ -104,10 +88,7 @@ pub(crate) fn tokens(exec: &ExecRequest) -> Vec<Token<'_>> {
     for arg in &exec.args {
         match arg {
             Arg::Known(text) => {
-                out.push(Token::Known {
-                    text,
-                    options_ended,
-                });
+                out.push(Token::Known { text, options_ended });
                 if text == "--" {
                     options_ended = true;
                 }
@@ -119,30 +100,21 @@ pub(crate) fn tokens(exec: &ExecRequest) -> Vec<Token<'_>> {
 }
 
 /// Whether `atom` matches the program of `exec`.
-pub(crate) fn program_matches(
-    atom: &Atom,
-    glob: Option<&GlobMatcher>,
-    exec: &ExecRequest,
-    mode: Mode,
-) -> bool {
+pub(crate) fn program_matches(atom: &Atom, glob: Option<&GlobMatcher>, exec: &ExecRequest, mode: Mode) -> bool {
     let program = &exec.program;
     if mode.allow_rule && !program.trusted {
         return false;
     }
     // Allow rules see the name the program was called by: multi-call
     // binaries (rustup proxies, busybox) resolve to another basename.
-    let candidates: &[String] = if mode.allow_rule {
-        program.names.get(..1).unwrap_or_default()
-    } else {
-        &program.names
-    };
+    let candidates: &[String] =
+        if mode.allow_rule { program.names.get(..1).unwrap_or_default() } else { &program.names };
     let matches_text = |text: &str| match (atom, glob) {
         (Atom::Literal(literal), _) => literal == text,
         (Atom::Glob(_), Some(glob)) => glob.is_match(text),
         (Atom::Glob(_), None) => false,
     };
-    candidates.iter().any(|name| matches_text(name))
-        || program.path.as_deref().is_some_and(matches_text)
+    candidates.iter().any(|name| matches_text(name)) || program.path.as_deref().is_some_and(matches_text)
 }
 
 /// Whether a literal argument pattern matches a known request token.
@@ -225,10 +197,7 @@ pub(crate) fn token_matches(
             match token {
                 Token::Program => program_matches(atom, glob, exec, mode),
                 Token::Unknown => mode.unknowns == Unknowns::Exists,
-                Token::Known {
-                    text,
-                    options_ended,
-                } => match atom {
+                Token::Known { text, options_ended } => match atom {
                     Atom::Literal(literal) => literal_matches(literal, text, options_ended, mode),
                     Atom::Glob(_) => glob.is_some_and(|g| g.is_match(text)),
                 },
@@ -267,9 +236,9 @@ pub(crate) fn argv_matches(
                     Unknowns::Exists => true,
                     // Every continuation must match: only `..` can absorb
                     // tokens of any number, so the rest must be `..` alone.
-                    Unknowns::ForAll => pattern.get(p..).is_some_and(|rest| {
-                        !rest.is_empty() && rest.iter().all(|tp| *tp == TokenPattern::Rest)
-                    }),
+                    Unknowns::ForAll => pattern
+                        .get(p..)
+                        .is_some_and(|rest| !rest.is_empty() && rest.iter().all(|tp| *tp == TokenPattern::Rest)),
                 }
             } else if p == n_pattern {
                 t == n_tokens
@@ -309,11 +278,7 @@ pub(crate) fn argv_matches(
 /// pattern cannot be dodged by spelling.
 pub fn normalize_host(host: &str) -> String {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(&host)
-        .to_owned();
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(&host).to_owned();
     let numeric = if let Some(hex) = host.strip_prefix("0x") {
         u32::from_str_radix(hex, 16).ok()
     } else if !host.is_empty() && host.chars().all(|c| c.is_ascii_digit()) {
@@ -333,9 +298,7 @@ pub(crate) fn host_matches(pattern: &str, host: &str) -> bool {
         return true;
     }
     match pattern.strip_prefix("*.") {
-        Some(suffix) => host
-            .strip_suffix(suffix)
-            .is_some_and(|prefix| prefix.len() > 1 && prefix.ends_with('.')),
+        Some(suffix) => host.strip_suffix(suffix).is_some_and(|prefix| prefix.len() > 1 && prefix.ends_with('.')),
         None => pattern == host,
     }
 }

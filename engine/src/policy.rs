@@ -38,13 +38,8 @@ pub enum RequestKind {
 }
 
 impl RequestKind {
-    pub const ALL: [RequestKind; 5] = [
-        RequestKind::Read,
-        RequestKind::Write,
-        RequestKind::Exec,
-        RequestKind::Net,
-        RequestKind::Tool,
-    ];
+    pub const ALL: [RequestKind; 5] =
+        [RequestKind::Read, RequestKind::Write, RequestKind::Exec, RequestKind::Net, RequestKind::Tool];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -183,11 +178,7 @@ pub enum Atom {
 impl Atom {
     /// A literal, or a glob when `text` holds `*` or `?`.
     pub fn from_text(text: &str) -> Atom {
-        if text.contains(['*', '?']) {
-            Atom::Glob(text.to_owned())
-        } else {
-            Atom::Literal(text.to_owned())
-        }
+        if text.contains(['*', '?']) { Atom::Glob(text.to_owned()) } else { Atom::Literal(text.to_owned()) }
     }
 
     pub fn text(&self) -> &str {

@@ -5,9 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::decision::{Decision, Matches, Verdict, combine, verdict};
-use crate::pattern::{
-    self, Mode, argv_matches, compile_atom_globs, host_matches, path_globs, port_matches,
-};
+use crate::pattern::{self, Mode, argv_matches, compile_atom_globs, host_matches, path_globs, port_matches};
 use crate::policy::{Effect, Matcher, Policy, Rule};
 use crate::request::Request;
 
@@ -20,9 +18,7 @@ pub fn decide(policies: &[Policy], request: &Request) -> Decision {
             for (index, rule) in policy.rules.iter().enumerate() {
                 if rule_matches(rule, request, certain_mode(rule.effect)).is_ok() {
                     matches.certain.push(index);
-                } else if rule.effect != Effect::Allow
-                    && rule_matches(rule, request, Mode::STRICT_POSSIBLE).is_ok()
-                {
+                } else if rule.effect != Effect::Allow && rule_matches(rule, request, Mode::STRICT_POSSIBLE).is_ok() {
                     matches.possible.push(index);
                 }
             }
@@ -69,12 +65,10 @@ pub fn trace(policies: &[Policy], request: &Request) -> Vec<TraceEntry> {
             }
             let (matched, reason, program_differs) = match rule_matches(rule, request, certain_mode(rule.effect)) {
                 Ok(reason) => (true, reason, false),
-                Err(miss) if rule.effect != Effect::Allow => {
-                    match rule_matches(rule, request, Mode::STRICT_POSSIBLE) {
-                        Ok(reason) => (true, format!("{reason}, for some values only known at run time"), false),
-                        Err(_) => (false, miss.reason, miss.program_differs),
-                    }
-                }
+                Err(miss) if rule.effect != Effect::Allow => match rule_matches(rule, request, Mode::STRICT_POSSIBLE) {
+                    Ok(reason) => (true, format!("{reason}, for some values only known at run time"), false),
+                    Err(_) => (false, miss.reason, miss.program_differs),
+                },
                 Err(miss) => (false, miss.reason, miss.program_differs),
             };
             entries.push(TraceEntry {
@@ -148,9 +142,9 @@ fn matcher_matches(matcher: &Matcher, mode: Mode, request: &Request) -> Result<S
             Err(Miss::new(format!("arguments do not match `{}`", describe_argv(pattern))))
         }
         (Matcher::Path { glob, .. }, Request::Read { path } | Request::Write { path }) => {
-            let hit = path_globs(glob).iter().any(|g| {
-                pattern::path_glob(g).is_ok_and(|g| g.compile_matcher().is_match(path))
-            });
+            let hit = path_globs(glob)
+                .iter()
+                .any(|g| pattern::path_glob(g).is_ok_and(|g| g.compile_matcher().is_match(path)));
             if hit {
                 Ok(format!("path matches `{glob}`"))
             } else {
@@ -178,12 +172,7 @@ fn matcher_matches(matcher: &Matcher, mode: Mode, request: &Request) -> Result<S
 }
 
 fn describe_argv(pattern: &crate::policy::ArgvPattern) -> String {
-    pattern
-        .tokens
-        .iter()
-        .map(describe_token)
-        .collect::<Vec<_>>()
-        .join(" ")
+    pattern.tokens.iter().map(describe_token).collect::<Vec<_>>().join(" ")
 }
 
 fn describe_argv_head(pattern: &crate::policy::ArgvPattern) -> String {
@@ -198,9 +187,6 @@ fn describe_token(token: &crate::policy::TokenPattern) -> String {
         TokenPattern::OneOf(atoms) if atoms.len() == 1 => {
             atoms.first().map(|a| a.text().to_owned()).unwrap_or_default()
         }
-        TokenPattern::OneOf(atoms) => format!(
-            "[{}]",
-            atoms.iter().map(|a| a.text()).collect::<Vec<_>>().join(" | ")
-        ),
+        TokenPattern::OneOf(atoms) => format!("[{}]", atoms.iter().map(|a| a.text()).collect::<Vec<_>>().join(" | ")),
     }
 }

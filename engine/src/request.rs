@@ -80,12 +80,7 @@ impl Program {
     /// A program known only by name, resolved as trusted: for tests and
     /// benchmarks, where no file system is consulted.
     pub fn trusted_name(name: &str) -> Program {
-        Program {
-            spelled: name.to_owned(),
-            names: vec![name.to_owned()],
-            path: None,
-            trusted: true,
-        }
+        Program { spelled: name.to_owned(), names: vec![name.to_owned()], path: None, trusted: true }
     }
 }
 

@@ -3,23 +3,52 @@
 
 use proptest::prelude::*;
 use vtpolicy_engine::{
-    Arg, ArgvPattern, Atom, Defaults, Effect, Engine, ExecRequest, Matcher, Policy, Program,
-    Request, Rule, TokenPattern, reference,
+    Arg, ArgvPattern, Atom, Defaults, Effect, Engine, ExecRequest, Matcher, Policy, Program, Request, Rule,
+    TokenPattern, reference,
 };
 
 const WORDS: &[&str] = &[
-    "git", "rm", "push", "status", "-r", "-f", "-R", "--force", "--force-with-lease", "-rf",
-    "/", "main", "origin", "x", "--", "of=/dev/sda",
+    "git",
+    "rm",
+    "push",
+    "status",
+    "-r",
+    "-f",
+    "-R",
+    "--force",
+    "--force-with-lease",
+    "-rf",
+    "/",
+    "main",
+    "origin",
+    "x",
+    "--",
+    "of=/dev/sda",
 ];
 const GLOBS: &[&str] = &["*.rs", "--message=*", "+*", "of=/dev/*", "-*"];
 const PROGRAMS: &[&str] = &["git", "rm", "cargo", "/usr/bin/git"];
 const PATH_GLOBS: &[&str] = &[
-    "/ws/**", "/ws/.git/**", "**/.env", "/etc/shadow", "/ws/*.rs", "/ws/src/**/*.rs",
-    "/home/u/.ssh/**", "/etc/**", "**/.git/hooks/**",
+    "/ws/**",
+    "/ws/.git/**",
+    "**/.env",
+    "/etc/shadow",
+    "/ws/*.rs",
+    "/ws/src/**/*.rs",
+    "/home/u/.ssh/**",
+    "/etc/**",
+    "**/.git/hooks/**",
 ];
 const PATHS: &[&str] = &[
-    "/ws/a.rs", "/ws/.git/config", "/ws/.env", "/etc/shadow", "/ws/src/x/y.rs", "/ws",
-    "/home/u/.ssh/id_rsa", "/ws/sub/.git/hooks/pre-commit", "/etc/passwd", "/tmp/x",
+    "/ws/a.rs",
+    "/ws/.git/config",
+    "/ws/.env",
+    "/etc/shadow",
+    "/ws/src/x/y.rs",
+    "/ws",
+    "/home/u/.ssh/id_rsa",
+    "/ws/sub/.git/hooks/pre-commit",
+    "/etc/passwd",
+    "/tmp/x",
 ];
 const HOST_PATTERNS: &[&str] = &["crates.io", "*.crates.io", "*", "169.254.169.254", "github.com"];
 const HOSTS: &[&str] = &["crates.io", "static.crates.io", "github.com", "169.254.169.254", "evil.com", "a.b.crates.io"];
@@ -60,11 +89,7 @@ fn argv_pattern() -> impl Strategy<Value = ArgvPattern> {
 }
 
 fn ports() -> impl Strategy<Value = Vec<(u16, u16)>> {
-    prop_oneof![
-        Just(vec![]),
-        Just(vec![(443, 443)]),
-        Just(vec![(80, 80), (8000, 9000)]),
-    ]
+    prop_oneof![Just(vec![]), Just(vec![(443, 443)]), Just(vec![(80, 80), (8000, 9000)]),]
 }
 
 fn matcher() -> impl Strategy<Value = Matcher> {
@@ -81,10 +106,7 @@ fn matcher() -> impl Strategy<Value = Matcher> {
 }
 
 fn policy(name: &'static str) -> impl Strategy<Value = Policy> {
-    let rules = prop::collection::vec(
-        (effect(), prop::collection::vec(matcher(), 1..3)),
-        0..14,
-    );
+    let rules = prop::collection::vec((effect(), prop::collection::vec(matcher(), 1..3)), 0..14);
     let defaults = (
         prop::option::of(effect()),
         prop::option::of(effect()),
@@ -98,21 +120,9 @@ fn policy(name: &'static str) -> impl Strategy<Value = Policy> {
         rules: rules
             .into_iter()
             .enumerate()
-            .map(|(index, (effect, matchers))| Rule {
-                id: format!("{name}-{index}"),
-                effect,
-                because: None,
-                matchers,
-            })
+            .map(|(index, (effect, matchers))| Rule { id: format!("{name}-{index}"), effect, because: None, matchers })
             .collect(),
-        defaults: Defaults {
-            read,
-            write,
-            exec,
-            net,
-            tool,
-            unanalysable,
-        },
+        defaults: Defaults { read, write, exec, net, tool, unanalysable },
     })
 }
 
@@ -125,17 +135,14 @@ fn request() -> impl Strategy<Value = Request> {
         ][..]).prop_map(|a| Arg::Known(a.to_owned())),
         2 => Just(Arg::Unknown),
     ];
-    let program = (
-        prop::sample::select(&["git", "rm", "cargo", "ls"][..]),
-        any::<bool>(),
-        any::<bool>(),
-    )
-        .prop_map(|(name, trusted, with_path)| Program {
+    let program = (prop::sample::select(&["git", "rm", "cargo", "ls"][..]), any::<bool>(), any::<bool>()).prop_map(
+        |(name, trusted, with_path)| Program {
             spelled: name.to_owned(),
             names: vec![name.to_owned()],
             path: with_path.then(|| format!("/usr/bin/{name}")),
             trusted,
-        });
+        },
+    );
     let exec = (program, prop::collection::vec(arg, 0..6), any::<bool>())
         .prop_map(|(program, args, open_tail)| Request::Exec(ExecRequest { program, args, open_tail }));
     prop_oneof![
@@ -206,17 +213,10 @@ fn exec_rule(id: &str, effect: Effect, tokens: &[&str]) -> Rule {
         .iter()
         .map(|token| match *token {
             ".." => TokenPattern::Rest,
-            alternatives => TokenPattern::OneOf(
-                alternatives.split('|').map(|a| Atom::Literal(a.to_owned())).collect(),
-            ),
+            alternatives => TokenPattern::OneOf(alternatives.split('|').map(|a| Atom::Literal(a.to_owned())).collect()),
         })
         .collect();
-    Rule {
-        id: id.to_owned(),
-        effect,
-        because: None,
-        matchers: vec![Matcher::Exec { pattern: ArgvPattern { tokens } }],
-    }
+    Rule { id: id.to_owned(), effect, because: None, matchers: vec![Matcher::Exec { pattern: ArgvPattern { tokens } }] }
 }
 
 #[test]

@@ -120,10 +120,7 @@ pub enum Target {
     /// `read`/`write` path globs, `tool` name globs.
     Strings(Vec<Spanned<String>>),
     /// `net` host patterns with optional port ranges.
-    Hosts {
-        hosts: Vec<Spanned<String>>,
-        ports: Vec<Spanned<PortRange>>,
-    },
+    Hosts { hosts: Vec<Spanned<String>>, ports: Vec<Spanned<PortRange>> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

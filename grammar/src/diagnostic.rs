@@ -39,28 +39,15 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            severity: Severity::Error,
-            code,
-            message: message.into(),
-            location: None,
-            label: None,
-            help: None,
-        }
+        Self { severity: Severity::Error, code, message: message.into(), location: None, label: None, help: None }
     }
 
     pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            severity: Severity::Warning,
-            ..Self::error(code, message)
-        }
+        Self { severity: Severity::Warning, ..Self::error(code, message) }
     }
 
     pub fn at(mut self, file: &Arc<SourceFile>, span: Span) -> Self {
-        self.location = Some(Location {
-            file: Arc::clone(file),
-            span,
-        });
+        self.location = Some(Location { file: Arc::clone(file), span });
         self
     }
 
@@ -92,10 +79,9 @@ impl Diagnostic {
             Severity::Warning => "warning",
         };
         match self.position() {
-            Some((file, line, column)) => format!(
-                "{file}:{line}:{column}: {severity}[{}]: {}",
-                self.code, self.message
-            ),
+            Some((file, line, column)) => {
+                format!("{file}:{line}:{column}: {severity}[{}]: {}", self.code, self.message)
+            }
             None => format!("{severity}[{}]: {}", self.code, self.message),
         }
     }
@@ -122,11 +108,8 @@ impl Diagnostic {
             } else {
                 source_line.chars().count().saturating_sub(column - 1).max(1)
             };
-            let indent: String = source_line
-                .chars()
-                .take(column - 1)
-                .map(|c| if c == '\t' { '\t' } else { ' ' })
-                .collect();
+            let indent: String =
+                source_line.chars().take(column - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
             let _ = write!(out, "{pad} | {indent}{}", "^".repeat(width));
             if let Some(label) = &self.label {
                 let _ = write!(out, " {label}");

@@ -6,10 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::ast::{
-    ArgPattern, DefaultScope, Item, PolicyFile, Rule, Target, TestBlock, TestCase,
-    TestRequest,
-};
+use crate::ast::{ArgPattern, DefaultScope, Item, PolicyFile, Rule, Target, TestBlock, TestCase, TestRequest};
 use crate::source::{Span, Spanned};
 
 const INDENT: &str = "    ";
@@ -65,9 +62,7 @@ pub fn format(file: &PolicyFile) -> String {
     for item in &file.items {
         let span = effective_span(text, item.span(), &file.comments);
         // Comments before this item, and those inside it, go above it.
-        while let Some(comment) =
-            comments.next_if(|c| c.span.start < span.end && !is_trailing(text, span.end, c))
-        {
+        while let Some(comment) = comments.next_if(|c| c.span.start < span.end && !is_trailing(text, span.end, c)) {
             separate(&mut out, last_end, comment.span.start);
             out.push_str(comment.node.trim_end());
             out.push('\n');
@@ -112,18 +107,12 @@ fn has_blank_line(gap: &str) -> bool {
     let lines: Vec<&str> = gap.split('\n').collect();
     // The first and last pieces are the rests of the surrounding lines.
     lines.len() > 2
-        && lines
-            .get(1..lines.len() - 1)
-            .is_some_and(|inner| inner.iter().any(|line| line.trim().is_empty()))
+        && lines.get(1..lines.len() - 1).is_some_and(|inner| inner.iter().any(|line| line.trim().is_empty()))
 }
 
 /// A comment is trailing when it starts on the line where the item ends.
 fn is_trailing(text: &str, item_end: usize, comment: &Spanned<String>) -> bool {
-    comment.span.start >= item_end
-        && !text
-            .get(item_end..comment.span.start)
-            .unwrap_or_default()
-            .contains('\n')
+    comment.span.start >= item_end && !text.get(item_end..comment.span.start).unwrap_or_default().contains('\n')
 }
 
 fn format_item(item: &Item) -> String {
@@ -144,10 +133,8 @@ fn format_item(item: &Item) -> String {
             format!("env keep [{}]", items.join(", "))
         }
         Item::Limits(limits, _) => {
-            let items: Vec<String> = limits
-                .iter()
-                .map(|limit| format!("{} {}", limit.name.node, limit.value.node))
-                .collect();
+            let items: Vec<String> =
+                limits.iter().map(|limit| format!("{} {}", limit.name.node, limit.value.node)).collect();
             format!("limits {{ {} }}", items.join("  "))
         }
         Item::Rule(rule) => format_rule(rule),
@@ -277,17 +264,11 @@ fn is_bare_word(token: &str) -> bool {
         && !token.starts_with('#')
         && !token.starts_with("=>")
         && !matches!(token, ".." | "*" | "id" | "because")
-        && token
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.+-@:%^".contains(c))
+        && token.chars().all(|c| c.is_ascii_alphanumeric() || "_.+-@:%^".contains(c))
 }
 
 fn word_or_quoted(token: &str) -> String {
-    if is_bare_word(token) {
-        token.to_owned()
-    } else {
-        quote(token)
-    }
+    if is_bare_word(token) { token.to_owned() } else { quote(token) }
 }
 
 /// A string literal that parses back to `value`.

@@ -11,8 +11,8 @@ use pest::error::{ErrorVariant, InputLocation};
 use pest::iterators::Pair;
 
 use crate::ast::{
-    ArgPattern, Default, DefaultScope, Effect, Item, Kind, Limit, PolicyFile, PortRange, Rule as AstRule,
-    Target, TestBlock, TestCase, TestRequest,
+    ArgPattern, Default, DefaultScope, Effect, Item, Kind, Limit, PolicyFile, PortRange, Rule as AstRule, Target,
+    TestBlock, TestCase, TestRequest,
 };
 use crate::diagnostic::Diagnostic;
 use crate::source::{SourceFile, Span, Spanned};
@@ -38,14 +38,7 @@ pub fn parse(source: &Arc<SourceFile>) -> (PolicyFile, Vec<Diagnostic>) {
             Diagnostic::error(SYNTAX_ERROR, "policy text contains a NUL byte")
                 .at(source, Span::new(position, position + 1)),
         );
-        return (
-            PolicyFile {
-                source: Arc::clone(source),
-                items,
-                comments,
-            },
-            diagnostics,
-        );
+        return (PolicyFile { source: Arc::clone(source), items, comments }, diagnostics);
     }
 
     while offset < text.len() {
@@ -54,17 +47,10 @@ pub fn parse(source: &Arc<SourceFile>) -> (PolicyFile, Vec<Diagnostic>) {
             Ok(mut pairs) => {
                 let Some(single) = pairs.next() else { break };
                 let consumed = single.as_span().end();
-                let mut lowering = Lowering {
-                    source,
-                    offset,
-                    diagnostics: &mut diagnostics,
-                };
+                let mut lowering = Lowering { source, offset, diagnostics: &mut diagnostics };
                 for pair in single.clone().into_inner().flatten() {
                     if pair.as_rule() == Rule::COMMENT {
-                        comments.push(Spanned::new(
-                            pair.as_str().to_owned(),
-                            Span::from_pest(pair.as_span(), offset),
-                        ));
+                        comments.push(Spanned::new(pair.as_str().to_owned(), Span::from_pest(pair.as_span(), offset)));
                     }
                 }
                 for pair in children(single) {
@@ -91,14 +77,7 @@ pub fn parse(source: &Arc<SourceFile>) -> (PolicyFile, Vec<Diagnostic>) {
         }
     }
 
-    (
-        PolicyFile {
-            source: Arc::clone(source),
-            items,
-            comments,
-        },
-        diagnostics,
-    )
+    (PolicyFile { source: Arc::clone(source), items, comments }, diagnostics)
 }
 
 /// The byte offset of the next line after `position` whose first word starts
@@ -115,11 +94,7 @@ fn next_statement_start(text: &str, position: usize) -> Option<usize> {
     }
 }
 
-fn syntax_error(
-    source: &Arc<SourceFile>,
-    position: usize,
-    variant: &ErrorVariant<Rule>,
-) -> Diagnostic {
+fn syntax_error(source: &Arc<SourceFile>, position: usize, variant: &ErrorVariant<Rule>) -> Diagnostic {
     let found = found_at(&source.text, position);
     let span = Span::new(position, position + found.len().max(1));
     let expected = match variant {
@@ -154,12 +129,9 @@ fn found_at(text: &str, position: usize) -> &str {
     if rest.starts_with('\n') {
         return "\n";
     }
-    let end = rest
-        .find(|c: char| c.is_whitespace() || "[]|\",{}".contains(c))
-        .unwrap_or(rest.len());
+    let end = rest.find(|c: char| c.is_whitespace() || "[]|\",{}".contains(c)).unwrap_or(rest.len());
     if end == 0 {
-        rest.get(..rest.chars().next().map_or(0, char::len_utf8))
-            .unwrap_or_default()
+        rest.get(..rest.chars().next().map_or(0, char::len_utf8)).unwrap_or_default()
     } else {
         rest.get(..end).unwrap_or_default()
     }
@@ -188,9 +160,7 @@ fn rule_name(grammar_rule: Rule) -> Option<&'static str> {
         Rule::rule_id => "`id`",
         Rule::because => "`because`",
         Rule::test_case => "a test case",
-        Rule::exec_req | Rule::shell_req | Rule::net_req | Rule::tool_req | Rule::path_req => {
-            "a test request"
-        }
+        Rule::exec_req | Rule::shell_req | Rule::net_req | Rule::tool_req | Rule::path_req => "a test request",
         Rule::EOI => "the end of the statement",
         Rule::single | Rule::file => "a statement",
         _ => return None,
@@ -206,22 +176,22 @@ fn is_keyword(grammar_rule: Rule) -> bool {
     matches!(
         grammar_rule,
         Rule::kw_because
-        | Rule::kw_default
-        | Rule::kw_env
-        | Rule::kw_exec
-        | Rule::kw_extend
-        | Rule::kw_id
-        | Rule::kw_keep
-        | Rule::kw_limits
-        | Rule::kw_net
-        | Rule::kw_policy
-        | Rule::kw_port
-        | Rule::kw_shell
-        | Rule::kw_test
-        | Rule::kw_tool
-        | Rule::kw_trusted_bin
-        | Rule::kw_unanalysable
-        | Rule::kw_version
+            | Rule::kw_default
+            | Rule::kw_env
+            | Rule::kw_exec
+            | Rule::kw_extend
+            | Rule::kw_id
+            | Rule::kw_keep
+            | Rule::kw_limits
+            | Rule::kw_net
+            | Rule::kw_policy
+            | Rule::kw_port
+            | Rule::kw_shell
+            | Rule::kw_test
+            | Rule::kw_tool
+            | Rule::kw_trusted_bin
+            | Rule::kw_unanalysable
+            | Rule::kw_version
     )
 }
 
@@ -237,11 +207,7 @@ impl Lowering<'_> {
     }
 
     fn error(&mut self, span: Span, message: impl Into<String>, label: impl Into<String>) {
-        self.diagnostics.push(
-            Diagnostic::error(SYNTAX_ERROR, message)
-                .at(self.source, span)
-                .with_label(label),
-        );
+        self.diagnostics.push(Diagnostic::error(SYNTAX_ERROR, message).at(self.source, span).with_label(label));
     }
 
     fn item(&mut self, pair: Pair<'_, Rule>) -> Option<Item> {
@@ -275,11 +241,7 @@ impl Lowering<'_> {
                         _ => {}
                     }
                 }
-                Item::Default(Default {
-                    scope,
-                    effect,
-                    span,
-                })
+                Item::Default(Default { scope, effect, span })
             }
             Rule::trusted_bin => {
                 let list = self.string_list(children(pair).next()?);
@@ -327,18 +289,12 @@ impl Lowering<'_> {
                 Rule::effect => effect = Some(Spanned::new(parse_effect(child.as_str()), child_span)),
                 Rule::exec_rule => {
                     let keyword_end = child_span.start + "exec".len();
-                    kinds.push(Spanned::new(
-                        Kind::Exec,
-                        Span::new(child_span.start, keyword_end),
-                    ));
+                    kinds.push(Spanned::new(Kind::Exec, Span::new(child_span.start, keyword_end)));
                     let argv = children(child).next()?;
                     target = Some(Target::Argv(self.argv(argv)));
                 }
                 Rule::net_rule => {
-                    kinds.push(Spanned::new(
-                        Kind::Net,
-                        Span::new(child_span.start, child_span.start + "net".len()),
-                    ));
+                    kinds.push(Spanned::new(Kind::Net, Span::new(child_span.start, child_span.start + "net".len())));
                     let mut hosts = Vec::new();
                     let mut ports = Vec::new();
                     for part in children(child) {
@@ -378,25 +334,14 @@ impl Lowering<'_> {
                     let slot = if is_id { &mut id } else { &mut because };
                     if slot.is_some() {
                         let keyword = if is_id { "id" } else { "because" };
-                        self.error(
-                            child_span,
-                            format!("`{keyword}` given twice in one rule"),
-                            "remove one of them",
-                        );
+                        self.error(child_span, format!("`{keyword}` given twice in one rule"), "remove one of them");
                     }
                     *slot = Some(Spanned::new(value, child_span));
                 }
                 _ => {}
             }
         }
-        Some(AstRule {
-            effect: effect?,
-            kinds,
-            target: target?,
-            id,
-            because,
-            span,
-        })
+        Some(AstRule { effect: effect?, kinds, target: target?, id, because, span })
     }
 
     fn argv(&mut self, pair: Pair<'_, Rule>) -> Vec<Spanned<ArgPattern>> {
@@ -536,7 +481,11 @@ impl Lowering<'_> {
                 let port_pair = inner.next()?;
                 let port_span = self.span(&port_pair);
                 let Ok(port) = port_pair.as_str().parse::<u16>() else {
-                    self.error(port_span, format!("invalid port `{}`", port_pair.as_str()), "expected a port from 0 to 65535");
+                    self.error(
+                        port_span,
+                        format!("invalid port `{}`", port_pair.as_str()),
+                        "expected a port from 0 to 65535",
+                    );
                     return None;
                 };
                 TestRequest::Net(host, port)
@@ -547,7 +496,11 @@ impl Lowering<'_> {
                 let kind_span = self.span(&kind_pair);
                 let kind = parse_kind(kind_pair.as_str());
                 if !matches!(kind, Kind::Read | Kind::Write) {
-                    self.error(kind_span, format!("a `{}` test request needs its own form", kind.as_str()), "expected `read \"PATH\"` or `write \"PATH\"` here");
+                    self.error(
+                        kind_span,
+                        format!("a `{}` test request needs its own form", kind.as_str()),
+                        "expected `read \"PATH\"` or `write \"PATH\"` here",
+                    );
                     return None;
                 }
                 TestRequest::Path(kind, self.string(inner.next()?)?)

@@ -13,11 +13,7 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Arc<Self> {
-        Arc::new(Self {
-            name: name.into(),
-            text: text.into(),
-            line_starts: OnceLock::new(),
-        })
+        Arc::new(Self { name: name.into(), text: text.into(), line_starts: OnceLock::new() })
     }
 
     /// One-based line and column (in characters) of a byte offset.
@@ -43,11 +39,8 @@ impl SourceFile {
     }
 
     fn line_starts(&self) -> &[usize] {
-        self.line_starts.get_or_init(|| {
-            std::iter::once(0)
-                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
-                .collect()
-        })
+        self.line_starts
+            .get_or_init(|| std::iter::once(0).chain(self.text.match_indices('\n').map(|(i, _)| i + 1)).collect())
     }
 }
 

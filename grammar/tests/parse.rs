@@ -1,7 +1,7 @@
 //! Parser behaviour on whole files: accepted syntax, error reporting, and the
 //! formatter round trip.
 
-use vtpolicy_grammar::{ArgPattern, Item, Target, format, parse, SourceFile};
+use vtpolicy_grammar::{ArgPattern, Item, SourceFile, Target, format, parse};
 
 const SKETCH: &str = r#"version 1
 policy "workspace-write"

@@ -2,8 +2,8 @@
 
 use proptest::prelude::*;
 use vtpolicy_grammar::{
-    ArgPattern, Default, DefaultScope, Effect, Item, Kind, Limit, PolicyFile, PortRange, Rule,
-    SourceFile, Span, Spanned, Target, TestBlock, TestCase, TestRequest, format, parse,
+    ArgPattern, Default, DefaultScope, Effect, Item, Kind, Limit, PolicyFile, PortRange, Rule, SourceFile, Span,
+    Spanned, Target, TestBlock, TestCase, TestRequest, format, parse,
 };
 
 fn spanned<T>(node: T) -> Spanned<T> {
@@ -37,13 +37,9 @@ fn arg() -> impl Strategy<Value = ArgPattern> {
 }
 
 fn rule() -> impl Strategy<Value = Item> {
-    let exec = prop::collection::vec(arg(), 1..6).prop_map(|args| {
-        (vec![spanned(Kind::Exec)], Target::Argv(args.into_iter().map(spanned).collect()))
-    });
-    let paths = (
-        prop::sample::subsequence(vec![Kind::Read, Kind::Write], 1..=2),
-        prop::collection::vec(text(), 1..25),
-    )
+    let exec = prop::collection::vec(arg(), 1..6)
+        .prop_map(|args| (vec![spanned(Kind::Exec)], Target::Argv(args.into_iter().map(spanned).collect())));
+    let paths = (prop::sample::subsequence(vec![Kind::Read, Kind::Write], 1..=2), prop::collection::vec(text(), 1..25))
         .prop_map(|(kinds, paths)| {
             (kinds.into_iter().map(spanned).collect(), Target::Strings(paths.into_iter().map(spanned).collect()))
         });

@@ -19,12 +19,7 @@ fn main() {
 const SIZES: &[usize] = &[10, 1_000, 10_000, 100_000];
 
 fn context() -> Context {
-    Context {
-        workspace: "/w".into(),
-        home: "/h".into(),
-        tmp: "/t".into(),
-        cwd: "/w".into(),
-    }
+    Context { workspace: "/w".into(), home: "/h".into(), tmp: "/t".into(), cwd: "/w".into() }
 }
 
 fn exec(argv: &[&str]) -> Request {
@@ -61,7 +56,10 @@ fn engine_for(text: &str) -> Engine {
 }
 
 fn stock_engine() -> Engine {
-    let source = SourceFile::new("<stock:workspace-write>", vtpolicy_compiler::stock_policy("workspace-write").unwrap_or_default());
+    let source = SourceFile::new(
+        "<stock:workspace-write>",
+        vtpolicy_compiler::stock_policy("workspace-write").unwrap_or_default(),
+    );
     engine_for(&source.text)
 }
 
@@ -118,7 +116,12 @@ fn judge() -> Judge {
 #[divan::bench]
 fn judge_stock_argv(bencher: divan::Bencher) {
     let judge = judge();
-    let request = RawRequest::Exec { argv: Some(vec!["git".into(), "push".into(), "-f".into()]), command: None, cwd: None, workspace: None };
+    let request = RawRequest::Exec {
+        argv: Some(vec!["git".into(), "push".into(), "-f".into()]),
+        command: None,
+        cwd: None,
+        workspace: None,
+    };
     bencher.bench_local(|| judge.judge(divan::black_box(&request)));
 }
 

@@ -71,10 +71,7 @@ pub fn check_case(judge: &Judge, case: &Case) -> CaseOutcome {
     let raw = match request_from_value(&case.request) {
         Ok(raw) => raw,
         Err(error) => {
-            return CaseOutcome {
-                judgement: None,
-                failure: Some(format!("invalid request: {error}")),
-            };
+            return CaseOutcome { judgement: None, failure: Some(format!("invalid request: {error}")) };
         }
     };
     let judgement = judge.judge(&raw);
@@ -93,15 +90,13 @@ pub fn check_case(judge: &Judge, case: &Case) -> CaseOutcome {
         }
     }
     let failure = (!failures.is_empty()).then(|| {
-        let unanalysable: Vec<&str> = judgement.decision.parts.iter().filter_map(|p| p.unanalysable.as_deref()).collect();
+        let unanalysable: Vec<&str> =
+            judgement.decision.parts.iter().filter_map(|p| p.unanalysable.as_deref()).collect();
         let mut message = failures.join("; ");
         if !unanalysable.is_empty() {
             message.push_str(&format!(" (unanalysable: {})", unanalysable.join("; ")));
         }
         message
     });
-    CaseOutcome {
-        judgement: Some(judgement),
-        failure,
-    }
+    CaseOutcome { judgement: Some(judgement), failure }
 }

@@ -37,13 +37,7 @@ impl Environment {
         let search = std::env::var_os("PATH")
             .map(|path| std::env::split_paths(&path).filter(|p| p.is_absolute()).collect())
             .unwrap_or_default();
-        Ok(Environment {
-            workspace,
-            cwd,
-            home,
-            tmp,
-            lookup: ProgramLookup::Search(search),
-        })
+        Ok(Environment { workspace, cwd, home, tmp, lookup: ProgramLookup::Search(search) })
     }
 
     /// A fixed environment that touches nothing on disk to find programs:
@@ -120,12 +114,7 @@ impl Judge {
             sources.push(compiled.sources);
             rules.push(compiled.policy);
         }
-        Ok(Judge {
-            engine: Engine::new(rules)?,
-            sources,
-            environment,
-            trusted,
-        })
+        Ok(Judge { engine: Engine::new(rules)?, sources, environment, trusted })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -171,11 +160,7 @@ fn normalize_with(raw: &RawRequest, environment: &Environment, trusted: &[PathBu
     );
     let mut normalizer = Normalizer {
         home: &environment.home,
-        programs: ProgramResolver {
-            lookup: &environment.lookup,
-            trusted,
-            home: &environment.home,
-        },
+        programs: ProgramResolver { lookup: &environment.lookup, trusted, home: &environment.home },
         parts: Vec::new(),
     };
     match raw {
@@ -204,10 +189,9 @@ fn normalize_with(raw: &RawRequest, environment: &Environment, trusted: &[PathBu
                 request: Request::Net { host, port: *port },
             });
         }
-        RawRequest::Tool { name, .. } => normalizer.parts.push(Part::Request {
-            label: format!("tool {name}"),
-            request: Request::Tool { name: name.clone() },
-        }),
+        RawRequest::Tool { name, .. } => normalizer
+            .parts
+            .push(Part::Request { label: format!("tool {name}"), request: Request::Tool { name: name.clone() } }),
     }
     normalizer.parts
 }
@@ -237,7 +221,9 @@ pub fn test_request(request: &TestRequest, context: &Context) -> RawRequest {
             cwd: None,
             workspace: None,
         },
-        TestRequest::Shell(text) => RawRequest::Exec { argv: None, command: Some(text.clone()), cwd: None, workspace: None },
+        TestRequest::Shell(text) => {
+            RawRequest::Exec { argv: None, command: Some(text.clone()), cwd: None, workspace: None }
+        }
         TestRequest::Path(kind, path) => {
             let path = expand(path, true);
             match kind {
@@ -254,11 +240,8 @@ pub fn test_request(request: &TestRequest, context: &Context) -> RawRequest {
 /// with bare program names taken as trusted, so results do not depend on
 /// what is installed.
 pub fn run_inline_tests(policy: &CompiledPolicy, environment: &Environment) -> Result<Vec<TestOutcome>, GraphError> {
-    let environment = Environment {
-        lookup: ProgramLookup::AssumeTrusted,
-        cwd: environment.workspace.clone(),
-        ..environment.clone()
-    };
+    let environment =
+        Environment { lookup: ProgramLookup::AssumeTrusted, cwd: environment.workspace.clone(), ..environment.clone() };
     let context = environment.context();
     let judge = Judge::new(vec![policy.clone()], environment)?;
     Ok(policy

@@ -12,11 +12,7 @@ pub struct FileResolver;
 impl Resolver for FileResolver {
     fn load(&self, name: &str, from: &SourceFile) -> Result<Arc<SourceFile>, String> {
         let base = Path::new(&from.name).parent().unwrap_or(Path::new("."));
-        let path = if from.name.starts_with('<') {
-            PathBuf::from(name)
-        } else {
-            base.join(name)
-        };
+        let path = if from.name.starts_with('<') { PathBuf::from(name) } else { base.join(name) };
         read_source(&path)
     }
 }
@@ -62,7 +58,8 @@ pub fn load_policy(spec: &str, context: &Context, layering: Layering) -> (Option
         return (None, diagnostics);
     };
     let workspace = Path::new(&context.workspace);
-    if layering == Layering::Enforce && !source.name.starts_with('<') && Path::new(&source.name).starts_with(workspace) {
+    if layering == Layering::Enforce && !source.name.starts_with('<') && Path::new(&source.name).starts_with(workspace)
+    {
         let mut kept_rules = Vec::new();
         let mut kept_sources = Vec::new();
         let mut dropped = Vec::new();
@@ -83,7 +80,9 @@ pub fn load_policy(spec: &str, context: &Context, layering: Layering) -> (Option
             diagnostics.push(
                 Diagnostic::warning(codes::WORKSPACE_ALLOW_IGNORED, message)
                     .at(&first_source.file, first_source.span)
-                    .with_label("this policy is loaded from inside the workspace, where it may only add prompt and deny rules"),
+                    .with_label(
+                        "this policy is loaded from inside the workspace, where it may only add prompt and deny rules",
+                    ),
             );
         }
         compiled.policy.rules = kept_rules;

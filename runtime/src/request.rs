@@ -109,8 +109,11 @@ pub fn request_from_value(value: &Value) -> Result<RawRequest, RequestError> {
                         pointer.push('/');
                         pointer.push_str(&first.replace('~', "~0").replace('/', "~1"));
                     }
-                    format!("unknown field{} {}", if unexpected.len() > 1 { "s" } else { "" },
-                        unexpected.iter().map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", "))
+                    format!(
+                        "unknown field{} {}",
+                        if unexpected.len() > 1 { "s" } else { "" },
+                        unexpected.iter().map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", ")
+                    )
                 }
                 // The schema's only `oneOf`: exec takes `argv` or `command`.
                 jsonschema::error::ValidationErrorKind::OneOfMultipleValid { .. }
@@ -127,10 +130,7 @@ pub fn request_from_value(value: &Value) -> Result<RawRequest, RequestError> {
     if let Some(error) = errors.into_iter().next() {
         return Err(error);
     }
-    serde_json::from_value(value.clone()).map_err(|e| RequestError {
-        pointer: String::new(),
-        message: e.to_string(),
-    })
+    serde_json::from_value(value.clone()).map_err(|e| RequestError { pointer: String::new(), message: e.to_string() })
 }
 
 #[cfg(test)]
@@ -153,7 +153,10 @@ mod tests {
     fn errors_carry_a_json_pointer() {
         assert_eq!(error(r#"{"kind":"exec","argv":["git",5]}"#), "/argv/1: 5 is not of type \"string\"");
         assert_eq!(error(r#"{"kind":"read","path":"/x","mode":"r"}"#), "/mode: unknown field `mode`");
-        assert_eq!(error(r#"{"kind":"net","host":"x","port":70000}"#), "/port: 70000 is greater than the maximum of 65535");
+        assert_eq!(
+            error(r#"{"kind":"net","host":"x","port":70000}"#),
+            "/port: 70000 is greater than the maximum of 65535"
+        );
         assert!(error(r#"{"kind":"fly"}"#).starts_with("/kind: "));
         assert_eq!(error(r#"{"kind":"exec"}"#), "request: an exec request takes exactly one of `argv` and `command`");
         assert_eq!(

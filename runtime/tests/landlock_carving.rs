@@ -16,8 +16,14 @@ use vtpolicy_runtime::{Layering, load_policy};
 const NAMES: &[&str] = &[".git", "hooks", "config", ".env", "src", "a", "id_rsa", "x.pem", ".vscode", "lib.rs"];
 
 /// Rights that create, remove or replace entries of a directory.
-const ENTRY_RIGHTS: &[FsAccess] =
-    &[FsAccess::MakeReg, FsAccess::MakeDir, FsAccess::MakeSym, FsAccess::RemoveFile, FsAccess::RemoveDir, FsAccess::Refer];
+const ENTRY_RIGHTS: &[FsAccess] = &[
+    FsAccess::MakeReg,
+    FsAccess::MakeDir,
+    FsAccess::MakeSym,
+    FsAccess::RemoveFile,
+    FsAccess::RemoveDir,
+    FsAccess::Refer,
+];
 
 fn is_within(path: &str, dir: &str) -> bool {
     path == dir || path.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'))
@@ -81,10 +87,16 @@ fn check_tree(paths: &[Vec<usize>]) -> Result<(), TestCaseError> {
         let read_denied = read_denies.iter().any(|p| p.matches(path));
         let write_denied = write_denies.iter().any(|p| p.matches(path));
         if read_denied && !is_dir {
-            prop_assert!(!granted.contains(&FsAccess::ReadFile) && !granted.contains(&FsAccess::Execute), "{path} readable");
+            prop_assert!(
+                !granted.contains(&FsAccess::ReadFile) && !granted.contains(&FsAccess::Execute),
+                "{path} readable"
+            );
         }
         if write_denied {
-            prop_assert!(!granted.contains(&FsAccess::WriteFile) && !granted.contains(&FsAccess::Truncate), "{path} writable");
+            prop_assert!(
+                !granted.contains(&FsAccess::WriteFile) && !granted.contains(&FsAccess::Truncate),
+                "{path} writable"
+            );
             if *is_dir {
                 for right in ENTRY_RIGHTS {
                     prop_assert!(!granted.contains(right), "{path} grants {right:?} inside a denied directory");
@@ -92,7 +104,10 @@ fn check_tree(paths: &[Vec<usize>]) -> Result<(), TestCaseError> {
             }
             let parent = Path::new(path).parent().map(s).unwrap_or_default();
             for right in ENTRY_RIGHTS {
-                prop_assert!(!rights(&rules, &parent).contains(right), "{parent} grants {right:?}: {path} can be replaced");
+                prop_assert!(
+                    !rights(&rules, &parent).contains(right),
+                    "{parent} grants {right:?}: {path} can be replaced"
+                );
             }
         }
         // What the policy allows stays reachable.

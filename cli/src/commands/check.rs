@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 use vtpolicy_compiler::{codes, kernel_lints};
-use vtpolicy_runtime::sandbox::KernelProfiles;
 use vtpolicy_grammar::{Diagnostic, DiagnosticReport};
+use vtpolicy_runtime::sandbox::KernelProfiles;
 use vtpolicy_runtime::{TestOutcome, load_policy, run_inline_tests};
 
 use crate::Exit;
@@ -132,18 +132,10 @@ pub(crate) fn failed_test(outcome: &TestOutcome) -> Diagnostic {
         let ids: Vec<String> = decision.matched.iter().map(|m| format!("`{}`", m.id)).collect();
         format!("decided by {}", ids.join(", "))
     };
-    let unanalysable: Vec<&str> = decision
-        .parts
-        .iter()
-        .filter_map(|p| p.unanalysable.as_deref())
-        .collect();
+    let unanalysable: Vec<&str> = decision.parts.iter().filter_map(|p| p.unanalysable.as_deref()).collect();
     let mut diagnostic = Diagnostic::error(
         codes::TEST_FAILED,
-        format!(
-            "test expected `{}`, got `{}`",
-            outcome.test.expect.as_str(),
-            decision.effect.as_str()
-        ),
+        format!("test expected `{}`, got `{}`", outcome.test.expect.as_str(), decision.effect.as_str()),
     )
     .at(&outcome.test.file, outcome.test.span)
     .with_label(why);

@@ -34,7 +34,9 @@ pub(crate) fn run(args: &CompileArgs) -> Exit {
         Err(exit) => return exit,
     };
     let bytes = if args.target == Target::Graph {
-        let Some(judge) = policies::judge(&args.policy.policies, environment, vtpolicy_runtime::Layering::Enforce, style) else {
+        let Some(judge) =
+            policies::judge(&args.policy.policies, environment, vtpolicy_runtime::Layering::Enforce, style)
+        else {
             return Exit::Error;
         };
         match format {
@@ -45,7 +47,9 @@ pub(crate) fn run(args: &CompileArgs) -> Exit {
             },
         }
     } else {
-        let Some(compiled) = policies::compile_all(&args.policy.policies, &environment, vtpolicy_runtime::Layering::Enforce, style) else {
+        let Some(compiled) =
+            policies::compile_all(&args.policy.policies, &environment, vtpolicy_runtime::Layering::Enforce, style)
+        else {
             return Exit::Error;
         };
         let refs: Vec<_> = compiled.iter().collect();
@@ -105,7 +109,10 @@ fn kernel_artifact(
                         program.instructions.len()
                     );
                     for denial in &program.denials {
-                        text.push_str(&format!("; {} when {} -> {}: {}\n", denial.syscall, denial.when, denial.errno, denial.why));
+                        text.push_str(&format!(
+                            "; {} when {} -> {}: {}\n",
+                            denial.syscall, denial.when, denial.errno, denial.why
+                        ));
                     }
                     text.push_str(&bpf::disassemble(&program.instructions, &name));
                     Ok(text.into_bytes())
@@ -138,11 +145,45 @@ fn kernel_artifact(
 
 /// Syscalls named in the disassembly.
 const SYSCALL_NAMES: &[&str] = &[
-    "ioctl", "socket", "clone", "clone3", "ptrace", "personality", "pivot_root", "chroot", "mount", "umount2",
-    "init_module", "delete_module", "add_key", "request_key", "keyctl", "unshare", "kexec_load", "perf_event_open",
-    "name_to_handle_at", "open_by_handle_at", "setns", "process_vm_readv", "process_vm_writev", "finit_module",
-    "kexec_file_load", "bpf", "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register", "open_tree",
-    "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "pidfd_getfd", "process_madvise", "mount_setattr",
+    "ioctl",
+    "socket",
+    "clone",
+    "clone3",
+    "ptrace",
+    "personality",
+    "pivot_root",
+    "chroot",
+    "mount",
+    "umount2",
+    "init_module",
+    "delete_module",
+    "add_key",
+    "request_key",
+    "keyctl",
+    "unshare",
+    "kexec_load",
+    "perf_event_open",
+    "name_to_handle_at",
+    "open_by_handle_at",
+    "setns",
+    "process_vm_readv",
+    "process_vm_writev",
+    "finit_module",
+    "kexec_file_load",
+    "bpf",
+    "userfaultfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "open_tree",
+    "move_mount",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "pidfd_getfd",
+    "process_madvise",
+    "mount_setattr",
 ];
 
 pub(crate) fn render_report(report: &FidelityReport) -> String {
@@ -153,7 +194,12 @@ pub(crate) fn render_report(report: &FidelityReport) -> String {
     }
     out.push_str(&format!("kernel: Landlock ABI {}\n", report.landlock_abi));
     for gap in &report.kernel {
-        out.push_str(&format!("  {} {}: {}\n", if gap.fatal { "error" } else { "gap" }, layer_name(gap.layer), gap.gap));
+        out.push_str(&format!(
+            "  {} {}: {}\n",
+            if gap.fatal { "error" } else { "gap" },
+            layer_name(gap.layer),
+            gap.gap
+        ));
     }
     for rule in &report.rules {
         // One mark per layer: its weakest coverage.

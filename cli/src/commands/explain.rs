@@ -63,17 +63,14 @@ pub(crate) fn run(args: &ExplainArgs, style: Style) -> Exit {
             return Exit::Error;
         }
     };
-    let workspace = args
-        .policy
-        .workspace
-        .clone()
-        .or_else(|| raw.workspace().map(Into::into));
+    let workspace = args.policy.workspace.clone().or_else(|| raw.workspace().map(Into::into));
     let cwd = args.cwd.clone().or_else(|| raw.cwd().map(Into::into));
     let environment = match policies::environment(workspace.as_deref(), cwd.as_deref()) {
         Ok(environment) => environment,
         Err(exit) => return exit,
     };
-    let Some(judge) = policies::judge(&args.policy.policies, environment, vtpolicy_runtime::Layering::Enforce, style) else {
+    let Some(judge) = policies::judge(&args.policy.policies, environment, vtpolicy_runtime::Layering::Enforce, style)
+    else {
         return Exit::Error;
     };
     let judgement = judge.judge(&raw);
@@ -85,7 +82,9 @@ pub(crate) fn run(args: &ExplainArgs, style: Style) -> Exit {
             .decision
             .parts
             .iter()
-            .map(|part| part_report(&judge, &part.label, part.request.as_ref(), part.unanalysable.as_deref(), &part.decision))
+            .map(|part| {
+                part_report(&judge, &part.label, part.request.as_ref(), part.unanalysable.as_deref(), &part.decision)
+            })
             .collect(),
     };
     match args.format {
@@ -105,9 +104,7 @@ fn read_request(args: &ExplainArgs) -> Result<RawRequest, String> {
     if let Some(file) = &args.request {
         let text = if file == "-" {
             let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|e| format!("cannot read standard input: {e}"))?;
+            std::io::stdin().read_to_string(&mut text).map_err(|e| format!("cannot read standard input: {e}"))?;
             text
         } else {
             std::fs::read_to_string(file).map_err(|e| format!("cannot read `{file}`: {e}"))?
@@ -146,7 +143,13 @@ fn source(judge: &Judge, policy: usize, rule: usize) -> String {
     judge.rule_source(policy, rule).map(|s| s.location()).unwrap_or_default()
 }
 
-fn part_report(judge: &Judge, label: &str, request: Option<&Request>, unanalysable: Option<&str>, decision: &Decision) -> PartReport {
+fn part_report(
+    judge: &Judge,
+    label: &str,
+    request: Option<&Request>,
+    unanalysable: Option<&str>,
+    decision: &Decision,
+) -> PartReport {
     let trace = request
         .map(|request| judge.trace(request).iter().map(|entry| trace_report(judge, entry)).collect())
         .unwrap_or_default();
@@ -189,9 +192,17 @@ fn print_human(explanation: &Explanation, style: Style) {
             (None, Some(reason)) => format!("unanalysable: {reason}"),
             (None, None) => String::new(),
         };
-        crate::output::outln!("{} {}  {}", style.effect(part.decision), style.bold(&part.label), style.dim(&format!("→ {what}")));
+        crate::output::outln!(
+            "{} {}  {}",
+            style.effect(part.decision),
+            style.bold(&part.label),
+            style.dim(&format!("→ {what}"))
+        );
         if part.kernel_refusal {
-            crate::output::outln!("    {}", style.dim("raised from prompt: no allow rule grants this path, so the kernel sandbox would refuse it"));
+            crate::output::outln!(
+                "    {}",
+                style.dim("raised from prompt: no allow rule grants this path, so the kernel sandbox would refuse it")
+            );
         }
         if part.default_applied && part.unanalysable.is_none() {
             crate::output::outln!("    {}", style.dim("no rule matched: the default applied"));
@@ -210,7 +221,10 @@ fn print_human(explanation: &Explanation, style: Style) {
             );
         }
         if other_programs > 0 {
-            crate::output::outln!("    {}", style.dim(&format!("({other_programs} rules about other programs not shown)")));
+            crate::output::outln!(
+                "    {}",
+                style.dim(&format!("({other_programs} rules about other programs not shown)"))
+            );
         }
     }
 }
@@ -229,7 +243,9 @@ fn print_rule(rule: &RuleReport, style: Style, indent: &str) {
     if rule.uncertain {
         crate::output::outln!(
             "{indent}  {}",
-            style.dim("matches only for some values known at run time; capped at the effect for unanalysable constructs")
+            style.dim(
+                "matches only for some values known at run time; capped at the effect for unanalysable constructs"
+            )
         );
     }
 }

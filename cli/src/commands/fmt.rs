@@ -20,7 +20,9 @@ pub(crate) fn run(args: &FmtArgs) -> Exit {
         return match format_text("<stdin>", &text, style) {
             Some(formatted) => {
                 if args.check {
-                    if formatted == text { Exit::Ok } else {
+                    if formatted == text {
+                        Exit::Ok
+                    } else {
                         eprintln!("<stdin> is not formatted");
                         Exit::Failure
                     }

@@ -76,7 +76,12 @@ pub(crate) fn run(args: &TestArgs, style: Style) -> Exit {
     }
 }
 
-fn inline_tests(file: &str, environment: &vtpolicy_runtime::Environment, style: Style, report: &mut Report) -> Result<(), String> {
+fn inline_tests(
+    file: &str,
+    environment: &vtpolicy_runtime::Environment,
+    style: Style,
+    report: &mut Report,
+) -> Result<(), String> {
     let (compiled, diagnostics) = load_policy(file, &environment.context(), vtpolicy_runtime::Layering::AsWritten);
     let Some(compiled) = compiled else {
         policies::print_diagnostics(&diagnostics, style);
@@ -121,7 +126,12 @@ fn run_cases(
     style: Style,
     report: &mut Report,
 ) -> Result<(), String> {
-    let Some(judge) = policies::judge(&resolve_policies(file, policies_named), environment.clone(), vtpolicy_runtime::Layering::AsWritten, style) else {
+    let Some(judge) = policies::judge(
+        &resolve_policies(file, policies_named),
+        environment.clone(),
+        vtpolicy_runtime::Layering::AsWritten,
+        style,
+    ) else {
         return Err("the policy does not compile".to_owned());
     };
     for (index, case) in cases.iter().enumerate() {
@@ -141,7 +151,12 @@ fn run_cases(
     Ok(())
 }
 
-fn toml_cases(file: &str, environment: &vtpolicy_runtime::Environment, style: Style, report: &mut Report) -> Result<(), String> {
+fn toml_cases(
+    file: &str,
+    environment: &vtpolicy_runtime::Environment,
+    style: Style,
+    report: &mut Report,
+) -> Result<(), String> {
     let text = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
     let parsed: CaseFile = toml::from_str(&text).map_err(|e| e.to_string().trim_end().replace('\n', " "))?;
     if parsed.cases.iter().any(|c| c.policy.is_some()) {
@@ -150,7 +165,12 @@ fn toml_cases(file: &str, environment: &vtpolicy_runtime::Environment, style: St
     run_cases(file, parsed.policy.names(), &parsed.cases, environment, style, report)
 }
 
-fn jsonl_cases(file: &str, environment: &vtpolicy_runtime::Environment, style: Style, report: &mut Report) -> Result<(), String> {
+fn jsonl_cases(
+    file: &str,
+    environment: &vtpolicy_runtime::Environment,
+    style: Style,
+    report: &mut Report,
+) -> Result<(), String> {
     let text = std::fs::read_to_string(file).map_err(|e| e.to_string())?;
     for (number, line) in text.lines().enumerate() {
         if line.trim().is_empty() {

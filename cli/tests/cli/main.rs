@@ -16,12 +16,7 @@ impl Output {
     /// Exit code, stdout and stderr, with `dir` replaced by `[DIR]`.
     fn snapshot(&self, dir: &Path) -> String {
         let filter = |text: &str| text.replace(&dir.display().to_string(), "[DIR]");
-        format!(
-            "exit: {}\n--- stdout\n{}--- stderr\n{}",
-            self.code,
-            filter(&self.stdout),
-            filter(&self.stderr)
-        )
+        format!("exit: {}\n--- stdout\n{}--- stderr\n{}", self.code, filter(&self.stdout), filter(&self.stderr))
     }
 }
 
@@ -169,7 +164,10 @@ fn explain_rejects_bad_requests_with_a_pointer() {
     for (request, expected) in [
         (r#"{"kind":"exec","argv":["git",5]}"#, "error: <stdin>: /argv/1: 5 is not of type \"string\"\n"),
         (r#"{"kind":"read","path":"/x","mode":"r"}"#, "error: <stdin>: /mode: unknown field `mode`\n"),
-        ("{", "error: <stdin>: request: invalid JSON at line 1 column 1: EOF while parsing an object at line 1 column 1\n"),
+        (
+            "{",
+            "error: <stdin>: request: invalid JSON at line 1 column 1: EOF while parsing an object at line 1 column 1\n",
+        ),
     ] {
         let out = vtpolicy(&dir, &["explain", "-p", "read-only", "--request", "-"], Some(request));
         assert_eq!(out.code, 2);
@@ -258,7 +256,8 @@ fn compile_the_graph() {
     let graph: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
     assert_eq!(graph["policies"][0]["name"], "workspace-write");
     assert!(graph["policies"][0]["exec_strict"]["nodes"][0]["literal"]["git"].is_number());
-    let dot = vtpolicy(&dir, &["compile", "-p", "read-only", "--target", "graph", "--format", "dot", "-o", "g.dot"], None);
+    let dot =
+        vtpolicy(&dir, &["compile", "-p", "read-only", "--target", "graph", "--format", "dot", "-o", "g.dot"], None);
     assert_eq!(dot.code, 0);
     let text = std::fs::read_to_string(dir.join("g.dot")).expect("dot file");
     assert!(text.starts_with("digraph vtpolicy {"));
@@ -276,7 +275,8 @@ fn schema_is_json() {
 #[test]
 fn a_policy_inside_the_workspace_may_only_tighten() {
     let (_guard, dir) = workdir();
-    std::fs::write(dir.join("repo.vtp"), "version 1\nallow exec curl ..\ndeny exec git push ..  id \"no-push\"\n").expect("write");
+    std::fs::write(dir.join("repo.vtp"), "version 1\nallow exec curl ..\ndeny exec git push ..  id \"no-push\"\n")
+        .expect("write");
     let out = vtpolicy(&dir, &["explain", "-p", "repo.vtp", "--format", "json", "--", "curl", "x"], None);
     assert_eq!(out.code, 0);
     assert!(out.stderr.contains("warning[VT104]: allow rule `repo:2` is ignored"), "{}", out.stderr);
@@ -309,7 +309,8 @@ fn compile_emits_every_kernel_target() {
     };
     let landlock: serde_json::Value = serde_json::from_str(&run("landlock", None)).expect("json");
     assert_eq!(landlock["minimum_abi"], 4);
-    let carved: Vec<&str> = landlock["carved"].as_array().expect("carved").iter().filter_map(|n| n["path"].as_str()).collect();
+    let carved: Vec<&str> =
+        landlock["carved"].as_array().expect("carved").iter().filter_map(|n| n["path"].as_str()).collect();
     assert!(carved.iter().any(|p| p.ends_with("/.git/hooks")), "{carved:?}");
 
     let disasm = run("seccomp", None);
@@ -330,7 +331,8 @@ fn compile_emits_every_kernel_target() {
     let report: serde_json::Value = serde_json::from_str(&run("report", Some("json"))).expect("json");
     assert_eq!(report["sandboxed"], true);
 
-    let out = vtpolicy(&dir, &["compile", "--policy", "workspace-write", "--target", "landlock", "--format", "dot"], None);
+    let out =
+        vtpolicy(&dir, &["compile", "--policy", "workspace-write", "--target", "landlock", "--format", "dot"], None);
     assert_eq!((out.code, out.stderr.trim()), (2, "error: `--format dot` does not apply to `--target landlock`"));
 }
 

@@ -91,9 +91,7 @@ pub struct SeccompData {
 
 impl SeccompData {
     fn word(&self, offset: u32) -> Option<u32> {
-        let arg = |i: usize, high: bool| {
-            self.args.get(i).map(|a| if high { (a >> 32) as u32 } else { *a as u32 })
-        };
+        let arg = |i: usize, high: bool| self.args.get(i).map(|a| if high { (a >> 32) as u32 } else { *a as u32 });
         match offset {
             0 => Some(self.nr),
             4 => Some(self.arch),

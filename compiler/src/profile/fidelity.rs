@@ -136,7 +136,8 @@ fn net_coverage(rule: &vtpolicy_engine::Rule, artifacts: &Artifacts<'_>, abi: u8
         })
         .collect();
     let any_host = hosts.contains(&"*");
-    let proxy = cover(Layer::Proxy, Coverage::None, "host names are checked only by an egress proxy, which is not configured");
+    let proxy =
+        cover(Layer::Proxy, Coverage::None, "host names are checked only by an egress proxy, which is not configured");
     match rule.effect {
         Effect::Allow => {
             let mut out = Vec::new();
@@ -146,7 +147,11 @@ fn net_coverage(rule: &vtpolicy_engine::Rule, artifacts: &Artifacts<'_>, abi: u8
                 "Landlock restricts TCP connect ports, not hosts: any host on these ports is reachable".to_owned()
             };
             let landlock_cov = if any_host && abi >= 4 { Coverage::Full } else { Coverage::Partial };
-            out.push(cover(Layer::Landlock, landlock_cov, if landlock_cov == Coverage::Full { String::new() } else { landlock_gap }));
+            out.push(cover(
+                Layer::Landlock,
+                landlock_cov,
+                if landlock_cov == Coverage::Full { String::new() } else { landlock_gap },
+            ));
             if let Some(seccomp) = artifacts.seccomp {
                 let gap = if seccomp.tcp_only {
                     "only TCP sockets (and UDP when port 53 is allowed) can be created; UDP, raw, MPTCP and netlink are refused"
@@ -155,7 +160,11 @@ fn net_coverage(rule: &vtpolicy_engine::Rule, artifacts: &Artifacts<'_>, abi: u8
                 };
                 out.push(cover(Layer::Seccomp, Coverage::Partial, gap));
             }
-            out.push(cover(Layer::Seatbelt, if any_host { Coverage::Full } else { Coverage::Partial }, if any_host { "" } else { "Seatbelt filters by port here, not by host" }));
+            out.push(cover(
+                Layer::Seatbelt,
+                if any_host { Coverage::Full } else { Coverage::Partial },
+                if any_host { "" } else { "Seatbelt filters by port here, not by host" },
+            ));
             if !any_host {
                 out.push(proxy);
             }
@@ -164,13 +173,14 @@ fn net_coverage(rule: &vtpolicy_engine::Rule, artifacts: &Artifacts<'_>, abi: u8
         _ => {
             let covered_by_off = matches!(artifacts.model.network, Network::Off);
             if covered_by_off {
-                vec![
-                    cover(Layer::Seccomp, Coverage::Full, ""),
-                    cover(Layer::Seatbelt, Coverage::Full, ""),
-                ]
+                vec![cover(Layer::Seccomp, Coverage::Full, ""), cover(Layer::Seatbelt, Coverage::Full, "")]
             } else {
                 vec![
-                    cover(Layer::Landlock, Coverage::None, "Landlock cannot tell hosts apart; a connection on an allowed port reaches this host"),
+                    cover(
+                        Layer::Landlock,
+                        Coverage::None,
+                        "Landlock cannot tell hosts apart; a connection on an allowed port reaches this host",
+                    ),
                     cover(Layer::Seatbelt, Coverage::None, "the profile does not resolve host names"),
                     proxy,
                 ]
@@ -212,7 +222,11 @@ fn path_coverage(rule: &vtpolicy_engine::Rule, artifacts: &Artifacts<'_>, abi: u
                 } else {
                     "absent on this machine: the directory that would hold it accepts no new entries"
                 };
-                out.push(LayerCoverage { patterns: missing, machine_specific: true, ..cover(Layer::Landlock, Coverage::Full, gap) });
+                out.push(LayerCoverage {
+                    patterns: missing,
+                    machine_specific: true,
+                    ..cover(Layer::Landlock, Coverage::Full, gap)
+                });
             }
             if effect == Effect::Deny {
                 let carved = paths(&ruleset.carved);
@@ -220,7 +234,11 @@ fn path_coverage(rule: &vtpolicy_engine::Rule, artifacts: &Artifacts<'_>, abi: u
                     out.push(LayerCoverage {
                         patterns: carved,
                         machine_specific: true,
-                        ..cover(Layer::Landlock, Coverage::Full, "carved out of granted trees by granting their siblings")
+                        ..cover(
+                            Layer::Landlock,
+                            Coverage::Full,
+                            "carved out of granted trees by granting their siblings",
+                        )
                     });
                 }
                 let metadata = if writes {
@@ -230,7 +248,11 @@ fn path_coverage(rule: &vtpolicy_engine::Rule, artifacts: &Artifacts<'_>, abi: u
                 };
                 out.push(cover(Layer::Landlock, Coverage::Full, metadata));
                 if writes && abi < 3 {
-                    out.push(cover(Layer::Landlock, Coverage::Partial, format!("Landlock ABI {abi} cannot stop truncation (needs 3)")));
+                    out.push(cover(
+                        Layer::Landlock,
+                        Coverage::Partial,
+                        format!("Landlock ABI {abi} cannot stop truncation (needs 3)"),
+                    ));
                 }
             }
             if !out.iter().any(|c| c.layer == Layer::Landlock) {
@@ -283,7 +305,11 @@ fn kernel_gaps(artifacts: &Artifacts<'_>, abi: u8) -> Vec<KernelGap> {
         });
     }
     if abi < 5 {
-        out.push(KernelGap { layer: Layer::Landlock, gap: format!("Landlock ABI {abi} does not restrict device ioctls (needs 5)"), fatal: false });
+        out.push(KernelGap {
+            layer: Layer::Landlock,
+            gap: format!("Landlock ABI {abi} does not restrict device ioctls (needs 5)"),
+            fatal: false,
+        });
     }
     out.push(KernelGap {
         layer: Layer::Landlock,

@@ -638,7 +638,11 @@ impl Walker<'_, '_> {
     }
 
     fn carve_note(&mut self, deny: &PathGlob, path: &str) {
-        let note = Note { rule: deny.rule.clone(), path: path.to_owned(), why: "denied: carved out of the granted tree".to_owned() };
+        let note = Note {
+            rule: deny.rule.clone(),
+            path: path.to_owned(),
+            why: "denied: carved out of the granted tree".to_owned(),
+        };
         if !self.out.carved.contains(&note) {
             self.out.carved.push(note);
         }

@@ -9,9 +9,9 @@
 //! Everything here is pure data: the file system is seen through
 //! [`landlock::FileSystem`], and nothing is applied.
 
+pub mod bpf;
+pub mod fidelity;
 pub mod landlock;
 pub mod model;
-pub mod bpf;
-pub mod seccomp;
 pub mod seatbelt;
-pub mod fidelity;
+pub mod seccomp;

@@ -69,9 +69,8 @@ pub struct SandboxModel {
 impl SandboxModel {
     /// Reads the model off `policies` compiled for `context`.
     pub fn new(policies: &[&CompiledPolicy], context: &Context) -> SandboxModel {
-        let restricts = |policy: &CompiledPolicy, kind: RequestKind| {
-            policy.policy.defaults.get(kind) != Some(Effect::Allow)
-        };
+        let restricts =
+            |policy: &CompiledPolicy, kind: RequestKind| policy.policy.defaults.get(kind) != Some(Effect::Allow);
         let mut layers = Vec::new();
         let mut read_denies = Vec::new();
         let mut write_denies = Vec::new();
@@ -111,10 +110,8 @@ impl SandboxModel {
             }
         }
         let network = network(policies);
-        let enabled = !layers.is_empty()
-            || !read_denies.is_empty()
-            || !write_denies.is_empty()
-            || network != Network::Open;
+        let enabled =
+            !layers.is_empty() || !read_denies.is_empty() || !write_denies.is_empty() || network != Network::Open;
         let mut limits = Limits::default();
         for compiled in policies {
             limits = strictest_limits(&limits, &compiled.settings.limits);

@@ -40,11 +40,8 @@ impl std::fmt::Display for SeatbeltError {
 
 /// Mach services a process needs for user lookups, and nothing that hands
 /// out secrets (no keychain or security services).
-const MACH_SERVICES: &[&str] = &[
-    "com.apple.system.opendirectoryd.libinfo",
-    "com.apple.system.logger",
-    "com.apple.system.notification_center",
-];
+const MACH_SERVICES: &[&str] =
+    &["com.apple.system.opendirectoryd.libinfo", "com.apple.system.logger", "com.apple.system.notification_center"];
 
 /// Device files every process may use.
 const DEVICES_RW: &[&str] = &["/dev/null", "/dev/tty", "/dev/dtracehelper"];
@@ -116,7 +113,8 @@ pub fn compile(model: &SandboxModel) -> Result<Option<SeatbeltProfile>, Seatbelt
     b.line("(allow sysctl-read)");
     b.line("(allow pseudo-tty)");
     b.line("(allow ipc-posix-sem)");
-    let services: Vec<String> = MACH_SERVICES.iter().map(|s| quote(s).map(|q| format!("(global-name {q})"))).collect::<Result<_, _>>()?;
+    let services: Vec<String> =
+        MACH_SERVICES.iter().map(|s| quote(s).map(|q| format!("(global-name {q})"))).collect::<Result<_, _>>()?;
     b.line(&format!("(allow mach-lookup {})", services.join(" ")));
     b.line("; realpath() and stat() of any path; contents stay governed below.");
     b.line("(allow file-read-metadata)");
@@ -128,7 +126,8 @@ pub fn compile(model: &SandboxModel) -> Result<Option<SeatbeltProfile>, Seatbelt
         devices.push(format!("(literal {})", quote(device)?));
     }
     b.line(&format!("(allow file-read* file-write-data file-ioctl {})", devices.join(" ")));
-    let devices: Vec<String> = DEVICES_READ.iter().map(|d| quote(d).map(|q| format!("(literal {q})"))).collect::<Result<_, _>>()?;
+    let devices: Vec<String> =
+        DEVICES_READ.iter().map(|d| quote(d).map(|q| format!("(literal {q})"))).collect::<Result<_, _>>()?;
     b.line(&format!("(allow file-read* {})", devices.join(" ")));
     b.line("");
 
@@ -179,7 +178,8 @@ pub fn compile(model: &SandboxModel) -> Result<Option<SeatbeltProfile>, Seatbelt
             } else {
                 let ports: u32 = connect.iter().map(|&(lo, hi)| u32::from(hi) - u32::from(lo) + 1).sum();
                 if ports > MAX_PORTS {
-                    b.gaps.push(format!("{ports} ports allowed: listed as every TCP port, the engine checks the ports"));
+                    b.gaps
+                        .push(format!("{ports} ports allowed: listed as every TCP port, the engine checks the ports"));
                     b.line("(allow network-outbound (remote tcp \"*:*\"))");
                 } else {
                     for &(lo, hi) in connect {
@@ -209,7 +209,9 @@ pub fn compile(model: &SandboxModel) -> Result<Option<SeatbeltProfile>, Seatbelt
         );
     }
     if !model.path_prompts.is_empty() {
-        b.gaps.push("prompt rules on paths cannot ask inside the sandbox: the kernel leaves them to the engine".to_owned());
+        b.gaps.push(
+            "prompt rules on paths cannot ask inside the sandbox: the kernel leaves them to the engine".to_owned(),
+        );
     }
     Ok(Some(SeatbeltProfile { profile: b.text, params: b.params, gaps: b.gaps }))
 }
@@ -234,7 +236,9 @@ fn comment(text: &str) -> String {
 /// Rejects text SBPL cannot carry safely.
 fn check_text(text: &str) -> Result<(), SeatbeltError> {
     if let Some(c) = text.chars().find(|c| c.is_control()) {
-        return Err(SeatbeltError(format!("{text:?} holds the control character {c:?}, which a Seatbelt profile cannot carry")));
+        return Err(SeatbeltError(format!(
+            "{text:?} holds the control character {c:?}, which a Seatbelt profile cannot carry"
+        )));
     }
     Ok(())
 }

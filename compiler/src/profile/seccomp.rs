@@ -16,8 +16,8 @@
 use std::collections::BTreeMap;
 
 use seccompiler::{
-    SeccompAction, SeccompCmpArgLen as Len, SeccompCmpOp as Op, SeccompCondition as Cond, SeccompFilter,
-    SeccompRule, TargetArch,
+    SeccompAction, SeccompCmpArgLen as Len, SeccompCmpOp as Op, SeccompCondition as Cond, SeccompFilter, SeccompRule,
+    TargetArch,
 };
 use serde::Serialize;
 
@@ -223,18 +223,27 @@ pub fn compile(model: &SandboxModel, arch: Arch) -> Result<Option<SeccompProgram
 
     let mut clone_rules = Vec::new();
     for (flag, bit) in CLONE_NAMESPACE_FLAGS {
-        clone_rules.push(SeccompRule::new(vec![Cond::new(0, Len::Dword, Op::MaskedEq(*bit), *bit).map_err(err)?]).map_err(err)?);
-        denials.push(Denial { syscall: "clone", when: format!("flags & {flag}"), errno: "EPERM", why: "creates namespaces".into() });
+        clone_rules.push(
+            SeccompRule::new(vec![Cond::new(0, Len::Dword, Op::MaskedEq(*bit), *bit).map_err(err)?]).map_err(err)?,
+        );
+        denials.push(Denial {
+            syscall: "clone",
+            when: format!("flags & {flag}"),
+            errno: "EPERM",
+            why: "creates namespaces".into(),
+        });
     }
     rules.insert(number("clone")?, clone_rules);
 
     rules.insert(
         number("personality")?,
-        vec![SeccompRule::new(vec![
-            Cond::new(0, Len::Dword, Op::Ne, PERSONALITY_QUERY).map_err(err)?,
-            Cond::new(0, Len::Dword, Op::Ne, PER_LINUX).map_err(err)?,
-        ])
-        .map_err(err)?],
+        vec![
+            SeccompRule::new(vec![
+                Cond::new(0, Len::Dword, Op::Ne, PERSONALITY_QUERY).map_err(err)?,
+                Cond::new(0, Len::Dword, Op::Ne, PER_LINUX).map_err(err)?,
+            ])
+            .map_err(err)?,
+        ],
     );
     denials.push(Denial {
         syscall: "personality",
@@ -256,7 +265,9 @@ pub fn compile(model: &SandboxModel, arch: Arch) -> Result<Option<SeccompProgram
     rules.insert(number("ioctl")?, ioctl_rules);
 
     let (families, tcp_only): (&[(&'static str, u64)], bool) = match &model.network {
-        Network::Open => (&[("AF_UNIX", AF_UNIX), ("AF_INET", AF_INET), ("AF_INET6", AF_INET6), ("AF_NETLINK", AF_NETLINK)], false),
+        Network::Open => {
+            (&[("AF_UNIX", AF_UNIX), ("AF_INET", AF_INET), ("AF_INET6", AF_INET6), ("AF_NETLINK", AF_NETLINK)], false)
+        }
         Network::Tcp { .. } => (&[("AF_UNIX", AF_UNIX), ("AF_INET", AF_INET), ("AF_INET6", AF_INET6)], true),
         Network::Off => (&[("AF_UNIX", AF_UNIX)], false),
     };
@@ -323,21 +334,19 @@ pub fn compile(model: &SandboxModel, arch: Arch) -> Result<Option<SeccompProgram
     }
     rules.insert(number("socket")?, socket_rules);
 
-    let filter = SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(EPERM), arch.target())
-        .map_err(err)?;
+    let filter =
+        SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(EPERM), arch.target()).map_err(err)?;
     let program: seccompiler::BpfProgram = filter.try_into().map_err(err)?;
     let mut instructions = preamble(arch);
     instructions.extend(program.iter().map(|f| Instruction { code: f.code, jt: f.jt, jf: f.jf, k: f.k }));
     if instructions.len() > bpf::MAX_INSTRUCTIONS {
-        return Err(SeccompError(format!("{} instructions exceed the kernel's limit of {}", instructions.len(), bpf::MAX_INSTRUCTIONS)));
+        return Err(SeccompError(format!(
+            "{} instructions exceed the kernel's limit of {}",
+            instructions.len(),
+            bpf::MAX_INSTRUCTIONS
+        )));
     }
-    Ok(Some(SeccompProgram {
-        arch: arch.name(),
-        denials,
-        socket_families: names,
-        tcp_only,
-        instructions,
-    }))
+    Ok(Some(SeccompProgram { arch: arch.name(), denials, socket_families: names, tcp_only, instructions }))
 }
 
 /// The number of syscall `name` on `arch`.

@@ -69,10 +69,7 @@ impl Normalizer<'_> {
     }
 
     fn unanalysable(&mut self, label: &str, reason: impl Into<String>) {
-        self.parts.push(Part::Unanalysable {
-            label: label.to_owned(),
-            reason: reason.into(),
-        });
+        self.parts.push(Part::Unanalysable { label: label.to_owned(), reason: reason.into() });
     }
 
     /// Judges shell text run in `cwd`.
@@ -101,16 +98,12 @@ impl Normalizer<'_> {
                     let requests = match access {
                         RedirectAccess::Read => vec![Request::Read { path: resolved }],
                         RedirectAccess::Write => vec![Request::Write { path: resolved }],
-                        RedirectAccess::ReadWrite => vec![
-                            Request::Read { path: resolved.clone() },
-                            Request::Write { path: resolved },
-                        ],
+                        RedirectAccess::ReadWrite => {
+                            vec![Request::Read { path: resolved.clone() }, Request::Write { path: resolved }]
+                        }
                     };
                     for request in requests {
-                        self.parts.push(Part::Request {
-                            label: label.clone(),
-                            request,
-                        });
+                        self.parts.push(Part::Request { label: label.clone(), request });
                     }
                 }
             }
@@ -148,11 +141,21 @@ impl Normalizer<'_> {
                 self.unanalysable(label, format!("`{program} -c` runs text only known at run time"));
                 return;
             }
-            wrappers::Unwrapped::Inner { argv: inner, cwd: new_cwd, open_tail: inner_tail, also_judge_outer, extra } => {
+            wrappers::Unwrapped::Inner {
+                argv: inner,
+                cwd: new_cwd,
+                open_tail: inner_tail,
+                also_judge_outer,
+                extra,
+            } => {
                 for request in extra {
                     let request = match request {
-                        wrappers::Extra::Write(path) => self.path_from(label, &path, cwd).map(|path| Request::Write { path }),
-                        wrappers::Extra::Read(path) => self.path_from(label, &path, cwd).map(|path| Request::Read { path }),
+                        wrappers::Extra::Write(path) => {
+                            self.path_from(label, &path, cwd).map(|path| Request::Write { path })
+                        }
+                        wrappers::Extra::Read(path) => {
+                            self.path_from(label, &path, cwd).map(|path| Request::Read { path })
+                        }
                     };
                     if let Some(request) = request {
                         self.parts.push(Part::Request { label: label.to_owned(), request });

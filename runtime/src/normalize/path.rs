@@ -33,11 +33,7 @@ pub(crate) fn expand_home(path: &str, home: &str) -> String {
 /// against `cwd`, symlinks of the existing prefix followed.
 pub fn resolve(path: &str, cwd: &Path, home: &str) -> String {
     let expanded = expand_home(path, home);
-    let joined = if expanded.starts_with('/') {
-        PathBuf::from(expanded)
-    } else {
-        cwd.join(expanded)
-    };
+    let joined = if expanded.starts_with('/') { PathBuf::from(expanded) } else { cwd.join(expanded) };
     resolve_absolute(&joined).to_string_lossy().into_owned()
 }
 

@@ -21,9 +21,9 @@ pub enum ProgramLookup {
 /// `.`, `trap`, `enable` and `exec` are handled as unanalysable or as
 /// wrappers before a program is ever resolved.
 const SHELL_BUILTINS: &[&str] = &[
-    "cd", "pushd", "popd", "dirs", "echo", "printf", "test", "[", "true", "false", "pwd", "export",
-    "set", "unset", "shift", "read", "type", "umask", "wait", "jobs", "local", "declare", "typeset",
-    "readonly", "let", "getopts", "hash", "times", ":", "builtin", "command", "exec",
+    "cd", "pushd", "popd", "dirs", "echo", "printf", "test", "[", "true", "false", "pwd", "export", "set", "unset",
+    "shift", "read", "type", "umask", "wait", "jobs", "local", "declare", "typeset", "readonly", "let", "getopts",
+    "hash", "times", ":", "builtin", "command", "exec",
 ];
 
 pub(crate) struct ProgramResolver<'a> {
@@ -66,12 +66,7 @@ impl ProgramResolver<'_> {
             }
             None => (None, false),
         };
-        Program {
-            spelled: spelled.to_owned(),
-            names,
-            path,
-            trusted,
-        }
+        Program { spelled: spelled.to_owned(), names, path, trusted }
     }
 }
 

@@ -12,11 +12,11 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use shuck_ast::{
-    Command, CompoundCommand, ConditionalExpr, HeredocBodyPart, RedirectKind, RedirectTarget,
-    Stmt, StmtSeq, Word, WordPart,
+    Command, CompoundCommand, ConditionalExpr, HeredocBodyPart, RedirectKind, RedirectTarget, Stmt, StmtSeq, Word,
+    WordPart,
 };
-use shuck_parser::parser::{ParseStatus, Parser};
 use shuck_parser::ShellDialect;
+use shuck_parser::parser::{ParseStatus, Parser};
 
 /// Longest shell text analysed.
 pub(crate) const MAX_SHELL_BYTES: usize = 64 * 1024;
@@ -82,10 +82,7 @@ pub(crate) fn extract(text: &str, home: &str) -> Vec<Extracted> {
         }];
     }
     if text.contains('\0') {
-        return vec![Extracted::Unanalysable {
-            label: label(),
-            reason: "shell text contains a NUL byte".to_owned(),
-        }];
+        return vec![Extracted::Unanalysable { label: label(), reason: "shell text contains a NUL byte".to_owned() }];
     }
     if nesting_depth(text) > MAX_NESTING {
         return vec![Extracted::Unanalysable {
@@ -95,10 +92,7 @@ pub(crate) fn extract(text: &str, home: &str) -> Vec<Extracted> {
     }
     let mut out = Vec::new();
     for reason in substitution_scan(text) {
-        out.push(Extracted::Unanalysable {
-            label: label(),
-            reason: reason.to_owned(),
-        });
+        out.push(Extracted::Unanalysable { label: label(), reason: reason.to_owned() });
     }
 
     let (sender, receiver) = mpsc::channel();
@@ -109,11 +103,7 @@ pub(crate) fn extract(text: &str, home: &str) -> Vec<Extracted> {
         .stack_size(PARSER_STACK_BYTES)
         .spawn(move || {
             let result = Parser::with_dialect(&source, ShellDialect::Bash).parse();
-            let mut walker = Walker {
-                source: &source,
-                home: &home,
-                out: Vec::new(),
-            };
+            let mut walker = Walker { source: &source, home: &home, out: Vec::new() };
             if result.status != ParseStatus::Clean {
                 walker.out.push(Extracted::Unanalysable {
                     label: shorten(&source),
@@ -126,10 +116,7 @@ pub(crate) fn extract(text: &str, home: &str) -> Vec<Extracted> {
             let _ = sender.send(walker.out);
         });
     let Ok(handle) = spawned else {
-        out.push(Extracted::Unanalysable {
-            label: label(),
-            reason: "could not start the shell parser".to_owned(),
-        });
+        out.push(Extracted::Unanalysable { label: label(), reason: "could not start the shell parser".to_owned() });
         return out;
     };
     match receiver.recv_timeout(PARSER_TIMEOUT) {
@@ -208,7 +195,9 @@ fn substitution_scan(text: &str) -> Vec<&'static str> {
                     note("command substitution `$(…)` runs a command whose output is only known at run time");
                 }
             }
-            b'`' if !in_single => note("backtick command substitution runs a command whose output is only known at run time"),
+            b'`' if !in_single => {
+                note("backtick command substitution runs a command whose output is only known at run time")
+            }
             b'<' | b'>' if !in_single && !in_double && next == Some(b'(') => {
                 note("process substitution `<(…)`/`>(…)` runs a command in the background");
             }
@@ -221,8 +210,24 @@ fn substitution_scan(text: &str) -> Vec<&'static str> {
 
 /// Programs that run code given on standard input.
 const INTERPRETERS: &[&str] = &[
-    "sh", "bash", "zsh", "dash", "ksh", "fish", "python", "python2", "python3", "perl", "ruby",
-    "node", "php", "lua", "tclsh", "osascript", "pwsh", "awk",
+    "sh",
+    "bash",
+    "zsh",
+    "dash",
+    "ksh",
+    "fish",
+    "python",
+    "python2",
+    "python3",
+    "perl",
+    "ruby",
+    "node",
+    "php",
+    "lua",
+    "tclsh",
+    "osascript",
+    "pwsh",
+    "awk",
 ];
 
 struct Walker<'a> {
@@ -302,11 +307,7 @@ impl Walker<'_> {
                     });
                 }
                 self.special_builtin(&argv, &label, cwd);
-                self.out.push(Extracted::Command {
-                    label,
-                    argv,
-                    cwd: cwd.clone(),
-                });
+                self.out.push(Extracted::Command { label, argv, cwd: cwd.clone() });
             }
             Command::Builtin(_) => {}
             Command::Decl(decl) => {
@@ -376,7 +377,10 @@ impl Walker<'_> {
                 reason: "`alias` changes what later command names mean".to_owned(),
             }),
             "cd" | "pushd" => {
-                let target = argv.iter().skip(1).find(|w| !matches!(w, ShellWord::Static(s) if s.starts_with('-') && s.len() > 1));
+                let target = argv
+                    .iter()
+                    .skip(1)
+                    .find(|w| !matches!(w, ShellWord::Static(s) if s.starts_with('-') && s.len() > 1));
                 *cwd = match target {
                     None => CwdState::Changed(self.home.to_owned()),
                     Some(ShellWord::Static(dir)) => match cwd {
@@ -546,7 +550,9 @@ mod tests {
                     .collect::<Vec<_>>()
                     .join(" "),
                 Extracted::Redirect { access, target, .. } => format!("{access:?} {target:?}"),
-                Extracted::Unanalysable { reason, .. } => format!("unanalysable: {}", reason.split(' ').next().unwrap_or_default()),
+                Extracted::Unanalysable { reason, .. } => {
+                    format!("unanalysable: {}", reason.split(' ').next().unwrap_or_default())
+                }
             })
             .collect()
     }
@@ -566,10 +572,7 @@ mod tests {
 
     #[test]
     fn nested_and_dynamic_commands() {
-        assert_eq!(
-            commands("echo $(rm -rf /)"),
-            ["unanalysable: command", "rm -rf /", "echo <?>"]
-        );
+        assert_eq!(commands("echo $(rm -rf /)"), ["unanalysable: command", "rm -rf /", "echo <?>"]);
         assert_eq!(commands("$CMD --flag"), ["unanalysable: the", "<?> --flag"]);
         assert_eq!(commands("eval \"$X\""), ["unanalysable: `eval`", "eval <?>"]);
         assert_eq!(commands("{rm,-rf,/}"), ["unanalysable: the", "<?>"]);
@@ -585,10 +588,7 @@ mod tests {
         // thread outlived the call). The thread is now joined; the text
         // still splits into its four commands.
         let text = "echdtsbx $!rm\u{e} -rf| sh -c \"l!s > xc org t| sh -c \"lmst & g&it  sh -c pu ";
-        assert_eq!(
-            commands(text),
-            ["echdtsbx <?> -rf", "sh -c l!s > xc org t| sh -c lmst", "g", "it sh -c pu"]
-        );
+        assert_eq!(commands(text), ["echdtsbx <?> -rf", "sh -c l!s > xc org t| sh -c lmst", "g", "it sh -c pu"]);
     }
 
     #[test]
@@ -596,7 +596,9 @@ mod tests {
         let deep = "(".repeat(100_000);
         assert_eq!(commands(&deep), ["unanalysable: shell"]);
         let long_chain = "true && ".repeat(5_000) + "true";
-        assert!(commands(&long_chain).iter().any(|c| c.starts_with("unanalysable")) || commands(&long_chain).len() == 5_001);
+        assert!(
+            commands(&long_chain).iter().any(|c| c.starts_with("unanalysable")) || commands(&long_chain).len() == 5_001
+        );
         assert_eq!(commands("echo a\0b"), ["unanalysable: shell"]);
     }
 }

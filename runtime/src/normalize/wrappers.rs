@@ -58,7 +58,12 @@ pub(crate) fn unwrap(program: &str, argv: &[Word]) -> Unwrapped {
             flag.len() > 1 && flag.get(1..).is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
         })
         .map_or_else(Unwrapped::Unanalysable, inner),
-        "timeout" => match options(args, &["-s", "--signal", "-k", "--kill-after"], &["--foreground", "--preserve-status", "-v", "--verbose"], |_| false) {
+        "timeout" => match options(
+            args,
+            &["-s", "--signal", "-k", "--kill-after"],
+            &["--foreground", "--preserve-status", "-v", "--verbose"],
+            |_| false,
+        ) {
             // The first operand is the duration.
             Ok(rest) => inner(rest.get(1..).unwrap_or_default()),
             Err(reason) => Unwrapped::Unanalysable(reason),
@@ -245,13 +250,9 @@ fn time(args: &[Word]) -> Unwrapped {
         }
     }
     match args.get(index..) {
-        Some(rest) if !rest.is_empty() => Unwrapped::Inner {
-            argv: vec![rest.to_vec()],
-            cwd: None,
-            open_tail: false,
-            also_judge_outer: false,
-            extra,
-        },
+        Some(rest) if !rest.is_empty() => {
+            Unwrapped::Inner { argv: vec![rest.to_vec()], cwd: None, open_tail: false, also_judge_outer: false, extra }
+        }
         _ => Unwrapped::NotAWrapper,
     }
 }
@@ -308,7 +309,9 @@ fn xargs(args: &[Word]) -> Unwrapped {
                 index += 1;
             }
             t if t.starts_with("--") && t.contains('=') => index += 1,
-            t if t.len() > 2 && ["-d", "-E", "-e", "-L", "-l", "-n", "-P", "-s"].iter().any(|o| t.starts_with(o)) => index += 1,
+            t if t.len() > 2 && ["-d", "-E", "-e", "-L", "-l", "-n", "-P", "-s"].iter().any(|o| t.starts_with(o)) => {
+                index += 1
+            }
             "-e" | "-l" => index += 1,
             t if t.starts_with('-') => return Unwrapped::Unanalysable(format!("unknown `xargs` option `{t}`")),
             _ => break,
@@ -329,13 +332,7 @@ fn xargs(args: &[Word]) -> Unwrapped {
         }
         _ => true,
     };
-    Unwrapped::Inner {
-        argv: vec![command],
-        cwd: None,
-        open_tail,
-        also_judge_outer: false,
-        extra,
-    }
+    Unwrapped::Inner { argv: vec![command], cwd: None, open_tail, also_judge_outer: false, extra }
 }
 
 fn find(args: &[Word]) -> Unwrapped {
@@ -362,13 +359,7 @@ fn find(args: &[Word]) -> Unwrapped {
     if commands.is_empty() {
         return Unwrapped::NotAWrapper;
     }
-    Unwrapped::Inner {
-        argv: commands,
-        cwd: None,
-        open_tail: false,
-        also_judge_outer: true,
-        extra: Vec::new(),
-    }
+    Unwrapped::Inner { argv: commands, cwd: None, open_tail: false, also_judge_outer: true, extra: Vec::new() }
 }
 
 fn git(argv: &[Word]) -> Unwrapped {
@@ -390,18 +381,35 @@ fn git(argv: &[Word]) -> Unwrapped {
             }
             "-c" | "--config-env" => {
                 return Unwrapped::Unanalysable(
-                    "`git -c` can set configuration that runs commands (core.pager, core.sshCommand, alias.*)".to_owned(),
+                    "`git -c` can set configuration that runs commands (core.pager, core.sshCommand, alias.*)"
+                        .to_owned(),
                 );
             }
             t if t.starts_with("--config-env=") || t.starts_with("--exec-path=") => {
                 return Unwrapped::Unanalysable(format!("`git {t}` changes what git runs"));
             }
             "--git-dir" | "--work-tree" | "--namespace" | "--super-prefix" | "--list-cmds" => index += 2,
-            "-p" | "--paginate" | "-P" | "--no-pager" | "--bare" | "--no-replace-objects" | "--literal-pathspecs"
-            | "--glob-pathspecs" | "--noglob-pathspecs" | "--icase-pathspecs" | "--no-optional-locks"
-            | "--no-lazy-fetch" | "--no-advice" => index += 1,
-            t if t.starts_with("--git-dir=") || t.starts_with("--work-tree=") || t.starts_with("--namespace=")
-                || t.starts_with("--super-prefix=") || t.starts_with("--list-cmds=") => index += 1,
+            "-p"
+            | "--paginate"
+            | "-P"
+            | "--no-pager"
+            | "--bare"
+            | "--no-replace-objects"
+            | "--literal-pathspecs"
+            | "--glob-pathspecs"
+            | "--noglob-pathspecs"
+            | "--icase-pathspecs"
+            | "--no-optional-locks"
+            | "--no-lazy-fetch"
+            | "--no-advice" => index += 1,
+            t if t.starts_with("--git-dir=")
+                || t.starts_with("--work-tree=")
+                || t.starts_with("--namespace=")
+                || t.starts_with("--super-prefix=")
+                || t.starts_with("--list-cmds=") =>
+            {
+                index += 1
+            }
             _ => break,
         }
     }
@@ -410,11 +418,5 @@ fn git(argv: &[Word]) -> Unwrapped {
     }
     let mut inner_argv = vec![argv.first().cloned().unwrap_or(Word::Unknown)];
     inner_argv.extend(argv.get(index..).unwrap_or_default().iter().cloned());
-    Unwrapped::Inner {
-        argv: vec![inner_argv],
-        cwd,
-        open_tail: false,
-        also_judge_outer: false,
-        extra: Vec::new(),
-    }
+    Unwrapped::Inner { argv: vec![inner_argv], cwd, open_tail: false, also_judge_outer: false, extra: Vec::new() }
 }

@@ -171,14 +171,10 @@ fn prepare_layer(
     }
     let restricts_net = layer.connect_tcp.is_some() || layer.bind_tcp.is_some();
     if restricts_net && abi >= 4 {
-        ruleset = ruleset
-            .handle_access(AccessNet::from_all(abi_of(4)))
-            .map_err(|e| fail("network access", &e))?;
+        ruleset = ruleset.handle_access(AccessNet::from_all(abi_of(4))).map_err(|e| fail("network access", &e))?;
     }
     if abi >= 6 && !layer.scopes.is_empty() {
-        ruleset = ruleset
-            .scope(Scope::AbstractUnixSocket | Scope::Signal)
-            .map_err(|e| fail("scopes", &e))?;
+        ruleset = ruleset.scope(Scope::AbstractUnixSocket | Scope::Signal).map_err(|e| fail("scopes", &e))?;
     }
     let mut created = ruleset.create().map_err(|e| fail("ruleset", &e))?;
     for rule in &layer.rules {
@@ -207,7 +203,8 @@ fn prepare_layer(
         }
         for &(lo, hi) in layer.bind_tcp.iter().flatten() {
             for port in lo..=hi {
-                created = created.add_rule(NetPort::new(port, AccessNet::BindTcp)).map_err(|e| fail("TCP port rule", &e))?;
+                created =
+                    created.add_rule(NetPort::new(port, AccessNet::BindTcp)).map_err(|e| fail("TCP port rule", &e))?;
                 enforcement.landlock_rules += 1;
             }
         }

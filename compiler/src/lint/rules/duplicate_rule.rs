@@ -55,6 +55,9 @@ mod tests {
             "allow exec git status\nallow exec git status\n",
             &["VT103 3:1 rule `test:3` repeats rule `test:2`"],
         );
-        check_diagnostics("allow exec git status\nprompt exec git status\n", &["VT101 2:1 rule `test:2` never decides: `test:3` (prompt) matches everything it does"]);
+        check_diagnostics(
+            "allow exec git status\nprompt exec git status\n",
+            &["VT101 2:1 rule `test:2` never decides: `test:3` (prompt) matches everything it does"],
+        );
     }
 }

@@ -23,16 +23,16 @@ List the hosts the agent needs, e.g. `allow net \"crates.io\", \"*.crates.io\" p
 
 pub(crate) fn check(policy: &CompiledPolicy, diagnostics: &mut Vec<Diagnostic>) {
     for (rule, source) in policy.policy.rules.iter().zip(&policy.sources) {
-        let wildcard = rule
-            .matchers
-            .iter()
-            .any(|m| matches!(m, Matcher::Net { host, .. } if host == "*"));
+        let wildcard = rule.matchers.iter().any(|m| matches!(m, Matcher::Net { host, .. } if host == "*"));
         if rule.effect == Effect::Allow && wildcard {
             diagnostics.push(
-                Diagnostic::warning(codes::NETWORK_WILDCARD_HOST, format!("rule `{}` allows connections to every host", rule.id))
-                    .at(&source.file, source.span)
-                    .with_label("`*` matches any host")
-                    .with_help("list the hosts the agent needs"),
+                Diagnostic::warning(
+                    codes::NETWORK_WILDCARD_HOST,
+                    format!("rule `{}` allows connections to every host", rule.id),
+                )
+                .at(&source.file, source.span)
+                .with_label("`*` matches any host")
+                .with_help("list the hosts the agent needs"),
             );
         }
     }
@@ -44,10 +44,7 @@ mod tests {
 
     #[test]
     fn wildcard_allow_is_reported() {
-        check_diagnostics(
-            "allow net \"*\" port 443\n",
-            &["VT102 2:1 rule `test:2` allows connections to every host"],
-        );
+        check_diagnostics("allow net \"*\" port 443\n", &["VT102 2:1 rule `test:2` allows connections to every host"]);
         check_diagnostics("deny net \"*\" port 25\n", &[]);
         check_diagnostics("allow net \"*.crates.io\"\n", &[]);
     }

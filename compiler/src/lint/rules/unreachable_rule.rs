@@ -46,7 +46,12 @@ pub(crate) fn check(policy: &CompiledPolicy, diagnostics: &mut Vec<Diagnostic>) 
         diagnostics.push(
             Diagnostic::warning(
                 codes::UNREACHABLE_RULE,
-                format!("rule `{}` never decides: `{}` ({}) matches everything it does", rule.id, other.id, other.effect.as_str()),
+                format!(
+                    "rule `{}` never decides: `{}` ({}) matches everything it does",
+                    rule.id,
+                    other.id,
+                    other.effect.as_str()
+                ),
             )
             .at(&source.file, source.span)
             .with_label(format!("overridden by the stricter rule at {location}"))
@@ -70,7 +75,8 @@ struct CoverIndex {
 
 impl CoverIndex {
     fn new(rules: &[vtpolicy_engine::Rule]) -> CoverIndex {
-        let mut index = CoverIndex { exec: HashMap::new(), paths: HashMap::new(), hosts: HashMap::new(), tools: HashMap::new() };
+        let mut index =
+            CoverIndex { exec: HashMap::new(), paths: HashMap::new(), hosts: HashMap::new(), tools: HashMap::new() };
         for (rule_index, rule) in rules.iter().enumerate() {
             for matcher in &rule.matchers {
                 match matcher {
@@ -136,13 +142,10 @@ impl CoverIndex {
 /// for literal patterns; conservative (answers `false`) otherwise.
 fn covers(wide: &Matcher, narrow: &Matcher) -> bool {
     match (wide, narrow) {
-        (Matcher::Exec { pattern: w }, Matcher::Exec { pattern: n }) => {
-            tokens_cover(&w.tokens, &n.tokens)
+        (Matcher::Exec { pattern: w }, Matcher::Exec { pattern: n }) => tokens_cover(&w.tokens, &n.tokens),
+        (Matcher::Path { read: wr, write: ww, glob: w }, Matcher::Path { read: nr, write: nw, glob: n }) => {
+            (*wr || !*nr) && (*ww || !*nw) && glob_covers(w, n)
         }
-        (
-            Matcher::Path { read: wr, write: ww, glob: w },
-            Matcher::Path { read: nr, write: nw, glob: n },
-        ) => (*wr || !*nr) && (*ww || !*nw) && glob_covers(w, n),
         (Matcher::Net { host: wh, ports: wp }, Matcher::Net { host: nh, ports: np }) => {
             (wh == "*" || wh == nh)
                 && (wp.is_empty()
@@ -196,6 +199,9 @@ mod tests {
     #[test]
     fn narrower_deny_inside_an_allow_is_fine() {
         check_diagnostics("allow write \"/w/**\"\ndeny write \"/w/.git/**\"\n", &[]);
-        check_diagnostics("deny write \"/w/**\"\nallow write \"/w/src/**\"\n", &["VT101 3:1 rule `test:3` never decides: `test:2` (deny) matches everything it does"]);
+        check_diagnostics(
+            "deny write \"/w/**\"\nallow write \"/w/src/**\"\n",
+            &["VT101 3:1 rule `test:3` never decides: `test:2` (deny) matches everything it does"],
+        );
     }
 }
