@@ -2,7 +2,7 @@
 
 use vtpolicy_compiler::profile::bpf;
 use vtpolicy_compiler::profile::fidelity::{Coverage, FidelityReport, Layer};
-use vtpolicy_compiler::profile::seccomp::{Arch, syscall_number};
+use vtpolicy_compiler::profile::seccomp::{Arch, syscall_name};
 use vtpolicy_runtime::sandbox::KernelProfiles;
 
 use crate::Exit;
@@ -99,10 +99,7 @@ fn kernel_artifact(
                 ArtifactFormat::Json => json(program),
                 _ => {
                     let arch = Arch::host();
-                    let name = |nr: u32| -> Option<&'static str> {
-                        let arch = arch?;
-                        SYSCALL_NAMES.iter().copied().find(|n| syscall_number(arch, n) == Some(i64::from(nr)))
-                    };
+                    let name = |nr: u32| arch.and_then(|arch| syscall_name(arch, i64::from(nr)));
                     let mut text = format!(
                         "; seccomp program for {}: {} instructions\n",
                         program.arch,
@@ -142,49 +139,6 @@ fn kernel_artifact(
         Target::Graph => Ok(Vec::new()),
     }
 }
-
-/// Syscalls named in the disassembly.
-const SYSCALL_NAMES: &[&str] = &[
-    "ioctl",
-    "socket",
-    "clone",
-    "clone3",
-    "ptrace",
-    "personality",
-    "pivot_root",
-    "chroot",
-    "mount",
-    "umount2",
-    "init_module",
-    "delete_module",
-    "add_key",
-    "request_key",
-    "keyctl",
-    "unshare",
-    "kexec_load",
-    "perf_event_open",
-    "name_to_handle_at",
-    "open_by_handle_at",
-    "setns",
-    "process_vm_readv",
-    "process_vm_writev",
-    "finit_module",
-    "kexec_file_load",
-    "bpf",
-    "userfaultfd",
-    "io_uring_setup",
-    "io_uring_enter",
-    "io_uring_register",
-    "open_tree",
-    "move_mount",
-    "fsopen",
-    "fsconfig",
-    "fsmount",
-    "fspick",
-    "pidfd_getfd",
-    "process_madvise",
-    "mount_setattr",
-];
 
 pub(crate) fn render_report(report: &FidelityReport) -> String {
     let mut out = String::new();

@@ -351,97 +351,60 @@ pub fn compile(model: &SandboxModel, arch: Arch) -> Result<Option<SeccompProgram
 
 /// The number of syscall `name` on `arch`.
 pub fn syscall_number(arch: Arch, name: &str) -> Option<i64> {
-    let table: &[(&str, i64)] = match arch {
-        Arch::X86_64 => X86_64,
-        Arch::Aarch64 => AARCH64,
-    };
-    table.iter().find(|(n, _)| *n == name).map(|(_, nr)| *nr)
+    SYSCALLS.iter().find(|(n, _, _)| *n == name).map(|&(_, x86_64, aarch64)| match arch {
+        Arch::X86_64 => x86_64,
+        Arch::Aarch64 => aarch64,
+    })
 }
 
-/// From the kernel's `syscall_64.tbl`.
-const X86_64: &[(&str, i64)] = &[
-    ("ioctl", 16),
-    ("socket", 41),
-    ("clone", 56),
-    ("ptrace", 101),
-    ("personality", 135),
-    ("pivot_root", 155),
-    ("chroot", 161),
-    ("mount", 165),
-    ("umount2", 166),
-    ("init_module", 175),
-    ("delete_module", 176),
-    ("add_key", 248),
-    ("request_key", 249),
-    ("keyctl", 250),
-    ("unshare", 272),
-    ("kexec_load", 246),
-    ("perf_event_open", 298),
-    ("name_to_handle_at", 303),
-    ("open_by_handle_at", 304),
-    ("setns", 308),
-    ("process_vm_readv", 310),
-    ("process_vm_writev", 311),
-    ("finit_module", 313),
-    ("kexec_file_load", 320),
-    ("bpf", 321),
-    ("userfaultfd", 323),
-    ("io_uring_setup", 425),
-    ("io_uring_enter", 426),
-    ("io_uring_register", 427),
-    ("open_tree", 428),
-    ("move_mount", 429),
-    ("fsopen", 430),
-    ("fsconfig", 431),
-    ("fsmount", 432),
-    ("fspick", 433),
-    ("clone3", 435),
-    ("pidfd_getfd", 438),
-    ("process_madvise", 440),
-    ("mount_setattr", 442),
-];
+/// The name of syscall number `nr` on `arch`, among those the programs
+/// name.
+pub fn syscall_name(arch: Arch, nr: i64) -> Option<&'static str> {
+    SYSCALLS.iter().map(|(name, _, _)| *name).find(|name| syscall_number(arch, name) == Some(nr))
+}
 
-/// From the kernel's generic `unistd.h`.
-const AARCH64: &[(&str, i64)] = &[
-    ("ioctl", 29),
-    ("socket", 198),
-    ("clone", 220),
-    ("ptrace", 117),
-    ("personality", 92),
-    ("pivot_root", 41),
-    ("chroot", 51),
-    ("mount", 40),
-    ("umount2", 39),
-    ("init_module", 105),
-    ("delete_module", 106),
-    ("add_key", 217),
-    ("request_key", 218),
-    ("keyctl", 219),
-    ("unshare", 97),
-    ("kexec_load", 104),
-    ("perf_event_open", 241),
-    ("name_to_handle_at", 264),
-    ("open_by_handle_at", 265),
-    ("setns", 268),
-    ("process_vm_readv", 270),
-    ("process_vm_writev", 271),
-    ("finit_module", 273),
-    ("kexec_file_load", 294),
-    ("bpf", 280),
-    ("userfaultfd", 282),
-    ("io_uring_setup", 425),
-    ("io_uring_enter", 426),
-    ("io_uring_register", 427),
-    ("open_tree", 428),
-    ("move_mount", 429),
-    ("fsopen", 430),
-    ("fsconfig", 431),
-    ("fsmount", 432),
-    ("fspick", 433),
-    ("clone3", 435),
-    ("pidfd_getfd", 438),
-    ("process_madvise", 440),
-    ("mount_setattr", 442),
+/// The syscalls the programs name: x86_64 numbers from the kernel's
+/// `syscall_64.tbl`, aarch64 numbers from its generic `unistd.h`.
+const SYSCALLS: &[(&str, i64, i64)] = &[
+    ("ioctl", 16, 29),
+    ("socket", 41, 198),
+    ("clone", 56, 220),
+    ("ptrace", 101, 117),
+    ("personality", 135, 92),
+    ("pivot_root", 155, 41),
+    ("chroot", 161, 51),
+    ("mount", 165, 40),
+    ("umount2", 166, 39),
+    ("init_module", 175, 105),
+    ("delete_module", 176, 106),
+    ("add_key", 248, 217),
+    ("request_key", 249, 218),
+    ("keyctl", 250, 219),
+    ("unshare", 272, 97),
+    ("kexec_load", 246, 104),
+    ("perf_event_open", 298, 241),
+    ("name_to_handle_at", 303, 264),
+    ("open_by_handle_at", 304, 265),
+    ("setns", 308, 268),
+    ("process_vm_readv", 310, 270),
+    ("process_vm_writev", 311, 271),
+    ("finit_module", 313, 273),
+    ("kexec_file_load", 320, 294),
+    ("bpf", 321, 280),
+    ("userfaultfd", 323, 282),
+    ("io_uring_setup", 425, 425),
+    ("io_uring_enter", 426, 426),
+    ("io_uring_register", 427, 427),
+    ("open_tree", 428, 428),
+    ("move_mount", 429, 429),
+    ("fsopen", 430, 430),
+    ("fsconfig", 431, 431),
+    ("fsmount", 432, 432),
+    ("fspick", 433, 433),
+    ("clone3", 435, 435),
+    ("pidfd_getfd", 438, 438),
+    ("process_madvise", 440, 440),
+    ("mount_setattr", 442, 442),
 ];
 
 #[cfg(test)]
@@ -493,7 +456,7 @@ mod tests {
             ("process_madvise", libc::SYS_process_madvise),
             ("mount_setattr", libc::SYS_mount_setattr),
         ];
-        assert_eq!(X86_64.len(), libc_numbers.len());
+        assert_eq!(SYSCALLS.len(), libc_numbers.len());
         for (name, nr) in libc_numbers {
             assert_eq!(syscall_number(Arch::X86_64, name), Some(*nr), "{name}");
         }
