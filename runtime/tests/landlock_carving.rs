@@ -152,3 +152,38 @@ fn a_typical_repository_is_carved_precisely() {
     ];
     check_tree(&paths).expect("holds");
 }
+
+/// A policy that leaves reads free still has its read denies enforced: the
+/// whole file system is granted except them.
+#[test]
+fn read_denies_hold_when_reads_are_otherwise_free() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().canonicalize().expect("canonical");
+    let s = |p: &Path| p.to_str().expect("utf-8").to_owned();
+    for d in ["ws/src", "home/.ssh", "home/docs"] {
+        std::fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    std::fs::write(root.join("home/.ssh/id_rsa"), "KEY").expect("write");
+    let policy = root.join("p.vtp");
+    std::fs::write(
+        &policy,
+        "version 1\ndefault allow\ndefault write deny\nallow write \"${workspace}/**\"\ndeny read \"${home}/.ssh/**\"\n",
+    )
+    .expect("write");
+    let context = Context {
+        workspace: s(&root.join("ws")),
+        home: s(&root.join("home")),
+        tmp: s(&root.join("tmp")),
+        cwd: s(&root.join("ws")),
+    };
+    let (compiled, diagnostics) = load_policy(&s(&policy), &context, Layering::AsWritten);
+    let compiled = compiled.unwrap_or_else(|| panic!("{diagnostics:?}"));
+    let profiles = KernelProfiles::compile(&[&compiled], &context).expect("profiles");
+    let rules: Vec<PathRule> =
+        profiles.landlock.expect("ruleset").layers.iter().flat_map(|l| l.rules.iter().cloned()).collect();
+    assert!(!rights(&rules, &s(&root.join("home/.ssh/id_rsa"))).contains(&FsAccess::ReadFile));
+    assert!(rights(&rules, &s(&root.join("home/docs"))).contains(&FsAccess::ReadFile));
+    assert!(rights(&rules, "/usr/bin/env").contains(&FsAccess::Execute));
+    assert!(rights(&rules, &s(&root.join("ws/src"))).contains(&FsAccess::MakeReg));
+    assert!(!rights(&rules, &s(&root.join("home/docs"))).contains(&FsAccess::WriteFile));
+}

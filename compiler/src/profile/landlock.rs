@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use vtpolicy_engine::PathPattern;
 
-use super::model::{Network, PathGlob, SandboxModel};
+use super::model::{FsLayer, Network, PathGlob, SandboxModel};
 
 /// A Landlock filesystem access right, with the ABI that introduced it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -266,52 +266,36 @@ pub fn compile(model: &SandboxModel, fs: &dyn FileSystem) -> Result<Option<Landl
     let write_denies = Denies::new(&model.write_denies, model, &mut out)?;
     let mut budget = WALK_BUDGET;
 
-    for layer in &model.layers {
+    // A policy that leaves reads (or writes) free still has the denies of
+    // every policy to enforce: it grants everything but them. With no
+    // restricting policy at all, one layer carries the denies.
+    let everything = [PathGlob { glob: "/**".to_owned(), rule: "default".to_owned() }];
+    let denies_only = [FsLayer { policy: "denies".to_owned(), read: None, write: None }];
+    let has_denies = !model.read_denies.is_empty() || !model.write_denies.is_empty();
+    let layers: &[FsLayer] = if model.layers.is_empty() && has_denies { &denies_only } else { &model.layers };
+    for layer in layers {
         let mut grants: BTreeMap<String, Grant> = BTreeMap::new();
         let mut handled = BTreeSet::new();
         let mut walker = Walker { fs, out: &mut out, grants: &mut grants, budget: &mut budget };
-        if let Some(read) = &layer.read {
+        let read = layer.read.as_deref().or((!model.read_denies.is_empty()).then_some(&everything[..]));
+        let write = layer.write.as_deref().or((!model.write_denies.is_empty()).then_some(&everything[..]));
+        if let Some(read) = read {
             handled.extend(READ.iter().copied());
             handled.insert(FsAccess::IoctlDev);
             walker.grant_all(read, READ, CARVED_READ, &read_denies)?;
             walker.essentials(ESSENTIAL_READ, READ, &read_denies);
+            if !read_denies.denies(PROC_SELF) {
+                walker.grant_proc("essential");
+            }
         }
-        if let Some(write) = &layer.write {
+        if let Some(write) = write {
             handled.extend(WRITE.iter().copied());
             walker.grant_all(write, WRITE, &[], &write_denies)?;
             walker.essentials(ESSENTIAL_WRITE, WRITE, &write_denies);
         }
-        if layer.read.is_some() && !read_denies.denies(PROC_SELF) {
-            walker.grant_proc("essential");
-        }
         let rules = collapse(grants.into_iter().map(|(path, g)| g.into_rule(path, &handled)).collect());
         out.layers.push(Layer {
             policy: layer.policy.clone(),
-            handled_fs: handled.into_iter().collect(),
-            rules,
-            connect_tcp: None,
-            bind_tcp: None,
-            scopes: vec!["abstract_unix_socket", "signal"],
-        });
-    }
-    // Denies without a restricting default still need a layer: everything
-    // is granted except the denied paths.
-    if out.layers.is_empty() && (!model.read_denies.is_empty() || !model.write_denies.is_empty()) {
-        let mut grants: BTreeMap<String, Grant> = BTreeMap::new();
-        let mut handled = BTreeSet::new();
-        let mut walker = Walker { fs, out: &mut out, grants: &mut grants, budget: &mut budget };
-        let everything = [PathGlob { glob: "/**".to_owned(), rule: "default".to_owned() }];
-        if !model.read_denies.is_empty() {
-            handled.extend(READ.iter().copied());
-            walker.grant_all(&everything, READ, CARVED_READ, &read_denies)?;
-        }
-        if !model.write_denies.is_empty() {
-            handled.extend(WRITE.iter().copied());
-            walker.grant_all(&everything, WRITE, &[], &write_denies)?;
-        }
-        let rules = grants.into_iter().map(|(path, g)| g.into_rule(path, &handled)).collect();
-        out.layers.push(Layer {
-            policy: "denies".to_owned(),
             handled_fs: handled.into_iter().collect(),
             rules,
             connect_tcp: None,
@@ -748,6 +732,9 @@ pub(crate) fn is_within(path: &str, dir: &str) -> bool {
 }
 
 fn parent_of(path: &str) -> Option<&str> {
+    if path == "/" {
+        return None;
+    }
     let (parent, _) = path.rsplit_once('/')?;
     Some(if parent.is_empty() { "/" } else { parent })
 }
