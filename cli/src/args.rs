@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "vtpolicy",
     version,
     about = "One declarative policy for AI coding agents: lint it, test it, and ask why any tool call is allowed, prompted or denied",
-    after_help = "Exit codes: 0 success; 1 the command found a problem (errors, failing tests, unformatted files); 2 the command could not run (bad arguments, a policy that does not compile, a malformed request)."
+    after_help = "Exit codes: 0 success; 1 the command found a problem (errors, failing tests, unformatted files); 2 the command could not run (bad arguments, a policy that does not compile, a malformed request). `run` exits with its command's status, 126 denied, 124 timed out, 125 on its own failure."
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]
@@ -43,6 +43,55 @@ pub(crate) enum Command {
     Compile(CompileArgs),
     /// Print a JSON Schema.
     Schema(SchemaArgs),
+    /// Judge a command, ask when the policy says prompt, then run it in the
+    /// kernel sandbox.
+    ///
+    /// Exits with the command's status (128 + N when killed by signal N),
+    /// 126 when denied, 124 when timed out, 125 when vtpolicy itself failed
+    /// (nothing ran).
+    Run(RunArgs),
+    /// What this machine can enforce.
+    Sandbox(SandboxArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    pub(crate) policy: PolicyArgs,
+    /// Run without asking when the policy says prompt (a denial stays a
+    /// denial). Without it and without a terminal, prompt means no.
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
+    /// Kill the command and everything it started after this long
+    /// (`500ms`, `30s`, `10m`); the policy's `limits { wall … }` applies too.
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) timeout: Option<String>,
+    /// Append the JSON-lines events here instead of standard error
+    /// (see `vtpolicy schema events`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) events: Option<PathBuf>,
+    /// Shell text to judge and run with `/bin/sh -c`, redirections included.
+    #[arg(long, short = 'c', value_name = "TEXT", conflicts_with = "argv")]
+    pub(crate) command: Option<String>,
+    /// The program and its arguments, after `--`.
+    #[arg(last = true, value_name = "ARGV", required_unless_present = "command")]
+    pub(crate) argv: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SandboxArgs {
+    #[command(subcommand)]
+    pub(crate) command: SandboxCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SandboxCommand {
+    /// Landlock ABI, seccomp, user namespaces, cgroups, root or not, and
+    /// what `run` will therefore enforce.
+    Status {
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -168,6 +217,8 @@ pub(crate) struct CompileArgs {
 pub(crate) enum SchemaName {
     /// The request JSON accepted by `explain --request` and case files.
     Request,
+    /// The JSON-lines events of `run`.
+    Events,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! Everything else lives in the library crates; this crate is glue and the
 //! only place that prints or exits.
 
+mod approvals;
 mod args;
 mod commands;
 #[macro_use]
@@ -17,18 +18,31 @@ use clap::Parser;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Exit {
     /// Success: clean check, all tests pass, call evaluated.
-    Ok = 0,
+    Ok,
     /// The command ran and found a problem: errors in `check`, failing
     /// tests, files `fmt --check` would change.
-    Failure = 1,
+    Failure,
     /// The command could not run: bad arguments, unreadable or invalid
     /// policy, malformed request.
-    Error = 2,
+    Error,
+    /// `run`: the sandboxed command's own status, or one of `run`'s codes.
+    Status(u8),
+}
+
+impl Exit {
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            Exit::Ok => 0,
+            Exit::Failure => 1,
+            Exit::Error => 2,
+            Exit::Status(code) => code,
+        }
+    }
 }
 
 impl From<Exit> for ExitCode {
     fn from(exit: Exit) -> Self {
-        ExitCode::from(exit as u8)
+        ExitCode::from(exit.code())
     }
 }
 
@@ -42,6 +56,8 @@ fn main() -> ExitCode {
         args::Command::Fmt(args) => commands::fmt::run(&args),
         args::Command::Compile(args) => commands::compile::run(&args),
         args::Command::Schema(args) => commands::schema::run(&args),
+        args::Command::Run(args) => commands::run::run(&args),
+        args::Command::Sandbox(args) => commands::sandbox::run(&args),
     };
     exit.into()
 }

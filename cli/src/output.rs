@@ -20,7 +20,7 @@ fn finish(result: std::io::Result<()>) {
             std::process::exit(0);
         }
         eprintln!("error: cannot write to standard output: {error}");
-        std::process::exit(crate::Exit::Error as i32);
+        std::process::exit(i32::from(crate::Exit::Error.code()));
     }
 }
 

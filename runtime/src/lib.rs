@@ -12,6 +12,7 @@
 //! which the engine never decides below `prompt`.
 
 pub mod cases;
+pub mod events;
 mod judge;
 mod load;
 mod normalize;

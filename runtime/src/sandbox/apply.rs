@@ -97,7 +97,7 @@ impl Prepared {
 
     /// Restricts the calling process. Runs in the child between `fork` and
     /// `exec`.
-    fn apply(self) -> io::Result<()> {
+    pub(super) fn apply(self) -> io::Result<()> {
         if self.layers.is_empty() {
             nix::sys::prctl::set_no_new_privs().map_err(io::Error::from)?;
         }

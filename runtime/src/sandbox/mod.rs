@@ -7,12 +7,18 @@
 //! forked child before `exec`. Every failure refuses to run.
 
 mod apply;
+mod cgroup;
+mod child;
 mod fs;
 mod probe;
+mod supervise;
 
 pub use apply::{Enforcement, Prepared, SandboxError, spawn};
+pub use cgroup::{CgroupSupport, RunCgroups};
+pub use child::{ChildSetup, Resource, Rlimit};
 pub use fs::HostFileSystem;
 pub use probe::{KernelSupport, landlock_abi};
+pub use supervise::{Outcome, Running, Status};
 
 use vtpolicy_compiler::profile::fidelity::{self, Artifacts, FidelityReport};
 use vtpolicy_compiler::profile::landlock::{self, LandlockRuleset};

@@ -1,0 +1,86 @@
+//! Session approvals: the `a` answer of `run`, remembered for the rest of
+//! the terminal session and for that exact normalised command only.
+//!
+//! Stored under `$XDG_STATE_HOME/vtpolicy` (else `~/.local/state/vtpolicy`),
+//! never inside the workspace: a repository must not be able to ship its
+//! own approvals. A session is the terminal session (`getsid`) together
+//! with its leader's start time, so a reused session id does not inherit.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Store {
+    /// Session key to approved command keys.
+    sessions: BTreeMap<String, Vec<String>>,
+}
+
+pub(crate) struct Approvals {
+    path: PathBuf,
+    session: String,
+}
+
+impl Approvals {
+    /// The store of this session; `None` when there is no session to key
+    /// it by, no home, or the store would live inside `workspace`.
+    pub(crate) fn open(workspace: &Path) -> Option<Approvals> {
+        let base = std::env::var_os("XDG_STATE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state")))?;
+        let path = base.join("vtpolicy").join("approvals.json");
+        let canonical_base = std::fs::canonicalize(&base).unwrap_or(base);
+        if canonical_base.starts_with(workspace) {
+            return None;
+        }
+        Some(Approvals { path, session: session_key()? })
+    }
+
+    pub(crate) fn contains(&self, command: &str) -> bool {
+        self.load().sessions.get(&self.session).is_some_and(|keys| keys.iter().any(|k| k == command))
+    }
+
+    pub(crate) fn remember(&self, command: &str) -> Result<(), String> {
+        let mut store = self.load();
+        // Sessions that ended are dropped as the store is rewritten.
+        store.sessions.retain(|key, _| session_alive(key));
+        store.sessions.entry(self.session.clone()).or_default().push(command.to_owned());
+        let dir = self.path.parent().ok_or("no directory for the approval store")?;
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+        let text = serde_json::to_string_pretty(&store).map_err(|e| e.to_string())?;
+        let temporary = self.path.with_extension("json.tmp");
+        write_private(&temporary, &text).map_err(|e| format!("cannot write `{}`: {e}", temporary.display()))?;
+        std::fs::rename(&temporary, &self.path).map_err(|e| format!("cannot write `{}`: {e}", self.path.display()))
+    }
+
+    fn load(&self) -> Store {
+        std::fs::read_to_string(&self.path).ok().and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default()
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+/// `sid:starttime` of this process's session.
+fn session_key() -> Option<String> {
+    let sid = nix::unistd::getsid(None).ok()?.as_raw();
+    Some(format!("{sid}:{}", start_time(sid)?))
+}
+
+fn session_alive(key: &str) -> bool {
+    let Some((sid, start)) = key.split_once(':') else { return false };
+    sid.parse::<i32>().ok().and_then(start_time).is_some_and(|now| now == start)
+}
+
+/// Field 22 of `/proc/PID/stat`: start time in clock ticks since boot.
+fn start_time(pid: i32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, after) = stat.rsplit_once(')')?;
+    after.split_whitespace().nth(19).map(str::to_owned)
+}

@@ -1,0 +1,136 @@
+//! `vtpolicy sandbox status`.
+
+use serde::Serialize;
+use vtpolicy_runtime::sandbox::{CgroupSupport, KernelSupport};
+
+use crate::Exit;
+use crate::args::{Format, SandboxArgs, SandboxCommand};
+
+#[derive(Serialize)]
+struct Status {
+    landlock_abi: u8,
+    landlock: Vec<&'static str>,
+    landlock_missing: Vec<&'static str>,
+    seccomp: bool,
+    user_namespaces: bool,
+    cgroups: CgroupSupport,
+    root: bool,
+    /// What `run` enforces on this machine.
+    run_enforces: Vec<String>,
+    run_cannot: Vec<String>,
+}
+
+const FEATURES: &[(u8, &str)] = &[
+    (1, "file system access rights"),
+    (2, "cross-directory rename and link (refer)"),
+    (3, "truncation"),
+    (4, "TCP bind and connect ports"),
+    (5, "device ioctls"),
+    (6, "scoping of signals and abstract unix sockets"),
+    (7, "denial audit logging"),
+    (8, "restricting every thread at once"),
+    (9, "pathname unix sockets"),
+];
+
+pub(crate) fn run(args: &SandboxArgs) -> Exit {
+    let SandboxCommand::Status { format } = args.command;
+    let kernel = KernelSupport::detect();
+    let cgroups = CgroupSupport::detect();
+    let user_namespaces = std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > 0);
+    let abi = kernel.landlock_abi;
+    let landlock = FEATURES.iter().filter(|(v, _)| *v <= abi).map(|(_, f)| *f).collect();
+    let landlock_missing = FEATURES.iter().filter(|(v, _)| *v > abi).map(|(_, f)| *f).collect();
+    let mut enforces = Vec::new();
+    let mut cannot = Vec::new();
+    match abi {
+        0 => cannot.push("Landlock is unavailable: `run` refuses every sandboxing policy".to_owned()),
+        1..=2 => cannot.push(format!("Landlock ABI {abi}: policies that restrict writes need 3; `run` refuses them")),
+        3 => {
+            enforces.push("Landlock file rules".to_owned());
+            cannot.push("Landlock ABI 3: policies that restrict the network need 4; `run` refuses them".to_owned());
+        }
+        _ => enforces.push(format!("Landlock file{} rules", if abi >= 4 { " and TCP port" } else { "" })),
+    }
+    if abi < 9 {
+        cannot.push("pathname unix sockets (needs Landlock ABI 9)".to_owned());
+    }
+    if abi < 6 && abi > 0 {
+        cannot.push("scoping signals and abstract unix sockets (needs Landlock ABI 6)".to_owned());
+    }
+    if kernel.seccomp {
+        enforces.push("the seccomp program (syscalls and socket families)".to_owned());
+    } else {
+        cannot.push("seccomp is unavailable: `run` refuses sandboxing policies".to_owned());
+    }
+    enforces
+        .push("no capabilities, no_new_privs, a new session, only descriptors 0-2, a scrubbed environment".to_owned());
+    match (&cgroups.pids, kernel.root) {
+        (Some(_), _) => enforces.push("process-count limits through a pids cgroup".to_owned()),
+        (None, false) => {
+            enforces.push("process-count limits through RLIMIT_NPROC (counts every process of the user)".to_owned())
+        }
+        (None, true) => cannot.push(
+            "process-count limits as root: no writable pids cgroup, so `run` refuses policies with `processes`"
+                .to_owned(),
+        ),
+    }
+    if cgroups.kill.is_some() {
+        enforces.push("killing the whole process tree through cgroup.kill".to_owned());
+    } else {
+        enforces.push("killing the whole process tree as child subreaper".to_owned());
+    }
+    if kernel.root {
+        enforces.push("the bounding set emptied and securebits locked (started as root)".to_owned());
+    } else {
+        cannot.push(
+            "emptying the capability bounding set (needs CAP_SETPCAP; permitted and effective sets are empty)"
+                .to_owned(),
+        );
+    }
+    let status = Status {
+        landlock_abi: abi,
+        landlock,
+        landlock_missing,
+        seccomp: kernel.seccomp,
+        user_namespaces,
+        cgroups,
+        root: kernel.root,
+        run_enforces: enforces,
+        run_cannot: cannot,
+    };
+    if format == Format::Json {
+        match serde_json::to_string_pretty(&status) {
+            Ok(json) => crate::output::outln!("{json}"),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return Exit::Error;
+            }
+        }
+        return Exit::Ok;
+    }
+    crate::output::outln!("landlock: ABI {abi}");
+    for feature in &status.landlock {
+        crate::output::outln!("  covers {feature}");
+    }
+    for feature in &status.landlock_missing {
+        crate::output::outln!("  lacks  {feature}");
+    }
+    crate::output::outln!("seccomp: {}", if status.seccomp { "available" } else { "unavailable" });
+    crate::output::outln!("user namespaces: {}", if status.user_namespaces { "available" } else { "unavailable" });
+    let show =
+        |p: &Option<std::path::PathBuf>| p.as_ref().map_or("none writable".to_owned(), |d| d.display().to_string());
+    crate::output::outln!("cgroups: kill {}; pids {}", show(&status.cgroups.kill), show(&status.cgroups.pids));
+    crate::output::outln!("running as root: {}", if status.root { "yes" } else { "no" });
+    crate::output::outln!("run enforces:");
+    for line in &status.run_enforces {
+        crate::output::outln!("  {line}");
+    }
+    crate::output::outln!("run cannot enforce:");
+    for line in &status.run_cannot {
+        crate::output::outln!("  {line}");
+    }
+    Exit::Ok
+}

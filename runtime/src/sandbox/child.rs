@@ -1,0 +1,167 @@
+//! What the child does to itself between `fork` and `exec`, before the
+//! Landlock and seccomp layers: leave the caller's session, die with the
+//! parent, join the run's cgroups, take the policy's resource limits and
+//! drop every capability. Only syscalls on values prepared in the parent.
+
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// One resource limit, soft and hard alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rlimit {
+    pub resource: Resource,
+    pub value: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Core,
+    Cpu,
+    AddressSpace,
+    FileSize,
+    OpenFiles,
+    Processes,
+}
+
+impl Resource {
+    fn raw(self) -> libc::__rlimit_resource_t {
+        match self {
+            Resource::Core => libc::RLIMIT_CORE,
+            Resource::Cpu => libc::RLIMIT_CPU,
+            Resource::AddressSpace => libc::RLIMIT_AS,
+            Resource::FileSize => libc::RLIMIT_FSIZE,
+            Resource::OpenFiles => libc::RLIMIT_NOFILE,
+            Resource::Processes => libc::RLIMIT_NPROC,
+        }
+    }
+}
+
+/// The child's own setup, prepared in the parent.
+#[derive(Debug)]
+pub struct ChildSetup {
+    pub rlimits: Vec<Rlimit>,
+    /// `cgroup.procs` of each cgroup the child joins, opened for writing.
+    pub cgroup_procs: Vec<OwnedFd>,
+    /// The supervising process: if it is gone by the time the death signal
+    /// is armed, the child exits.
+    pub parent: libc::pid_t,
+    /// `/proc/sys/kernel/cap_last_cap`.
+    pub last_cap: u32,
+}
+
+impl ChildSetup {
+    pub fn new(rlimits: Vec<Rlimit>, cgroup_procs: Vec<OwnedFd>) -> ChildSetup {
+        let last_cap = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(63);
+        ChildSetup { rlimits, cgroup_procs, parent: std::process::id() as libc::pid_t, last_cap }
+    }
+
+    /// Runs in the child. Every step is a syscall; errors stop the exec.
+    pub(super) fn apply(&self) -> io::Result<()> {
+        // SAFETY (whole function): plain syscalls on integers and on
+        // buffers that live on this stack frame.
+        unsafe {
+            let empty: libc::sigset_t = std::mem::zeroed();
+            check(libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()))?;
+            check(libc::setsid())?;
+            check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0))?;
+            if libc::getppid() != self.parent {
+                return Err(io::Error::other("the supervising process is gone"));
+            }
+            for fd in &self.cgroup_procs {
+                let zero = b"0\n";
+                if libc::write(fd.as_raw_fd(), zero.as_ptr().cast(), zero.len()) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            for limit in &self.rlimits {
+                let value = libc::rlimit { rlim_cur: limit.value, rlim_max: limit.value };
+                check(libc::setrlimit(limit.resource.raw(), &value))?;
+            }
+            drop_capabilities(self.last_cap)?;
+        }
+        Ok(())
+    }
+}
+
+const SECBIT_NOROOT: libc::c_ulong = 1 << 0;
+const SECBIT_NOROOT_LOCKED: libc::c_ulong = 1 << 1;
+const SECBIT_NO_SETUID_FIXUP: libc::c_ulong = 1 << 2;
+const SECBIT_NO_SETUID_FIXUP_LOCKED: libc::c_ulong = 1 << 3;
+const SECBIT_KEEP_CAPS_LOCKED: libc::c_ulong = 1 << 5;
+const SECBIT_NO_CAP_AMBIENT_RAISE: libc::c_ulong = 1 << 6;
+const SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED: libc::c_ulong = 1 << 7;
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// Empties every capability set: bounding, ambient, inheritable,
+/// permitted, effective. As root, first locks the securebits so that
+/// uid 0 gains nothing back at `exec`.
+unsafe fn drop_capabilities(last_cap: u32) -> io::Result<()> {
+    // SAFETY: prctl and capset with integer arguments and stack buffers.
+    unsafe {
+        if libc::geteuid() == 0 {
+            let bits = SECBIT_NOROOT
+                | SECBIT_NOROOT_LOCKED
+                | SECBIT_NO_SETUID_FIXUP
+                | SECBIT_NO_SETUID_FIXUP_LOCKED
+                | SECBIT_KEEP_CAPS_LOCKED
+                | SECBIT_NO_CAP_AMBIENT_RAISE
+                | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+            check(libc::prctl(libc::PR_SET_SECUREBITS, bits, 0, 0, 0))?;
+        }
+        for cap in 0..=last_cap {
+            // Without CAP_SETPCAP the bounding set cannot shrink, but then
+            // it grants nothing either: permitted is empty and stays so.
+            let dropped = libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0);
+            if dropped != 0 && libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) == 1 {
+                let error = io::Error::last_os_error();
+                let unprivileged = error.raw_os_error() == Some(libc::EPERM);
+                if !unprivileged {
+                    return Err(error);
+                }
+            }
+        }
+        check(libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong, 0, 0, 0))?;
+        let mut header = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
+        let data = [CapData { effective: 0, permitted: 0, inheritable: 0 }; 2];
+        if libc::syscall(libc::SYS_capset, &mut header as *mut CapHeader, data.as_ptr()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Marks every descriptor above 2 close-on-exec: only 0, 1 and 2 reach
+/// the program.
+pub(super) fn close_inherited_fds() -> io::Result<()> {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range with integer arguments.
+    let result =
+        unsafe { libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC) };
+    if result != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn check(result: libc::c_int) -> io::Result<()> {
+    if result < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}

@@ -1,0 +1,265 @@
+//! Running the sandboxed child: spawn, forward signals, enforce the wall
+//! timeout, and leave nothing behind.
+//!
+//! The supervisor is a child subreaper, so daemonised grandchildren are
+//! re-parented to it rather than to init; when the child exits (or the
+//! timeout strikes) everything left in the run's cgroup, in the child's
+//! process group, or re-parented to the supervisor is killed and reaped.
+//! The child's output descriptors are the caller's own: the supervisor
+//! never reads them, so a background process holding them cannot make it
+//! wait.
+
+#![allow(unsafe_code)]
+
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, Signal, kill};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::unistd::Pid;
+use serde::Serialize;
+
+use super::apply::{Prepared, SandboxError};
+use super::cgroup::RunCgroups;
+use super::child::{ChildSetup, close_inherited_fds};
+
+/// Signals the supervisor passes on to the child's process group.
+const FORWARDED: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+
+/// How the child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Status {
+    Exited(i32),
+    Signaled(i32),
+    TimedOut,
+}
+
+impl Status {
+    /// The supervisor's own exit code for it: the child's code, 128 + the
+    /// signal, or 124 on timeout.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Status::Exited(code) => code,
+            Status::Signaled(signal) => 128 + signal,
+            Status::TimedOut => 124,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    pub status: Status,
+    pub duration_ms: u64,
+    /// Peak resident set of the child and its waited-for descendants.
+    pub max_rss_kib: i64,
+}
+
+/// A spawned, sandboxed child.
+pub struct Running {
+    pid: libc::pid_t,
+    pidfd: OwnedFd,
+    signals: SignalFd,
+    started: Instant,
+    cgroups: Option<RunCgroups>,
+    previous_mask: SigSet,
+}
+
+impl Running {
+    /// Spawns `command` with `setup`, then `prepared`, applied in the
+    /// child, in that order, and every descriptor above 2 closed.
+    pub fn start(
+        command: &mut Command,
+        setup: ChildSetup,
+        prepared: Prepared,
+        cgroups: Option<RunCgroups>,
+    ) -> Result<Running, SandboxError> {
+        let fail = |what: &str, e: &dyn std::fmt::Display| SandboxError(format!("{what}: {e}"));
+        nix::sys::prctl::set_child_subreaper(true).map_err(|e| fail("cannot become a child subreaper", &e))?;
+        let mut mask = SigSet::empty();
+        for signal in FORWARDED {
+            mask.add(signal);
+        }
+        let previous_mask =
+            mask.thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK).map_err(|e| fail("signal mask", &e))?;
+        let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+            .map_err(|e| fail("signalfd", &e))?;
+        let mut slot = Some((setup, prepared));
+        let hook = move || match slot.take() {
+            Some((setup, prepared)) => {
+                setup.apply()?;
+                prepared.apply()?;
+                close_inherited_fds()
+            }
+            None => Err(std::io::Error::other("sandbox applied twice")),
+        };
+        // SAFETY: the hook runs in the forked child and only makes
+        // syscalls on values prepared here (see `ChildSetup::apply` and
+        // `Prepared::apply`).
+        unsafe { command.pre_exec(hook) };
+        let started = Instant::now();
+        let child = command.spawn().map_err(|e| fail("cannot start the sandboxed command", &e))?;
+        let pid = child.id() as libc::pid_t;
+        // The child is waited for with wait4 below, for its resource usage.
+        drop(child);
+        // SAFETY: pidfd_open with integer arguments; a returned descriptor
+        // is owned by nobody else.
+        let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        if raw < 0 {
+            let error = std::io::Error::last_os_error();
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            return Err(fail("pidfd_open", &error));
+        }
+        // SAFETY: `raw` is a fresh descriptor returned to us alone.
+        let pidfd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
+        Ok(Running { pid, pidfd, signals, started, cgroups, previous_mask })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.pid as u32
+    }
+
+    /// Waits for the child, forwarding signals, killing the tree at
+    /// `timeout`; then kills and reaps whatever it left behind.
+    pub fn wait(mut self, timeout: Option<Duration>) -> Result<Outcome, SandboxError> {
+        let deadline = timeout.map(|t| self.started + t);
+        let mut timed_out = false;
+        loop {
+            let remaining = match deadline {
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) => {
+                        PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX)
+                    }
+                    None => {
+                        timed_out = true;
+                        break;
+                    }
+                },
+                None => PollTimeout::NONE,
+            };
+            let mut fds = [
+                PollFd::new(self.pidfd.as_fd(), PollFlags::POLLIN),
+                PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
+            ];
+            match poll(&mut fds, remaining) {
+                Ok(0) => continue,
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(SandboxError(format!("poll: {e}"))),
+            }
+            if fds[1].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
+                while let Ok(Some(info)) = self.signals.read_signal() {
+                    if let Ok(signal) = Signal::try_from(info.ssi_signo as i32) {
+                        let _ = kill(Pid::from_raw(-self.pid), signal);
+                    }
+                }
+            }
+            if fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)) {
+                break;
+            }
+        }
+        if timed_out {
+            self.kill_tree();
+        }
+        let (status, max_rss_kib) = wait4(self.pid)?;
+        let duration_ms = self.started.elapsed().as_millis() as u64;
+        // Whatever the child left running goes with it.
+        self.kill_tree();
+        let status = if timed_out { Status::TimedOut } else { status };
+        Ok(Outcome { status, duration_ms, max_rss_kib })
+    }
+
+    fn kill_tree(&mut self) {
+        if let Some(cgroups) = &self.cgroups {
+            cgroups.kill_all();
+        }
+        let _ = kill(Pid::from_raw(-self.pid), Signal::SIGKILL);
+        reap_descendants(self.pid);
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.kill_tree();
+        // Dropping the cgroups kills anything left and removes them.
+        self.cgroups.take();
+        let _ = self.previous_mask.thread_set_mask();
+        let _ = self.pidfd.as_raw_fd();
+    }
+}
+
+/// Waits for `pid`: its status and the peak RSS of it and its waited-for
+/// descendants.
+fn wait4(pid: libc::pid_t) -> Result<(Status, i64), SandboxError> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: wait4 writes into the two stack values it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: as above.
+        let result = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if result == pid {
+            break;
+        }
+        let error = std::io::Error::last_os_error();
+        if error.raw_os_error() != Some(libc::EINTR) {
+            return Err(SandboxError(format!("wait4: {error}")));
+        }
+    }
+    let status = if libc::WIFSIGNALED(status) {
+        Status::Signaled(libc::WTERMSIG(status))
+    } else {
+        Status::Exited(libc::WEXITSTATUS(status))
+    };
+    Ok((status, usage.ru_maxrss))
+}
+
+/// Kills every process re-parented to this (subreaper) process and reaps
+/// it, until none is left. `child` is skipped while it is still unwaited.
+fn reap_descendants(child: libc::pid_t) {
+    let me = std::process::id() as i32;
+    for _ in 0..200 {
+        let orphans: Vec<i32> = children_of(me).into_iter().filter(|&p| p != child).collect();
+        for pid in &orphans {
+            let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+            let _ = kill(Pid::from_raw(-*pid), Signal::SIGKILL);
+        }
+        let mut reaped = false;
+        loop {
+            // SAFETY: waitpid on any child except `child`, no status kept.
+            let pid = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG | libc::__WALL) };
+            if pid <= 0 {
+                break;
+            }
+            if pid == child {
+                // Reaped before wait4 could: leave it to the caller's
+                // status (this only happens after wait4 already ran).
+                continue;
+            }
+            reaped = true;
+        }
+        if orphans.is_empty() && !reaped {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The pids whose parent is `parent`, read from `/proc`.
+fn children_of(parent: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        // `pid (comm) state ppid ...`; comm may hold spaces and parens.
+        let Some(after) = stat.rsplit_once(')').map(|(_, rest)| rest) else { continue };
+        let ppid = after.split_whitespace().nth(1).and_then(|p| p.parse::<i32>().ok());
+        if ppid == Some(parent) {
+            out.push(pid);
+        }
+    }
+    out
+}
