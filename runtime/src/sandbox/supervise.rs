@@ -162,7 +162,8 @@ impl Running {
             }
         }
         if timed_out {
-            self.kill_tree();
+            // Signal only: the child itself is reaped by wait4 below.
+            self.signal_tree();
         }
         let (status, max_rss_kib) = wait4(self.pid)?;
         let duration_ms = self.started.elapsed().as_millis() as u64;
@@ -172,12 +173,20 @@ impl Running {
         Ok(Outcome { status, duration_ms, max_rss_kib })
     }
 
-    fn kill_tree(&mut self) {
+    /// Kills the child's process group and everything in the run's
+    /// cgroups, reaping nothing.
+    fn signal_tree(&self) {
         if let Some(cgroups) = &self.cgroups {
             cgroups.kill_all();
         }
         let _ = kill(Pid::from_raw(-self.pid), Signal::SIGKILL);
-        reap_descendants(self.pid);
+    }
+
+    /// Kills the tree and reaps everything re-parented to the supervisor.
+    /// Call only once the child itself has been waited for (or abandoned).
+    fn kill_tree(&mut self) {
+        self.signal_tree();
+        reap_descendants();
     }
 }
 
@@ -216,12 +225,13 @@ fn wait4(pid: libc::pid_t) -> Result<(Status, i64), SandboxError> {
     Ok((status, usage.ru_maxrss))
 }
 
-/// Kills every process re-parented to this (subreaper) process and reaps
-/// it, until none is left. `child` is skipped while it is still unwaited.
-fn reap_descendants(child: libc::pid_t) {
+/// Kills every child of this (subreaper) process, the re-parented orphans
+/// included, and reaps it, until none is left. Call once the sandboxed
+/// child has been waited for, or is being abandoned.
+fn reap_descendants() {
     let me = std::process::id() as i32;
     for _ in 0..200 {
-        let orphans: Vec<i32> = children_of(me).into_iter().filter(|&p| p != child).collect();
+        let orphans: Vec<i32> = children_of(me);
         for pid in &orphans {
             let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
             let _ = kill(Pid::from_raw(-*pid), Signal::SIGKILL);
@@ -232,11 +242,6 @@ fn reap_descendants(child: libc::pid_t) {
             let pid = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG | libc::__WALL) };
             if pid <= 0 {
                 break;
-            }
-            if pid == child {
-                // Reaped before wait4 could: leave it to the caller's
-                // status (this only happens after wait4 already ran).
-                continue;
             }
             reaped = true;
         }

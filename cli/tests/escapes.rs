@@ -1,0 +1,467 @@
+//! The escape conformance suite: every attempt of
+//! `conformance/escapes/*.toml` run through `vtpolicy run` under the stock
+//! `workspace-write` policy, as root and as an unprivileged user, each
+//! judged by its side effect.
+
+#![allow(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+use std::net::{TcpListener, UdpSocket};
+use std::os::fd::OwnedFd;
+use std::os::linux::net::SocketAddrExt as _;
+use std::os::unix::fs::{PermissionsExt as _, chown};
+use std::os::unix::net::{SocketAddr, UnixListener};
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+const NOBODY: u32 = 65534;
+
+const PRELUDE: &str = r#"import ctypes, os, socket, errno, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def sc(nr, *args):
+    ctypes.set_errno(0)
+    conv = [a if isinstance(a, ctypes.c_char_p) else ctypes.c_long(a) for a in args]
+    r = libc.syscall(ctypes.c_long(nr), *conv)
+    return r, ctypes.get_errno()
+def err(e):
+    return errno.errorcode.get(e, str(e)) if e else "OK"
+def show(x):
+    sys.stdout.write(str(x))
+    sys.stdout.flush()
+"#;
+
+#[derive(Debug, Deserialize)]
+struct Suite {
+    attempt: Vec<Attempt>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Attempt {
+    name: String,
+    area: String,
+    python: Option<String>,
+    sh: Option<String>,
+    timeout: Option<String>,
+    #[serde(default)]
+    root_only: bool,
+    #[serde(default)]
+    absent: Vec<String>,
+    #[serde(default)]
+    unchanged: Vec<String>,
+    #[serde(default)]
+    lacks: Vec<String>,
+    output: Option<String>,
+    #[serde(default)]
+    contains: Vec<String>,
+    #[serde(default)]
+    silent: Vec<String>,
+    #[serde(default)]
+    outside_alive: bool,
+    #[serde(default)]
+    not_mounted: Vec<String>,
+    #[serde(default)]
+    dead_pid_file: Vec<String>,
+    exit: Option<i32>,
+    max_ms: Option<u64>,
+    #[serde(default)]
+    tty_untouched: bool,
+}
+
+/// Listeners outside the sandbox that count what reaches them.
+struct Listeners {
+    hits: Arc<Mutex<BTreeMap<&'static str, usize>>>,
+    stop: Arc<AtomicBool>,
+    ports: BTreeMap<&'static str, u16>,
+    abstract_name: String,
+}
+
+impl Listeners {
+    fn start(id: &str) -> Listeners {
+        let tcp4 = TcpListener::bind("127.0.0.1:0").expect("tcp4");
+        let tcp6 = TcpListener::bind("[::1]:0").expect("tcp6");
+        let udp4 = UdpSocket::bind("127.0.0.1:0").expect("udp4");
+        let udp6 = UdpSocket::bind("[::1]:0").expect("udp6");
+        let abstract_name = format!("vtpolicy-escape-{id}");
+        let address = SocketAddr::from_abstract_name(abstract_name.as_bytes()).expect("abstract name");
+        let unix = UnixListener::bind_addr(&address).expect("abstract socket");
+        let mut ports = BTreeMap::new();
+        ports.insert("tcp4", tcp4.local_addr().expect("addr").port());
+        ports.insert("tcp6", tcp6.local_addr().expect("addr").port());
+        ports.insert("udp4", udp4.local_addr().expect("addr").port());
+        ports.insert("udp6", udp6.local_addr().expect("addr").port());
+        for socket in [&tcp4, &tcp6] {
+            socket.set_nonblocking(true).expect("nonblocking");
+        }
+        for socket in [&udp4, &udp6] {
+            socket.set_nonblocking(true).expect("nonblocking");
+        }
+        unix.set_nonblocking(true).expect("nonblocking");
+        let hits = Arc::new(Mutex::new(BTreeMap::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (thread_hits, thread_stop) = (Arc::clone(&hits), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            while !thread_stop.load(Ordering::Relaxed) {
+                let hit = |name: &'static str| *thread_hits.lock().expect("lock").entry(name).or_insert(0) += 1;
+                if tcp4.accept().is_ok() {
+                    hit("tcp4");
+                }
+                if tcp6.accept().is_ok() {
+                    hit("tcp6");
+                }
+                if udp4.recv_from(&mut buf).is_ok() {
+                    hit("udp4");
+                }
+                if udp6.recv_from(&mut buf).is_ok() {
+                    hit("udp6");
+                }
+                if unix.accept().is_ok() {
+                    hit("abstract");
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        Listeners { hits, stop, ports, abstract_name }
+    }
+
+    fn count(&self, name: &str) -> usize {
+        self.hits.lock().expect("lock").get(name).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for Listeners {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    ws: PathBuf,
+    home: PathBuf,
+    outside: PathBuf,
+    /// Initial contents of the files `unchanged` checks.
+    snapshot: BTreeMap<PathBuf, Vec<u8>>,
+}
+
+impl Fixture {
+    fn new(owner: Option<u32>) -> Fixture {
+        let dir = tempfile::Builder::new().prefix("vtpolicy-escapes").tempdir().expect("tempdir");
+        let root = dir.path().canonicalize().expect("canonical");
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let ws = root.join("ws");
+        let home = root.join("home");
+        let outside = root.join("outside");
+        let files: &[(&str, &str)] = &[
+            ("ws/src/lib.rs", "pub fn f() {}\n"),
+            ("ws/.git/config", "[core]\n\tbare = false\n"),
+            ("ws/.git/HEAD", "ref: refs/heads/main\n"),
+            ("ws/.git/hooks/pre-commit.sample", "#!/bin/sh\n"),
+            ("ws/.env", "TOKEN=SECRET-DOTENV\n"),
+            ("ws/sub/.env.local", "TOKEN=SECRET-ENVLOCAL\n"),
+            ("ws/certs/server.key", "SECRET-KEY\n"),
+            ("ws/vendor/lib/.git/config", "[core]\n"),
+            ("ws/vendor/lib/.git/hooks/pre-push.sample", "#!/bin/sh\n"),
+            ("ws/vendor/lib/src.rs", "\n"),
+            ("home/.ssh/id_rsa", "SECRET-SSH\n"),
+            ("home/.aws/credentials", "[default]\nkey = SECRET-AWS\n"),
+            ("home/.bashrc", "# rc\n"),
+            ("home/.netrc", "machine x password SECRET-NETRC\n"),
+            ("outside/target.txt", "original\n"),
+            ("outside/secret-fd.txt", "SECRET-FD\n"),
+        ];
+        for (path, text) in files {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&path, text).expect("write");
+        }
+        std::fs::create_dir_all(ws.join("mnt")).expect("mkdir");
+        std::os::unix::fs::symlink(&outside, ws.join("link-out")).expect("symlink");
+        if let Some(uid) = owner {
+            // Everything is the unprivileged user's: only the sandbox, not
+            // file permissions, can refuse what follows.
+            chown_tree(&root, uid);
+        }
+        let mut snapshot = BTreeMap::new();
+        for path in [
+            "ws/.git/config",
+            "ws/vendor/lib/.git/config",
+            "home/.bashrc",
+            "outside/target.txt",
+            "ws/.git/hooks/pre-commit.sample",
+        ] {
+            snapshot.insert(root.join(path), std::fs::read(root.join(path)).expect("read"));
+        }
+        Fixture { _dir: dir, root, ws, home, outside, snapshot }
+    }
+}
+
+fn chown_tree(path: &Path, uid: u32) {
+    let _ = std::os::unix::fs::lchown(path, Some(uid), Some(uid));
+    if path.is_dir() && !path.is_symlink() {
+        for entry in std::fs::read_dir(path).expect("read_dir") {
+            chown_tree(&entry.expect("entry").path(), uid);
+        }
+    }
+}
+
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with(['R', 'S', 'D', 'T', 't']))
+        })
+        .unwrap_or(false)
+}
+
+static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs the suite under `policy` as `uid` (`None`: as this process's
+/// user); returns the failures, one per escaped attempt.
+fn suite(policy: &str, uid: Option<u32>) -> Vec<String> {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/escapes/workspace-write.toml"))
+            .expect("suite");
+    let suite: Suite = toml::from_str(&text).expect("suite parses");
+    let fixture = Fixture::new(uid);
+    let id = format!("{}-{}", std::process::id(), RUNS.fetch_add(1, Ordering::Relaxed));
+    let listeners = Listeners::start(&id);
+    let mut outside_command = Command::new("/bin/sleep");
+    outside_command.arg("600").env_clear().env("OUTSIDE_SECRET", "SECRET-OUTSIDE");
+    if let Some(uid) = uid {
+        outside_command.uid(uid).gid(uid);
+    }
+    let mut outside = outside_command.spawn().expect("outside process");
+    let outside_pid = outside.id() as i32;
+    let root = nix::unistd::geteuid().is_root() && uid.is_none();
+
+    // Descriptors the sandboxed command must not inherit: a secret file at
+    // 97 and a directory outside the workspace at 98, without close-on-exec.
+    let secret = std::fs::File::open(fixture.outside.join("secret-fd.txt")).expect("secret");
+    let outside_dir = std::fs::File::open(&fixture.outside).expect("outside dir");
+    // SAFETY: 97 and 98 are far above anything this test process opens;
+    // the returned descriptors own them and are dropped at the end.
+    let fd97 = unsafe { nix::unistd::dup2_raw(&secret, 97) }.expect("dup2");
+    let fd98 = unsafe { nix::unistd::dup2_raw(&outside_dir, 98) }.expect("dup2");
+
+    let events = fixture.root.join("events.jsonl");
+    let substitute = |text: &str| {
+        text.replace("{ws}", &fixture.ws.display().to_string())
+            .replace("{home}", &fixture.home.display().to_string())
+            .replace("{outside}", &fixture.outside.display().to_string())
+            .replace("{outside_pid}", &outside_pid.to_string())
+            .replace("{tcp4}", &listeners.ports["tcp4"].to_string())
+            .replace("{tcp6}", &listeners.ports["tcp6"].to_string())
+            .replace("{udp4}", &listeners.ports["udp4"].to_string())
+            .replace("{udp6}", &listeners.ports["udp6"].to_string())
+            .replace("{abstract}", &listeners.abstract_name)
+            .replace("{id}", &id)
+    };
+    let who = if uid.is_some() || !nix::unistd::geteuid().is_root() { "unprivileged" } else { "root" };
+    let mut failures = Vec::new();
+    let mut table = Vec::new();
+    for attempt in &suite.attempt {
+        if attempt.root_only && !root {
+            table.push(format!(
+                "{who:12} {:12} {:60} skipped: holds only when started as root",
+                attempt.area, attempt.name
+            ));
+            continue;
+        }
+        let (interpreter, script_path, script) = match (&attempt.python, &attempt.sh) {
+            (Some(python), None) => {
+                ("/usr/bin/python3", fixture.ws.join("attempt.py"), format!("{PRELUDE}{}", substitute(python)))
+            }
+            (None, Some(sh)) => ("/bin/sh", fixture.ws.join("attempt.sh"), substitute(sh)),
+            _ => panic!("{}: exactly one of `python` and `sh`", attempt.name),
+        };
+        std::fs::write(&script_path, script).expect("script");
+        if let Some(uid) = uid {
+            chown(&script_path, Some(uid), Some(uid)).expect("chown");
+        }
+        let pty = nix::pty::openpty(None, None).expect("pty");
+        nix::fcntl::fcntl(&pty.slave, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK)).expect("nonblock");
+        let before: BTreeMap<&str, usize> =
+            ["tcp4", "tcp6", "udp4", "udp6", "abstract"].into_iter().map(|n| (n, listeners.count(n))).collect();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_vtpolicy"));
+        command.args(["run", "--policy", policy, "--yes", "--workspace"]).arg(&fixture.ws);
+        command.arg("--events").arg(&events);
+        if let Some(timeout) = &attempt.timeout {
+            command.args(["--timeout", timeout]);
+        }
+        command.arg("--").arg(interpreter).arg(&script_path);
+        command
+            .current_dir(&fixture.ws)
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", &fixture.home)
+            .env("LANG", "C.UTF-8")
+            .env("GITHUB_TOKEN", "SECRET-GH")
+            .env("AWS_SECRET_ACCESS_KEY", "SECRET-AWS-ENV")
+            .env("SSH_AUTH_SOCK", "/tmp/agent.sock")
+            .env("OPENAI_API_KEY", "SECRET-OPENAI")
+            .env("LD_LIBRARY_PATH", "/nonexistent")
+            .env("CARGO_REGISTRY_TOKEN", "SECRET-CARGO")
+            .stdin(Stdio::from(pty.slave.try_clone().expect("clone")))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(uid) = uid {
+            command.uid(uid).gid(uid);
+        }
+        let started = Instant::now();
+        let output = command.output().expect("vtpolicy runs");
+        let elapsed = started.elapsed();
+        std::thread::sleep(Duration::from_millis(30));
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let mut problems = Vec::new();
+        let code = output.status.code().unwrap_or(-1);
+        if (code == 125 || code == 126) && attempt.exit != Some(code) {
+            problems.push(format!("vtpolicy itself refused ({code}): {}", String::from_utf8_lossy(&output.stderr)));
+        }
+        for path in &attempt.absent {
+            let path = substitute(path);
+            if Path::new(&path).symlink_metadata().is_ok() {
+                problems.push(format!("`{path}` exists"));
+            }
+        }
+        for path in &attempt.unchanged {
+            let path = PathBuf::from(substitute(path));
+            if std::fs::read(&path).ok().as_ref() != fixture.snapshot.get(&path) {
+                problems.push(format!("`{}` changed", path.display()));
+            }
+        }
+        for token in &attempt.lacks {
+            if stdout.contains(token.as_str()) {
+                problems.push(format!("output holds `{token}`"));
+            }
+        }
+        if let Some(expected) = &attempt.output
+            && stdout.trim_end() != expected
+        {
+            problems.push(format!("output `{}`, expected `{expected}`", stdout.trim_end()));
+        }
+        for token in &attempt.contains {
+            if !stdout.contains(token.as_str()) {
+                problems.push(format!("output lacks `{token}`"));
+            }
+        }
+        for name in &attempt.silent {
+            if listeners.count(name) != before[name.as_str()] {
+                problems.push(format!("the {name} listener was reached"));
+            }
+        }
+        if attempt.outside_alive {
+            let status = std::fs::read_to_string(format!("/proc/{outside_pid}/status")).unwrap_or_default();
+            if !alive(outside_pid) || !status.contains("TracerPid:\t0") {
+                problems.push("the outside process was killed or traced".to_owned());
+            }
+        }
+        for path in &attempt.not_mounted {
+            let path = substitute(path);
+            let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+            if mounts.lines().any(|l| l.split_whitespace().nth(1) == Some(path.as_str())) {
+                problems.push(format!("`{path}` is mounted"));
+                let _ = Command::new("umount").arg(&path).status();
+            }
+        }
+        for path in &attempt.dead_pid_file {
+            let path = substitute(path);
+            if let Some(pid) = std::fs::read_to_string(&path).ok().and_then(|t| t.trim().parse::<i32>().ok())
+                && alive(pid)
+            {
+                problems.push(format!("process {pid} from `{path}` is still alive"));
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+        if let Some(exit) = attempt.exit
+            && code != exit
+        {
+            problems.push(format!("exit {code}, expected {exit}"));
+        }
+        if let Some(max) = attempt.max_ms
+            && elapsed.as_millis() > u128::from(max)
+        {
+            problems.push(format!("took {} ms, at most {max}", elapsed.as_millis()));
+        }
+        if attempt.tty_untouched {
+            let mut buf = [0u8; 16];
+            let mut slave = std::fs::File::from(OwnedFd::from(pty.slave));
+            if let Ok(n) = slave.read(&mut buf)
+                && n > 0
+            {
+                problems.push(format!("{n} byte(s) injected into the terminal"));
+            }
+        }
+        let verdict = if problems.is_empty() { "held".to_owned() } else { format!("ESCAPED: {}", problems.join("; ")) };
+        table.push(format!("{who:12} {:12} {:60} {verdict} ({} ms)", attempt.area, attempt.name, elapsed.as_millis()));
+        if !problems.is_empty() {
+            failures.push(format!(
+                "[{who}] {}: {}\n    stdout: {stdout}\n    stderr: {}",
+                attempt.name,
+                problems.join("; "),
+                String::from_utf8_lossy(&output.stderr)
+                    .lines()
+                    .filter(|l| !l.starts_with('{'))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            ));
+        }
+    }
+    println!("{}", table.join("\n"));
+    drop((fd97, fd98));
+    let _ = outside.kill();
+    let _ = outside.wait();
+
+    // Every event the runs emitted matches the published schema.
+    let lines = std::fs::read_to_string(&events).expect("events");
+    let mut kinds = BTreeMap::new();
+    for line in lines.lines() {
+        if let Err(error) = vtpolicy_runtime::events::validate_event(line) {
+            failures.push(format!("[{who}] event does not match the schema: {error}\n    {line}"));
+        }
+        let value: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+        *kinds.entry(value["event"].as_str().unwrap_or("?").to_owned()).or_insert(0) += 1;
+    }
+    for kind in ["decision", "approval", "spawn", "exit"] {
+        if !kinds.contains_key(kind) {
+            failures.push(format!("[{who}] no `{kind}` event"));
+        }
+    }
+    assert!(suite.attempt.len() >= 50, "at least 50 attempts");
+    failures
+}
+
+#[test]
+fn nothing_escapes_workspace_write() {
+    let mut failures = suite("workspace-write", None);
+    if nix::unistd::geteuid().is_root() {
+        // Started as root, the same suite again as `nobody`.
+        failures.extend(suite("workspace-write", Some(NOBODY)));
+    }
+    assert!(failures.is_empty(), "{} attempt(s) escaped:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// The checks can fail: without a kernel sandbox (`danger-full-access`),
+/// the attempts that only the kernel layers stop do get through, and the
+/// suite sees it.
+#[test]
+fn the_suite_sees_escapes_when_nothing_is_sandboxed() {
+    let failures = suite("danger-full-access", None);
+    let escaped: Vec<&str> = failures.iter().filter_map(|f| f.split(": ").next()).collect();
+    assert!(
+        failures.len() >= 45,
+        "only {} attempt(s) escaped without a sandbox:\n{}",
+        failures.len(),
+        escaped.join("\n")
+    );
+}
