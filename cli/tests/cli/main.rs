@@ -344,3 +344,109 @@ fn compile_says_when_there_is_no_kernel_sandbox() {
     assert!(out.stdout.is_empty());
     assert!(out.stderr.contains("enables no kernel sandbox"), "{}", out.stderr);
 }
+
+/// `run` in a fresh session without a controlling terminal, so a prompt
+/// cannot be answered.
+fn run_detached(dir: &Path, args: &[&str]) -> Output {
+    let mut all = vec![env!("CARGO_BIN_EXE_vtpolicy")];
+    all.extend_from_slice(args);
+    let output = Command::new("/usr/bin/setsid")
+        .args(&all)
+        .current_dir(dir)
+        .env("HOME", dir.parent().unwrap_or(dir).join("home"))
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(Stdio::null())
+        .output()
+        .expect("setsid runs");
+    Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn run_judges_then_runs_with_the_commands_own_status() {
+    let (_guard, dir) = workdir();
+    let events = dir.parent().expect("parent").join("events.jsonl");
+    let events_arg = events.to_str().expect("utf-8");
+    let ws = dir.to_str().expect("utf-8");
+    let base = ["run", "--policy", "workspace-write", "--workspace", ws, "--events", events_arg];
+    let run = |tail: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(tail);
+        run_detached(&dir, &args)
+    };
+
+    // Allowed: the command's stdout is untouched, its status passed on.
+    let out = run(&["--", "echo", "hello"]);
+    assert_eq!((out.code, out.stdout.as_str(), out.stderr.as_str()), (0, "hello\n", ""));
+    let out = run(&["-c", "printf 'a\\n'; false"]);
+    assert_eq!((out.code, out.stdout.as_str()), (1, "a\n"));
+
+    // Denied: 126, the reason and the rule on stderr, nothing run.
+    let out = run(&["--", "git", "push", "--force", "origin", "main"]);
+    assert_eq!(out.code, 126);
+    assert_eq!(out.stdout, "");
+    assert!(out.stderr.contains("rewrites shared history (rule no-force-push)"), "{}", out.stderr);
+
+    // Prompt without a terminal is a denial, unless --yes.
+    std::fs::create_dir(dir.join("sub")).expect("mkdir");
+    let out = run(&["-c", "touch sub/prompted && python3 -c 'print(1)'"]);
+    assert_eq!(out.code, 126, "{}", out.stderr);
+    assert!(!dir.join("sub/prompted").exists());
+    let out = run(&["--yes", "-c", "touch sub/prompted && python3 -c 'print(1)'"]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "1\n"), "{}", out.stderr);
+    assert!(dir.join("sub/prompted").exists());
+
+    // A signal becomes 128 + N; a timeout 124.
+    let out = run(&["--yes", "--", "python3", "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"]);
+    assert_eq!(out.code, 143, "{}", out.stderr);
+    let out = run(&["--yes", "--timeout", "300ms", "--", "python3", "-c", "import time; time.sleep(30)"]);
+    assert_eq!(out.code, 124, "{}", out.stderr);
+    assert!(out.stderr.contains("timed out"), "{}", out.stderr);
+
+    // vtpolicy's own failures: 125, nothing run.
+    let out = run(&["--timeout", "soon", "--", "echo", "x"]);
+    assert_eq!((out.code, out.stdout.as_str()), (125, ""));
+
+    // Every event matches the published schema.
+    let lines = std::fs::read_to_string(&events).expect("events");
+    let mut kinds = std::collections::BTreeSet::new();
+    for line in lines.lines() {
+        vtpolicy_runtime::events::validate_event(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let value: serde_json::Value = serde_json::from_str(line).expect("json");
+        kinds.insert(value["event"].as_str().expect("event").to_owned());
+    }
+    let expected: std::collections::BTreeSet<String> =
+        ["approval", "decision", "error", "exit", "spawn"].iter().map(|s| (*s).to_owned()).collect();
+    assert_eq!(kinds, expected);
+}
+
+#[test]
+fn schema_events_is_the_published_schema() {
+    let (_guard, dir) = workdir();
+    let out = vtpolicy(&dir, &["schema", "events"], None);
+    assert_eq!(out.code, 0);
+    let schema: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(schema["properties"]["schema"]["const"], "vtpolicy.events/1");
+}
+
+#[test]
+fn sandbox_status_says_what_run_enforces() {
+    let (_guard, dir) = workdir();
+    let out = vtpolicy(&dir, &["sandbox", "status", "--format", "json"], None);
+    assert_eq!(out.code, 0);
+    let status: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    let abi = status["landlock_abi"].as_u64().expect("abi");
+    assert!(abi >= 1, "this kernel has Landlock");
+    assert!(
+        status["run_enforces"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|l| l.as_str().is_some_and(|l| l.contains("seccomp")))
+    );
+    let human = vtpolicy(&dir, &["sandbox", "status"], None);
+    assert!(human.stdout.starts_with(&format!("landlock: ABI {abi}\n")), "{}", human.stdout);
+}
