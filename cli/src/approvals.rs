@@ -1,3 +1,6 @@
+//! vtpolicy's state outside the workspace: the quarantine of paths a run
+//! created where the policy denies writing, and session approvals.
+//!
 //! Session approvals: the `a` answer of `run`, remembered for the rest of
 //! the terminal session and for that exact normalised command only.
 //!
@@ -22,14 +25,43 @@ pub(crate) struct Approvals {
     session: String,
 }
 
+/// `$XDG_STATE_HOME`, else `~/.local/state`.
+fn state_base() -> Option<PathBuf> {
+    std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state")))
+}
+
+/// Moves `path` into `<state>/vtpolicy/quarantine/<run>/`, keeping its
+/// full path below that directory; removes it when it cannot be moved
+/// (another file system).
+pub(crate) fn quarantine(path: &Path, run: &str) -> Result<PathBuf, String> {
+    let base = state_base().ok_or("no state directory")?;
+    let relative = path.strip_prefix("/").unwrap_or(path);
+    let target = base.join("vtpolicy").join("quarantine").join(run).join(relative);
+    if let Some(dir) = target.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+    }
+    match std::fs::rename(path, &target) {
+        Ok(()) => Ok(target),
+        Err(_) => {
+            let removed = if path.is_dir() && !path.is_symlink() {
+                std::fs::remove_dir_all(path)
+            } else {
+                std::fs::remove_file(path)
+            };
+            removed.map_err(|e| e.to_string())?;
+            Err("removed (it could not be moved to the quarantine)".to_owned())
+        }
+    }
+}
+
 impl Approvals {
     /// The store of this session; `None` when there is no session to key
     /// it by, no home, or the store would live inside `workspace`.
     pub(crate) fn open(workspace: &Path) -> Option<Approvals> {
-        let base = std::env::var_os("XDG_STATE_HOME")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state")))?;
+        let base = state_base()?;
         let path = base.join("vtpolicy").join("approvals.json");
         let canonical_base = std::fs::canonicalize(&base).unwrap_or(base);
         if canonical_base.starts_with(workspace) {

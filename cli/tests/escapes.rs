@@ -225,10 +225,14 @@ fn alive(pid: i32) -> bool {
 }
 
 static RUNS: AtomicUsize = AtomicUsize::new(0);
+/// Suites run one at a time: they plant descriptors 97 and 98 in this
+/// process for the commands to (not) inherit.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Runs the suite under `policy` as `uid` (`None`: as this process's
 /// user); returns the failures, one per escaped attempt.
 fn suite(policy: &str, uid: Option<u32>) -> Vec<String> {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/escapes/workspace-write.toml"))
             .expect("suite");

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use proptest::prelude::*;
 use vtpolicy_compiler::Context;
-use vtpolicy_compiler::profile::landlock::{FileKind, FsAccess, PathRule};
+use vtpolicy_compiler::profile::landlock::{FileKind, FsAccess, PathRule, WriteDenies};
 use vtpolicy_engine::PathPattern;
 use vtpolicy_runtime::sandbox::KernelProfiles;
 use vtpolicy_runtime::{Layering, load_policy};
@@ -71,7 +71,8 @@ fn check_tree(paths: &[Vec<usize>]) -> Result<(), TestCaseError> {
     let context = Context { workspace: s(&ws), home: s(&root.join("home")), tmp: s(&root.join("tmp")), cwd: s(&ws) };
     let (compiled, diagnostics) = load_policy("workspace-write", &context, Layering::Enforce);
     let compiled = compiled.ok_or_else(|| TestCaseError::fail(format!("{diagnostics:?}")))?;
-    let profiles = KernelProfiles::compile(&[&compiled], &context).map_err(TestCaseError::fail)?;
+    let profiles =
+        KernelProfiles::compile_with(&[&compiled], &context, WriteDenies::Carve).map_err(TestCaseError::fail)?;
     let ruleset = profiles.landlock.as_ref().ok_or_else(|| TestCaseError::fail("no ruleset"))?;
     let rules: Vec<PathRule> = ruleset.layers.iter().flat_map(|l| l.rules.iter().cloned()).collect();
     let patterns = |globs: &[vtpolicy_compiler::profile::model::PathGlob]| -> Vec<PathPattern> {
@@ -178,7 +179,7 @@ fn read_denies_hold_when_reads_are_otherwise_free() {
     };
     let (compiled, diagnostics) = load_policy(&s(&policy), &context, Layering::AsWritten);
     let compiled = compiled.unwrap_or_else(|| panic!("{diagnostics:?}"));
-    let profiles = KernelProfiles::compile(&[&compiled], &context).expect("profiles");
+    let profiles = KernelProfiles::compile_with(&[&compiled], &context, WriteDenies::Carve).expect("profiles");
     let rules: Vec<PathRule> =
         profiles.landlock.expect("ruleset").layers.iter().flat_map(|l| l.rules.iter().cloned()).collect();
     assert!(!rights(&rules, &s(&root.join("home/.ssh/id_rsa"))).contains(&FsAccess::ReadFile));

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use vtpolicy_compiler::Context;
+use vtpolicy_compiler::profile::landlock::WriteDenies;
 use vtpolicy_runtime::sandbox::{KernelProfiles, Prepared, spawn};
 use vtpolicy_runtime::{Layering, load_policy};
 
@@ -63,7 +64,8 @@ fn profiles(policy: &str, fixture: &Fixture) -> KernelProfiles {
     let context = fixture.context();
     let (compiled, diagnostics) = load_policy(policy, &context, Layering::Enforce);
     let compiled = compiled.unwrap_or_else(|| panic!("{policy}: {diagnostics:?}"));
-    KernelProfiles::compile(&[&compiled], &context).expect("profiles")
+    // Landlock alone, as where no mount namespace can be made.
+    KernelProfiles::compile_with(&[&compiled], &context, WriteDenies::Carve).expect("profiles")
 }
 
 /// Runs `script` with `sh -c` inside the sandbox of `profiles`.

@@ -7,11 +7,13 @@ use std::io::{BufRead as _, Write as _};
 use std::process::Command;
 use std::time::Duration;
 
+use vtpolicy_compiler::profile::landlock::WriteDenies;
 use vtpolicy_compiler::{CompiledPolicy, Limits};
 use vtpolicy_engine::Effect;
 use vtpolicy_runtime::events::{Event, EventBody};
 use vtpolicy_runtime::sandbox::{
-    CgroupSupport, ChildSetup, KernelProfiles, Prepared, Resource, Rlimit, RunCgroups, Running,
+    CgroupSupport, ChildSetup, KernelProfiles, MountSupport, Prepared, PreparedMounts, Resource, Rlimit, RunCgroups,
+    Running,
 };
 use vtpolicy_runtime::{Judge, Judgement, Layering, RawRequest};
 
@@ -166,7 +168,12 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         Ok(procs) => procs.unwrap_or_default(),
         Err(message) => return events.fail(message),
     };
-    let setup = ChildSetup::new(rlimits(limits, !pids_cgroup), procs);
+    let plan = profiles.landlock.as_ref().filter(|r| r.write_denies == WriteDenies::Mounts).map(|r| &r.mounts);
+    let mounts = match plan.map(|plan| PreparedMounts::new(plan, MountSupport::detect())).transpose() {
+        Ok(mounts) => mounts.flatten(),
+        Err(message) => return events.fail(message),
+    };
+    let setup = ChildSetup::new(rlimits(limits, !pids_cgroup), procs, mounts);
     let prepared = match Prepared::new(profiles.landlock.as_ref(), profiles.seccomp.as_ref()) {
         Ok(prepared) => prepared,
         Err(error) => return events.fail(error.to_string()),
@@ -231,6 +238,22 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         duration_ms: outcome.duration_ms,
         max_rss_kib: outcome.max_rss_kib,
     });
+    // Write-denied paths the run created (they did not exist, so no mount
+    // could protect them) are moved aside now that nothing of the run is
+    // left to use them.
+    let mut code = code;
+    for path in plan.map(|p| p.watched.as_slice()).unwrap_or_default() {
+        if std::path::Path::new(path).symlink_metadata().is_err() {
+            continue;
+        }
+        let message = match crate::approvals::quarantine(std::path::Path::new(path), &run_id) {
+            Ok(moved) => format!("the command created write-denied `{path}`; moved to `{}`", moved.display()),
+            Err(error) => format!("the command created write-denied `{path}` and it could not be moved aside: {error}"),
+        };
+        eprintln!("vtpolicy: {message}");
+        events.emit(EventBody::Error { message, exit_code: i32::from(DENIED) });
+        code = i32::from(DENIED);
+    }
     if outcome.status == vtpolicy_runtime::sandbox::Status::TimedOut {
         eprintln!("vtpolicy: timed out after {} ms; killed the command and everything it started", outcome.duration_ms);
     }

@@ -1,7 +1,7 @@
 //! `vtpolicy sandbox status`.
 
 use serde::Serialize;
-use vtpolicy_runtime::sandbox::{CgroupSupport, KernelSupport};
+use vtpolicy_runtime::sandbox::{CgroupSupport, KernelSupport, MountSupport};
 
 use crate::Exit;
 use crate::args::{Format, SandboxArgs, SandboxCommand};
@@ -77,6 +77,19 @@ pub(crate) fn run(args: &SandboxArgs) -> Exit {
                 .to_owned(),
         ),
     }
+    match MountSupport::detect() {
+        MountSupport::Root => enforces.push(
+            "write-denied paths mounted read-only and read-denied ones covered, in a private mount namespace".to_owned(),
+        ),
+        MountSupport::UserNamespace => enforces.push(
+            "write-denied paths mounted read-only and read-denied ones covered, in a private mount namespace inside a user namespace (which also empties the bounding set)"
+                .to_owned(),
+        ),
+        MountSupport::Unavailable => cannot.push(
+            "a private mount namespace: write denies fall back to Landlock carving, so directories holding denied paths accept no new entries"
+                .to_owned(),
+        ),
+    }
     if cgroups.kill.is_some() {
         enforces.push("killing the whole process tree through cgroup.kill".to_owned());
     } else {
@@ -84,6 +97,8 @@ pub(crate) fn run(args: &SandboxArgs) -> Exit {
     }
     if kernel.root {
         enforces.push("the bounding set emptied and securebits locked (started as root)".to_owned());
+    } else if MountSupport::detect() == MountSupport::UserNamespace {
+        enforces.push("the bounding set emptied inside the user namespace".to_owned());
     } else {
         cannot.push(
             "emptying the capability bounding set (needs CAP_SETPCAP; permitted and effective sets are empty)"

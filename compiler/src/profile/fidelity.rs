@@ -5,7 +5,7 @@
 use serde::Serialize;
 use vtpolicy_engine::{Effect, Matcher};
 
-use super::landlock::LandlockRuleset;
+use super::landlock::{LandlockRuleset, WriteDenies};
 use super::model::{Network, SandboxModel};
 use super::seatbelt::SeatbeltProfile;
 use super::seccomp::SeccompProgram;
@@ -210,8 +210,8 @@ fn path_coverage(rule: &vtpolicy_engine::Rule, artifacts: &Artifacts<'_>, abi: u
                 let gap = if effect == Effect::Allow {
                     "Landlock grants whole trees or single files: these patterns are not granted (narrower than the policy)"
                 } else {
-                    "these match at any depth: Landlock carves them only where they exist in the workspace and tmp when \
-                     the sandbox starts; elsewhere the engine alone enforces them"
+                    "these match at any depth: the kernel sandbox covers them only where they exist in the workspace and \
+                     tmp when it starts; elsewhere the engine alone enforces them"
                 };
                 out.push(LayerCoverage { patterns: engine_only, ..cover(Layer::Landlock, Coverage::Partial, gap) });
             }
@@ -318,11 +318,31 @@ fn kernel_gaps(artifacts: &Artifacts<'_>, abi: u8) -> Vec<KernelGap> {
         ),
         fatal: false,
     });
-    out.push(KernelGap {
-        layer: Layer::Landlock,
-        gap: "directories that hold a write-denied path (carved directories) accept no new entries: creating, renaming or removing files directly in them fails".into(),
-        fatal: false,
-    });
+    match ruleset.write_denies {
+        WriteDenies::Carve => out.push(KernelGap {
+            layer: Layer::Landlock,
+            gap: "directories that hold a write-denied path (carved directories) accept no new entries: creating, \
+                  renaming or removing files directly in them fails"
+                .into(),
+            fatal: false,
+        }),
+        WriteDenies::Mounts => {
+            out.push(KernelGap {
+                layer: Layer::Landlock,
+                gap: "write-denied paths absent when the run starts can be created during it; `run` moves them into \
+                      its quarantine when the run ends and exits 126"
+                    .into(),
+                fatal: false,
+            });
+            out.push(KernelGap {
+                layer: Layer::Landlock,
+                gap: "read-denied files are covered by /dev/null (reads succeed, empty) and directories by an empty \
+                      unreadable tmpfs; their names stay visible"
+                    .into(),
+                fatal: false,
+            });
+        }
+    }
     if let Some(seccomp) = artifacts.seccomp
         && seccomp.tcp_only
         && !matches!(artifacts.model.network, Network::Tcp { dns: true, .. })

@@ -190,6 +190,54 @@ pub struct Note {
     pub why: String,
 }
 
+/// How write denies inside writable trees are enforced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteDenies {
+    /// Landlock alone: grant the siblings of denied paths. Directories on
+    /// the way accept no new entries.
+    Carve,
+    /// The runtime gives the child a private mount namespace in which
+    /// write-denied paths that exist are bind-mounted read-only, the
+    /// directories leading to them are pinned (a mount point cannot be
+    /// renamed or removed), and read-denied paths are covered by empty
+    /// unreadable mounts, so Landlock can grant trees whole.
+    Mounts,
+}
+
+/// What a denied path found in a granted tree becomes under
+/// [`WriteDenies::Mounts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MountUse {
+    /// Write-denied: mounted read-only.
+    ReadOnly,
+    /// Read-denied: covered by an empty, unreadable mount.
+    Hide,
+}
+
+/// A read-denied path covered in the child's mount namespace: a file by
+/// `/dev/null`, a directory by an empty read-only tmpfs with mode 000.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hidden {
+    pub path: String,
+    pub kind: FileKind,
+}
+
+/// The mount plan of [`WriteDenies::Mounts`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct MountPlan {
+    /// Existing write-denied paths, bind-mounted read-only.
+    pub read_only: Vec<String>,
+    /// Existing read-denied paths inside readable trees, covered.
+    pub hidden: Vec<Hidden>,
+    /// Directories between a writable root and a read-only path,
+    /// bind-mounted onto themselves so they cannot be renamed away.
+    pub pinned: Vec<String>,
+    /// Write-denied paths that do not exist yet: if the run creates one,
+    /// the runtime moves it aside when the run ends.
+    pub watched: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LandlockRuleset {
     /// Below this ABI the policy's guarantees do not hold: `run` refuses.
@@ -205,6 +253,9 @@ pub struct LandlockRuleset {
     pub engine_only: Vec<Note>,
     /// Paths granted beyond what the policy allows, and why.
     pub widened: Vec<Note>,
+    pub write_denies: WriteDenies,
+    /// With [`WriteDenies::Mounts`]: what the runtime mounts.
+    pub mounts: MountPlan,
 }
 
 impl LandlockRuleset {
@@ -249,7 +300,11 @@ impl std::fmt::Display for LandlockError {
 
 /// Compiles the ruleset of `model` against `fs`. `None` when the model
 /// restricts nothing Landlock handles.
-pub fn compile(model: &SandboxModel, fs: &dyn FileSystem) -> Result<Option<LandlockRuleset>, LandlockError> {
+pub fn compile(
+    model: &SandboxModel,
+    fs: &dyn FileSystem,
+    strategy: WriteDenies,
+) -> Result<Option<LandlockRuleset>, LandlockError> {
     if !model.enabled {
         return Ok(None);
     }
@@ -261,6 +316,8 @@ pub fn compile(model: &SandboxModel, fs: &dyn FileSystem) -> Result<Option<Landl
         missing: Vec::new(),
         engine_only: Vec::new(),
         widened: Vec::new(),
+        write_denies: strategy,
+        mounts: MountPlan::default(),
     };
     let read_denies = Denies::new(&model.read_denies, model, &mut out)?;
     let write_denies = Denies::new(&model.write_denies, model, &mut out)?;
@@ -276,13 +333,15 @@ pub fn compile(model: &SandboxModel, fs: &dyn FileSystem) -> Result<Option<Landl
     for layer in layers {
         let mut grants: BTreeMap<String, Grant> = BTreeMap::new();
         let mut handled = BTreeSet::new();
-        let mut walker = Walker { fs, out: &mut out, grants: &mut grants, budget: &mut budget };
+        let mut walker = Walker::new(fs, &mut out, &mut grants, &mut budget);
         let read = layer.read.as_deref().or((!model.read_denies.is_empty()).then_some(&everything[..]));
         let write = layer.write.as_deref().or((!model.write_denies.is_empty()).then_some(&everything[..]));
         if let Some(read) = read {
             handled.extend(READ.iter().copied());
             handled.insert(FsAccess::IoctlDev);
+            walker.mounting = (strategy == WriteDenies::Mounts).then_some(MountUse::Hide);
             walker.grant_all(read, READ, CARVED_READ, &read_denies)?;
+            walker.mounting = None;
             walker.essentials(ESSENTIAL_READ, READ, &read_denies);
             if !read_denies.denies(PROC_SELF) {
                 walker.grant_proc("essential");
@@ -290,10 +349,14 @@ pub fn compile(model: &SandboxModel, fs: &dyn FileSystem) -> Result<Option<Landl
         }
         if let Some(write) = write {
             handled.extend(WRITE.iter().copied());
+            walker.mounting = (strategy == WriteDenies::Mounts).then_some(MountUse::ReadOnly);
             walker.grant_all(write, WRITE, &[], &write_denies)?;
+            walker.mounting = None;
             walker.essentials(ESSENTIAL_WRITE, WRITE, &write_denies);
         }
+        let plan = std::mem::take(&mut walker.plan);
         let rules = collapse(grants.into_iter().map(|(path, g)| g.into_rule(path, &handled)).collect());
+        merge_plan(&mut out.mounts, plan);
         out.layers.push(Layer {
             policy: layer.policy.clone(),
             handled_fs: handled.into_iter().collect(),
@@ -427,9 +490,34 @@ struct Walker<'w, 'o> {
     out: &'o mut LandlockRuleset,
     grants: &'w mut BTreeMap<String, Grant>,
     budget: &'w mut usize,
+    /// Granting trees whole, their denied paths going to `plan` as this.
+    mounting: Option<MountUse>,
+    plan: MountPlan,
+    /// Denied paths met while carving: (path, kind).
+    denied_found: Vec<(String, FileKind)>,
+    /// Denied literal paths found absent while carving.
+    absent_found: Vec<String>,
 }
 
-impl Walker<'_, '_> {
+impl<'w, 'o> Walker<'w, 'o> {
+    fn new(
+        fs: &'w dyn FileSystem,
+        out: &'o mut LandlockRuleset,
+        grants: &'w mut BTreeMap<String, Grant>,
+        budget: &'w mut usize,
+    ) -> Self {
+        Walker {
+            fs,
+            out,
+            grants,
+            budget,
+            mounting: None,
+            plan: MountPlan::default(),
+            denied_found: Vec::new(),
+            absent_found: Vec::new(),
+        }
+    }
+
     fn add(&mut self, path: &str, kind: FileKind, access: &[FsAccess], origin: Origin, rule: &str) {
         let mut access: BTreeSet<FsAccess> = access.iter().copied().collect();
         if path.starts_with("/dev/") && kind == FileKind::CharDevice {
@@ -518,6 +606,42 @@ impl Walker<'_, '_> {
         rule: &str,
     ) -> Result<(), LandlockError> {
         let creates = access.contains(&FsAccess::MakeReg);
+        if let Some(mount_use) = self.mounting {
+            // Walk as for carving, only to find the denied paths; the tree
+            // itself is granted whole and the mounts protect them.
+            self.denied_found.clear();
+            self.absent_found.clear();
+            let _ = self.carve(path, kind, creates, denies)?;
+            for (denied, denied_kind) in std::mem::take(&mut self.denied_found) {
+                if denied_kind == FileKind::Symlink {
+                    self.out.engine_only.push(Note {
+                        rule: rule.to_owned(),
+                        path: denied.clone(),
+                        why: "a denied path that is a symlink cannot be mounted over in place".to_owned(),
+                    });
+                    continue;
+                }
+                if mount_use == MountUse::Hide {
+                    self.plan.hidden.push(Hidden { path: denied, kind: denied_kind });
+                    continue;
+                }
+                let mut ancestor = parent_of(&denied);
+                while let Some(dir) = ancestor {
+                    if dir == path || !is_within(dir, path) {
+                        break;
+                    }
+                    self.plan.pinned.push(dir.to_owned());
+                    ancestor = parent_of(dir);
+                }
+                self.plan.read_only.push(denied);
+            }
+            let absent = std::mem::take(&mut self.absent_found);
+            if mount_use == MountUse::ReadOnly {
+                self.plan.watched.extend(absent);
+            }
+            self.add(path, kind, access, Origin::Granted, rule);
+            return Ok(());
+        }
         match self.carve(path, kind, creates, denies)? {
             None => self.add(path, kind, access, Origin::Granted, rule),
             Some(parts) => {
@@ -569,6 +693,12 @@ impl Walker<'_, '_> {
                     && nearest_existing(self.fs, &deny.source.glob).as_deref() == Some(path)
                 {
                     dirty = true;
+                    if !self.absent_found.contains(&deny.source.glob) {
+                        self.absent_found.push(deny.source.glob.clone());
+                    }
+                    if self.mounting.is_some() {
+                        continue;
+                    }
                     let note = Note {
                         rule: deny.source.rule.clone(),
                         path: deny.source.glob.clone(),
@@ -596,6 +726,9 @@ impl Walker<'_, '_> {
             if let Some(deny) = denies.denying(&child) {
                 dirty = true;
                 self.carve_note(deny, &child);
+                if let Some(kind) = self.fs.kind(&child) {
+                    self.denied_found.push((child.clone(), kind));
+                }
                 // A denied directory's own entries may still be allowed
                 // (`**/.env` names the directory, not what is inside).
                 if self.fs.kind(&child) == Some(FileKind::Dir)
@@ -658,6 +791,33 @@ impl Walker<'_, '_> {
             }
         }
     }
+}
+
+/// Adds one layer's plan to the ruleset's, sorted with parents first (a
+/// parent mounted after its child would hide the child's mount).
+fn merge_plan(into: &mut MountPlan, plan: MountPlan) {
+    for (list, more) in
+        [(&mut into.read_only, plan.read_only), (&mut into.pinned, plan.pinned), (&mut into.watched, plan.watched)]
+    {
+        list.extend(more);
+        list.sort_by(|a, b| a.len().cmp(&b.len()).then(a.cmp(b)));
+        list.dedup();
+    }
+    into.hidden.extend(plan.hidden);
+    into.hidden.sort_by(|a, b| a.path.len().cmp(&b.path.len()).then(a.path.cmp(&b.path)));
+    into.hidden.dedup();
+    // A hidden path is covered once, by its outermost hidden ancestor; it
+    // is neither read-only nor pinned (its cover is unwritable already).
+    let hidden: Vec<String> = into.hidden.iter().map(|h| h.path.clone()).collect();
+    into.hidden.retain(|h| !hidden.iter().any(|outer| *outer != h.path && is_within(&h.path, outer)));
+    into.read_only.retain(|p| !hidden.iter().any(|outer| is_within(p, outer)));
+    into.pinned.retain(|p| !hidden.iter().any(|outer| is_within(p, outer)));
+    // A read-only path is never also pinned, nor below another read-only
+    // path (the outer mount covers it).
+    let read_only = into.read_only.clone();
+    into.read_only.retain(|p| !read_only.iter().any(|outer| outer != p && is_within(p, outer)));
+    let read_only = into.read_only.clone();
+    into.pinned.retain(|p| !read_only.iter().any(|ro| is_within(p, ro)));
 }
 
 /// Drops rules that an ancestor's rule already covers with at least the

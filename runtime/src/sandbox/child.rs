@@ -1,12 +1,19 @@
 //! What the child does to itself between `fork` and `exec`, before the
 //! Landlock and seccomp layers: leave the caller's session, die with the
-//! parent, join the run's cgroups, take the policy's resource limits and
-//! drop every capability. Only syscalls on values prepared in the parent.
+//! parent, join the run's cgroups, take the policy's resource limits, enter
+//! its private mount namespace with the write-denied paths mounted
+//! read-only, and drop every capability. Only syscalls on values prepared
+//! in the parent.
 
 #![allow(unsafe_code)]
 
+use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
+
+use vtpolicy_compiler::profile::landlock::{FileKind, MountPlan};
+
+use super::probe::MountSupport;
 
 /// One resource limit, soft and hard alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,10 +45,143 @@ impl Resource {
     }
 }
 
+/// The private mount namespace of [`MountPlan`], ready for the child.
+#[derive(Debug)]
+pub struct PreparedMounts {
+    /// `uid_map` and `gid_map` lines mapping the caller's ids to
+    /// themselves, when a user namespace is needed (not root).
+    user_namespace: Option<(Vec<u8>, Vec<u8>)>,
+    /// Mounts in order, parents first.
+    mounts: Vec<Mount>,
+}
+
+#[derive(Debug)]
+enum Mount {
+    /// Bind onto itself, then remount with these flags (0: stay as is).
+    Bind { path: CString, remount: libc::c_ulong },
+    /// Cover a file with `/dev/null`.
+    HideFile { path: CString },
+    /// Cover a directory with an empty read-only tmpfs of mode 000.
+    HideDir { path: CString },
+}
+
+impl PreparedMounts {
+    /// Prepares `plan`: read-only binds keep the flags of the mount they
+    /// sit on (a user namespace may not clear `nosuid`, `nodev`, …).
+    pub fn new(plan: &MountPlan, support: MountSupport) -> Result<Option<PreparedMounts>, String> {
+        if plan.read_only.is_empty() && plan.pinned.is_empty() && plan.hidden.is_empty() {
+            return Ok(None);
+        }
+        let user_namespace = match support {
+            MountSupport::Root => None,
+            MountSupport::UserNamespace => {
+                let uid = nix::unistd::geteuid().as_raw();
+                let gid = nix::unistd::getegid().as_raw();
+                Some((format!("{uid} {uid} 1\n").into_bytes(), format!("{gid} {gid} 1\n").into_bytes()))
+            }
+            MountSupport::Unavailable => return Err("this system cannot give the child a mount namespace".into()),
+        };
+        // 0: pinned, 1: read-only, 2: hidden file, 3: hidden directory.
+        let mut paths: Vec<(&str, u8)> = plan.pinned.iter().map(|p| (p.as_str(), 0)).collect();
+        paths.extend(plan.read_only.iter().map(|p| (p.as_str(), 1)));
+        paths.extend(plan.hidden.iter().map(|h| (h.path.as_str(), if h.kind == FileKind::Dir { 3 } else { 2 })));
+        paths.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then(a.0.cmp(b.0)));
+        let mut mounts = Vec::new();
+        for (path, what) in paths {
+            let c_path = CString::new(path).map_err(|_| format!("`{path}` holds a NUL byte"))?;
+            mounts.push(match what {
+                0 => Mount::Bind { path: c_path, remount: 0 },
+                1 => {
+                    let stat = nix::sys::statvfs::statvfs(path).map_err(|e| format!("statvfs `{path}`: {e}"))?;
+                    let inherited = stat.flags().bits() as libc::c_ulong
+                        & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_NOATIME | libc::MS_NODIRATIME);
+                    Mount::Bind {
+                        path: c_path,
+                        remount: libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | inherited,
+                    }
+                }
+                2 => Mount::HideFile { path: c_path },
+                _ => Mount::HideDir { path: c_path },
+            });
+        }
+        Ok(Some(PreparedMounts { user_namespace, mounts }))
+    }
+
+    /// Runs in the child, before capabilities are dropped.
+    unsafe fn apply(&self) -> io::Result<()> {
+        // SAFETY: unshare, open, write and mount with pointers to C strings
+        // and buffers that outlive the calls.
+        unsafe {
+            match &self.user_namespace {
+                Some((uid_map, gid_map)) => {
+                    check(libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS))?;
+                    write_file(c"/proc/self/setgroups", b"deny")?;
+                    write_file(c"/proc/self/uid_map", uid_map)?;
+                    write_file(c"/proc/self/gid_map", gid_map)?;
+                }
+                None => check(libc::unshare(libc::CLONE_NEWNS))?,
+            }
+            let root = c"/";
+            check(libc::mount(
+                std::ptr::null(),
+                root.as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ))?;
+            let null = std::ptr::null::<libc::c_char>();
+            for mount in &self.mounts {
+                match mount {
+                    Mount::Bind { path, remount } => {
+                        check(libc::mount(path.as_ptr(), path.as_ptr(), null, libc::MS_BIND, null.cast()))?;
+                        if *remount != 0 {
+                            check(libc::mount(null, path.as_ptr(), null, *remount, null.cast()))?;
+                        }
+                    }
+                    Mount::HideFile { path } => {
+                        check(libc::mount(c"/dev/null".as_ptr(), path.as_ptr(), null, libc::MS_BIND, null.cast()))?;
+                    }
+                    Mount::HideDir { path } => {
+                        let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+                        let options = c"size=4k,mode=000";
+                        check(libc::mount(
+                            c"tmpfs".as_ptr(),
+                            path.as_ptr(),
+                            c"tmpfs".as_ptr(),
+                            flags,
+                            options.as_ptr().cast(),
+                        ))?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+unsafe fn write_file(path: &std::ffi::CStr, bytes: &[u8]) -> io::Result<()> {
+    // SAFETY: open/write/close on a C string and a live buffer.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let written = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
+        let error = io::Error::last_os_error();
+        libc::close(fd);
+        if written != bytes.len() as isize {
+            return Err(error);
+        }
+    }
+    Ok(())
+}
+
 /// The child's own setup, prepared in the parent.
 #[derive(Debug)]
 pub struct ChildSetup {
     pub rlimits: Vec<Rlimit>,
+    /// The private mount namespace protecting write-denied paths.
+    pub mounts: Option<PreparedMounts>,
     /// `cgroup.procs` of each cgroup the child joins, opened for writing.
     pub cgroup_procs: Vec<OwnedFd>,
     /// The supervising process: if it is gone by the time the death signal
@@ -52,12 +192,12 @@ pub struct ChildSetup {
 }
 
 impl ChildSetup {
-    pub fn new(rlimits: Vec<Rlimit>, cgroup_procs: Vec<OwnedFd>) -> ChildSetup {
+    pub fn new(rlimits: Vec<Rlimit>, cgroup_procs: Vec<OwnedFd>, mounts: Option<PreparedMounts>) -> ChildSetup {
         let last_cap = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
             .ok()
             .and_then(|text| text.trim().parse().ok())
             .unwrap_or(63);
-        ChildSetup { rlimits, cgroup_procs, parent: std::process::id() as libc::pid_t, last_cap }
+        ChildSetup { rlimits, mounts, cgroup_procs, parent: std::process::id() as libc::pid_t, last_cap }
     }
 
     /// Runs in the child. Every step is a syscall; errors stop the exec.
@@ -81,6 +221,9 @@ impl ChildSetup {
             for limit in &self.rlimits {
                 let value = libc::rlimit { rlim_cur: limit.value, rlim_max: limit.value };
                 check(libc::setrlimit(limit.resource.raw(), &value))?;
+            }
+            if let Some(mounts) = &self.mounts {
+                mounts.apply()?;
             }
             drop_capabilities(self.last_cap)?;
         }

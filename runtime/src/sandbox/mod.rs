@@ -15,13 +15,13 @@ mod supervise;
 
 pub use apply::{Enforcement, Prepared, SandboxError, spawn};
 pub use cgroup::{CgroupSupport, RunCgroups};
-pub use child::{ChildSetup, Resource, Rlimit};
+pub use child::{ChildSetup, PreparedMounts, Resource, Rlimit};
 pub use fs::HostFileSystem;
-pub use probe::{KernelSupport, landlock_abi};
+pub use probe::{KernelSupport, MountSupport, landlock_abi};
 pub use supervise::{Outcome, Running, Status};
 
 use vtpolicy_compiler::profile::fidelity::{self, Artifacts, FidelityReport};
-use vtpolicy_compiler::profile::landlock::{self, LandlockRuleset};
+use vtpolicy_compiler::profile::landlock::{self, LandlockRuleset, WriteDenies};
 use vtpolicy_compiler::profile::model::SandboxModel;
 use vtpolicy_compiler::profile::seatbelt::{self, SeatbeltProfile};
 use vtpolicy_compiler::profile::seccomp::{self, Arch, SeccompProgram};
@@ -37,9 +37,20 @@ pub struct KernelProfiles {
 }
 
 impl KernelProfiles {
+    /// Compiles for this machine: write denies are enforced with mounts
+    /// where `run` can make a private mount namespace.
     pub fn compile(policies: &[&CompiledPolicy], context: &Context) -> Result<KernelProfiles, String> {
+        let strategy = if MountSupport::detect().available() { WriteDenies::Mounts } else { WriteDenies::Carve };
+        KernelProfiles::compile_with(policies, context, strategy)
+    }
+
+    pub fn compile_with(
+        policies: &[&CompiledPolicy],
+        context: &Context,
+        strategy: WriteDenies,
+    ) -> Result<KernelProfiles, String> {
         let model = SandboxModel::new(policies, context);
-        let landlock = landlock::compile(&model, &HostFileSystem).map_err(|e| format!("landlock: {e}"))?;
+        let landlock = landlock::compile(&model, &HostFileSystem, strategy).map_err(|e| format!("landlock: {e}"))?;
         let arch = Arch::host().ok_or("seccomp: this architecture is not supported")?;
         let seccomp = seccomp::compile(&model, arch).map_err(|e| format!("seccomp: {e}"))?;
         let seatbelt = seatbelt::compile(&model).map_err(|e| format!("seatbelt: {e}"))?;

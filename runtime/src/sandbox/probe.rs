@@ -38,3 +38,33 @@ impl KernelSupport {
         KernelSupport { landlock_abi: landlock_abi(), seccomp, root: nix::unistd::geteuid().is_root() }
     }
 }
+
+/// Whether `run` can give the child a private mount namespace: as root
+/// directly, otherwise through an unprivileged user namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MountSupport {
+    /// Started as root: a mount namespace needs no user namespace.
+    Root,
+    /// Unprivileged user namespaces are allowed.
+    UserNamespace,
+    /// Neither: write denies fall back to Landlock carving.
+    Unavailable,
+}
+
+impl MountSupport {
+    pub fn detect() -> MountSupport {
+        if nix::unistd::geteuid().is_root() {
+            return MountSupport::Root;
+        }
+        let read = |path: &str| std::fs::read_to_string(path).ok().map(|t| t.trim().to_owned());
+        let max = read("/proc/sys/user/max_user_namespaces").and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
+        let debian_switch = read("/proc/sys/kernel/unprivileged_userns_clone").is_none_or(|t| t != "0");
+        let apparmor = read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").is_none_or(|t| t != "1");
+        if max > 0 && debian_switch && apparmor { MountSupport::UserNamespace } else { MountSupport::Unavailable }
+    }
+
+    pub fn available(self) -> bool {
+        self != MountSupport::Unavailable
+    }
+}
