@@ -11,6 +11,7 @@
 //! - tool: exact names in a hash map, globs in one automaton.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
 
 use globset::{GlobMatcher, GlobSet, GlobSetBuilder};
 use serde::{Serialize, Serializer};
@@ -204,7 +205,7 @@ fn check_token_globs(tokens: &[TokenPattern]) -> Result<(), String> {
         if let TokenPattern::OneOf(atoms) = token {
             for atom in atoms {
                 if let Atom::Glob(glob) = atom {
-                    token_glob(glob).map_err(|e| format!("invalid token glob `{glob}`: {e}"))?;
+                    pattern::token_glob_builder(glob).map_err(|e| format!("invalid token glob `{glob}`: {e}"))?;
                 }
             }
         }
@@ -259,7 +260,7 @@ pub(crate) struct GlobEdge {
 pub(crate) struct RestTail {
     pub(crate) tail: Vec<TokenPattern>,
     #[serde(skip)]
-    globs: AtomGlobs,
+    globs: Arc<AtomGlobs>,
     pub(crate) rule: u32,
 }
 
@@ -286,12 +287,19 @@ impl Trie {
         let mut frontier = vec![0u32];
         for (position, token) in tokens.iter().enumerate() {
             let mut next = Vec::new();
+            // One tail (and its compiled globs) for every node reached: a
+            // rule over forty programs compiles its argument globs once.
+            let rest = matches!(token, TokenPattern::Rest).then(|| {
+                let tail = tokens.get(position..).unwrap_or_default().to_vec();
+                let globs = Arc::new(compile_atom_globs(&tail));
+                (tail, globs)
+            });
             for node in frontier {
                 match token {
                     TokenPattern::Rest => {
-                        let tail = tokens.get(position..).unwrap_or_default().to_vec();
-                        let globs = compile_atom_globs(&tail);
-                        self.node(node).rest.push(RestTail { tail, globs, rule });
+                        if let Some((tail, globs)) = &rest {
+                            self.node(node).rest.push(RestTail { tail: tail.clone(), globs: Arc::clone(globs), rule });
+                        }
                     }
                     TokenPattern::Any => {
                         let child = match self.node(node).any {
@@ -473,39 +481,64 @@ impl TrieNode {
     }
 }
 
+#[derive(Default)]
 struct GlobTableBuilder {
     patterns: Vec<(String, u32)>,
-    builder: GlobSetBuilder,
-}
-
-impl Default for GlobTableBuilder {
-    fn default() -> Self {
-        Self { patterns: Vec::new(), builder: GlobSetBuilder::new() }
-    }
+    globs: Vec<globset::Glob>,
 }
 
 impl GlobTableBuilder {
     fn add(&mut self, text: &str, glob: globset::Glob, rule: u32) {
         self.patterns.push((text.to_owned(), rule));
-        self.builder.add(glob);
+        self.globs.push(glob);
     }
 
     fn build(self) -> Result<GlobTable, globset::Error> {
-        Ok(GlobTable { set: self.builder.build()?, patterns: self.patterns })
+        Ok(GlobTable { patterns: self.patterns, globs: self.globs, set: OnceLock::new() })
     }
 }
 
-/// Path globs of one access kind in one automaton.
+/// Globs of one kind in one automaton, built on first use: compiling it
+/// costs milliseconds, and most calls (a command, say) never match a path.
 #[derive(Debug, Serialize)]
 pub(crate) struct GlobTable {
     pub(crate) patterns: Vec<(String, u32)>,
     #[serde(skip)]
-    set: GlobSet,
+    globs: Vec<globset::Glob>,
+    #[serde(skip)]
+    set: OnceLock<GlobAutomaton>,
+}
+
+/// The combined automaton, or, should it exceed the regex engine's size
+/// limits, one matcher per glob (slower, same answers).
+#[derive(Debug)]
+enum GlobAutomaton {
+    Combined(GlobSet),
+    Each(Vec<globset::GlobMatcher>),
 }
 
 impl GlobTable {
+    fn automaton(&self) -> &GlobAutomaton {
+        self.set.get_or_init(|| {
+            let mut builder = GlobSetBuilder::new();
+            for glob in &self.globs {
+                builder.add(glob.clone());
+            }
+            match builder.build() {
+                Ok(set) => GlobAutomaton::Combined(set),
+                Err(_) => GlobAutomaton::Each(self.globs.iter().map(globset::Glob::compile_matcher).collect()),
+            }
+        })
+    }
+
     fn matches(&self, text: &str, out: &mut Vec<usize>) {
-        for index in self.set.matches(text) {
+        let indices: Vec<usize> = match self.automaton() {
+            GlobAutomaton::Combined(set) => set.matches(text),
+            GlobAutomaton::Each(matchers) => {
+                matchers.iter().enumerate().filter(|(_, m)| m.is_match(text)).map(|(i, _)| i).collect()
+            }
+        };
+        for index in indices {
             if let Some((_, rule)) = self.patterns.get(index) {
                 out.push(*rule as usize);
             }
@@ -567,24 +600,17 @@ impl HostTable {
     }
 }
 
+#[derive(Default)]
 struct ToolTableBuilder {
     exact: HashMap<String, Vec<u32>>,
-    globs: Vec<(String, u32)>,
-    builder: GlobSetBuilder,
-}
-
-impl Default for ToolTableBuilder {
-    fn default() -> Self {
-        Self { exact: HashMap::new(), globs: Vec::new(), builder: GlobSetBuilder::new() }
-    }
+    globs: GlobTableBuilder,
 }
 
 impl ToolTableBuilder {
     fn add(&mut self, glob: &str, rule: u32) -> Result<(), globset::Error> {
         if glob.contains(['*', '?', '[', '{', '\\']) {
             let compiled = pattern::token_glob_builder(glob)?;
-            self.globs.push((glob.to_owned(), rule));
-            self.builder.add(compiled);
+            self.globs.add(glob, compiled, rule);
         } else {
             self.exact.entry(glob.to_owned()).or_default().push(rule);
         }
@@ -592,7 +618,7 @@ impl ToolTableBuilder {
     }
 
     fn build(self) -> Result<ToolTable, globset::Error> {
-        Ok(ToolTable { exact: self.exact, globs: GlobTable { set: self.builder.build()?, patterns: self.globs } })
+        Ok(ToolTable { exact: self.exact, globs: self.globs.build()? })
     }
 }
 

@@ -32,7 +32,9 @@ mod request;
 
 pub use decision::{CallDecision, Decision, MatchedRule, PartDecision};
 pub use graph::{DecisionGraph, GraphError};
-pub use pattern::{PathPattern, normalize_host, normalize_path_token, validate_path_glob, validate_token_glob};
+pub use pattern::{
+    PathPattern, PathPatternSet, normalize_host, normalize_path_token, validate_path_glob, validate_token_glob,
+};
 pub use policy::{ArgvPattern, Atom, Defaults, Effect, Matcher, Policy, RequestKind, Rule, TokenPattern};
 pub use request::{Arg, ExecRequest, Part, Program, Request};
 

@@ -312,9 +312,10 @@ pub fn validate_path_glob(glob: &str) -> Result<(), String> {
     path_glob(glob).map(|_| ()).map_err(|e| e.kind().to_string())
 }
 
-/// Checks that a single-token pattern compiles.
+/// Checks that a single-token pattern parses (a glob that parses compiles;
+/// compiling it here would cost a regex per pattern).
 pub fn validate_token_glob(glob: &str) -> Result<(), String> {
-    token_glob(glob).map(|_| ()).map_err(|e| e.kind().to_string())
+    token_glob_builder(glob).map(|_| ()).map_err(|e| e.kind().to_string())
 }
 
 /// The lexical normal form of a path-like argument (`//`, `/./`, trailing
@@ -373,5 +374,33 @@ impl PathPattern {
 
     pub fn matches(&self, path: &str) -> bool {
         self.set.is_match(path)
+    }
+}
+
+/// Several path patterns in one automaton: which of them match a path.
+#[derive(Debug, Clone)]
+pub struct PathPatternSet {
+    set: globset::GlobSet,
+    /// For each glob of the set, the index of the pattern it came from.
+    owners: Vec<usize>,
+}
+
+impl PathPatternSet {
+    pub fn new<'a>(patterns: impl IntoIterator<Item = &'a str>) -> Result<PathPatternSet, String> {
+        let mut builder = globset::GlobSetBuilder::new();
+        let mut owners = Vec::new();
+        for (index, pattern) in patterns.into_iter().enumerate() {
+            for glob in path_globs(pattern) {
+                builder.add(path_glob(&glob).map_err(|e| format!("`{pattern}`: {}", e.kind()))?);
+                owners.push(index);
+            }
+        }
+        let set = builder.build().map_err(|e| e.kind().to_string())?;
+        Ok(PathPatternSet { set, owners })
+    }
+
+    /// The lowest index of a pattern matching `path`.
+    pub fn first_match(&self, path: &str) -> Option<usize> {
+        self.set.matches(path).into_iter().filter_map(|i| self.owners.get(i).copied()).min()
     }
 }

@@ -85,7 +85,7 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         return events.fail("the policy does not compile; nothing ran".to_owned());
     };
     let refs: Vec<&CompiledPolicy> = compiled.iter().collect();
-    let profiles = match KernelProfiles::compile(&refs, &environment.context()) {
+    let profiles = match KernelProfiles::for_run(&refs, &environment.context()) {
         Ok(profiles) => profiles,
         Err(message) => return events.fail(message),
     };
@@ -159,6 +159,7 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         Err(_) => None,
     };
     let pids_cgroup = cgroups.as_ref().is_some_and(RunCgroups::limits_processes);
+    let cgroups_kill = cgroups.as_ref().is_some_and(RunCgroups::kills_tree);
     if root && limits.processes.is_some() && !pids_cgroup {
         return events.fail(
             "cannot limit processes as root: no writable pids cgroup (RLIMIT_NPROC does not apply to root)".to_owned(),
@@ -204,7 +205,7 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
     if pids_cgroup {
         layers.push("pids_cgroup".into());
     }
-    if support.kill.is_some() {
+    if cgroups_kill {
         layers.push("kill_cgroup".into());
     }
     let process_limit = match (limits.processes, pids_cgroup) {

@@ -90,11 +90,10 @@ pub(crate) fn run(args: &SandboxArgs) -> Exit {
                 .to_owned(),
         ),
     }
-    if cgroups.kill.is_some() {
-        enforces.push("killing the whole process tree through cgroup.kill".to_owned());
-    } else {
-        enforces.push("killing the whole process tree as child subreaper".to_owned());
-    }
+    enforces.push(
+        "killing the whole process tree as child subreaper (and through cgroup.kill when the pids cgroup is a v2 one)"
+            .to_owned(),
+    );
     if kernel.root {
         enforces.push("the bounding set emptied and securebits locked (started as root)".to_owned());
     } else if MountSupport::detect() == MountSupport::UserNamespace {

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
-use vtpolicy_engine::PathPattern;
+use vtpolicy_engine::PathPatternSet;
 
 use super::model::{FsLayer, Network, PathGlob, SandboxModel};
 
@@ -401,12 +401,13 @@ pub fn compile(
 /// Deny globs compiled for matching, each with what it can reach.
 struct Denies<'a> {
     entries: Vec<DenyGlob<'a>>,
+    /// Every deny glob in one automaton, indexed like `entries`.
+    set: PathPatternSet,
     agent_roots: &'a [String],
 }
 
 struct DenyGlob<'a> {
     source: &'a PathGlob,
-    pattern: PathPattern,
     /// The glob's leading segments without wildcards: it can only match
     /// at or below this directory. Empty for `**/...`.
     prefix: String,
@@ -418,8 +419,6 @@ impl<'a> Denies<'a> {
     fn new(globs: &'a [PathGlob], model: &'a SandboxModel, out: &mut LandlockRuleset) -> Result<Self, LandlockError> {
         let mut entries = Vec::new();
         for source in globs {
-            let pattern = PathPattern::new(&source.glob)
-                .map_err(|e| LandlockError(format!("rule `{}`: glob `{}`: {e}", source.rule, source.glob)))?;
             let prefix = literal_prefix(&source.glob);
             if prefix.is_empty() || prefix == "/" {
                 out.engine_only.push(Note {
@@ -433,14 +432,16 @@ impl<'a> Denies<'a> {
                 });
             }
             let literal = !source.glob.contains(['*', '?', '[', '{']);
-            entries.push(DenyGlob { source, pattern, prefix, literal });
+            entries.push(DenyGlob { source, prefix, literal });
         }
-        Ok(Denies { entries, agent_roots: &model.agent_roots })
+        let set = PathPatternSet::new(globs.iter().map(|g| g.glob.as_str()))
+            .map_err(|e| LandlockError(format!("deny glob {e}")))?;
+        Ok(Denies { entries, set, agent_roots: &model.agent_roots })
     }
 
     /// The first deny rule matching `path` itself.
     fn denying(&self, path: &str) -> Option<&PathGlob> {
-        self.entries.iter().find(|d| d.pattern.matches(path)).map(|d| d.source)
+        self.set.first_match(path).and_then(|i| self.entries.get(i)).map(|d| d.source)
     }
 
     fn denies(&self, path: &str) -> bool {

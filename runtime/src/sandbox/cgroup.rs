@@ -1,6 +1,6 @@
-//! The run's own cgroups: one to kill the whole process tree at once
-//! (cgroup v2 `cgroup.kill`), one to cap the number of processes (`pids`,
-//! v2 or v1). Created under the supervisor's own cgroup when it may write
+//! The run's own cgroup, to cap the number of processes (`pids`, v2 or
+//! v1) and, when it is a v2 cgroup, to kill the whole tree at once
+//! (`cgroup.kill`). Created under the supervisor's own cgroup when it may write
 //! there (as root, or with a delegated subtree); otherwise `run` falls back
 //! to the child-subreaper walk and `RLIMIT_NPROC`, and says so.
 
@@ -76,33 +76,23 @@ pub struct RunCgroups {
 impl RunCgroups {
     /// Creates `name` under each available parent; `pids_max` is written
     /// when there is a pids cgroup.
+    /// Creates the run's cgroup `name` when there is a process limit to
+    /// enforce and a writable pids cgroup to enforce it with.
     pub fn create(support: &CgroupSupport, name: &str, pids_max: Option<u64>) -> Result<RunCgroups, String> {
-        let make = |parent: &Path| -> Result<PathBuf, String> {
-            let dir = parent.join(name);
-            fs::create_dir(&dir).map_err(|e| format!("cannot create cgroup `{}`: {e}", dir.display()))?;
-            Ok(dir)
-        };
-        let mut kill = support.kill.as_deref().map(make).transpose()?;
-        if let Some(dir) = &kill
-            && !dir.join("cgroup.kill").exists()
-        {
-            // A kernel before 5.14: no `cgroup.kill`, the subreaper walk
-            // does the killing.
-            let _ = fs::remove_dir(dir);
-            kill = None;
-        }
-        let pids = match (&support.pids, &kill) {
-            (Some(parent), Some(kill_dir)) if Some(parent.as_path()) == support.kill.as_deref() => {
-                Some(kill_dir.clone())
-            }
-            (Some(parent), _) => Some(make(parent)?),
-            (None, _) => None,
-        };
-        let cgroups = RunCgroups { kill, pids };
-        if let (Some(dir), Some(max)) = (&cgroups.pids, pids_max) {
-            fs::write(dir.join("pids.max"), max.to_string())
-                .map_err(|e| format!("cannot set `{}`: {e}", dir.join("pids.max").display()))?;
-        }
+        // Joining a cgroup costs the child milliseconds (the kernel takes
+        // a global lock that waits for RCU), and the supervisor, as
+        // subreaper, kills the whole tree without one: join a cgroup only
+        // for a process limit, and use it to kill when it is a v2 one.
+        let none = RunCgroups { kill: None, pids: None };
+        let Some(max) = pids_max else { return Ok(none) };
+        let Some(parent) = &support.pids else { return Ok(none) };
+        let dir = parent.join(name);
+        fs::create_dir(&dir).map_err(|e| format!("cannot create cgroup `{}`: {e}", dir.display()))?;
+        let kill = (Some(parent.as_path()) == support.kill.as_deref() && dir.join("cgroup.kill").exists())
+            .then(|| dir.clone());
+        let cgroups = RunCgroups { kill, pids: Some(dir.clone()) };
+        fs::write(dir.join("pids.max"), max.to_string())
+            .map_err(|e| format!("cannot set `{}`: {e}", dir.join("pids.max").display()))?;
         Ok(cgroups)
     }
 

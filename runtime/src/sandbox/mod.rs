@@ -57,6 +57,17 @@ impl KernelProfiles {
         Ok(KernelProfiles { model, landlock, seccomp, seatbelt })
     }
 
+    /// What `run` applies on this machine: Landlock and seccomp, no
+    /// Seatbelt profile.
+    pub fn for_run(policies: &[&CompiledPolicy], context: &Context) -> Result<KernelProfiles, String> {
+        let strategy = if MountSupport::detect().available() { WriteDenies::Mounts } else { WriteDenies::Carve };
+        let model = SandboxModel::new(policies, context);
+        let landlock = landlock::compile(&model, &HostFileSystem, strategy).map_err(|e| format!("landlock: {e}"))?;
+        let arch = Arch::host().ok_or("seccomp: this architecture is not supported")?;
+        let seccomp = seccomp::compile(&model, arch).map_err(|e| format!("seccomp: {e}"))?;
+        Ok(KernelProfiles { model, landlock, seccomp, seatbelt: None })
+    }
+
     /// The fidelity report against the Landlock ABI of this kernel.
     pub fn report(&self, policies: &[&CompiledPolicy]) -> FidelityReport {
         let artifacts = Artifacts {

@@ -252,8 +252,22 @@ fn reap_descendants() {
     }
 }
 
-/// The pids whose parent is `parent`, read from `/proc`.
+/// The pids whose parent is `parent`: from each thread's `children` list
+/// when the kernel keeps one, else by scanning `/proc`.
 fn children_of(parent: i32) -> Vec<i32> {
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) {
+        let mut out = Vec::new();
+        let mut listed = false;
+        for task in tasks.flatten() {
+            if let Ok(text) = std::fs::read_to_string(task.path().join("children")) {
+                listed = true;
+                out.extend(text.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
+            }
+        }
+        if listed {
+            return out;
+        }
+    }
     let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
     let mut out = Vec::new();
     for entry in entries.flatten() {
