@@ -259,6 +259,17 @@ fn suite(policy: &str, uid: Option<u32>) -> Vec<String> {
     let fd98 = unsafe { nix::unistd::dup2_raw(&outside_dir, 98) }.expect("dup2");
 
     let events = fixture.root.join("events.jsonl");
+    // The unprivileged user may not reach the build directory (a clone
+    // under a private home): it runs a copy of the binary in the fixture.
+    let binary = match uid {
+        Some(uid) => {
+            let copy = fixture.root.join("vtpolicy");
+            std::fs::copy(env!("CARGO_BIN_EXE_vtpolicy"), &copy).expect("copy the binary");
+            chown(&copy, Some(uid), Some(uid)).expect("chown");
+            copy
+        }
+        None => PathBuf::from(env!("CARGO_BIN_EXE_vtpolicy")),
+    };
     let substitute = |text: &str| {
         text.replace("{ws}", &fixture.ws.display().to_string())
             .replace("{home}", &fixture.home.display().to_string())
@@ -297,7 +308,7 @@ fn suite(policy: &str, uid: Option<u32>) -> Vec<String> {
         nix::fcntl::fcntl(&pty.slave, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK)).expect("nonblock");
         let before: BTreeMap<&str, usize> =
             ["tcp4", "tcp6", "udp4", "udp6", "abstract"].into_iter().map(|n| (n, listeners.count(n))).collect();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_vtpolicy"));
+        let mut command = Command::new(&binary);
         command.args(["run", "--policy", policy, "--yes", "--workspace"]).arg(&fixture.ws);
         command.arg("--events").arg(&events);
         if let Some(timeout) = &attempt.timeout {
