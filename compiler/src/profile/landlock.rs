@@ -289,14 +289,9 @@ const PROC_ACCESS: &[FsAccess] = &[FsAccess::ReadFile, FsAccess::ReadDir];
 /// compilation fails rather than silently granting a whole tree.
 pub const WALK_BUDGET: usize = 200_000;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct LandlockError(pub String);
-
-impl std::fmt::Display for LandlockError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// Compiles the ruleset of `model` against `fs`. `None` when the model
 /// restricts nothing Landlock handles.

@@ -29,14 +29,9 @@ impl SeatbeltProfile {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct SeatbeltError(pub String);
-
-impl std::fmt::Display for SeatbeltError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// Mach services a process needs for user lookups, and nothing that hands
 /// out secrets (no keychain or security services).

@@ -120,14 +120,9 @@ impl SeccompProgram {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct SeccompError(pub String);
-
-impl std::fmt::Display for SeccompError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// The architectures a program can be compiled for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,6 +184,16 @@ fn preamble(arch: Arch) -> Vec<Instruction> {
     program
 }
 
+/// One 32-bit argument comparison.
+fn cond(arg: u8, op: Op, value: u64) -> Result<Cond, SeccompError> {
+    Cond::new(arg, Len::Dword, op, value).map_err(|e| SeccompError(e.to_string()))
+}
+
+/// A rule matching when every comparison holds.
+fn rule(conditions: Vec<Cond>) -> Result<SeccompRule, SeccompError> {
+    SeccompRule::new(conditions).map_err(|e| SeccompError(e.to_string()))
+}
+
 /// Compiles the program of `model` for `arch`. `None` when the model does
 /// not enable a sandbox.
 pub fn compile(model: &SandboxModel, arch: Arch) -> Result<Option<SeccompProgram>, SeccompError> {
@@ -223,9 +228,7 @@ pub fn compile(model: &SandboxModel, arch: Arch) -> Result<Option<SeccompProgram
 
     let mut clone_rules = Vec::new();
     for (flag, bit) in CLONE_NAMESPACE_FLAGS {
-        clone_rules.push(
-            SeccompRule::new(vec![Cond::new(0, Len::Dword, Op::MaskedEq(*bit), *bit).map_err(err)?]).map_err(err)?,
-        );
+        clone_rules.push(rule(vec![cond(0, Op::MaskedEq(*bit), *bit)?])?);
         denials.push(Denial {
             syscall: "clone",
             when: format!("flags & {flag}"),
@@ -237,13 +240,7 @@ pub fn compile(model: &SandboxModel, arch: Arch) -> Result<Option<SeccompProgram
 
     rules.insert(
         number("personality")?,
-        vec![
-            SeccompRule::new(vec![
-                Cond::new(0, Len::Dword, Op::Ne, PERSONALITY_QUERY).map_err(err)?,
-                Cond::new(0, Len::Dword, Op::Ne, PER_LINUX).map_err(err)?,
-            ])
-            .map_err(err)?,
-        ],
+        vec![rule(vec![cond(0, Op::Ne, PERSONALITY_QUERY)?, cond(0, Op::Ne, PER_LINUX)?])?],
     );
     denials.push(Denial {
         syscall: "personality",
@@ -254,7 +251,7 @@ pub fn compile(model: &SandboxModel, arch: Arch) -> Result<Option<SeccompProgram
 
     let mut ioctl_rules = Vec::new();
     for (name, cmd) in [("TIOCSTI", TIOCSTI), ("TIOCLINUX", TIOCLINUX)] {
-        ioctl_rules.push(SeccompRule::new(vec![Cond::new(1, Len::Dword, Op::Eq, cmd).map_err(err)?]).map_err(err)?);
+        ioctl_rules.push(rule(vec![cond(1, Op::Eq, cmd)?])?);
         denials.push(Denial {
             syscall: "ioctl",
             when: format!("cmd == {name} (low 32 bits)"),
@@ -275,9 +272,9 @@ pub fn compile(model: &SandboxModel, arch: Arch) -> Result<Option<SeccompProgram
     // Any family not allowed: one rule, all conditions must hold.
     let mut other_family = Vec::new();
     for (_, family) in families {
-        other_family.push(Cond::new(0, Len::Dword, Op::Ne, *family).map_err(err)?);
+        other_family.push(cond(0, Op::Ne, *family)?);
     }
-    socket_rules.push(SeccompRule::new(other_family).map_err(err)?);
+    socket_rules.push(rule(other_family)?);
     let names: Vec<&str> = families.iter().map(|(n, _)| *n).collect();
     denials.push(Denial {
         syscall: "socket",
@@ -295,25 +292,17 @@ pub fn compile(model: &SandboxModel, arch: Arch) -> Result<Option<SeccompProgram
                 if socket_type == SOCK_STREAM || (dns && socket_type == 2) {
                     continue;
                 }
-                socket_rules.push(
-                    SeccompRule::new(vec![
-                        Cond::new(0, Len::Dword, Op::Eq, family).map_err(err)?,
-                        Cond::new(1, Len::Dword, Op::MaskedEq(SOCK_TYPE_MASK), socket_type).map_err(err)?,
-                    ])
-                    .map_err(err)?,
-                );
+                socket_rules
+                    .push(rule(vec![cond(0, Op::Eq, family)?, cond(1, Op::MaskedEq(SOCK_TYPE_MASK), socket_type)?])?);
             }
             // Stream sockets speak TCP (protocol 0 or IPPROTO_TCP), never
             // MPTCP or SCTP, which Landlock's port rules do not cover.
-            socket_rules.push(
-                SeccompRule::new(vec![
-                    Cond::new(0, Len::Dword, Op::Eq, family).map_err(err)?,
-                    Cond::new(1, Len::Dword, Op::MaskedEq(SOCK_TYPE_MASK), SOCK_STREAM).map_err(err)?,
-                    Cond::new(2, Len::Dword, Op::Ne, 0).map_err(err)?,
-                    Cond::new(2, Len::Dword, Op::Ne, IPPROTO_TCP).map_err(err)?,
-                ])
-                .map_err(err)?,
-            );
+            socket_rules.push(rule(vec![
+                cond(0, Op::Eq, family)?,
+                cond(1, Op::MaskedEq(SOCK_TYPE_MASK), SOCK_STREAM)?,
+                cond(2, Op::Ne, 0)?,
+                cond(2, Op::Ne, IPPROTO_TCP)?,
+            ])?);
         }
         denials.push(Denial {
             syscall: "socket",

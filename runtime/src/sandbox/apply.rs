@@ -21,14 +21,9 @@ use vtpolicy_compiler::profile::seccomp::SeccompProgram;
 
 use super::probe::landlock_abi;
 
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct SandboxError(pub String);
-
-impl std::fmt::Display for SandboxError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// What a prepared sandbox will enforce, for events and `sandbox status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
