@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use vtpolicy_compiler::profile::landlock::WriteDenies;
 use vtpolicy_compiler::{CompiledPolicy, Limits};
-use vtpolicy_engine::Effect;
+use vtpolicy_engine::{Effect, Part, Request};
 use vtpolicy_runtime::events::{Event, EventBody};
 use vtpolicy_runtime::sandbox::{
     CgroupSupport, ChildSetup, KernelProfiles, MountSupport, Prepared, PreparedMounts, Resource, Rlimit, RunCgroups,
@@ -71,7 +71,10 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         Err(message) => return events.fail(message),
     };
 
-    let Ok(mut environment) = policies::environment(args.policy.workspace.as_deref(), None) else {
+    // The command runs where vtpolicy was started; the workspace is
+    // `--workspace`, else that same directory.
+    let current = std::env::current_dir().ok();
+    let Ok(mut environment) = policies::environment(args.policy.workspace.as_deref(), current.as_deref()) else {
         return events.fail("cannot determine the workspace".to_owned());
     };
     // The call's private temporary directory is what `${tmp}` means.
@@ -130,6 +133,16 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         .collect();
     deciding_parts.dedup();
     let why = describe(&rules, &reasons, &deciding_parts, judgement.decision.default_applied);
+    // Run the program that was judged, not whatever the child's PATH
+    // would find under the same name.
+    let program = match judgement.parts.first() {
+        Some(Part::Request { request: Request::Exec(exec), .. })
+            if args.command.is_none() && exec.program.spelled == program =>
+        {
+            exec.program.path.clone().unwrap_or(program)
+        }
+        _ => program,
+    };
     match judgement.effect() {
         Effect::Allow => {}
         Effect::Deny => {
