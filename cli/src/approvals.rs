@@ -61,7 +61,10 @@ impl Approvals {
     /// The store of this session; `None` when there is no session to key
     /// it by, no home, or the store would live inside `workspace`.
     pub(crate) fn open(workspace: &Path) -> Option<Approvals> {
-        let base = state_base()?;
+        Approvals::open_in(state_base()?, workspace)
+    }
+
+    fn open_in(base: PathBuf, workspace: &Path) -> Option<Approvals> {
         let path = base.join("vtpolicy").join("approvals.json");
         let canonical_base = std::fs::canonicalize(&base).unwrap_or(base);
         if canonical_base.starts_with(workspace) {
@@ -115,4 +118,22 @@ fn start_time(pid: i32) -> Option<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let (_, after) = stat.rsplit_once(')')?;
     after.split_whitespace().nth(19).map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn approvals_are_never_kept_in_the_workspace() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ws = dir.path().canonicalize().expect("canonical");
+        assert!(Approvals::open_in(ws.join(".state"), &ws).is_none());
+        assert!(Approvals::open_in(ws.clone(), &ws).is_none());
+        let outside = tempfile::tempdir().expect("tempdir");
+        // Outside the workspace the store opens (given a session to key by).
+        if session_key().is_some() {
+            assert!(Approvals::open_in(outside.path().to_path_buf(), &ws).is_some());
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! The escape conformance suite: every attempt of
 //! `conformance/escapes/*.toml` run through `vtpolicy run` under the stock
 //! `workspace-write` policy, as root and as an unprivileged user, each
-//! judged by its side effect.
+//! judged by its side effect. Beside it, the terminal approval flow, which
+//! also needs a real terminal and a session of its own.
 
 #![allow(unsafe_code)]
 
@@ -479,4 +480,118 @@ fn the_suite_sees_escapes_when_nothing_is_sandboxed() {
         failures.len(),
         escaped.join("\n")
     );
+}
+
+/// `prompt` on a terminal: `a` approves the command for the rest of the
+/// terminal session (a second run in the session asks nothing), `n`
+/// denies, and approvals are kept outside the workspace only.
+#[test]
+fn prompts_are_answered_on_the_terminal_and_remembered_for_the_session() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().canonicalize().expect("canonical");
+    let ws = root.join("ws");
+    std::fs::create_dir_all(ws.join("src")).expect("mkdir");
+    std::fs::create_dir_all(root.join("home")).expect("mkdir");
+    let events = root.join("events.jsonl");
+    let bin = env!("CARGO_BIN_EXE_vtpolicy");
+    let run = |code: &str| {
+        format!(
+            "{bin} run --policy workspace-write --workspace {ws} --events {events} -- /usr/bin/python3 -c '{code}'",
+            ws = ws.display(),
+            events = events.display()
+        )
+    };
+    // One session, the pty its controlling terminal: ask and answer `a`,
+    // the same command again (no question), another command answered `n`.
+    let script = format!(
+        "{}; echo status=$?; {} </dev/null; echo status=$?; {}; echo status=$?",
+        run("print(7)"),
+        run("print(7)"),
+        run("print(8)")
+    );
+    let pty = nix::pty::openpty(None, None).expect("pty");
+    let slave_raw = std::os::fd::AsRawFd::as_raw_fd(&pty.slave);
+    let mut command = Command::new("/bin/sh");
+    command
+        .arg("-c")
+        .arg(&script)
+        .current_dir(&ws)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", root.join("home"))
+        .env("XDG_STATE_HOME", root.join("state"))
+        .stdin(Stdio::from(pty.slave.try_clone().expect("clone")))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: setsid and ioctl between fork and exec, on integers only.
+    unsafe {
+        command.pre_exec(move || {
+            if libc_setsid() < 0 || libc_ioctl_tiocsctty(slave_raw) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = command.spawn().expect("sh");
+    drop(pty.slave);
+    // Answer each question as it appears on the terminal.
+    let mut master = std::fs::File::from(pty.master);
+    let mut reader = master.try_clone().expect("clone");
+    let answerer = std::thread::spawn(move || {
+        let mut seen = String::new();
+        let mut answers = vec!["n\n", "a\n"];
+        let mut buf = [0u8; 256];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            while seen.matches("Run it?").count() > 2 - answers.len() {
+                match answers.pop() {
+                    Some(answer) => master.write_all(answer.as_bytes()).expect("answer"),
+                    None => break,
+                }
+            }
+            if answers.is_empty() {
+                break;
+            }
+        }
+        seen
+    });
+    let output = child.wait_with_output().expect("sh runs");
+    let terminal = answerer.join().expect("answerer");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        stdout,
+        "7\nstatus=0\n7\nstatus=0\nstatus=126\n",
+        "terminal: {terminal}\nstderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(terminal.matches("Run it?").count(), 2, "{terminal}");
+    let answers: Vec<(String, String)> = std::fs::read_to_string(&events)
+        .expect("events")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "approval")
+        .map(|v| (v["answer"].as_str().unwrap_or("").to_owned(), v["by"].as_str().unwrap_or("").to_owned()))
+        .collect();
+    let expected: Vec<(String, String)> = [("session", "terminal"), ("session", "store"), ("denied", "terminal")]
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect();
+    assert_eq!(answers, expected);
+    let store = std::fs::read_to_string(root.join("state/vtpolicy/approvals.json")).expect("the store");
+    assert!(store.contains("python3 -c print(7)"), "{store}");
+    assert!(!store.contains("print(8)"), "{store}");
+}
+
+fn libc_setsid() -> i32 {
+    nix::unistd::setsid().map(|p| p.as_raw()).unwrap_or(-1)
+}
+
+fn libc_ioctl_tiocsctty(fd: i32) -> i32 {
+    nix::ioctl_write_int_bad!(tiocsctty, nix::libc::TIOCSCTTY);
+    // SAFETY: TIOCSCTTY on a descriptor this process holds, argument 0.
+    unsafe { tiocsctty(fd, 0) }.unwrap_or(-1)
 }

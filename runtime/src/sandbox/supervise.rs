@@ -11,7 +11,7 @@
 
 #![allow(unsafe_code)]
 
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -196,7 +196,6 @@ impl Drop for Running {
         // Dropping the cgroups kills anything left and removes them.
         self.cgroups.take();
         let _ = self.previous_mask.thread_set_mask();
-        let _ = self.pidfd.as_raw_fd();
     }
 }
 
