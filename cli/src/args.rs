@@ -184,6 +184,8 @@ pub(crate) enum Target {
     Sbpl,
     /// Which layers enforce each rule, and the gaps, on this kernel (human, json).
     Report,
+    /// The policy as data, as written (json; see `vtpolicy schema policy`).
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -219,6 +221,10 @@ pub(crate) enum SchemaName {
     Request,
     /// The JSON-lines events of `run`.
     Events,
+    /// The output of `explain --format json`.
+    Explain,
+    /// Policy as data: `compile --target json`, `--policy FILE.json`.
+    Policy,
 }
 
 #[derive(Debug, Args)]

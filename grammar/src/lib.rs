@@ -12,6 +12,7 @@
 //! `vtpolicy check` reports all the errors of a file at once.
 
 mod ast;
+pub mod data;
 mod diagnostic;
 mod fmt;
 mod parse;

@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 use vtpolicy_grammar::{
     ArgPattern, Default, DefaultScope, Effect, Item, Kind, Limit, PolicyFile, PortRange, Rule, SourceFile, Span,
-    Spanned, Target, TestBlock, TestCase, TestRequest, format, parse,
+    Spanned, Target, TestBlock, TestCase, TestRequest, data, format, parse,
 };
 
 fn spanned<T>(node: T) -> Spanned<T> {
@@ -136,5 +136,21 @@ proptest! {
         parsed.erase_spans();
         prop_assert_eq!(&parsed.items, &file.items, "{}", text);
         prop_assert_eq!(format(&parsed), text);
+    }
+
+    /// `.vtp → json → .vtp` is the identity: policy as data loses nothing
+    /// but comments and positions.
+    #[test]
+    fn policy_data_round_trips(items in prop::collection::vec(item(), 0..12)) {
+        let file = PolicyFile { source: SourceFile::new("generated.vtp", ""), items, comments: Vec::new() };
+        let text = format(&file);
+        let (mut parsed, diagnostics) = parse(&SourceFile::new("generated.vtp", text.clone()));
+        prop_assert!(diagnostics.is_empty());
+        parsed.erase_spans();
+        let json = serde_json::to_string(&data::to_data(&parsed)).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let back: data::PolicyData = serde_json::from_str(&json).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let rebuilt = data::from_data(&back, SourceFile::new("generated.json", "")).map_err(TestCaseError::fail)?;
+        prop_assert_eq!(&rebuilt.items, &parsed.items, "{}", json);
+        prop_assert_eq!(format(&rebuilt), text);
     }
 }

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-pub const EVENTS_SCHEMA: &str = include_str!("events.schema.json");
+pub const EVENTS_SCHEMA: &str = crate::schemas::EVENTS;
 pub const EVENTS_VERSION: &str = "vtpolicy.events/1";
 
 /// One event. `run` ties the events of one tool call together.
@@ -91,8 +91,5 @@ impl Event {
 /// Validates one event line against the schema; errors name a JSON pointer.
 pub fn validate_event(line: &str) -> Result<(), String> {
     let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
-    let schema: Value = serde_json::from_str(EVENTS_SCHEMA).map_err(|e| e.to_string())?;
-    let validator = jsonschema::validator_for(&schema).map_err(|e| e.to_string())?;
-    let errors: Vec<String> = validator.iter_errors(&value).map(|e| format!("{}: {e}", e.instance_path())).collect();
-    if errors.is_empty() { Ok(()) } else { Err(errors.join("; ")) }
+    crate::schemas::validate(crate::schemas::EVENTS, &value)
 }

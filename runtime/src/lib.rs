@@ -18,6 +18,7 @@ mod load;
 mod normalize;
 mod request;
 pub mod sandbox;
+pub mod schemas;
 
 pub use judge::{Environment, Judge, Judgement, TestOutcome, run_inline_tests, test_request};
 pub use load::{FileResolver, Layering, load_policy, policy_source};

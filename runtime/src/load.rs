@@ -20,7 +20,26 @@ impl Resolver for FileResolver {
 fn read_source(path: &Path) -> Result<Arc<SourceFile>, String> {
     let canonical = std::fs::canonicalize(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     let text = std::fs::read_to_string(&canonical).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    if canonical.extension().is_some_and(|e| e == "json") {
+        return policy_from_json(&canonical, &text);
+    }
     Ok(SourceFile::new(canonical.to_string_lossy(), text))
+}
+
+/// A policy given as data (`schemas/policy.schema.json`): validated, then
+/// compiled from its canonical `.vtp` form, which is what later
+/// diagnostics point into (the file is named `FILE.json (as .vtp)`).
+fn policy_from_json(path: &Path, text: &str) -> Result<Arc<SourceFile>, String> {
+    let shown = path.display();
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| format!("`{shown}`: invalid JSON at line {} column {}: {e}", e.line(), e.column()))?;
+    crate::schemas::validate(crate::schemas::POLICY, &value).map_err(|e| format!("`{shown}`: {e}"))?;
+    let data: vtpolicy_grammar::data::PolicyData =
+        serde_json::from_value(value).map_err(|e| format!("`{shown}`: {e}"))?;
+    let name = format!("{} (as .vtp)", path.to_string_lossy());
+    let file = vtpolicy_grammar::data::from_data(&data, SourceFile::new(name.clone(), ""))
+        .map_err(|e| format!("`{shown}`: {e}"))?;
+    Ok(SourceFile::new(name, vtpolicy_grammar::format(&file)))
 }
 
 /// The source of a policy given on the command line: a stock name or a
@@ -30,9 +49,12 @@ pub fn policy_source(spec: &str) -> Result<Arc<SourceFile>, Diagnostic> {
         return Ok(SourceFile::new(compiler::stock_source_name(spec), text));
     }
     read_source(Path::new(spec)).map_err(|message| {
+        let diagnostic = Diagnostic::error(codes::UNKNOWN_POLICY, message);
+        if Path::new(spec).exists() {
+            return diagnostic;
+        }
         let names: Vec<&str> = compiler::STOCK.iter().map(|(n, _)| *n).collect();
-        Diagnostic::error(codes::UNKNOWN_POLICY, message)
-            .with_help(format!("give a policy file or a stock policy: {}", names.join(", ")))
+        diagnostic.with_help(format!("give a policy file or a stock policy: {}", names.join(", ")))
     })
 }
 

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// The JSON Schema of a request, as printed by `vtpolicy schema request`.
-pub const REQUEST_SCHEMA: &str = include_str!("request.schema.json");
+pub const REQUEST_SCHEMA: &str = crate::schemas::REQUEST;
 
 /// A tool call as an agent describes it, before normalisation.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -17,6 +17,7 @@ pub(crate) fn run(args: &CompileArgs) -> Exit {
         Target::Seccomp => ArtifactFormat::Disasm,
         Target::Sbpl => ArtifactFormat::Text,
         Target::Report => ArtifactFormat::Human,
+        Target::Json => ArtifactFormat::Json,
     });
     let allowed: &[ArtifactFormat] = match args.target {
         Target::Graph => &[ArtifactFormat::Json, ArtifactFormat::Dot],
@@ -24,6 +25,7 @@ pub(crate) fn run(args: &CompileArgs) -> Exit {
         Target::Seccomp => &[ArtifactFormat::Disasm, ArtifactFormat::Bin, ArtifactFormat::Json],
         Target::Sbpl => &[ArtifactFormat::Text, ArtifactFormat::Json],
         Target::Report => &[ArtifactFormat::Human, ArtifactFormat::Json],
+        Target::Json => &[ArtifactFormat::Json],
     };
     if !allowed.contains(&format) {
         eprintln!("error: `--format {}` does not apply to `--target {}`", name(format), target_name(args.target));
@@ -33,6 +35,9 @@ pub(crate) fn run(args: &CompileArgs) -> Exit {
         Ok(environment) => environment,
         Err(exit) => return exit,
     };
+    if args.target == Target::Json {
+        return policy_data(&args.policy.policies, args.output.as_deref());
+    }
     let bytes = if args.target == Target::Graph {
         let Some(judge) =
             policies::judge(&args.policy.policies, environment, vtpolicy_runtime::Layering::Enforce, style)
@@ -136,8 +141,42 @@ fn kernel_artifact(
             let report = profiles.report(policies);
             if format == ArtifactFormat::Json { json(&report) } else { Ok(render_report(&report).into_bytes()) }
         }
-        Target::Graph => Ok(Vec::new()),
+        Target::Graph | Target::Json => Ok(Vec::new()),
     }
+}
+
+/// `--target json`: the one policy file given, as data.
+fn policy_data(policies: &[String], output: Option<&std::path::Path>) -> Exit {
+    let [spec] = policies else {
+        eprintln!("error: `--target json` takes exactly one `--policy`");
+        return Exit::Error;
+    };
+    let source = match vtpolicy_runtime::policy_source(spec) {
+        Ok(source) => source,
+        Err(diagnostic) => {
+            eprintln!("{}", diagnostic.render());
+            return Exit::Error;
+        }
+    };
+    let (file, diagnostics) = vtpolicy_grammar::parse(&source);
+    if !diagnostics.is_empty() {
+        policies::print_diagnostics(&diagnostics, Style::detect());
+        return Exit::Error;
+    }
+    let bytes = match json(&vtpolicy_grammar::data::to_data(&file)) {
+        Ok(bytes) => bytes,
+        Err(exit) => return exit,
+    };
+    match output {
+        Some(path) => {
+            if let Err(error) = std::fs::write(path, bytes) {
+                eprintln!("error: cannot write `{}`: {error}", path.display());
+                return Exit::Error;
+            }
+        }
+        None => crate::output::out_bytes(&bytes),
+    }
+    Exit::Ok
 }
 
 pub(crate) fn render_report(report: &FidelityReport) -> String {
@@ -247,5 +286,6 @@ fn target_name(target: Target) -> &'static str {
         Target::Seccomp => "seccomp",
         Target::Sbpl => "sbpl",
         Target::Report => "report",
+        Target::Json => "json",
     }
 }

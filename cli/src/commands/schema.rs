@@ -5,8 +5,10 @@ use crate::args::{SchemaArgs, SchemaName};
 
 pub(crate) fn run(args: &SchemaArgs) -> Exit {
     match args.name {
-        SchemaName::Request => crate::output::out!("{}", vtpolicy_runtime::REQUEST_SCHEMA),
-        SchemaName::Events => crate::output::out!("{}", vtpolicy_runtime::events::EVENTS_SCHEMA),
+        SchemaName::Request => crate::output::out!("{}", vtpolicy_runtime::schemas::REQUEST),
+        SchemaName::Events => crate::output::out!("{}", vtpolicy_runtime::schemas::EVENTS),
+        SchemaName::Explain => crate::output::out!("{}", vtpolicy_runtime::schemas::EXPLAIN),
+        SchemaName::Policy => crate::output::out!("{}", vtpolicy_runtime::schemas::POLICY),
     }
     Exit::Ok
 }

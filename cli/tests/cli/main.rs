@@ -450,3 +450,77 @@ fn sandbox_status_says_what_run_enforces() {
     let human = vtpolicy(&dir, &["sandbox", "status"], None);
     assert!(human.stdout.starts_with(&format!("landlock: ABI {abi}\n")), "{}", human.stdout);
 }
+
+#[test]
+fn every_schema_is_published_under_schemas_and_printed_as_is() {
+    let (_guard, dir) = workdir();
+    for (name, file, text) in vtpolicy_runtime::schemas::ALL {
+        let out = vtpolicy(&dir, &["schema", name], None);
+        assert_eq!(out.code, 0, "{name}");
+        let published = std::fs::read_to_string(repo_path(&format!("schemas/{file}"))).expect("published schema");
+        assert_eq!(out.stdout, published, "`vtpolicy schema {name}` differs from schemas/{file}");
+        assert_eq!(*text, published);
+        let schema: serde_json::Value = serde_json::from_str(text).expect("schema is JSON");
+        assert!(schema["$id"].as_str().is_some_and(|id| id.ends_with(file)), "{name}");
+    }
+    let listed: Vec<String> = std::fs::read_dir(repo_path("schemas"))
+        .expect("schemas/")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    assert_eq!(listed.len(), vtpolicy_runtime::schemas::ALL.len(), "a file in schemas/ is not published: {listed:?}");
+}
+
+#[test]
+fn explain_json_matches_its_schema() {
+    let (_guard, dir) = workdir();
+    let validate = |args: &[&str], stdin: Option<&str>| {
+        let mut all = vec!["explain", "--policy", "workspace-write", "--format", "json"];
+        all.extend_from_slice(args);
+        let out = vtpolicy(&dir, &all, stdin);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let value: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+        vtpolicy_runtime::schemas::validate(vtpolicy_runtime::schemas::EXPLAIN, &value)
+            .unwrap_or_else(|e| panic!("{e}\n{}", out.stdout));
+    };
+    validate(&["-c", "cat README > /tmp/x && echo $(whoami) | xargs rm -rf; eval \"$X\""], None);
+    validate(&["--", "git", "push", "--force"], None);
+    for request in [
+        r#"{"kind":"read","path":"~/.ssh/id_rsa"}"#,
+        r#"{"kind":"net","host":"crates.io","port":443}"#,
+        r#"{"kind":"tool","name":"mcp__github__create_issue"}"#,
+    ] {
+        validate(&["--request", "-"], Some(request));
+    }
+}
+
+#[test]
+fn policies_round_trip_through_json() {
+    let (_guard, dir) = workdir();
+    for stock in ["read-only", "workspace-write", "danger-full-access"] {
+        let file = format!("{stock}.json");
+        let out = vtpolicy(&dir, &["compile", "--policy", stock, "--target", "json", "-o", &file], None);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let value: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(&file)).expect("written")).expect("json");
+        vtpolicy_runtime::schemas::validate(vtpolicy_runtime::schemas::POLICY, &value).expect("matches the schema");
+        // The JSON form is a policy: its inline tests pass, it decides alike.
+        let out = vtpolicy(&dir, &["test", &file], None);
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        let decide = |policy: &str| {
+            let out =
+                vtpolicy(&dir, &["explain", "--policy", policy, "--format", "json", "--", "git", "push", "-f"], None);
+            serde_json::from_str::<serde_json::Value>(&out.stdout).expect("json")["decision"].clone()
+        };
+        assert_eq!(decide(stock), decide(&file), "{stock}");
+    }
+    std::fs::write(
+        dir.join("bad.json"),
+        r#"{"format":"vtpolicy.policy/1","items":[{"version":1},{"rule":{"effect":"allow","kinds":["exec"],"patterns":["x"]}}]}"#,
+    )
+    .expect("write");
+    let out = vtpolicy(&dir, &["check", "bad.json"], None);
+    assert_ne!(out.code, 0);
+    let bad = vtpolicy(&dir, &["explain", "--policy", "bad.json", "--", "ls"], None);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("/items/1/rule"), "{}", bad.stderr);
+}

@@ -1,0 +1,359 @@
+//! Policy as data: a `.vtp` file as documented JSON
+//! (`vtpolicy compile --target json`, `schemas/policy.schema.json`), and
+//! back. Items keep their order; comments and source positions are not
+//! part of the data. `from_data(to_data(ast))` is the AST again.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ast::{
+    ArgPattern, Default, DefaultScope, Effect, Item, Kind, Limit, PolicyFile, PortRange, Rule, Target, TestBlock,
+    TestCase, TestRequest,
+};
+use crate::source::{SourceFile, Span, Spanned};
+
+/// The `format` of policy JSON.
+pub const POLICY_DATA_FORMAT: &str = "vtpolicy.policy/1";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyData {
+    pub format: String,
+    pub items: Vec<ItemData>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ItemData {
+    Version(u32),
+    Policy(String),
+    Default { scope: String, effect: EffectData },
+    Extend(String),
+    TrustedBin(Vec<String>),
+    Limits(Vec<LimitData>),
+    EnvKeep(Vec<String>),
+    Rule(RuleData),
+    Test(TestData),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EffectData {
+    Allow,
+    Prompt,
+    Deny,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KindData {
+    Read,
+    Write,
+    Exec,
+    Net,
+    Tool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitData {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleData {
+    pub effect: EffectData,
+    pub kinds: Vec<KindData>,
+    /// Exactly one of `argv`, `patterns` and `hosts`, by kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argv: Option<Vec<ArgData>>,
+    /// Path globs (`read`, `write`) or tool name globs (`tool`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patterns: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<Vec<String>>,
+    /// Inclusive `[low, high]` ranges; empty means every port.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<(u16, u16)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub because: Option<String>,
+}
+
+/// One argv position: `{"token": "git"}`, `{"one_of": ["-f", "--force"]}`,
+/// `"any"` (`*`) or `"rest"` (`..`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ArgData {
+    Token(String),
+    OneOf(Vec<String>),
+    Any,
+    Rest,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestData {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub cases: Vec<TestCaseData>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestCaseData {
+    pub request: TestRequestData,
+    pub expect: EffectData,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum TestRequestData {
+    Exec(Vec<String>),
+    Shell(String),
+    Read(String),
+    Write(String),
+    Net { host: String, port: u16 },
+    Tool(String),
+}
+
+fn effect_data(effect: Effect) -> EffectData {
+    match effect {
+        Effect::Allow => EffectData::Allow,
+        Effect::Prompt => EffectData::Prompt,
+        Effect::Deny => EffectData::Deny,
+    }
+}
+
+fn effect_ast(effect: EffectData) -> Effect {
+    match effect {
+        EffectData::Allow => Effect::Allow,
+        EffectData::Prompt => Effect::Prompt,
+        EffectData::Deny => Effect::Deny,
+    }
+}
+
+fn kind_data(kind: Kind) -> KindData {
+    match kind {
+        Kind::Read => KindData::Read,
+        Kind::Write => KindData::Write,
+        Kind::Exec => KindData::Exec,
+        Kind::Net => KindData::Net,
+        Kind::Tool => KindData::Tool,
+    }
+}
+
+fn kind_ast(kind: KindData) -> Kind {
+    match kind {
+        KindData::Read => Kind::Read,
+        KindData::Write => Kind::Write,
+        KindData::Exec => Kind::Exec,
+        KindData::Net => Kind::Net,
+        KindData::Tool => Kind::Tool,
+    }
+}
+
+fn bare<T>(node: T) -> Spanned<T> {
+    Spanned { node, span: Span::default() }
+}
+
+/// The data form of `file`.
+pub fn to_data(file: &PolicyFile) -> PolicyData {
+    let items = file.items.iter().map(item_data).collect();
+    PolicyData { format: POLICY_DATA_FORMAT.to_owned(), items }
+}
+
+fn strings(list: &[Spanned<String>]) -> Vec<String> {
+    list.iter().map(|s| s.node.clone()).collect()
+}
+
+fn item_data(item: &Item) -> ItemData {
+    match item {
+        Item::Version(v) => ItemData::Version(v.node),
+        Item::Policy(p) => ItemData::Policy(p.node.clone()),
+        Item::Default(d) => ItemData::Default {
+            scope: match d.scope {
+                DefaultScope::All => "all".to_owned(),
+                DefaultScope::Kind(kind) => kind.as_str().to_owned(),
+                DefaultScope::Unanalysable => "unanalysable".to_owned(),
+            },
+            effect: effect_data(d.effect),
+        },
+        Item::Extend(e) => ItemData::Extend(e.node.clone()),
+        Item::TrustedBin(list, _) => ItemData::TrustedBin(strings(list)),
+        Item::Limits(limits, _) => ItemData::Limits(
+            limits.iter().map(|l| LimitData { name: l.name.node.clone(), value: l.value.node.clone() }).collect(),
+        ),
+        Item::Env(list, _) => ItemData::EnvKeep(strings(list)),
+        Item::Rule(rule) => ItemData::Rule(rule_data(rule)),
+        Item::Test(test) => ItemData::Test(TestData {
+            name: test.name.as_ref().map(|n| n.node.clone()),
+            cases: test
+                .cases
+                .iter()
+                .map(|case| TestCaseData {
+                    request: match &case.request {
+                        TestRequest::Exec(argv) => TestRequestData::Exec(argv.clone()),
+                        TestRequest::Shell(text) => TestRequestData::Shell(text.clone()),
+                        TestRequest::Path(Kind::Write, path) => TestRequestData::Write(path.clone()),
+                        TestRequest::Path(_, path) => TestRequestData::Read(path.clone()),
+                        TestRequest::Net(host, port) => TestRequestData::Net { host: host.clone(), port: *port },
+                        TestRequest::Tool(name) => TestRequestData::Tool(name.clone()),
+                    },
+                    expect: effect_data(case.expect.node),
+                })
+                .collect(),
+        }),
+    }
+}
+
+fn rule_data(rule: &Rule) -> RuleData {
+    let mut data = RuleData {
+        effect: effect_data(rule.effect.node),
+        kinds: rule.kinds.iter().map(|k| kind_data(k.node)).collect(),
+        argv: None,
+        patterns: None,
+        hosts: None,
+        ports: Vec::new(),
+        id: rule.id.as_ref().map(|i| i.node.clone()),
+        because: rule.because.as_ref().map(|b| b.node.clone()),
+    };
+    match &rule.target {
+        Target::Argv(args) => {
+            data.argv = Some(
+                args.iter()
+                    .map(|a| match &a.node {
+                        ArgPattern::Token(t) => ArgData::Token(t.clone()),
+                        ArgPattern::Alternatives(list) => ArgData::OneOf(list.clone()),
+                        ArgPattern::Any => ArgData::Any,
+                        ArgPattern::Rest => ArgData::Rest,
+                    })
+                    .collect(),
+            );
+        }
+        Target::Strings(list) => data.patterns = Some(strings(list)),
+        Target::Hosts { hosts, ports } => {
+            data.hosts = Some(strings(hosts));
+            data.ports = ports.iter().map(|p| (p.node.low, p.node.high)).collect();
+        }
+    }
+    data
+}
+
+/// The AST of `data`, as if parsed from `source` (every span empty).
+/// Errors name the offending item by JSON pointer.
+pub fn from_data(data: &PolicyData, source: Arc<SourceFile>) -> Result<PolicyFile, String> {
+    if data.format != POLICY_DATA_FORMAT {
+        return Err(format!("/format: expected `{POLICY_DATA_FORMAT}`, found `{}`", data.format));
+    }
+    let mut items = Vec::with_capacity(data.items.len());
+    for (index, item) in data.items.iter().enumerate() {
+        items.push(item_ast(item).map_err(|e| format!("/items/{index}{e}"))?);
+    }
+    Ok(PolicyFile { source, items, comments: Vec::new() })
+}
+
+fn list(strings: &[String]) -> Vec<Spanned<String>> {
+    strings.iter().cloned().map(bare).collect()
+}
+
+fn item_ast(item: &ItemData) -> Result<Item, String> {
+    Ok(match item {
+        ItemData::Version(v) => Item::Version(bare(*v)),
+        ItemData::Policy(p) => Item::Policy(bare(p.clone())),
+        ItemData::Default { scope, effect } => {
+            let scope = match scope.as_str() {
+                "all" => DefaultScope::All,
+                "unanalysable" => DefaultScope::Unanalysable,
+                other => DefaultScope::Kind(
+                    Kind::ALL
+                        .into_iter()
+                        .find(|k| k.as_str() == other)
+                        .ok_or_else(|| format!("/default/scope: unknown scope `{other}`"))?,
+                ),
+            };
+            Item::Default(Default { scope, effect: effect_ast(*effect), span: Span::default() })
+        }
+        ItemData::Extend(e) => Item::Extend(bare(e.clone())),
+        ItemData::TrustedBin(dirs) => Item::TrustedBin(list(dirs), Span::default()),
+        ItemData::Limits(limits) => Item::Limits(
+            limits.iter().map(|l| Limit { name: bare(l.name.clone()), value: bare(l.value.clone()) }).collect(),
+            Span::default(),
+        ),
+        ItemData::EnvKeep(names) => Item::Env(list(names), Span::default()),
+        ItemData::Rule(rule) => Item::Rule(rule_ast(rule)?),
+        ItemData::Test(test) => Item::Test(TestBlock {
+            name: test.name.clone().map(bare),
+            cases: test
+                .cases
+                .iter()
+                .map(|case| TestCase {
+                    request: match &case.request {
+                        TestRequestData::Exec(argv) => TestRequest::Exec(argv.clone()),
+                        TestRequestData::Shell(text) => TestRequest::Shell(text.clone()),
+                        TestRequestData::Read(path) => TestRequest::Path(Kind::Read, path.clone()),
+                        TestRequestData::Write(path) => TestRequest::Path(Kind::Write, path.clone()),
+                        TestRequestData::Net { host, port } => TestRequest::Net(host.clone(), *port),
+                        TestRequestData::Tool(name) => TestRequest::Tool(name.clone()),
+                    },
+                    expect: bare(effect_ast(case.expect)),
+                    span: Span::default(),
+                })
+                .collect(),
+            span: Span::default(),
+        }),
+    })
+}
+
+fn rule_ast(rule: &RuleData) -> Result<Rule, String> {
+    let target = match (&rule.argv, &rule.patterns, &rule.hosts) {
+        (Some(argv), None, None) if rule.ports.is_empty() => Target::Argv(
+            argv.iter()
+                .map(|a| {
+                    bare(match a {
+                        ArgData::Token(t) => ArgPattern::Token(t.clone()),
+                        ArgData::OneOf(list) => ArgPattern::Alternatives(list.clone()),
+                        ArgData::Any => ArgPattern::Any,
+                        ArgData::Rest => ArgPattern::Rest,
+                    })
+                })
+                .collect(),
+        ),
+        (None, Some(patterns), None) if rule.ports.is_empty() => Target::Strings(list(patterns)),
+        (None, None, Some(hosts)) => Target::Hosts {
+            hosts: list(hosts),
+            ports: rule.ports.iter().map(|&(low, high)| bare(PortRange { low, high })).collect(),
+        },
+        _ => {
+            return Err(
+                "/rule: a rule takes exactly one of `argv`, `patterns` and `hosts` (`ports` only with `hosts`)".into()
+            );
+        }
+    };
+    if rule.kinds.is_empty() {
+        return Err("/rule/kinds: a rule names at least one kind".into());
+    }
+    // The target the text form would have parsed for these kinds.
+    let fits = |kind: &KindData| match &target {
+        Target::Argv(_) => *kind == KindData::Exec,
+        Target::Hosts { .. } => *kind == KindData::Net,
+        Target::Strings(_) => matches!(kind, KindData::Read | KindData::Write | KindData::Tool),
+    };
+    if let Some(index) = rule.kinds.iter().position(|k| !fits(k)) {
+        return Err(format!(
+            "/rule/kinds/{index}: exec rules take `argv`, net rules `hosts`, read, write and tool rules `patterns`"
+        ));
+    }
+    Ok(Rule {
+        effect: bare(effect_ast(rule.effect)),
+        kinds: rule.kinds.iter().map(|k| bare(kind_ast(*k))).collect(),
+        target,
+        id: rule.id.clone().map(bare),
+        because: rule.because.clone().map(bare),
+        span: Span::default(),
+    })
+}
