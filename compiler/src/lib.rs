@@ -18,6 +18,7 @@ mod context;
 mod lint;
 mod lower;
 pub mod profile;
+pub mod rego;
 mod settings;
 mod stock;
 
