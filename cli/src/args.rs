@@ -186,6 +186,8 @@ pub(crate) enum Target {
     Report,
     /// The policy as data, as written (json; see `vtpolicy schema policy`).
     Json,
+    /// A self-contained Rego module (`package vtpolicy`) deciding like the policies (text).
+    Rego,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

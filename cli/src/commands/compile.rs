@@ -18,6 +18,7 @@ pub(crate) fn run(args: &CompileArgs) -> Exit {
         Target::Sbpl => ArtifactFormat::Text,
         Target::Report => ArtifactFormat::Human,
         Target::Json => ArtifactFormat::Json,
+        Target::Rego => ArtifactFormat::Text,
     });
     let allowed: &[ArtifactFormat] = match args.target {
         Target::Graph => &[ArtifactFormat::Json, ArtifactFormat::Dot],
@@ -26,6 +27,7 @@ pub(crate) fn run(args: &CompileArgs) -> Exit {
         Target::Sbpl => &[ArtifactFormat::Text, ArtifactFormat::Json],
         Target::Report => &[ArtifactFormat::Human, ArtifactFormat::Json],
         Target::Json => &[ArtifactFormat::Json],
+        Target::Rego => &[ArtifactFormat::Text],
     };
     if !allowed.contains(&format) {
         eprintln!("error: `--format {}` does not apply to `--target {}`", name(format), target_name(args.target));
@@ -38,14 +40,21 @@ pub(crate) fn run(args: &CompileArgs) -> Exit {
     if args.target == Target::Json {
         return policy_data(&args.policy.policies, args.output.as_deref());
     }
-    let bytes = if args.target == Target::Graph {
+    let bytes = if matches!(args.target, Target::Graph | Target::Rego) {
         let Some(judge) =
             policies::judge(&args.policy.policies, environment, vtpolicy_runtime::Layering::Enforce, style)
         else {
             return Exit::Error;
         };
-        match format {
-            ArtifactFormat::Dot => judge.engine().graph().to_dot().into_bytes(),
+        match (args.target, format) {
+            (Target::Rego, _) => match vtpolicy_compiler::rego::export(judge.engine().policies()) {
+                Ok(module) => module.into_bytes(),
+                Err(error) => {
+                    eprintln!("error: cannot export to Rego: {error}");
+                    return Exit::Error;
+                }
+            },
+            (_, ArtifactFormat::Dot) => judge.engine().graph().to_dot().into_bytes(),
             _ => match json(judge.engine().graph()) {
                 Ok(text) => text,
                 Err(exit) => return exit,
@@ -141,7 +150,7 @@ fn kernel_artifact(
             let report = profiles.report(policies);
             if format == ArtifactFormat::Json { json(&report) } else { Ok(render_report(&report).into_bytes()) }
         }
-        Target::Graph | Target::Json => Ok(Vec::new()),
+        Target::Graph | Target::Json | Target::Rego => Ok(Vec::new()),
     }
 }
 
@@ -287,5 +296,6 @@ fn target_name(target: Target) -> &'static str {
         Target::Sbpl => "sbpl",
         Target::Report => "report",
         Target::Json => "json",
+        Target::Rego => "rego",
     }
 }

@@ -524,3 +524,13 @@ fn policies_round_trip_through_json() {
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("/items/1/rule"), "{}", bad.stderr);
 }
+
+#[test]
+fn compile_exports_rego() {
+    let (_guard, dir) = workdir();
+    let out = vtpolicy(&dir, &["compile", "--policy", "workspace-write", "--target", "rego"], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("package vtpolicy\n\nimport rego.v1\n"), "{}", &out.stdout[..80]);
+    assert!(out.stdout.contains("# rule \"no-force-push\" (deny)"));
+    assert!(out.stdout.lines().all(|l| l.chars().count() <= 1024), "regorus limits lines to 1024 columns");
+}
