@@ -317,8 +317,7 @@ pub fn export(policies: &[Policy]) -> Result<String, RegoError> {
                         }
                     }
                     Matcher::Path { read, write, glob } => {
-                        for kind in [(*read, "read"), (*write, "write")].iter().filter(|(on, _)| *on).map(|(_, k)| *k)
-                        {
+                        for kind in [(*read, "read"), (*write, "write")].iter().filter(|(on, _)| *on).map(|(_, k)| *k) {
                             for regex in path_regexes(glob)? {
                                 let body = vec![format!("regex.match({}, input.path)", quote(&regex))];
                                 write_rule(&mut out, &certain, &format!("input.kind == \"{kind}\""), &body);
@@ -334,7 +333,8 @@ pub fn export(policies: &[Policy]) -> Result<String, RegoError> {
                         write_rule(&mut out, &certain, "input.kind == \"net\"", &body);
                     }
                     Matcher::Tool { glob } => {
-                        let body = vec![format!("name_ok({}, input.name)", atom_literal(&Atom::from_text(glob), false)?)];
+                        let body =
+                            vec![format!("name_ok({}, input.name)", atom_literal(&Atom::from_text(glob), false)?)];
                         write_rule(&mut out, &certain, "input.kind == \"tool\"", &body);
                     }
                 }

@@ -20,17 +20,23 @@ fn regorus_with(module: &str) -> Result<regorus::Engine, String> {
 }
 
 /// What regorus says about `request` under the exported module.
-fn regorus_decides(engine: &mut regorus::Engine, request: &Request) -> Result<(String, Vec<String>, bool, bool), String> {
+fn regorus_decides(
+    engine: &mut regorus::Engine,
+    request: &Request,
+) -> Result<(String, Vec<String>, bool, bool), String> {
     let input = rego_input(request).to_string();
     engine.set_input(regorus::Value::from_json_str(&input).map_err(|e| e.to_string())?);
     let mut eval = |rule: &str| -> Result<serde_json::Value, String> {
-        let value = engine.eval_rule(format!("data.vtpolicy.{rule}")).map_err(|e| format!("{rule}: {e}\ninput {input}"))?;
+        let value =
+            engine.eval_rule(format!("data.vtpolicy.{rule}")).map_err(|e| format!("{rule}: {e}\ninput {input}"))?;
         let text = value.to_json_str().map_err(|e| e.to_string())?;
         serde_json::from_str(&text).map_err(|e| e.to_string())
     };
     let decision = eval("decision")?.as_str().unwrap_or("undefined").to_owned();
-    let mut rules: Vec<String> =
-        eval("rules")?.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default();
+    let mut rules: Vec<String> = eval("rules")?
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
     rules.sort();
     let default_applied = eval("default_applied")?.as_bool().unwrap_or(false);
     let kernel_refusal = eval("kernel_refusal")?.as_bool().unwrap_or(false);

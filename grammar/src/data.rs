@@ -330,7 +330,7 @@ fn rule_ast(rule: &RuleData) -> Result<Rule, String> {
         },
         _ => {
             return Err(
-                "/rule: a rule takes exactly one of `argv`, `patterns` and `hosts` (`ports` only with `hosts`)".into()
+                "/rule: a rule takes exactly one of `argv`, `patterns` and `hosts` (`ports` only with `hosts`)".into(),
             );
         }
     };

@@ -156,4 +156,3 @@ pub fn request() -> impl Strategy<Value = Request> {
         1 => prop::sample::select(TOOLS).prop_map(|t| Request::Tool { name: t.to_owned() }),
     ]
 }
-
