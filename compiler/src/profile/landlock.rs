@@ -245,7 +245,8 @@ pub struct LandlockRuleset {
     /// The ABI that enforces everything this ruleset describes.
     pub best_abi: u8,
     pub layers: Vec<Layer>,
-    /// Denied paths carved out of granted trees.
+    /// Denied paths found inside granted trees: carved out of them, or
+    /// covered by the mount plan.
     pub carved: Vec<Note>,
     /// Paths a rule names that do not exist here.
     pub missing: Vec<Note>,
