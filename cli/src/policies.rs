@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use vtpolicy_compiler::CompiledPolicy;
 use vtpolicy_grammar::Diagnostic;
+use vtpolicy_runtime::rego::RegoPolicy;
 use vtpolicy_runtime::{Environment, Judge, Layering, load_policy};
 
 use crate::style::Style;
@@ -24,7 +25,8 @@ pub(crate) fn environment(workspace: Option<&Path>, cwd: Option<&Path>) -> Resul
     })
 }
 
-/// Compiles every `--policy`; `None` (diagnostics printed) when any fails.
+/// Compiles every `.vtp` (or policy JSON) `--policy`; `None` (diagnostics
+/// printed) when any fails.
 pub(crate) fn compile_all(
     specs: &[String],
     environment: &Environment,
@@ -34,7 +36,18 @@ pub(crate) fn compile_all(
     let context = environment.context();
     let mut compiled = Vec::new();
     let mut failed = false;
-    for spec in specs {
+    // Rego policies are loaded by `judge`/`load_rego`; they have no kernel
+    // profile, which is said once.
+    if let Some(first) = specs.iter().find(|s| vtpolicy_runtime::rego::is_rego(s)) {
+        let warning = Diagnostic::warning(
+            vtpolicy_compiler::codes::REGO_NO_SANDBOX,
+            format!(
+                "`{first}` is a Rego policy: it adds nothing to the kernel profile, which comes from `.vtp` policies"
+            ),
+        );
+        print_diagnostics(&[warning], style);
+    }
+    for spec in specs.iter().filter(|s| !vtpolicy_runtime::rego::is_rego(s)) {
         let (policy, diagnostics) = load_policy(spec, &context, layering);
         // Errors stop every command. Lint warnings are for `check`, but a
         // rule dropped by layering changes what is enforced: always said.
@@ -56,15 +69,59 @@ pub(crate) fn compile_all(
     Some(compiled)
 }
 
+/// The judge of every `--policy`, Rego ones included.
 pub(crate) fn judge(specs: &[String], environment: Environment, layering: Layering, style: Style) -> Option<Judge> {
-    let compiled = compile_all(specs, &environment, layering, style)?;
+    let compiled = compile_all_quietly(specs, &environment, layering, style)?;
+    let rego = load_rego(specs, &environment, layering, style)?;
     match Judge::new(compiled, environment) {
-        Ok(judge) => Some(judge),
+        Ok(judge) => Some(judge.with_rego(rego)),
         Err(error) => {
             eprintln!("error: {error}");
             None
         }
     }
+}
+
+/// [`compile_all`] without the kernel-profile note about Rego policies:
+/// for commands that only judge.
+fn compile_all_quietly(
+    specs: &[String],
+    environment: &Environment,
+    layering: Layering,
+    style: Style,
+) -> Option<Vec<CompiledPolicy>> {
+    let dsl: Vec<String> = specs.iter().filter(|s| !vtpolicy_runtime::rego::is_rego(s)).cloned().collect();
+    compile_all(&dsl, environment, layering, style)
+}
+
+/// Loads every Rego `--policy`; `None` (diagnostics printed) when any
+/// fails.
+pub(crate) fn load_rego(
+    specs: &[String],
+    environment: &Environment,
+    layering: Layering,
+    style: Style,
+) -> Option<Vec<RegoPolicy>> {
+    let mut loaded = Vec::new();
+    let mut failed = false;
+    for spec in specs.iter().filter(|s| vtpolicy_runtime::rego::is_rego(s)) {
+        let (policy, diagnostics) = RegoPolicy::load(spec, &environment.workspace, layering);
+        let (errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) =
+            diagnostics.into_iter().partition(Diagnostic::is_error);
+        let dropped: Vec<Diagnostic> =
+            warnings.into_iter().filter(|w| w.code == vtpolicy_compiler::codes::WORKSPACE_ALLOW_IGNORED).collect();
+        print_diagnostics(&dropped, style);
+        print_diagnostics(&errors, style);
+        match policy {
+            Some(policy) if errors.is_empty() => loaded.push(policy),
+            _ => failed = true,
+        }
+    }
+    if failed {
+        eprintln!("error: the policy does not compile; nothing was judged");
+        return None;
+    }
+    Some(loaded)
 }
 
 /// Expands directories into the files below them with one of `extensions`.

@@ -109,8 +109,31 @@ pub(crate) fn verdict(policy: &Policy, kind: RequestKind, matches: Matches) -> V
 
 /// Combines the verdicts of every policy: strictest non-abstaining one,
 /// `prompt` when all abstain.
+/// What a policy evaluated outside the engine (a Rego module) says about
+/// one request. It combines with the engine's policies like one of them;
+/// its policy index comes after theirs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalVerdict {
+    /// `None`: the policy abstains.
+    pub effect: Option<Effect>,
+    /// The ids of the rules that decided, in the policy's own terms.
+    pub rules: Vec<String>,
+    /// Why, as the policy says it.
+    pub because: Option<String>,
+    pub default_applied: bool,
+}
+
 pub(crate) fn combine(policies: &[Policy], verdicts: &[Verdict]) -> Decision {
-    let effect = verdicts.iter().filter_map(|v| v.effect).max().unwrap_or(Effect::Prompt);
+    combine_with(policies, verdicts, &[])
+}
+
+pub(crate) fn combine_with(policies: &[Policy], verdicts: &[Verdict], external: &[ExternalVerdict]) -> Decision {
+    let effect = verdicts
+        .iter()
+        .filter_map(|v| v.effect)
+        .chain(external.iter().filter_map(|v| v.effect))
+        .max()
+        .unwrap_or(Effect::Prompt);
     let mut matched = Vec::new();
     let mut default_applied = true;
     let mut kernel_refusal = false;
@@ -138,6 +161,22 @@ pub(crate) fn combine(policies: &[Policy], verdicts: &[Verdict]) -> Decision {
                     uncertain,
                 });
             }
+        }
+    }
+    for (offset, verdict) in external.iter().enumerate() {
+        if verdict.effect != Some(effect) {
+            continue;
+        }
+        default_applied &= verdict.default_applied;
+        for (rule_index, id) in verdict.rules.iter().enumerate() {
+            matched.push(MatchedRule {
+                policy: policies.len() + offset,
+                rule: rule_index,
+                id: id.clone(),
+                effect,
+                because: verdict.because.clone(),
+                uncertain: false,
+            });
         }
     }
     Decision { effect, matched, default_applied, kernel_refusal }

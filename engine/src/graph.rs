@@ -16,7 +16,7 @@ use std::sync::{Arc, OnceLock};
 use globset::{GlobMatcher, GlobSet, GlobSetBuilder};
 use serde::{Serialize, Serializer};
 
-use crate::decision::{Decision, Matches, Verdict, combine, verdict};
+use crate::decision::{Decision, ExternalVerdict, Matches, Verdict, combine_with, verdict};
 use crate::pattern::{
     self, AtomGlobs, Mode, Token, Unknowns, argv_matches, compile_atom_globs, has_unknowns, host_matches, path_glob,
     path_globs, port_matches, token_glob,
@@ -111,11 +111,16 @@ impl DecisionGraph {
     }
 
     pub fn decide(&self, request: &Request) -> Decision {
+        self.decide_with(request, &[])
+    }
+
+    /// Decides `request` with the verdicts of policies evaluated elsewhere.
+    pub fn decide_with(&self, request: &Request, external: &[ExternalVerdict]) -> Decision {
         let verdicts: Vec<Verdict> = self
             .indexed()
             .map(|(policy, index)| verdict(policy, request.kind(), index.matching_rules(request)))
             .collect();
-        combine(&self.policies, &verdicts)
+        combine_with(&self.policies, &verdicts, external)
     }
 
     /// Graphviz DOT: one cluster per policy, the exec tries as trees, the

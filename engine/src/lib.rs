@@ -30,7 +30,7 @@ mod policy;
 pub mod reference;
 mod request;
 
-pub use decision::{CallDecision, Decision, MatchedRule, PartDecision};
+pub use decision::{CallDecision, Decision, ExternalVerdict, MatchedRule, PartDecision};
 pub use graph::{DecisionGraph, GraphError};
 pub use pattern::{
     PathPattern, PathPatternSet, normalize_host, normalize_path_token, validate_path_glob, validate_token_glob,
@@ -67,6 +67,16 @@ impl Engine {
     /// Decides a whole tool call: every part, strictest wins.
     pub fn decide_call(&self, parts: &[Part]) -> CallDecision {
         decision::combine_parts(parts, |request| self.decide(request), self.policies())
+    }
+
+    /// Decides a whole tool call together with policies evaluated outside
+    /// the engine: `external` gives their verdicts on each request.
+    pub fn decide_call_with(
+        &self,
+        parts: &[Part],
+        external: impl Fn(&Request) -> Vec<ExternalVerdict>,
+    ) -> CallDecision {
+        decision::combine_parts(parts, |request| self.graph.decide_with(request, &external(request)), self.policies())
     }
 
     /// The per-rule trace of one request, for `explain`.

@@ -75,6 +75,8 @@ pub struct Judge {
     environment: Environment,
     /// Directories every policy trusts, canonical.
     trusted: Vec<PathBuf>,
+    /// Rego policies, after the engine's in policy order.
+    rego: Vec<crate::rego::RegoPolicy>,
 }
 
 /// A judged tool call.
@@ -114,7 +116,27 @@ impl Judge {
             sources.push(compiled.sources);
             rules.push(compiled.policy);
         }
-        Ok(Judge { engine: Engine::new(rules)?, sources, environment, trusted })
+        Ok(Judge { engine: Engine::new(rules)?, sources, environment, trusted, rego: Vec::new() })
+    }
+
+    /// Adds Rego policies: they decide every request beside the engine's,
+    /// strictest wins. With no `.vtp` policy, the default trusted bin
+    /// directories apply.
+    pub fn with_rego(mut self, rego: Vec<crate::rego::RegoPolicy>) -> Judge {
+        if self.engine.policies().is_empty() {
+            self.trusted = vtpolicy_compiler::DEFAULT_TRUSTED_BIN
+                .iter()
+                .map(|d| d.replace("${home}", &self.environment.home))
+                .map(|d| std::fs::canonicalize(&d).unwrap_or_else(|_| PathBuf::from(d)))
+                .collect();
+            self.trusted.dedup();
+        }
+        self.rego = rego;
+        self
+    }
+
+    pub fn rego_policies(&self) -> &[crate::rego::RegoPolicy] {
+        &self.rego
     }
 
     pub fn engine(&self) -> &Engine {
@@ -124,7 +146,11 @@ impl Judge {
     /// The name of the policy at `policy` (an index of `MatchedRule` or
     /// `TraceEntry`).
     pub fn policy_name(&self, policy: usize) -> Option<&str> {
-        self.engine.policies().get(policy).map(|p| p.name.as_str())
+        let engine = self.engine.policies();
+        match engine.get(policy) {
+            Some(p) => Some(p.name.as_str()),
+            None => self.rego.get(policy - engine.len()).map(|p| p.name.as_str()),
+        }
     }
 
     /// Where rule `rule` of policy `policy` was written.
@@ -143,7 +169,11 @@ impl Judge {
 
     pub fn judge(&self, raw: &RawRequest) -> Judgement {
         let parts = self.normalize(raw);
-        let decision = self.engine.decide_call(&parts);
+        let decision = if self.rego.is_empty() {
+            self.engine.decide_call(&parts)
+        } else {
+            self.engine.decide_call_with(&parts, |request| self.rego.iter().map(|p| p.decide(request)).collect())
+        };
         Judgement { parts, decision }
     }
 

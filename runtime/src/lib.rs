@@ -16,6 +16,7 @@ pub mod events;
 mod judge;
 mod load;
 mod normalize;
+pub mod rego;
 mod request;
 pub mod sandbox;
 pub mod schemas;

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use vtpolicy_compiler::{codes, kernel_lints};
 use vtpolicy_grammar::{Diagnostic, DiagnosticReport};
+use vtpolicy_runtime::rego::RegoPolicy;
 use vtpolicy_runtime::sandbox::KernelProfiles;
 use vtpolicy_runtime::{TestOutcome, load_policy, run_inline_tests};
 
@@ -27,6 +28,45 @@ struct Report {
     warnings: usize,
 }
 
+impl Report {
+    /// Records one file's outcome, printing it in human format.
+    #[expect(clippy::too_many_arguments, reason = "one file's whole outcome")]
+    fn add(
+        &mut self,
+        file: &str,
+        policy: Option<String>,
+        diagnostics: Vec<Diagnostic>,
+        passed: usize,
+        failed: usize,
+        format: Format,
+        style: Style,
+    ) {
+        let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+        self.errors += errors;
+        self.warnings += diagnostics.len() - errors;
+        if format == Format::Human {
+            for diagnostic in &diagnostics {
+                crate::output::outln!("{}", style.diagnostic(&diagnostic.render(), diagnostic.severity));
+            }
+            let status = if errors == 0 { style.ok("ok") } else { style.bad("failed") };
+            crate::output::outln!(
+                "{status} {file}: {errors} error{}, {} warning{}, {passed} test case{} passed, {failed} failed",
+                plural(errors),
+                diagnostics.len() - errors,
+                plural(diagnostics.len() - errors),
+                plural(passed),
+            );
+        }
+        self.files.push(FileReport {
+            file: file.to_owned(),
+            policy,
+            diagnostics: diagnostics.iter().map(Diagnostic::to_report).collect(),
+            tests_passed: passed,
+            tests_failed: failed,
+        });
+    }
+}
+
 pub(crate) fn run(args: &CheckArgs, style: Style) -> Exit {
     if let Some(code) = &args.explain {
         return match codes::lookup(code) {
@@ -44,7 +84,7 @@ pub(crate) fn run(args: &CheckArgs, style: Style) -> Exit {
         Ok(environment) => environment,
         Err(exit) => return exit,
     };
-    let files = match policies::expand_paths(&args.paths, &[".vtp"]) {
+    let files = match policies::expand_paths(&args.paths, &[".vtp", ".rego"]) {
         Ok(files) => files,
         Err(message) => {
             eprintln!("error: {message}");
@@ -58,6 +98,24 @@ pub(crate) fn run(args: &CheckArgs, style: Style) -> Exit {
     let context = environment.context();
     let mut report = Report { files: Vec::new(), errors: 0, warnings: 0 };
     for file in &files {
+        if vtpolicy_runtime::rego::is_rego(file) {
+            let (policy, mut diagnostics) =
+                RegoPolicy::load(file, &environment.workspace, vtpolicy_runtime::Layering::AsWritten);
+            if let Some(policy) = &policy {
+                diagnostics.push(
+                    Diagnostic::warning(
+                        codes::REGO_NO_SANDBOX,
+                        "a Rego policy decides tool calls but adds nothing to the kernel profile of `run`",
+                    )
+                    .at(&policy.source, vtpolicy_grammar::Span { start: 0, end: 0 })
+                    .with_help(
+                        "combine it with a `.vtp` policy that states the sandbox, e.g. `--policy workspace-write`",
+                    ),
+                );
+            }
+            report.add(file, policy.map(|p| p.name), diagnostics, 0, 0, args.format, style);
+            continue;
+        }
         let (compiled, mut diagnostics) = load_policy(file, &context, vtpolicy_runtime::Layering::AsWritten);
         let mut passed = 0;
         let mut failed = 0;
@@ -83,29 +141,7 @@ pub(crate) fn run(args: &CheckArgs, style: Style) -> Exit {
                 Err(error) => diagnostics.push(Diagnostic::error(codes::INVALID_GLOB, error.to_string())),
             }
         }
-        let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-        report.errors += errors;
-        report.warnings += diagnostics.len() - errors;
-        if args.format == Format::Human {
-            for diagnostic in &diagnostics {
-                crate::output::outln!("{}", style.diagnostic(&diagnostic.render(), diagnostic.severity));
-            }
-            let status = if errors == 0 { style.ok("ok") } else { style.bad("failed") };
-            crate::output::outln!(
-                "{status} {file}: {errors} error{}, {} warning{}, {passed} test case{} passed, {failed} failed",
-                plural(errors),
-                diagnostics.len() - errors,
-                plural(diagnostics.len() - errors),
-                plural(passed),
-            );
-        }
-        report.files.push(FileReport {
-            file: file.clone(),
-            policy: compiled.map(|c| c.policy.name),
-            diagnostics: diagnostics.iter().map(Diagnostic::to_report).collect(),
-            tests_passed: passed,
-            tests_failed: failed,
-        });
+        report.add(file, compiled.map(|c| c.policy.name), diagnostics, passed, failed, args.format, style);
     }
     if args.format == Format::Json {
         match serde_json::to_string_pretty(&report) {

@@ -140,7 +140,12 @@ fn policy_name(judge: &Judge, policy: usize) -> String {
 }
 
 fn source(judge: &Judge, policy: usize, rule: usize) -> String {
-    judge.rule_source(policy, rule).map(|s| s.location()).unwrap_or_default()
+    // Rego policies have no rule spans: the module's file stands for them.
+    judge
+        .rule_source(policy, rule)
+        .map(|s| s.location())
+        .or_else(|| judge.policy_name(policy).filter(|_| policy >= judge.engine().policies().len()).map(str::to_owned))
+        .unwrap_or_default()
 }
 
 fn part_report(

@@ -94,8 +94,12 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
     };
     let env_keep = env_allow_list(&compiled);
     let policy_names: Vec<String> = compiled.iter().map(|c| c.policy.name.clone()).collect();
+    let Some(rego) = policies::load_rego(&args.policy.policies, &environment, Layering::Enforce, Style::detect())
+    else {
+        return events.fail("a Rego policy does not load; nothing ran".to_owned());
+    };
     let judge = match Judge::new(compiled, environment.clone()) {
-        Ok(judge) => judge,
+        Ok(judge) => judge.with_rego(rego),
         Err(error) => return events.fail(error.to_string()),
     };
 

@@ -534,3 +534,129 @@ fn compile_exports_rego() {
     assert!(out.stdout.contains("# rule \"no-force-push\" (deny)"));
     assert!(out.stdout.lines().all(|l| l.chars().count() <= 1024), "regorus limits lines to 1024 columns");
 }
+
+const TERRAFORM_REGO: &str = r#"package vtpolicy
+
+import rego.v1
+
+decision := "deny" if {
+	input.kind == "exec"
+	input.program.names[0] == "terraform"
+	some arg in input.args
+	arg.known == "destroy"
+}
+
+decision := "allow" if {
+	input.kind == "exec"
+	input.program.names[0] == "terraform"
+	every arg in input.args { arg.known != "destroy" }
+}
+
+rules contains "no-terraform-destroy" if decision == "deny"
+
+reasons contains "destroys infrastructure" if decision == "deny"
+"#;
+
+#[test]
+fn rego_policies_decide_beside_vtp_policies() {
+    let (_guard, dir) = workdir();
+    // Outside the workspace: a policy inside it could only tighten.
+    let rules = dir.parent().expect("parent").join("rules.rego");
+    std::fs::write(&rules, TERRAFORM_REGO).expect("write");
+    let rules = rules.to_str().expect("utf-8");
+    let decide = |policies: &[&str], argv: &[&str]| {
+        let mut args = vec!["explain", "--format", "json"];
+        for policy in policies {
+            args.extend(["--policy", policy]);
+        }
+        args.push("--");
+        args.extend_from_slice(argv);
+        let out = vtpolicy(&dir, &args, None);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let value: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+        let ids: Vec<String> = value["matched"]
+            .as_array()
+            .expect("matched")
+            .iter()
+            .map(|m| m["id"].as_str().unwrap_or("").to_owned())
+            .collect();
+        (value["decision"].as_str().unwrap_or("").to_owned(), ids)
+    };
+    assert_eq!(
+        decide(&[rules], &["terraform", "destroy"]),
+        ("deny".to_owned(), vec!["no-terraform-destroy".to_owned()])
+    );
+    assert_eq!(decide(&[rules], &["terraform", "plan"]).0, "allow");
+    // Abstains on what it does not decide: all abstain, prompt.
+    assert_eq!(decide(&[rules], &["ls"]).0, "prompt");
+    // Strictest wins with a `.vtp` policy, both ways.
+    assert_eq!(decide(&["workspace-write", rules], &["terraform", "plan"]).0, "prompt");
+    assert_eq!(decide(&["workspace-write", rules], &["terraform", "destroy"]).0, "deny");
+    assert_eq!(decide(&["danger-full-access", rules], &["terraform", "plan"]).0, "allow");
+
+    // A Rego policy inside the workspace may only tighten.
+    std::fs::write(dir.join("local.rego"), TERRAFORM_REGO).expect("write");
+    assert_eq!(decide(&["danger-full-access", "local.rego"], &["terraform", "plan"]).0, "allow");
+    assert_eq!(decide(&["local.rego"], &["terraform", "plan"]).0, "prompt");
+
+    // An evaluation error fails closed, saying why.
+    std::fs::write(
+        dir.parent().expect("parent").join("boom.rego"),
+        "package vtpolicy\n\nimport rego.v1\n\ndecision := x if {\n\tx := 1 / 0\n}\n",
+    )
+    .expect("write");
+    let boom = dir.parent().expect("parent").join("boom.rego");
+    let out = vtpolicy(&dir, &["explain", "--policy", boom.to_str().expect("utf-8"), "--", "ls"], None);
+    assert!(out.stdout.starts_with("decision: deny\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("evaluation failed: divide by zero at"), "{}", out.stdout);
+}
+
+#[test]
+fn check_reads_rego_policies() {
+    let (_guard, dir) = workdir();
+    std::fs::write(dir.join("broken.rego"), "package vtpolicy\n\ndecision := \"deny\" if {\n\tinput.kind ==\n}\n")
+        .expect("write");
+    std::fs::write(
+        dir.join("silent.rego"),
+        "package vtpolicy\n\nimport rego.v1\n\nallowed if input.kind == \"read\"\n",
+    )
+    .expect("write");
+    let out = vtpolicy(&dir, &["check", "broken.rego", "silent.rego"], None);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains("error[VT001]: Rego: expecting expression\n --> [DIR]/broken.rego:5:1")
+            || out.stdout.contains("broken.rego:5:1"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("warning[VT107]: the module never defines `decision`"), "{}", out.stdout);
+    assert!(out.stdout.contains("warning[VT108]"), "{}", out.stdout);
+}
+
+#[test]
+fn the_rego_export_loads_back_as_a_rego_policy_and_decides_alike() {
+    let (_guard, dir) = workdir();
+    let exported = dir.parent().expect("parent").join("exported.rego");
+    let out = vtpolicy(
+        &dir,
+        &["compile", "--policy", "workspace-write", "--target", "rego", "-o", exported.to_str().expect("utf-8")],
+        None,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for argv in [
+        &["git", "push", "--force", "origin", "main"][..],
+        &["git", "status"],
+        &["cargo", "test"],
+        &["terraform", "apply"],
+        &["rm", "-rf", "/"],
+        &["sudo", "ls"],
+    ] {
+        let decide = |policy: &str| {
+            let mut args = vec!["explain", "--format", "json", "--policy", policy, "--"];
+            args.extend_from_slice(argv);
+            let out = vtpolicy(&dir, &args, None);
+            serde_json::from_str::<serde_json::Value>(&out.stdout).expect("json")["decision"].clone()
+        };
+        assert_eq!(decide("workspace-write"), decide(exported.to_str().expect("utf-8")), "{argv:?}");
+    }
+}

@@ -50,10 +50,8 @@ impl CgroupSupport {
                 }
             } else if controllers.split(',').any(|c| c == "pids") {
                 let dir = Path::new(MOUNT).join("pids").join(path);
-                if dir.join("pids.max").exists() || dir.join("cgroup.procs").exists() {
-                    if writable(&dir) {
-                        pids = Some(dir);
-                    }
+                if (dir.join("pids.max").exists() || dir.join("cgroup.procs").exists()) && writable(&dir) {
+                    pids = Some(dir);
                 }
             }
         }
