@@ -52,6 +52,34 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// What this machine can enforce.
     Sandbox(SandboxArgs),
+    /// Translate another agent's permission rules into a `.vtp` policy.
+    ///
+    /// Writes the policy to standard output (or `-o`), with a comment per
+    /// translated rule; what could not be translated is listed on standard
+    /// error and in a closing comment block.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ImportFormat {
+    /// Claude Code `settings.json` (`permissions.allow/ask/deny`, `defaultMode`).
+    Claude,
+    /// Codex `.rules` (`prefix_rule`, `network_rule`, `host_executable`).
+    Codex,
+    /// vtcode `tool-policy.json` or `vtcode.toml`.
+    Vtcode,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    #[arg(value_enum)]
+    pub(crate) format: ImportFormat,
+    /// The file to translate.
+    #[arg(value_name = "FILE")]
+    pub(crate) file: PathBuf,
+    /// Write the policy here instead of standard output.
+    #[arg(long, short = 'o', value_name = "OUT")]
+    pub(crate) output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

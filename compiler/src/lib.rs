@@ -15,6 +15,7 @@
 
 pub mod codes;
 mod context;
+pub mod import;
 mod lint;
 mod lower;
 pub mod profile;

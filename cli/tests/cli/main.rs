@@ -660,3 +660,30 @@ fn the_rego_export_loads_back_as_a_rego_policy_and_decides_alike() {
         assert_eq!(decide("workspace-write"), decide(exported.to_str().expect("utf-8")), "{argv:?}");
     }
 }
+
+#[test]
+fn import_writes_a_policy_that_checks_and_lists_what_did_not_translate() {
+    let (_guard, dir) = workdir();
+    for (format, fixture, untranslated) in [
+        ("claude", "conformance/imports/claude/settings.json", 2),
+        ("codex", "conformance/imports/codex/default.rules", 2),
+        ("vtcode", "conformance/imports/vtcode/tool-policy.json", 4),
+        ("vtcode", "conformance/imports/vtcode/vtcode.toml", 2),
+    ] {
+        let out = vtpolicy(&dir, &["import", format, &repo_path(fixture), "-o", "imported.vtp"], None);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(out.stdout, "");
+        assert_eq!(
+            out.stderr.lines().filter(|l| l.starts_with("not translated: ")).count(),
+            untranslated,
+            "{}",
+            out.stderr
+        );
+        let policy = std::fs::read_to_string(dir.join("imported.vtp")).expect("written");
+        assert!(policy.contains("# Not translated:\n"), "{policy}");
+        let check = vtpolicy(&dir, &["check", "imported.vtp"], None);
+        assert_eq!(check.code, 0, "{format}:\n{}", check.stdout);
+    }
+    let out = vtpolicy(&dir, &["import", "claude", "missing.json"], None);
+    assert_eq!(out.code, 2);
+}

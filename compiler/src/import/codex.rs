@@ -1,0 +1,357 @@
+//! Codex `.rules` files: the Starlark subset Codex's examples and its
+//! "don't ask again" amendments use, read without a Starlark interpreter:
+//! top-level calls of `prefix_rule`, `network_rule` and `host_executable`
+//! with literal arguments. Anything else (variables, loops, functions) is
+//! listed as not translated, with its line.
+//!
+//! Codex matches a command when its first tokens are the pattern's, exactly
+//! (alternatives allowed), and takes the strictest decision of every
+//! matching rule (`forbidden` > `prompt` > `allow`), as vtpolicy does; a
+//! command no rule matches is asked about. `match` and `not_match`
+//! examples become `test` blocks, expecting what Codex decides for them.
+
+use super::{Imported, Writer, literal_token, quote};
+
+/// A Starlark literal of the subset.
+#[derive(Debug, Clone, PartialEq)]
+enum Literal {
+    Str(String),
+    List(Vec<Literal>),
+    Other(String),
+}
+
+struct Call {
+    name: String,
+    args: Vec<(String, Literal)>,
+    line: usize,
+}
+
+struct Parser<'a> {
+    chars: Vec<char>,
+    pos: usize,
+    text: &'a str,
+}
+
+impl Parser<'_> {
+    fn line(&self) -> usize {
+        self.text.chars().take(self.pos).filter(|&c| c == '\n').count() + 1
+    }
+
+    fn skip_space(&mut self) {
+        while let Some(&c) = self.chars.get(self.pos) {
+            if c == '#' {
+                while self.chars.get(self.pos).is_some_and(|&c| c != '\n') {
+                    self.pos += 1;
+                }
+            } else if c.is_whitespace() {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn peek(&mut self) -> Option<char> {
+        self.skip_space();
+        self.chars.get(self.pos).copied()
+    }
+
+    fn expect(&mut self, c: char) -> Result<(), String> {
+        if self.peek() == Some(c) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(format!("line {}: expected `{c}`", self.line()))
+        }
+    }
+
+    fn ident(&mut self) -> Option<String> {
+        self.skip_space();
+        let start = self.pos;
+        while self.chars.get(self.pos).is_some_and(|c| c.is_ascii_alphanumeric() || *c == '_') {
+            self.pos += 1;
+        }
+        (self.pos > start).then(|| self.chars.get(start..self.pos).unwrap_or_default().iter().collect())
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        let quote = self.chars.get(self.pos).copied().ok_or("unexpected end")?;
+        self.pos += 1;
+        let mut out = String::new();
+        loop {
+            let c = self
+                .chars
+                .get(self.pos)
+                .copied()
+                .ok_or_else(|| format!("line {}: unterminated string", self.line()))?;
+            self.pos += 1;
+            match c {
+                c if c == quote => return Ok(out),
+                '\\' => {
+                    let escaped = self.chars.get(self.pos).copied().ok_or("unterminated escape")?;
+                    self.pos += 1;
+                    out.push(match escaped {
+                        'n' => '\n',
+                        't' => '\t',
+                        other => other,
+                    });
+                }
+                '\n' => return Err(format!("line {}: newline in a string", self.line())),
+                c => out.push(c),
+            }
+        }
+    }
+
+    fn literal(&mut self) -> Result<Literal, String> {
+        match self.peek() {
+            Some('"' | '\'') => Ok(Literal::Str(self.string()?)),
+            Some('[') => {
+                self.pos += 1;
+                let mut items = Vec::new();
+                loop {
+                    if self.peek() == Some(']') {
+                        self.pos += 1;
+                        return Ok(Literal::List(items));
+                    }
+                    items.push(self.literal()?);
+                    match self.peek() {
+                        Some(',') => self.pos += 1,
+                        Some(']') => {}
+                        _ => return Err(format!("line {}: expected `,` or `]`", self.line())),
+                    }
+                }
+            }
+            _ => {
+                let start = self.pos;
+                let word = self.ident().ok_or_else(|| format!("line {}: expected a literal", self.line()))?;
+                let _ = start;
+                Ok(Literal::Other(word))
+            }
+        }
+    }
+
+    /// One top-level call, or an error naming the line.
+    fn call(&mut self) -> Result<Call, String> {
+        let line = self.line();
+        let name = self.ident().ok_or_else(|| format!("line {line}: expected a call"))?;
+        if self.peek() != Some('(') {
+            return Err(format!(
+                "`{name}` starts a statement other than a call (loops, assignments and functions are not read)"
+            ));
+        }
+        self.expect('(')?;
+        let mut args = Vec::new();
+        loop {
+            if self.peek() == Some(')') {
+                self.pos += 1;
+                break;
+            }
+            let key = self.ident().ok_or_else(|| format!("line {}: only keyword arguments are read", self.line()))?;
+            self.expect('=')?;
+            args.push((key, self.literal()?));
+            match self.peek() {
+                Some(',') => self.pos += 1,
+                Some(')') => {}
+                _ => return Err(format!("line {}: expected `,` or `)`", self.line())),
+            }
+        }
+        Ok(Call { name, args, line })
+    }
+
+    /// Skips to the next line that starts a statement.
+    fn recover(&mut self) {
+        while let Some(&c) = self.chars.get(self.pos) {
+            self.pos += 1;
+            if c == '\n' && self.chars.get(self.pos).is_some_and(|c| c.is_ascii_alphabetic()) {
+                break;
+            }
+        }
+    }
+}
+
+/// A pattern position: one token or alternatives.
+type Position = Vec<String>;
+
+struct PrefixRule {
+    pattern: Vec<Position>,
+    decision: &'static str,
+}
+
+pub fn import(text: &str, source: &str) -> Result<Imported, String> {
+    let mut parser = Parser { chars: text.chars().collect(), pos: 0, text };
+    let mut out = Writer::new("codex-import", source);
+    out.line("# Codex takes the strictest decision of every matching rule, as here; commands no rule");
+    out.line("# matches are asked about.");
+    out.rule("unmatched commands", "default exec prompt");
+    let mut rules: Vec<PrefixRule> = Vec::new();
+    let mut examples: Vec<(usize, Vec<String>, bool, usize)> = Vec::new();
+    while parser.peek().is_some() {
+        let start = parser.pos;
+        let call = match parser.call() {
+            Ok(call) => call,
+            Err(error) => {
+                let line = text.chars().take(start).filter(|&c| c == '\n').count() + 1;
+                out.skip(&format!("{source}:{line}"), &error);
+                parser.recover();
+                continue;
+            }
+        };
+        let origin = format!("{source}:{} {}", call.line, call.name);
+        match call.name.as_str() {
+            "prefix_rule" => match prefix_rule(&call) {
+                Ok((rule, text, matches, not_matches)) => {
+                    out.rule(&origin, &text);
+                    let index = rules.len();
+                    for example in matches {
+                        examples.push((index, example, true, call.line));
+                    }
+                    for example in not_matches {
+                        examples.push((index, example, false, call.line));
+                    }
+                    rules.push(rule);
+                }
+                Err(why) => out.skip(&origin, &why),
+            },
+            "network_rule" => match network_rule(&call) {
+                Ok(text) => out.rule(&origin, &text),
+                Err(why) => out.skip(&origin, &why),
+            },
+            "host_executable" => out.skip(
+                &origin,
+                "vtpolicy matches programs by name and trusts the directories in `trusted_bin`; list these paths' directories there",
+            ),
+            other => out.skip(&origin, &format!("`{other}` is not one of prefix_rule, network_rule, host_executable")),
+        }
+    }
+    if !examples.is_empty() {
+        out.line("\n# The rules' `match` and `not_match` examples, expecting what Codex decides for them.");
+        out.line("test \"codex examples\" {");
+        for (_, example, _, _) in &examples {
+            let expected = codex_decision(&rules, example);
+            let argv: Vec<String> = example.iter().map(|t| literal_token(t)).collect();
+            out.line(&format!("    exec {} => {expected}", argv.join(" ")));
+        }
+        out.line("}");
+    }
+    Ok(out.finish())
+}
+
+/// What Codex decides for `argv`: the strictest matching rule, else ask.
+fn codex_decision(rules: &[PrefixRule], argv: &[String]) -> &'static str {
+    let rank = |d: &str| match d {
+        "deny" => 2,
+        "prompt" => 1,
+        _ => 0,
+    };
+    rules
+        .iter()
+        .filter(|rule| {
+            argv.len() >= rule.pattern.len()
+                && rule.pattern.iter().zip(argv).all(|(alternatives, token)| alternatives.contains(token))
+        })
+        .map(|rule| rule.decision)
+        .max_by_key(|d| rank(d))
+        .unwrap_or("prompt")
+}
+
+fn arg<'a>(call: &'a Call, name: &str) -> Option<&'a Literal> {
+    call.args.iter().find(|(key, _)| key == name).map(|(_, value)| value)
+}
+
+fn string_arg(call: &Call, name: &str) -> Result<Option<String>, String> {
+    match arg(call, name) {
+        None => Ok(None),
+        Some(Literal::Str(text)) => Ok(Some(text.clone())),
+        Some(_) => Err(format!("`{name}` is not a string")),
+    }
+}
+
+fn decision(call: &Call) -> Result<&'static str, String> {
+    match string_arg(call, "decision")?.as_deref() {
+        None | Some("allow") => Ok("allow"),
+        Some("prompt") => Ok("prompt"),
+        Some("forbidden") => Ok("deny"),
+        Some(other) => Err(format!("unknown decision `{other}`")),
+    }
+}
+
+type PrefixParts = (PrefixRule, String, Vec<Vec<String>>, Vec<Vec<String>>);
+
+fn prefix_rule(call: &Call) -> Result<PrefixParts, String> {
+    let Some(Literal::List(pattern)) = arg(call, "pattern") else {
+        return Err("`pattern` is not a list".to_owned());
+    };
+    let mut positions = Vec::new();
+    for item in pattern {
+        positions.push(match item {
+            Literal::Str(token) => vec![token.clone()],
+            Literal::List(alternatives) => alternatives
+                .iter()
+                .map(|a| match a {
+                    Literal::Str(text) => Ok(text.clone()),
+                    _ => Err("an alternative that is not a string".to_owned()),
+                })
+                .collect::<Result<_, _>>()?,
+            Literal::Other(name) => return Err(format!("`{name}` in a pattern: only literals are read")),
+        });
+    }
+    if positions.is_empty() || positions.iter().any(Vec::is_empty) {
+        return Err("an empty pattern".to_owned());
+    }
+    let decision = decision(call)?;
+    let mut text = format!("{decision} exec");
+    for alternatives in &positions {
+        let tokens: Vec<String> = alternatives.iter().map(|t| literal_token(t)).collect();
+        if tokens.len() == 1 {
+            text.push_str(&format!(" {}", tokens.join("")));
+        } else {
+            text.push_str(&format!(" [{}]", tokens.join(" | ")));
+        }
+    }
+    // A prefix: any arguments may follow.
+    text.push_str(" ..");
+    if let Some(justification) = string_arg(call, "justification")? {
+        text.push_str(&format!("\n    because {}", quote(&justification)));
+    }
+    let examples = |name: &str| -> Result<Vec<Vec<String>>, String> {
+        match arg(call, name) {
+            None => Ok(Vec::new()),
+            Some(Literal::List(items)) => items
+                .iter()
+                .map(|item| match item {
+                    Literal::List(tokens) => tokens
+                        .iter()
+                        .map(|t| match t {
+                            Literal::Str(text) => Ok(text.clone()),
+                            _ => Err(format!("a `{name}` token that is not a string")),
+                        })
+                        .collect(),
+                    // Codex splits string examples with shlex; plain words
+                    // split on spaces the same way.
+                    Literal::Str(command) if !command.contains(['"', '\'', '\\']) => {
+                        Ok(command.split_whitespace().map(str::to_owned).collect())
+                    }
+                    _ => Err(format!("a `{name}` example that is neither a token list nor a plain command")),
+                })
+                .collect(),
+            Some(_) => Err(format!("`{name}` is not a list")),
+        }
+    };
+    let rule = PrefixRule { pattern: positions, decision };
+    Ok((rule, text, examples("match")?, examples("not_match")?))
+}
+
+fn network_rule(call: &Call) -> Result<String, String> {
+    let host = string_arg(call, "host")?.ok_or("no `host`")?;
+    let port = match string_arg(call, "protocol")?.as_deref() {
+        Some("https" | "https_connect" | "http-connect") => " port 443",
+        Some("http") => " port 80",
+        Some("socks5_tcp" | "socks5_udp") | None => "",
+        Some(other) => return Err(format!("unknown protocol `{other}`")),
+    };
+    let mut text = format!("{} net {}{port}", decision(call)?, quote(&host));
+    if let Some(justification) = string_arg(call, "justification")? {
+        text.push_str(&format!("\n    because {}", quote(&justification)));
+    }
+    Ok(text)
+}
