@@ -49,17 +49,9 @@ pub(crate) fn compile_all(
     }
     for spec in specs.iter().filter(|s| !vtpolicy_runtime::rego::is_rego(s)) {
         let (policy, diagnostics) = load_policy(spec, &context, layering);
-        // Errors stop every command. Lint warnings are for `check`, but a
-        // rule dropped by layering changes what is enforced: always said.
-        let (errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) =
-            diagnostics.into_iter().partition(Diagnostic::is_error);
-        let dropped: Vec<Diagnostic> =
-            warnings.into_iter().filter(|w| w.code == vtpolicy_compiler::codes::WORKSPACE_ALLOW_IGNORED).collect();
-        print_diagnostics(&dropped, style);
-        print_diagnostics(&errors, style);
-        match policy {
-            Some(policy) if errors.is_empty() => compiled.push(policy),
-            _ => failed = true,
+        match loaded(policy, diagnostics, style) {
+            Some(policy) => compiled.push(policy),
+            None => failed = true,
         }
     }
     if failed {
@@ -102,26 +94,33 @@ pub(crate) fn load_rego(
     layering: Layering,
     style: Style,
 ) -> Option<Vec<RegoPolicy>> {
-    let mut loaded = Vec::new();
+    let mut rego = Vec::new();
     let mut failed = false;
     for spec in specs.iter().filter(|s| vtpolicy_runtime::rego::is_rego(s)) {
         let (policy, diagnostics) = RegoPolicy::load(spec, &environment.workspace, layering);
-        let (errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) =
-            diagnostics.into_iter().partition(Diagnostic::is_error);
-        let dropped: Vec<Diagnostic> =
-            warnings.into_iter().filter(|w| w.code == vtpolicy_compiler::codes::WORKSPACE_ALLOW_IGNORED).collect();
-        print_diagnostics(&dropped, style);
-        print_diagnostics(&errors, style);
-        match policy {
-            Some(policy) if errors.is_empty() => loaded.push(policy),
-            _ => failed = true,
+        match loaded(policy, diagnostics, style) {
+            Some(policy) => rego.push(policy),
+            None => failed = true,
         }
     }
     if failed {
         eprintln!("error: the policy does not compile; nothing was judged");
         return None;
     }
-    Some(loaded)
+    Some(rego)
+}
+
+/// Prints a loaded policy's errors and, since a rule dropped by layering
+/// changes what is enforced, its VT104 warning (other lint warnings are
+/// for `check`). The policy, when it has no error.
+fn loaded<T>(policy: Option<T>, diagnostics: Vec<Diagnostic>, style: Style) -> Option<T> {
+    let (errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) =
+        diagnostics.into_iter().partition(Diagnostic::is_error);
+    let dropped: Vec<Diagnostic> =
+        warnings.into_iter().filter(|w| w.code == vtpolicy_compiler::codes::WORKSPACE_ALLOW_IGNORED).collect();
+    print_diagnostics(&dropped, style);
+    print_diagnostics(&errors, style);
+    policy.filter(|_| errors.is_empty())
 }
 
 /// Expands directories into the files below them with one of `extensions`.

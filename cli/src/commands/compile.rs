@@ -79,16 +79,7 @@ pub(crate) fn run(args: &CompileArgs) -> Exit {
             Err(exit) => return exit,
         }
     };
-    match &args.output {
-        Some(path) => {
-            if let Err(error) = std::fs::write(path, bytes) {
-                eprintln!("error: cannot write `{}`: {error}", path.display());
-                return Exit::Error;
-            }
-        }
-        None => crate::output::out_bytes(&bytes),
-    }
-    Exit::Ok
+    write_output(&bytes, args.output.as_deref())
 }
 
 fn kernel_artifact(
@@ -176,6 +167,11 @@ fn policy_data(policies: &[String], output: Option<&std::path::Path>) -> Exit {
         Ok(bytes) => bytes,
         Err(exit) => return exit,
     };
+    write_output(&bytes, output)
+}
+
+/// The artifact to `-o FILE`, else standard output.
+fn write_output(bytes: &[u8], output: Option<&std::path::Path>) -> Exit {
     match output {
         Some(path) => {
             if let Err(error) = std::fs::write(path, bytes) {
@@ -183,7 +179,7 @@ fn policy_data(policies: &[String], output: Option<&std::path::Path>) -> Exit {
                 return Exit::Error;
             }
         }
-        None => crate::output::out_bytes(&bytes),
+        None => crate::output::out_bytes(bytes),
     }
     Exit::Ok
 }

@@ -12,7 +12,7 @@
 
 use serde_json::Value;
 
-use super::{Imported, Writer, literal_token, quote};
+use super::{Imported, Writer, escape_glob, literal_token, quote};
 
 pub fn import(text: &str, source: &str) -> Result<Imported, String> {
     let settings: Value = serde_json::from_str(text).map_err(|e| format!("{source}: invalid JSON: {e}"))?;
@@ -148,28 +148,15 @@ pub(crate) fn bash_pattern(command: &str) -> Result<String, String> {
     }
     if legacy_prefix {
         // `cmd:*`: commands starting with `cmd`, even inside its last word.
-        if let Some(last) = tokens.pop() {
-            let word = words.last().copied().unwrap_or_default();
-            let _ = last;
-            tokens.push(quote(&format!("{}*", escape_glob(word))));
-        }
+        tokens.pop();
+        let word = words.last().copied().unwrap_or_default();
+        tokens.push(quote(&format!("{}*", escape_glob(word))));
         tokens.push("..".to_owned());
     }
     if tokens.first().map(String::as_str) == Some("..") {
         tokens.insert(0, "*".to_owned());
     }
     Ok(tokens.join(" "))
-}
-
-fn escape_glob(text: &str) -> String {
-    let mut out = String::new();
-    for c in text.chars() {
-        if "*?[]{}\\".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// A Claude path specifier as an absolute vtpolicy glob.

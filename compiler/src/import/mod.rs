@@ -86,16 +86,17 @@ pub(crate) fn token(text: &str) -> String {
 
 /// An argv token matching `text` exactly: glob characters escaped.
 pub(crate) fn literal_token(text: &str) -> String {
-    if text.contains(['*', '?']) {
-        let mut escaped = String::new();
-        for c in text.chars() {
-            if "*?[]{}\\".contains(c) {
-                escaped.push('\\');
-            }
-            escaped.push(c);
+    if text.contains(['*', '?']) { quote(&escape_glob(text)) } else { token(text) }
+}
+
+/// `text` with every glob character escaped.
+pub(crate) fn escape_glob(text: &str) -> String {
+    let mut escaped = String::new();
+    for c in text.chars() {
+        if "*?[]{}\\".contains(c) {
+            escaped.push('\\');
         }
-        quote(&escaped)
-    } else {
-        token(text)
+        escaped.push(c);
     }
+    escaped
 }
