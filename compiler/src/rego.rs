@@ -20,14 +20,9 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 use vtpolicy_engine::{Arg, Atom, Effect, Matcher, Policy, Request, TokenPattern, normalize_path_token};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct RegoError(pub String);
-
-impl std::fmt::Display for RegoError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// The request as the exported module reads it.
 pub fn rego_input(request: &Request) -> Value {
@@ -333,8 +328,7 @@ pub fn export(policies: &[Policy]) -> Result<String, RegoError> {
                         write_rule(&mut out, &certain, "input.kind == \"net\"", &body);
                     }
                     Matcher::Tool { glob } => {
-                        let body =
-                            vec![format!("name_ok({}, input.name)", atom_literal(&Atom::from_text(glob), false)?)];
+                        let body = vec![format!("name_ok({}, input.name)", atom_literal(&Atom::from_text(glob))?)];
                         write_rule(&mut out, &certain, "input.kind == \"tool\"", &body);
                     }
                 }
@@ -397,7 +391,7 @@ fn path_regexes(glob: &str) -> Result<Vec<String>, RegoError> {
 }
 
 /// `{"lit": …}` or `{"re": …}`.
-fn atom_literal(atom: &Atom, _path: bool) -> Result<String, RegoError> {
+fn atom_literal(atom: &Atom) -> Result<String, RegoError> {
     Ok(match atom {
         Atom::Literal(text) => json!({ "lit": text }).to_string(),
         Atom::Glob(glob) => {
@@ -494,7 +488,7 @@ fn token_condition(token: &TokenPattern, index: &str, mode: &str) -> Result<Vec<
     Ok(match token {
         TokenPattern::Any | TokenPattern::Rest => Vec::new(),
         TokenPattern::OneOf(atoms) => {
-            let atoms: Vec<String> = atoms.iter().map(|a| atom_literal(a, false)).collect::<Result<_, _>>()?;
+            let atoms: Vec<String> = atoms.iter().map(atom_literal).collect::<Result<_, _>>()?;
             vec![
                 format!("some atom_{} in [{}]", index.replace(" + ", "_"), atoms.join(", ")),
                 format!("atom_ok(atom_{}, toks[{index}], {mode})", index.replace(" + ", "_")),
