@@ -137,6 +137,12 @@ fn kernel_artifact(
             text.push_str(&profile.profile);
             Ok(text.into_bytes())
         }
+        Target::Report if policies.is_empty() => {
+            eprintln!(
+                "note: no `.vtp` policy was given: Rego policies add nothing to the kernel profile, so there is none"
+            );
+            Ok(Vec::new())
+        }
         Target::Report => {
             let report = profiles.report(policies);
             if format == ArtifactFormat::Json { json(&report) } else { Ok(render_report(&report).into_bytes()) }

@@ -44,6 +44,11 @@ pub(crate) fn run(args: &TestArgs, style: Style) -> Exit {
             toml_cases(file, &environment, style, &mut report)
         } else if file.ends_with(".jsonl") {
             jsonl_cases(file, &environment, style, &mut report)
+        } else if vtpolicy_runtime::rego::is_rego(file) {
+            eprintln!(
+                "note: {file}: a Rego policy carries no inline tests; test it from a case file (`policy = \"{file}\"`)"
+            );
+            Ok(())
         } else {
             inline_tests(file, &environment, style, &mut report)
         };
