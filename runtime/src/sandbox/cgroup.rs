@@ -128,7 +128,9 @@ impl RunCgroups {
         if let Some(dir) = &self.pids {
             for _ in 0..100 {
                 let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-                let pids: Vec<i32> = procs.lines().filter_map(|l| l.trim().parse().ok()).collect();
+                // Zombies stay listed until reaped: they need no signal.
+                let pids: Vec<i32> =
+                    procs.lines().filter_map(|l| l.trim().parse().ok()).filter(|&pid| !is_zombie(pid)).collect();
                 if pids.is_empty() {
                     break;
                 }
@@ -139,6 +141,13 @@ impl RunCgroups {
             }
         }
     }
+}
+
+fn is_zombie(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])))
+        .unwrap_or(true)
 }
 
 impl Drop for RunCgroups {
