@@ -7,11 +7,18 @@
 //! rules of `vtpolicy check` (one per file in `lint/rules/`, all codes in
 //! [`codes`]).
 //!
+//! Beyond the decision graph's input it compiles policies into the kernel
+//! profiles ([`profile`]: Landlock, seccomp, Seatbelt, the fidelity
+//! report) and into Rego ([`rego`]), and translates other agents' rules
+//! into policies ([`import`]).
+//!
 //! It is pure: it reads no file and makes no syscall. Policy files other
 //! than the embedded stock policies reach it through a [`Resolver`] the
-//! caller provides; the [`Context`] (workspace, home, tmp, cwd) is given.
+//! caller provides; the [`Context`] (workspace, home, tmp, cwd) is given;
+//! the file system the Landlock compiler needs comes through a trait.
 //!
-//! Depends on `vtpolicy-grammar` and `vtpolicy-engine` only.
+//! Depends on `vtpolicy-grammar` and `vtpolicy-engine` among the
+//! workspace's crates.
 
 pub mod codes;
 mod context;

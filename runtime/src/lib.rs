@@ -3,10 +3,12 @@
 //!
 //! It owns the request JSON and its schema ([`parse_request`]), the
 //! normalisation where real bypasses are closed (paths, programs, shell
-//! text, wrappers), policy loading from files and stock names, and the
-//! [`Judge`] that puts them together. Applying kernel sandboxes and
-//! spawning children will live here too; it is the only crate that may make
-//! sandboxing syscalls.
+//! text, wrappers), policy loading from files, policy JSON and stock names,
+//! Rego policies ([`rego`]), and the [`Judge`] that puts them together. It
+//! also runs commands: [`sandbox`] compiles the kernel profiles against
+//! this machine, applies them to a child and supervises it, and [`events`]
+//! describes what happened. It is the only crate that makes sandboxing
+//! syscalls, all of them in [`sandbox`].
 //!
 //! It fails closed: what it cannot analyse becomes an unanalysable part,
 //! which the engine never decides below `prompt`.
