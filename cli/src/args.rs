@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "vtpolicy",
     version,
-    about = "One declarative policy for AI coding agents: lint it, test it, and ask why any tool call is allowed, prompted or denied",
+    about = "One declarative policy for AI coding agents: lint it, test it, ask why any tool call is allowed, prompted or denied, and run commands under it in a kernel sandbox",
     after_help = "Exit codes: 0 success; 1 the command found a problem (errors, failing tests, unformatted files); 2 the command could not run (bad arguments, a policy that does not compile, a malformed request). `run` exits with its command's status, 126 denied, 124 timed out, 125 on its own failure."
 )]
 pub(crate) struct Cli {
