@@ -2,9 +2,9 @@
 //! Everything else lives in the library crates; this crate is glue and the
 //! only place that prints or exits.
 
-mod approvals;
 mod args;
 mod commands;
+mod state;
 #[macro_use]
 mod output;
 mod policies;

@@ -26,7 +26,7 @@ pub(crate) fn environment(workspace: Option<&Path>, cwd: Option<&Path>) -> Resul
 }
 
 /// Compiles every `.vtp` (or policy JSON) `--policy`; `None` (diagnostics
-/// printed) when any fails.
+/// printed) when any fails. Rego specs are left to [`load_rego`].
 pub(crate) fn compile_all(
     specs: &[String],
     environment: &Environment,
@@ -36,17 +36,6 @@ pub(crate) fn compile_all(
     let context = environment.context();
     let mut compiled = Vec::new();
     let mut failed = false;
-    // Rego policies are loaded by `judge`/`load_rego`; they have no kernel
-    // profile, which is said once.
-    if let Some(first) = specs.iter().find(|s| vtpolicy_runtime::rego::is_rego(s)) {
-        let warning = Diagnostic::warning(
-            vtpolicy_compiler::codes::REGO_NO_SANDBOX,
-            format!(
-                "`{first}` is a Rego policy: it adds nothing to the kernel profile, which comes from `.vtp` policies"
-            ),
-        );
-        print_diagnostics(&[warning], style);
-    }
     for spec in specs.iter().filter(|s| !vtpolicy_runtime::rego::is_rego(s)) {
         let (policy, diagnostics) = load_policy(spec, &context, layering);
         match loaded(policy, diagnostics, style) {
@@ -63,7 +52,7 @@ pub(crate) fn compile_all(
 
 /// The judge of every `--policy`, Rego ones included.
 pub(crate) fn judge(specs: &[String], environment: Environment, layering: Layering, style: Style) -> Option<Judge> {
-    let compiled = compile_all_quietly(specs, &environment, layering, style)?;
+    let compiled = compile_all(specs, &environment, layering, style)?;
     let rego = load_rego(specs, &environment, layering, style)?;
     match Judge::new(compiled, environment) {
         Ok(judge) => Some(judge.with_rego(rego)),
@@ -74,16 +63,18 @@ pub(crate) fn judge(specs: &[String], environment: Environment, layering: Layeri
     }
 }
 
-/// [`compile_all`] without the kernel-profile note about Rego policies:
-/// for commands that only judge.
-fn compile_all_quietly(
-    specs: &[String],
-    environment: &Environment,
-    layering: Layering,
-    style: Style,
-) -> Option<Vec<CompiledPolicy>> {
-    let dsl: Vec<String> = specs.iter().filter(|s| !vtpolicy_runtime::rego::is_rego(s)).cloned().collect();
-    compile_all(&dsl, environment, layering, style)
+/// Says, once, that the Rego policies among `specs` add nothing to the
+/// kernel profile: for commands that compile or apply one.
+pub(crate) fn note_rego_without_kernel_profile(specs: &[String], style: Style) {
+    if let Some(first) = specs.iter().find(|s| vtpolicy_runtime::rego::is_rego(s)) {
+        let warning = Diagnostic::warning(
+            vtpolicy_compiler::codes::REGO_NO_SANDBOX,
+            format!(
+                "`{first}` is a Rego policy: it adds nothing to the kernel profile, which comes from `.vtp` policies"
+            ),
+        );
+        print_diagnostics(&[warning], style);
+    }
 }
 
 /// Loads every Rego `--policy`; `None` (diagnostics printed) when any

@@ -18,7 +18,10 @@
 use std::fmt::Write as _;
 
 use serde_json::{Value, json};
-use vtpolicy_engine::{Arg, Atom, Effect, Matcher, Policy, Request, TokenPattern, normalize_path_token};
+use vtpolicy_engine::{
+    Arg, Atom, Effect, Matcher, Policy, Request, TokenPattern, normalize_path_token, path_pattern_regexes,
+    token_glob_regex,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -313,7 +316,7 @@ pub fn export(policies: &[Policy]) -> Result<String, RegoError> {
                     }
                     Matcher::Path { read, write, glob } => {
                         for kind in [(*read, "read"), (*write, "write")].iter().filter(|(on, _)| *on).map(|(_, k)| *k) {
-                            for regex in path_regexes(glob)? {
+                            for regex in path_pattern_regexes(glob).map_err(RegoError)? {
                                 let body = vec![format!("regex.match({}, input.path)", quote(&regex))];
                                 write_rule(&mut out, &certain, &format!("input.kind == \"{kind}\""), &body);
                             }
@@ -362,46 +365,11 @@ fn quote(text: &str) -> String {
     Value::String(text.to_owned()).to_string()
 }
 
-/// The regular expression globset matches a glob with, for Rust's regex
-/// syntax on strings (`(?-u)` dropped: the two agree on ASCII text).
-fn glob_regex(glob: &globset::Glob) -> String {
-    let regex = glob.regex();
-    regex.strip_prefix("(?-u)").unwrap_or(regex).to_owned()
-}
-
-fn path_regexes(glob: &str) -> Result<Vec<String>, RegoError> {
-    let mut globs = vec![glob.to_owned()];
-    if let Some(dir) = glob.strip_suffix("/**")
-        && !dir.is_empty()
-    {
-        globs.push(dir.to_owned());
-    }
-    globs
-        .iter()
-        .map(|g| {
-            globset::GlobBuilder::new(g)
-                .literal_separator(true)
-                .backslash_escape(true)
-                .empty_alternates(true)
-                .build()
-                .map(|g| glob_regex(&g))
-                .map_err(|e| RegoError(format!("glob `{g}`: {e}")))
-        })
-        .collect()
-}
-
 /// `{"lit": …}` or `{"re": …}`.
 fn atom_literal(atom: &Atom) -> Result<String, RegoError> {
     Ok(match atom {
         Atom::Literal(text) => json!({ "lit": text }).to_string(),
-        Atom::Glob(glob) => {
-            let compiled = globset::GlobBuilder::new(glob)
-                .literal_separator(false)
-                .backslash_escape(true)
-                .build()
-                .map_err(|e| RegoError(format!("glob `{glob}`: {e}")))?;
-            json!({ "re": glob_regex(&compiled) }).to_string()
-        }
+        Atom::Glob(glob) => json!({ "re": token_glob_regex(glob).map_err(RegoError)? }).to_string(),
     })
 }
 

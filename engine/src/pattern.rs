@@ -354,29 +354,6 @@ pub(crate) fn has_unknowns(exec: &ExecRequest) -> bool {
     exec.open_tail || exec.args.iter().any(|a| matches!(a, Arg::Unknown))
 }
 
-/// One path pattern as rules use it (`dir/**` also matches `dir`), for
-/// callers outside the engine that test concrete paths, such as the kernel
-/// backends carving denied paths out of granted trees.
-#[derive(Debug, Clone)]
-pub struct PathPattern {
-    set: globset::GlobSet,
-}
-
-impl PathPattern {
-    pub fn new(glob: &str) -> Result<PathPattern, String> {
-        let mut builder = globset::GlobSetBuilder::new();
-        for glob in path_globs(glob) {
-            builder.add(path_glob(&glob).map_err(|e| e.kind().to_string())?);
-        }
-        let set = builder.build().map_err(|e| e.kind().to_string())?;
-        Ok(PathPattern { set })
-    }
-
-    pub fn matches(&self, path: &str) -> bool {
-        self.set.is_match(path)
-    }
-}
-
 /// Several path patterns in one automaton: which of them match a path.
 #[derive(Debug, Clone)]
 pub struct PathPatternSet {
@@ -403,4 +380,25 @@ impl PathPatternSet {
     pub fn first_match(&self, path: &str) -> Option<usize> {
         self.set.matches(path).into_iter().filter_map(|i| self.owners.get(i).copied()).min()
     }
+}
+
+/// The regular expressions a path pattern matches with (`dir/**` also
+/// `dir`), for evaluators outside the engine, such as the Rego export.
+/// globset's `(?-u)` byte mode is dropped: on ASCII text the two agree.
+pub fn path_pattern_regexes(glob: &str) -> Result<Vec<String>, String> {
+    path_globs(glob)
+        .iter()
+        .map(|g| path_glob(g).map(|g| text_regex(&g)).map_err(|e| format!("glob `{g}`: {}", e.kind())))
+        .collect()
+}
+
+/// The regular expression a single-token glob matches with (see
+/// [`path_pattern_regexes`]).
+pub fn token_glob_regex(glob: &str) -> Result<String, String> {
+    token_glob_builder(glob).map(|g| text_regex(&g)).map_err(|e| format!("glob `{glob}`: {}", e.kind()))
+}
+
+fn text_regex(glob: &globset::Glob) -> String {
+    let regex = glob.regex();
+    regex.strip_prefix("(?-u)").unwrap_or(regex).to_owned()
 }

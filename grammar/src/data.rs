@@ -28,31 +28,13 @@ pub struct PolicyData {
 pub enum ItemData {
     Version(u32),
     Policy(String),
-    Default { scope: String, effect: EffectData },
+    Default { scope: String, effect: Effect },
     Extend(String),
     TrustedBin(Vec<String>),
     Limits(Vec<LimitData>),
     EnvKeep(Vec<String>),
     Rule(RuleData),
     Test(TestData),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EffectData {
-    Allow,
-    Prompt,
-    Deny,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KindData {
-    Read,
-    Write,
-    Exec,
-    Net,
-    Tool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,8 +47,8 @@ pub struct LimitData {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleData {
-    pub effect: EffectData,
-    pub kinds: Vec<KindData>,
+    pub effect: Effect,
+    pub kinds: Vec<Kind>,
     /// Exactly one of `argv`, `patterns` and `hosts`, by kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub argv: Option<Vec<ArgData>>,
@@ -107,7 +89,7 @@ pub struct TestData {
 #[serde(deny_unknown_fields)]
 pub struct TestCaseData {
     pub request: TestRequestData,
-    pub expect: EffectData,
+    pub expect: Effect,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,42 +101,6 @@ pub enum TestRequestData {
     Write(String),
     Net { host: String, port: u16 },
     Tool(String),
-}
-
-fn effect_data(effect: Effect) -> EffectData {
-    match effect {
-        Effect::Allow => EffectData::Allow,
-        Effect::Prompt => EffectData::Prompt,
-        Effect::Deny => EffectData::Deny,
-    }
-}
-
-fn effect_ast(effect: EffectData) -> Effect {
-    match effect {
-        EffectData::Allow => Effect::Allow,
-        EffectData::Prompt => Effect::Prompt,
-        EffectData::Deny => Effect::Deny,
-    }
-}
-
-fn kind_data(kind: Kind) -> KindData {
-    match kind {
-        Kind::Read => KindData::Read,
-        Kind::Write => KindData::Write,
-        Kind::Exec => KindData::Exec,
-        Kind::Net => KindData::Net,
-        Kind::Tool => KindData::Tool,
-    }
-}
-
-fn kind_ast(kind: KindData) -> Kind {
-    match kind {
-        KindData::Read => Kind::Read,
-        KindData::Write => Kind::Write,
-        KindData::Exec => Kind::Exec,
-        KindData::Net => Kind::Net,
-        KindData::Tool => Kind::Tool,
-    }
 }
 
 fn bare<T>(node: T) -> Spanned<T> {
@@ -181,7 +127,7 @@ fn item_data(item: &Item) -> ItemData {
                 DefaultScope::Kind(kind) => kind.as_str().to_owned(),
                 DefaultScope::Unanalysable => "unanalysable".to_owned(),
             },
-            effect: effect_data(d.effect),
+            effect: d.effect,
         },
         Item::Extend(e) => ItemData::Extend(e.node.clone()),
         Item::TrustedBin(list, _) => ItemData::TrustedBin(strings(list)),
@@ -204,7 +150,7 @@ fn item_data(item: &Item) -> ItemData {
                         TestRequest::Net(host, port) => TestRequestData::Net { host: host.clone(), port: *port },
                         TestRequest::Tool(name) => TestRequestData::Tool(name.clone()),
                     },
-                    expect: effect_data(case.expect.node),
+                    expect: case.expect.node,
                 })
                 .collect(),
         }),
@@ -213,8 +159,8 @@ fn item_data(item: &Item) -> ItemData {
 
 fn rule_data(rule: &Rule) -> RuleData {
     let mut data = RuleData {
-        effect: effect_data(rule.effect.node),
-        kinds: rule.kinds.iter().map(|k| kind_data(k.node)).collect(),
+        effect: rule.effect.node,
+        kinds: rule.kinds.iter().map(|k| k.node).collect(),
         argv: None,
         patterns: None,
         hosts: None,
@@ -276,7 +222,7 @@ fn item_ast(item: &ItemData) -> Result<Item, String> {
                         .ok_or_else(|| format!("/default/scope: unknown scope `{other}`"))?,
                 ),
             };
-            Item::Default(Default { scope, effect: effect_ast(*effect), span: Span::default() })
+            Item::Default(Default { scope, effect: *effect, span: Span::default() })
         }
         ItemData::Extend(e) => Item::Extend(bare(e.clone())),
         ItemData::TrustedBin(dirs) => Item::TrustedBin(list(dirs), Span::default()),
@@ -300,7 +246,7 @@ fn item_ast(item: &ItemData) -> Result<Item, String> {
                         TestRequestData::Net { host, port } => TestRequest::Net(host.clone(), *port),
                         TestRequestData::Tool(name) => TestRequest::Tool(name.clone()),
                     },
-                    expect: bare(effect_ast(case.expect)),
+                    expect: bare(case.expect),
                     span: Span::default(),
                 })
                 .collect(),
@@ -338,10 +284,10 @@ fn rule_ast(rule: &RuleData) -> Result<Rule, String> {
         return Err("/rule/kinds: a rule names at least one kind".into());
     }
     // The target the text form would have parsed for these kinds.
-    let fits = |kind: &KindData| match &target {
-        Target::Argv(_) => *kind == KindData::Exec,
-        Target::Hosts { .. } => *kind == KindData::Net,
-        Target::Strings(_) => matches!(kind, KindData::Read | KindData::Write | KindData::Tool),
+    let fits = |kind: &Kind| match &target {
+        Target::Argv(_) => *kind == Kind::Exec,
+        Target::Hosts { .. } => *kind == Kind::Net,
+        Target::Strings(_) => matches!(kind, Kind::Read | Kind::Write | Kind::Tool),
     };
     if let Some(index) = rule.kinds.iter().position(|k| !fits(k)) {
         return Err(format!(
@@ -349,8 +295,8 @@ fn rule_ast(rule: &RuleData) -> Result<Rule, String> {
         ));
     }
     Ok(Rule {
-        effect: bare(effect_ast(rule.effect)),
-        kinds: rule.kinds.iter().map(|k| bare(kind_ast(*k))).collect(),
+        effect: bare(rule.effect),
+        kinds: rule.kinds.iter().map(|k| bare(*k)).collect(),
         target,
         id: rule.id.clone().map(bare),
         because: rule.because.clone().map(bare),

@@ -1,10 +1,9 @@
 //! Exec events: one JSON object per line, versioned, for SIEM ingestion.
-//! `events.schema.json` is their contract (`vtpolicy schema events`).
+//! `schemas/events.schema.json` is their contract (`vtpolicy schema events`).
 
 use serde::Serialize;
 use serde_json::Value;
 
-pub const EVENTS_SCHEMA: &str = crate::schemas::EVENTS;
 pub const EVENTS_VERSION: &str = "vtpolicy.events/1";
 
 /// One event. `run` ties the events of one tool call together.

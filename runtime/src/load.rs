@@ -69,6 +69,14 @@ pub enum Layering {
     AsWritten,
 }
 
+impl Layering {
+    /// Whether a policy file at `path` may only tighten: loaded for
+    /// enforcement from inside `workspace`.
+    pub fn tightens_only(self, path: &Path, workspace: &Path) -> bool {
+        self == Layering::Enforce && path.starts_with(workspace)
+    }
+}
+
 /// Loads and compiles one policy.
 pub fn load_policy(spec: &str, context: &Context, layering: Layering) -> (Option<CompiledPolicy>, Vec<Diagnostic>) {
     let source = match policy_source(spec) {
@@ -80,8 +88,7 @@ pub fn load_policy(spec: &str, context: &Context, layering: Layering) -> (Option
         return (None, diagnostics);
     };
     let workspace = Path::new(&context.workspace);
-    if layering == Layering::Enforce && !source.name.starts_with('<') && Path::new(&source.name).starts_with(workspace)
-    {
+    if !source.name.starts_with('<') && layering.tightens_only(Path::new(&source.name), workspace) {
         let mut kept_rules = Vec::new();
         let mut kept_sources = Vec::new();
         let mut dropped = Vec::new();

@@ -86,7 +86,7 @@ impl RegoPolicy {
                 .with_help("define `decision` as \"allow\", \"prompt\" or \"deny\""),
             );
         }
-        let tighten_only = layering == Layering::Enforce && canonical.starts_with(workspace);
+        let tighten_only = layering.tightens_only(&canonical, workspace);
         if tighten_only {
             diagnostics.push(
                 Diagnostic::warning(

@@ -1,12 +1,8 @@
-//! The request JSON (`--request`, the `serve` protocol) and its schema.
-
-use std::sync::OnceLock;
+//! The request JSON (`--request`, case files), validated against
+//! `schemas/request.schema.json` ([`crate::schemas::REQUEST`]).
 
 use serde::Deserialize;
 use serde_json::Value;
-
-/// The JSON Schema of a request, as printed by `vtpolicy schema request`.
-pub const REQUEST_SCHEMA: &str = crate::schemas::REQUEST;
 
 /// A tool call as an agent describes it, before normalisation.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -74,20 +70,6 @@ pub struct RequestError {
     pub message: String,
 }
 
-fn validator() -> Result<&'static jsonschema::Validator, RequestError> {
-    static VALIDATOR: OnceLock<Result<jsonschema::Validator, String>> = OnceLock::new();
-    VALIDATOR
-        .get_or_init(|| {
-            let schema: Value = serde_json::from_str(REQUEST_SCHEMA).map_err(|e| e.to_string())?;
-            jsonschema::validator_for(&schema).map_err(|e| e.to_string())
-        })
-        .as_ref()
-        .map_err(|message| RequestError {
-            pointer: String::new(),
-            message: format!("the request schema does not compile: {message}"),
-        })
-}
-
 /// Parses and validates request JSON. Every error names a JSON pointer.
 pub fn parse_request(text: &str) -> Result<RawRequest, RequestError> {
     let value: Value = serde_json::from_str(text).map_err(|e| RequestError {
@@ -98,7 +80,10 @@ pub fn parse_request(text: &str) -> Result<RawRequest, RequestError> {
 }
 
 pub fn request_from_value(value: &Value) -> Result<RawRequest, RequestError> {
-    let validator = validator()?;
+    let validator = crate::schemas::validator(crate::schemas::REQUEST).map_err(|message| RequestError {
+        pointer: String::new(),
+        message: format!("the request schema: {message}"),
+    })?;
     let mut errors: Vec<RequestError> = validator
         .iter_errors(value)
         .map(|error| {

@@ -22,7 +22,8 @@ pub const ALL: &[(&str, &str, &str)] = &[
     ("policy", "policy.schema.json", POLICY),
 ];
 
-fn validator(schema: &'static str) -> Result<&'static jsonschema::Validator, String> {
+/// The compiled validator of `schema`, built once.
+pub(crate) fn validator(schema: &'static str) -> Result<&'static jsonschema::Validator, String> {
     static CACHE: OnceLock<Vec<(&'static str, Result<jsonschema::Validator, String>)>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| {
         ALL.iter()

@@ -9,7 +9,7 @@ use std::path::Path;
 use proptest::prelude::*;
 use vtpolicy_compiler::Context;
 use vtpolicy_compiler::profile::landlock::{FileKind, FsAccess, PathRule, WriteDenies};
-use vtpolicy_engine::PathPattern;
+use vtpolicy_engine::PathPatternSet;
 use vtpolicy_runtime::sandbox::KernelProfiles;
 use vtpolicy_runtime::{Layering, load_policy};
 
@@ -75,8 +75,8 @@ fn check_tree(paths: &[Vec<usize>]) -> Result<(), TestCaseError> {
         KernelProfiles::compile_with(&[&compiled], &context, WriteDenies::Carve).map_err(TestCaseError::fail)?;
     let ruleset = profiles.landlock.as_ref().ok_or_else(|| TestCaseError::fail("no ruleset"))?;
     let rules: Vec<PathRule> = ruleset.layers.iter().flat_map(|l| l.rules.iter().cloned()).collect();
-    let patterns = |globs: &[vtpolicy_compiler::profile::model::PathGlob]| -> Vec<PathPattern> {
-        globs.iter().map(|g| PathPattern::new(&g.glob).expect("valid glob")).collect()
+    let patterns = |globs: &[vtpolicy_compiler::profile::model::PathGlob]| -> PathPatternSet {
+        PathPatternSet::new(globs.iter().map(|g| g.glob.as_str())).expect("valid globs")
     };
     let read_denies = patterns(&profiles.model.read_denies);
     let write_denies = patterns(&profiles.model.write_denies);
@@ -85,8 +85,8 @@ fn check_tree(paths: &[Vec<usize>]) -> Result<(), TestCaseError> {
     walk(&ws, &mut all);
     for (path, is_dir) in &all {
         let granted = rights(&rules, path);
-        let read_denied = read_denies.iter().any(|p| p.matches(path));
-        let write_denied = write_denies.iter().any(|p| p.matches(path));
+        let read_denied = read_denies.first_match(path).is_some();
+        let write_denied = write_denies.first_match(path).is_some();
         if read_denied && !is_dir {
             prop_assert!(
                 !granted.contains(&FsAccess::ReadFile) && !granted.contains(&FsAccess::Execute),

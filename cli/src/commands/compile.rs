@@ -61,6 +61,7 @@ pub(crate) fn run(args: &CompileArgs) -> Exit {
             },
         }
     } else {
+        policies::note_rego_without_kernel_profile(&args.policy.policies, style);
         let Some(compiled) =
             policies::compile_all(&args.policy.policies, &environment, vtpolicy_runtime::Layering::Enforce, style)
         else {

@@ -12,15 +12,14 @@ use vtpolicy_compiler::{CompiledPolicy, Limits};
 use vtpolicy_engine::{Effect, Part, Request};
 use vtpolicy_runtime::events::{Event, EventBody};
 use vtpolicy_runtime::sandbox::{
-    CgroupSupport, ChildSetup, KernelProfiles, MountSupport, Prepared, PreparedMounts, Resource, Rlimit, RunCgroups,
-    Running,
+    CgroupSupport, ChildSetup, KernelProfiles, Prepared, PreparedMounts, Resource, Rlimit, RunCgroups, Running,
 };
 use vtpolicy_runtime::{Judge, Judgement, Layering, RawRequest};
 
 use crate::Exit;
-use crate::approvals::Approvals;
 use crate::args::RunArgs;
 use crate::policies;
+use crate::state::Approvals;
 use crate::style::Style;
 
 const DENIED: u8 = 126;
@@ -83,6 +82,7 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         Err(error) => return events.fail(format!("cannot create the private temporary directory: {error}")),
     };
     environment.tmp = std::fs::canonicalize(tmp.path()).unwrap_or_else(|_| tmp.path().to_path_buf());
+    policies::note_rego_without_kernel_profile(&args.policy.policies, Style::detect());
     let Some(compiled) = policies::compile_all(&args.policy.policies, &environment, Layering::Enforce, Style::detect())
     else {
         return events.fail("the policy does not compile; nothing ran".to_owned());
@@ -187,7 +187,7 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         Err(message) => return events.fail(message),
     };
     let plan = profiles.landlock.as_ref().filter(|r| r.write_denies == WriteDenies::Mounts).map(|r| &r.mounts);
-    let mounts = match plan.map(|plan| PreparedMounts::new(plan, MountSupport::detect())).transpose() {
+    let mounts = match plan.map(|plan| PreparedMounts::new(plan, profiles.mounts)).transpose() {
         Ok(mounts) => mounts.flatten(),
         Err(message) => return events.fail(message),
     };
@@ -264,7 +264,7 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         if std::path::Path::new(path).symlink_metadata().is_err() {
             continue;
         }
-        let message = match crate::approvals::quarantine(std::path::Path::new(path), &run_id) {
+        let message = match crate::state::quarantine(std::path::Path::new(path), &run_id) {
             Ok(moved) => format!("the command created write-denied `{path}`; moved to `{}`", moved.display()),
             Err(error) => format!("the command created write-denied `{path}` and it could not be moved aside: {error}"),
         };

@@ -53,16 +53,6 @@ pub struct RuleFidelity {
     pub layers: Vec<LayerCoverage>,
 }
 
-impl RuleFidelity {
-    /// The gaps of kernel-side layers, for `check` warnings.
-    pub fn kernel_gaps(&self) -> Vec<&LayerCoverage> {
-        self.layers
-            .iter()
-            .filter(|l| l.layer != Layer::Engine && l.coverage != Coverage::Full && !l.gap.is_empty())
-            .collect()
-    }
-}
-
 /// A limit of the kernel this report was made for, not tied to one rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KernelGap {

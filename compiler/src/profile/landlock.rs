@@ -723,7 +723,9 @@ impl<'w, 'o> Walker<'w, 'o> {
             if let Some(deny) = denies.denying(&child) {
                 dirty = true;
                 self.carve_note(deny, &child);
-                if let Some(kind) = self.fs.kind(&child) {
+                if self.mounting.is_some()
+                    && let Some(kind) = self.fs.kind(&child)
+                {
                     self.denied_found.push((child.clone(), kind));
                 }
                 // A denied directory's own entries may still be allowed

@@ -126,40 +126,23 @@ pub fn compile(model: &SandboxModel) -> Result<Option<SeatbeltProfile>, Seatbelt
     b.line(&format!("(allow file-read* {})", devices.join(" ")));
     b.line("");
 
-    let read_restricted = model.layers.iter().any(|l| l.read.is_some());
-    let write_restricted = model.layers.iter().any(|l| l.write.is_some());
     if model.layers.len() > 1 {
         b.gaps.push("several policies restrict the file system: SBPL has no layers, so the union of their grants is allowed and the engine enforces the intersection".to_owned());
     }
-
+    let reads: Vec<&PathGlob> = model.layers.iter().flat_map(|l| l.read.iter().flatten()).collect();
+    let read_restricted = model.layers.iter().any(|l| l.read.is_some());
     b.line("; Reads.");
-    if read_restricted {
-        for layer in &model.layers {
-            for glob in layer.read.iter().flatten() {
-                let filter = b.filter("READ", &glob.glob)?;
-                b.line(&format!("(allow file-read* {filter}) ; {}", comment(&glob.rule)));
-            }
-        }
-    } else {
-        b.line("(allow file-read*)");
-    }
-    deny_all(&mut b, "DENY_READ", &model.read_denies, &["file-read*", "file-write-unlink"])?;
+    access(&mut b, "READ", "file-read*", read_restricted.then_some(&reads[..]))?;
+    deny_after_allows(&mut b, "DENY_READ", &model.read_denies, &["file-read*", "file-write-unlink"])?;
     b.line("");
 
+    let writes: Vec<&PathGlob> = model.layers.iter().flat_map(|l| l.write.iter().flatten()).collect();
+    let write_restricted = model.layers.iter().any(|l| l.write.is_some());
     b.line("; Writes.");
-    if write_restricted {
-        for layer in &model.layers {
-            for glob in layer.write.iter().flatten() {
-                let filter = b.filter("WRITE", &glob.glob)?;
-                b.line(&format!("(allow file-write* {filter}) ; {}", comment(&glob.rule)));
-            }
-        }
-    } else {
-        b.line("(allow file-write*)");
-    }
+    access(&mut b, "WRITE", "file-write*", write_restricted.then_some(&writes[..]))?;
     // Denied writes also cover creating the denied path itself, which a
     // `subpath` of its parent would otherwise allow.
-    deny_all(&mut b, "DENY_WRITE", &model.write_denies, &["file-write*"])?;
+    deny_after_allows(&mut b, "DENY_WRITE", &model.write_denies, &["file-write*"])?;
     b.line("(deny file-write-setugid)");
     b.line("");
 
@@ -211,7 +194,27 @@ pub fn compile(model: &SandboxModel) -> Result<Option<SeatbeltProfile>, Seatbelt
     Ok(Some(SeatbeltProfile { profile: b.text, params: b.params, gaps: b.gaps }))
 }
 
-fn deny_all(b: &mut Builder, prefix: &str, denies: &[PathGlob], operations: &[&str]) -> Result<(), SeatbeltError> {
+/// Allows `operation` on `grants` (everywhere when `None`: the policy does
+/// not restrict it).
+fn access(b: &mut Builder, prefix: &str, operation: &str, grants: Option<&[&PathGlob]>) -> Result<(), SeatbeltError> {
+    let Some(grants) = grants else {
+        b.line(&format!("(allow {operation})"));
+        return Ok(());
+    };
+    for glob in grants {
+        let filter = b.filter(prefix, &glob.glob)?;
+        b.line(&format!("(allow {operation} {filter}) ; {}", comment(&glob.rule)));
+    }
+    Ok(())
+}
+
+/// The denies, after the allows they carve: the last matching rule wins.
+fn deny_after_allows(
+    b: &mut Builder,
+    prefix: &str,
+    denies: &[PathGlob],
+    operations: &[&str],
+) -> Result<(), SeatbeltError> {
     for glob in denies {
         let filter = b.filter(prefix, &glob.glob)?;
         b.line(&format!("(deny {} {filter}) ; {}", operations.join(" "), comment(&glob.rule)));

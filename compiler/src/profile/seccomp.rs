@@ -194,6 +194,10 @@ fn rule(conditions: Vec<Cond>) -> Result<SeccompRule, SeccompError> {
     SeccompRule::new(conditions).map_err(|e| SeccompError(e.to_string()))
 }
 
+fn denial(syscall: &'static str, when: impl Into<String>, errno: &'static str, why: impl Into<String>) -> Denial {
+    Denial { syscall, when: when.into(), errno, why: why.into() }
+}
+
 /// Compiles the program of `model` for `arch`. `None` when the model does
 /// not enable a sandbox.
 pub fn compile(model: &SandboxModel, arch: Arch) -> Result<Option<SeccompProgram>, SeccompError> {
@@ -209,32 +213,22 @@ pub fn compile(model: &SandboxModel, arch: Arch) -> Result<Option<SeccompProgram
 
     for (name, why) in DENIED {
         rules.insert(number(name)?, Vec::new());
-        denials.push(Denial { syscall: name, when: "always".into(), errno: "EPERM", why: (*why).into() });
+        denials.push(denial(name, "always", "EPERM", *why));
     }
-    denials.push(Denial {
-        syscall: "clone3",
-        when: "always".into(),
-        errno: "ENOSYS",
-        why: "its flags are in memory seccomp cannot read; libc falls back to clone".into(),
-    });
+    denials.push(denial(
+        "clone3",
+        "always",
+        "ENOSYS",
+        "its flags are in memory seccomp cannot read; libc falls back to clone",
+    ));
     if arch == Arch::X86_64 {
-        denials.push(Denial {
-            syscall: "x32 syscalls",
-            when: "nr >= 0x40000000".into(),
-            errno: "ENOSYS",
-            why: "the x32 ABI would bypass the deny list".into(),
-        });
+        denials.push(denial("x32 syscalls", "nr >= 0x40000000", "ENOSYS", "the x32 ABI would bypass the deny list"));
     }
 
     let mut clone_rules = Vec::new();
     for (flag, bit) in CLONE_NAMESPACE_FLAGS {
         clone_rules.push(rule(vec![cond(0, Op::MaskedEq(*bit), *bit)?])?);
-        denials.push(Denial {
-            syscall: "clone",
-            when: format!("flags & {flag}"),
-            errno: "EPERM",
-            why: "creates namespaces".into(),
-        });
+        denials.push(denial("clone", format!("flags & {flag}"), "EPERM", "creates namespaces"));
     }
     rules.insert(number("clone")?, clone_rules);
 
@@ -242,22 +236,22 @@ pub fn compile(model: &SandboxModel, arch: Arch) -> Result<Option<SeccompProgram
         number("personality")?,
         vec![rule(vec![cond(0, Op::Ne, PERSONALITY_QUERY)?, cond(0, Op::Ne, PER_LINUX)?])?],
     );
-    denials.push(Denial {
-        syscall: "personality",
-        when: "persona other than a query or PER_LINUX".into(),
-        errno: "EPERM",
-        why: "personality flags weaken ASLR and change syscall semantics".into(),
-    });
+    denials.push(denial(
+        "personality",
+        "persona other than a query or PER_LINUX",
+        "EPERM",
+        "personality flags weaken ASLR and change syscall semantics",
+    ));
 
     let mut ioctl_rules = Vec::new();
     for (name, cmd) in [("TIOCSTI", TIOCSTI), ("TIOCLINUX", TIOCLINUX)] {
         ioctl_rules.push(rule(vec![cond(1, Op::Eq, cmd)?])?);
-        denials.push(Denial {
-            syscall: "ioctl",
-            when: format!("cmd == {name} (low 32 bits)"),
-            errno: "EPERM",
-            why: "injects input into the terminal".into(),
-        });
+        denials.push(denial(
+            "ioctl",
+            format!("cmd == {name} (low 32 bits)"),
+            "EPERM",
+            "injects input into the terminal",
+        ));
     }
     rules.insert(number("ioctl")?, ioctl_rules);
 
@@ -276,15 +270,11 @@ pub fn compile(model: &SandboxModel, arch: Arch) -> Result<Option<SeccompProgram
     }
     socket_rules.push(rule(other_family)?);
     let names: Vec<&str> = families.iter().map(|(n, _)| *n).collect();
-    denials.push(Denial {
-        syscall: "socket",
-        when: format!("family not in {}", names.join(", ")),
-        errno: "EPERM",
-        why: match model.network {
-            Network::Off => "the policy allows no network".into(),
-            _ => "packet, netlink and other families are outside the policy".into(),
-        },
-    });
+    let why = match model.network {
+        Network::Off => "the policy allows no network",
+        _ => "packet, netlink and other families are outside the policy",
+    };
+    denials.push(denial("socket", format!("family not in {}", names.join(", ")), "EPERM", why));
     if tcp_only {
         let dns = matches!(model.network, Network::Tcp { dns: true, .. });
         for family in [AF_INET, AF_INET6] {
@@ -304,22 +294,22 @@ pub fn compile(model: &SandboxModel, arch: Arch) -> Result<Option<SeccompProgram
                 cond(2, Op::Ne, IPPROTO_TCP)?,
             ])?);
         }
-        denials.push(Denial {
-            syscall: "socket",
-            when: if dns {
-                "AF_INET/AF_INET6 of a type other than stream or datagram".into()
+        denials.push(denial(
+            "socket",
+            if dns {
+                "AF_INET/AF_INET6 of a type other than stream or datagram"
             } else {
-                "AF_INET/AF_INET6 of a type other than stream (UDP, raw)".into()
+                "AF_INET/AF_INET6 of a type other than stream (UDP, raw)"
             },
-            errno: "EPERM",
-            why: "Landlock restricts TCP ports only".into(),
-        });
-        denials.push(Denial {
-            syscall: "socket",
-            when: "AF_INET/AF_INET6 stream with a protocol other than TCP (MPTCP, SCTP)".into(),
-            errno: "EPERM",
-            why: "Landlock restricts TCP ports only".into(),
-        });
+            "EPERM",
+            "Landlock restricts TCP ports only",
+        ));
+        denials.push(denial(
+            "socket",
+            "AF_INET/AF_INET6 stream with a protocol other than TCP (MPTCP, SCTP)",
+            "EPERM",
+            "Landlock restricts TCP ports only",
+        ));
     }
     rules.insert(number("socket")?, socket_rules);
 

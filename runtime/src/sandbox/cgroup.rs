@@ -129,8 +129,11 @@ impl RunCgroups {
             for _ in 0..100 {
                 let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
                 // Zombies stay listed until reaped: they need no signal.
-                let pids: Vec<i32> =
-                    procs.lines().filter_map(|l| l.trim().parse().ok()).filter(|&pid| !is_zombie(pid)).collect();
+                let pids: Vec<i32> = procs
+                    .lines()
+                    .filter_map(|l| l.trim().parse().ok())
+                    .filter(|&pid| !super::procfs::is_zombie(pid))
+                    .collect();
                 if pids.is_empty() {
                     break;
                 }
@@ -141,13 +144,6 @@ impl RunCgroups {
             }
         }
     }
-}
-
-fn is_zombie(pid: i32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])))
-        .unwrap_or(true)
 }
 
 impl Drop for RunCgroups {

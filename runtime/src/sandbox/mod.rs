@@ -11,6 +11,7 @@ mod cgroup;
 mod child;
 mod fs;
 mod probe;
+pub mod procfs;
 mod supervise;
 
 pub use apply::{Enforcement, Prepared, SandboxError, spawn};
@@ -34,38 +35,51 @@ pub struct KernelProfiles {
     pub landlock: Option<LandlockRuleset>,
     pub seccomp: Option<SeccompProgram>,
     pub seatbelt: Option<SeatbeltProfile>,
+    /// How `run` gets a private mount namespace on this machine.
+    pub mounts: MountSupport,
+}
+
+fn strategy_for(mounts: MountSupport) -> WriteDenies {
+    if mounts.available() { WriteDenies::Mounts } else { WriteDenies::Carve }
 }
 
 impl KernelProfiles {
-    /// Compiles for this machine: write denies are enforced with mounts
-    /// where `run` can make a private mount namespace.
+    /// Every artifact, for this machine: write denies are enforced with
+    /// mounts where `run` can make a private mount namespace.
     pub fn compile(policies: &[&CompiledPolicy], context: &Context) -> Result<KernelProfiles, String> {
-        let strategy = if MountSupport::detect().available() { WriteDenies::Mounts } else { WriteDenies::Carve };
-        KernelProfiles::compile_with(policies, context, strategy)
+        let mounts = MountSupport::detect();
+        KernelProfiles::build(policies, context, mounts, strategy_for(mounts), true)
     }
 
+    /// Every artifact, with write denies enforced as `strategy` says.
     pub fn compile_with(
         policies: &[&CompiledPolicy],
         context: &Context,
         strategy: WriteDenies,
     ) -> Result<KernelProfiles, String> {
-        let model = SandboxModel::new(policies, context);
-        let landlock = landlock::compile(&model, &HostFileSystem, strategy).map_err(|e| format!("landlock: {e}"))?;
-        let arch = Arch::host().ok_or("seccomp: this architecture is not supported")?;
-        let seccomp = seccomp::compile(&model, arch).map_err(|e| format!("seccomp: {e}"))?;
-        let seatbelt = seatbelt::compile(&model).map_err(|e| format!("seatbelt: {e}"))?;
-        Ok(KernelProfiles { model, landlock, seccomp, seatbelt })
+        KernelProfiles::build(policies, context, MountSupport::detect(), strategy, true)
     }
 
     /// What `run` applies on this machine: Landlock and seccomp, no
     /// Seatbelt profile.
     pub fn for_run(policies: &[&CompiledPolicy], context: &Context) -> Result<KernelProfiles, String> {
-        let strategy = if MountSupport::detect().available() { WriteDenies::Mounts } else { WriteDenies::Carve };
+        let mounts = MountSupport::detect();
+        KernelProfiles::build(policies, context, mounts, strategy_for(mounts), false)
+    }
+
+    fn build(
+        policies: &[&CompiledPolicy],
+        context: &Context,
+        mounts: MountSupport,
+        strategy: WriteDenies,
+        seatbelt: bool,
+    ) -> Result<KernelProfiles, String> {
         let model = SandboxModel::new(policies, context);
         let landlock = landlock::compile(&model, &HostFileSystem, strategy).map_err(|e| format!("landlock: {e}"))?;
         let arch = Arch::host().ok_or("seccomp: this architecture is not supported")?;
         let seccomp = seccomp::compile(&model, arch).map_err(|e| format!("seccomp: {e}"))?;
-        Ok(KernelProfiles { model, landlock, seccomp, seatbelt: None })
+        let seatbelt = if seatbelt { seatbelt::compile(&model).map_err(|e| format!("seatbelt: {e}"))? } else { None };
+        Ok(KernelProfiles { model, landlock, seccomp, seatbelt, mounts })
     }
 
     /// The fidelity report against the Landlock ABI of this kernel.

@@ -66,6 +66,8 @@ pub struct Running {
     started: Instant,
     cgroups: Option<RunCgroups>,
     previous_mask: SigSet,
+    /// The tree was killed and reaped after the child was waited for.
+    finished: bool,
 }
 
 impl Running {
@@ -115,7 +117,7 @@ impl Running {
         }
         // SAFETY: `raw` is a fresh descriptor returned to us alone.
         let pidfd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
-        Ok(Running { pid, pidfd, signals, started, cgroups, previous_mask })
+        Ok(Running { pid, pidfd, signals, started, cgroups, previous_mask, finished: false })
     }
 
     pub fn pid(&self) -> u32 {
@@ -169,6 +171,7 @@ impl Running {
         let duration_ms = self.started.elapsed().as_millis() as u64;
         // Whatever the child left running goes with it.
         self.kill_tree();
+        self.finished = true;
         let status = if timed_out { Status::TimedOut } else { status };
         Ok(Outcome { status, duration_ms, max_rss_kib })
     }
@@ -192,7 +195,10 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.kill_tree();
+        // Abandoned without `wait` (an error on the way): kill it all.
+        if !self.finished {
+            self.kill_tree();
+        }
         // Dropping the cgroups kills anything left and removes them.
         self.cgroups.take();
         let _ = self.previous_mask.thread_set_mask();
@@ -271,10 +277,7 @@ fn children_of(parent: i32) -> Vec<i32> {
     let mut out = Vec::new();
     for entry in entries.flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
-        // `pid (comm) state ppid ...`; comm may hold spaces and parens.
-        let Some(after) = stat.rsplit_once(')').map(|(_, rest)| rest) else { continue };
-        let ppid = after.split_whitespace().nth(1).and_then(|p| p.parse::<i32>().ok());
+        let ppid = super::procfs::stat_fields(pid).and_then(|f| f.get(1).and_then(|p| p.parse::<i32>().ok()));
         if ppid == Some(parent) {
             out.push(pid);
         }

@@ -115,9 +115,7 @@ fn session_alive(key: &str) -> bool {
 
 /// Field 22 of `/proc/PID/stat`: start time in clock ticks since boot.
 fn start_time(pid: i32) -> Option<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, after) = stat.rsplit_once(')')?;
-    after.split_whitespace().nth(19).map(str::to_owned)
+    vtpolicy_runtime::sandbox::procfs::stat_fields(pid)?.get(19).cloned()
 }
 
 #[cfg(test)]
