@@ -183,3 +183,13 @@ fn danger_full_access_has_no_kernel_sandbox() {
     let profiles = profiles("danger-full-access", &fixture);
     assert!(profiles.landlock.is_none() && profiles.seccomp.is_none() && profiles.seatbelt.is_none());
 }
+
+#[test]
+fn a_kernel_below_the_minimum_abi_is_refused() {
+    let fixture = Fixture::new(None);
+    let mut profiles = profiles("workspace-write", &fixture);
+    let ruleset = profiles.landlock.as_mut().expect("ruleset");
+    ruleset.minimum_abi = u8::MAX;
+    let error = Prepared::new(Some(ruleset), profiles.seccomp.as_ref()).err().expect("refused");
+    assert!(error.to_string().contains("the policy needs at least 255"), "{error}");
+}

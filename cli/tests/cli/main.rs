@@ -687,3 +687,27 @@ fn import_writes_a_policy_that_checks_and_lists_what_did_not_translate() {
     let out = vtpolicy(&dir, &["import", "claude", "missing.json"], None);
     assert_eq!(out.code, 2);
 }
+
+#[test]
+fn run_forwards_termination_signals_to_the_command() {
+    let (_guard, dir) = workdir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vtpolicy"))
+        .args(["run", "--policy", "workspace-write", "--yes", "--events", "/dev/null", "--", "sleep", "30"])
+        .current_dir(&dir)
+        .env("HOME", dir.parent().unwrap_or(&dir).join("home"))
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("vtpolicy runs");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let started = std::time::Instant::now();
+    nix_kill_term(child.id());
+    let status = child.wait().expect("waits");
+    // The command died of the forwarded SIGTERM: 128 + 15.
+    assert_eq!(status.code(), Some(143));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+fn nix_kill_term(pid: u32) {
+    let status = Command::new("/bin/kill").args(["-TERM", &pid.to_string()]).status().expect("kill");
+    assert!(status.success());
+}
