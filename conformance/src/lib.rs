@@ -259,6 +259,7 @@ fn try_run_file(path: &Path) -> Result<(), Vec<String>> {
         home: root.join("home").to_string_lossy().into_owned(),
         tmp: root.join("tmp"),
         lookup: ProgramLookup::Search(vec![root.join("bin")]),
+        mounts: Vec::new(),
     };
     let trusted = format!("\ntrusted_bin \"{}/bin\"\n", root.display());
     let mut texts = Vec::new();

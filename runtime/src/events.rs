@@ -54,6 +54,12 @@ pub enum EventBody {
         process_limit: String,
         uid: u32,
     },
+    /// A connection or datagram to a pathname unix socket, judged by the
+    /// socket supervisor: `path` as the command sees it.
+    Socket {
+        path: String,
+        allowed: bool,
+    },
     Exit {
         /// `exited` with the code, `signaled` with the signal, or
         /// `timed_out`.

@@ -18,6 +18,9 @@ pub struct Environment {
     pub home: String,
     pub tmp: PathBuf,
     pub lookup: ProgramLookup,
+    /// How the sandbox's file system differs from the host's (mount
+    /// point, what it shows); empty when the call does not run sandboxed.
+    pub mounts: Vec<(PathBuf, PathBuf)>,
 }
 
 impl Environment {
@@ -37,7 +40,7 @@ impl Environment {
         let search = std::env::var_os("PATH")
             .map(|path| std::env::split_paths(&path).filter(|p| p.is_absolute()).collect())
             .unwrap_or_default();
-        Ok(Environment { workspace, cwd, home, tmp, lookup: ProgramLookup::Search(search) })
+        Ok(Environment { workspace, cwd, home, tmp, lookup: ProgramLookup::Search(search), mounts: Vec::new() })
     }
 
     /// A fixed environment that touches nothing on disk to find programs:
@@ -51,6 +54,7 @@ impl Environment {
             home: home.to_owned(),
             tmp: workspace.join(".vtpolicy-tmp"),
             lookup: ProgramLookup::AssumeTrusted,
+            mounts: Vec::new(),
         }
     }
 
@@ -190,7 +194,13 @@ fn normalize_with(raw: &RawRequest, environment: &Environment, trusted: &[PathBu
     );
     let mut normalizer = Normalizer {
         home: &environment.home,
-        programs: ProgramResolver { lookup: &environment.lookup, trusted, home: &environment.home },
+        mounts: &environment.mounts,
+        programs: ProgramResolver {
+            lookup: &environment.lookup,
+            trusted,
+            home: &environment.home,
+            mounts: &environment.mounts,
+        },
         parts: Vec::new(),
     };
     match raw {

@@ -70,7 +70,7 @@ fn profiles(policy: &str, fixture: &Fixture) -> KernelProfiles {
 
 /// Runs `script` with `sh -c` inside the sandbox of `profiles`.
 fn sandboxed(profiles: &KernelProfiles, fixture: &Fixture, uid: Option<u32>, script: &str) -> Output {
-    let prepared = Prepared::new(profiles.landlock.as_ref(), profiles.seccomp.as_ref()).expect("prepare");
+    let prepared = Prepared::new(profiles.landlock.as_ref(), profiles.seccomp.as_ref(), false).expect("prepare");
     let mut command = Command::new("/bin/sh");
     command
         .arg("-c")
@@ -190,6 +190,6 @@ fn a_kernel_below_the_minimum_abi_is_refused() {
     let mut profiles = profiles("workspace-write", &fixture);
     let ruleset = profiles.landlock.as_mut().expect("ruleset");
     ruleset.minimum_abi = u8::MAX;
-    let error = Prepared::new(Some(ruleset), profiles.seccomp.as_ref()).err().expect("refused");
+    let error = Prepared::new(Some(ruleset), profiles.seccomp.as_ref(), false).err().expect("refused");
     assert!(error.to_string().contains("the policy needs at least 255"), "{error}");
 }

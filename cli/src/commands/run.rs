@@ -4,16 +4,12 @@
 //! command's standard streams are the caller's own.
 
 use std::io::{BufRead as _, Write as _};
-use std::process::Command;
 use std::time::Duration;
 
-use vtpolicy_compiler::profile::landlock::WriteDenies;
-use vtpolicy_compiler::{CompiledPolicy, Limits};
+use vtpolicy_compiler::CompiledPolicy;
 use vtpolicy_engine::{Effect, Part, Request};
 use vtpolicy_runtime::events::{Event, EventBody};
-use vtpolicy_runtime::sandbox::{
-    CgroupSupport, ChildSetup, KernelProfiles, Prepared, PreparedMounts, Resource, Rlimit, RunCgroups, Running,
-};
+use vtpolicy_runtime::sandbox::{RunPlace, Sandbox};
 use vtpolicy_runtime::{Judge, Judgement, Layering, RawRequest};
 
 use crate::Exit;
@@ -88,11 +84,18 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         return events.fail("the policy does not compile; nothing ran".to_owned());
     };
     let refs: Vec<&CompiledPolicy> = compiled.iter().collect();
-    let profiles = match KernelProfiles::for_run(&refs, &environment.context()) {
-        Ok(profiles) => profiles,
-        Err(message) => return events.fail(message),
+    let place = RunPlace {
+        workspace: environment.workspace.clone(),
+        cwd: environment.cwd.clone(),
+        tmp: environment.tmp.clone(),
+        home: environment.home.clone(),
     };
-    let env_keep = env_allow_list(&compiled);
+    let sandbox = match Sandbox::prepare(&refs, place, &run_id) {
+        Ok(sandbox) => sandbox,
+        Err(error) => return events.fail(error.to_string()),
+    };
+    // The command is judged in the file system it will see.
+    environment.mounts = sandbox.view();
     let policy_names: Vec<String> = compiled.iter().map(|c| c.policy.name.clone()).collect();
     let Some(rego) = policies::load_rego(&args.policy.policies, &environment, Layering::Enforce, Style::detect())
     else {
@@ -165,79 +168,20 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
     }
 
     // Sandbox and run.
-    let limits = &profiles.model.limits;
-    let support = CgroupSupport::detect();
-    let root = nix::unistd::geteuid().is_root();
-    let cgroups = match RunCgroups::create(&support, &format!("vtpolicy-{run_id}"), limits.processes) {
-        Ok(cgroups) => Some(cgroups),
-        Err(message) if root && limits.processes.is_some() => {
-            return events.fail(format!("cannot limit processes as root without a pids cgroup: {message}"));
-        }
-        Err(_) => None,
-    };
-    let pids_cgroup = cgroups.as_ref().is_some_and(RunCgroups::limits_processes);
-    let cgroups_kill = cgroups.as_ref().is_some_and(RunCgroups::kills_tree);
-    if root && limits.processes.is_some() && !pids_cgroup {
-        return events.fail(
-            "cannot limit processes as root: no writable pids cgroup (RLIMIT_NPROC does not apply to root)".to_owned(),
-        );
-    }
-    let procs = match cgroups.as_ref().map(RunCgroups::procs_files).transpose() {
-        Ok(procs) => procs.unwrap_or_default(),
-        Err(message) => return events.fail(message),
-    };
-    let plan = profiles.landlock.as_ref().filter(|r| r.write_denies == WriteDenies::Mounts).map(|r| &r.mounts);
-    let mounts = match plan.map(|plan| PreparedMounts::new(plan, profiles.mounts)).transpose() {
-        Ok(mounts) => mounts.flatten(),
-        Err(message) => return events.fail(message),
-    };
-    let setup = ChildSetup::new(rlimits(limits, !pids_cgroup), procs, mounts);
-    let prepared = match Prepared::new(profiles.landlock.as_ref(), profiles.seccomp.as_ref()) {
-        Ok(prepared) => prepared,
+    let limits = sandbox.limits().clone();
+    let watched = sandbox.watched();
+    let (running, enforced, sockets) = match sandbox.spawn(std::path::Path::new(&program), &program_args) {
+        Ok(spawned) => spawned,
         Err(error) => return events.fail(error.to_string()),
-    };
-    let enforcement = prepared.enforcement.clone();
-    let mut command = Command::new(&program);
-    command.args(&program_args).current_dir(&environment.cwd).env_clear();
-    for (name, value) in child_environment(&env_keep) {
-        command.env(name, value);
-    }
-    command
-        .env("VTPOLICY_SANDBOX", "1")
-        .env("VTPOLICY_SANDBOX_RUN", &run_id)
-        .env("VTPOLICY_SANDBOX_POLICY", policy_names.join(","))
-        .env("TMPDIR", &environment.tmp);
-    let running = match Running::start(&mut command, setup, prepared, cgroups) {
-        Ok(running) => running,
-        Err(error) => return events.fail(error.to_string()),
-    };
-    let mut layers: Vec<String> =
-        vec!["session".into(), "rlimits".into(), "capabilities_dropped".into(), "no_new_privs".into()];
-    if profiles.landlock.is_some() {
-        layers.push("landlock".into());
-    }
-    if profiles.seccomp.is_some() {
-        layers.push("seccomp".into());
-    }
-    if pids_cgroup {
-        layers.push("pids_cgroup".into());
-    }
-    if cgroups_kill {
-        layers.push("kill_cgroup".into());
-    }
-    let process_limit = match (limits.processes, pids_cgroup) {
-        (Some(_), true) => "pids_cgroup",
-        (Some(_), false) => "rlimit",
-        (None, _) => "none",
     };
     events.emit(EventBody::Spawn {
         pid: running.pid(),
-        layers,
-        landlock_abi: enforcement.landlock_abi,
-        landlock_rules: enforcement.landlock_rules,
-        seccomp_instructions: enforcement.seccomp_instructions,
-        partial: enforcement.partial.clone(),
-        process_limit: process_limit.to_owned(),
+        layers: enforced.layers,
+        landlock_abi: enforced.enforcement.landlock_abi,
+        landlock_rules: enforced.enforcement.landlock_rules,
+        seccomp_instructions: enforced.enforcement.seccomp_instructions,
+        partial: enforced.partial,
+        process_limit: enforced.process_limit.to_owned(),
         uid: nix::unistd::geteuid().as_raw(),
     });
     let wall = limits.wall_milliseconds.map(Duration::from_millis);
@@ -249,6 +193,12 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         Ok(outcome) => outcome,
         Err(error) => return events.fail(error.to_string()),
     };
+    for socket in sockets.try_iter() {
+        if !socket.allowed {
+            eprintln!("vtpolicy: refused a connection to unix socket `{}`: no rule allows it", socket.path);
+        }
+        events.emit(EventBody::Socket { path: socket.path, allowed: socket.allowed });
+    }
     let code = outcome.status.exit_code();
     events.emit(EventBody::Exit {
         status: outcome.status,
@@ -260,7 +210,7 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
     // could protect them) are moved aside now that nothing of the run is
     // left to use them.
     let mut code = code;
-    for path in plan.map(|p| p.watched.as_slice()).unwrap_or_default() {
+    for path in &watched {
         if std::path::Path::new(path).symlink_metadata().is_err() {
             continue;
         }
@@ -371,67 +321,6 @@ fn approve(
     }
 }
 
-/// The resource limits of the child: the policy's, core dumps off, and
-/// the process count as an rlimit when no pids cgroup holds it.
-fn rlimits(limits: &Limits, nproc: bool) -> Vec<Rlimit> {
-    let mut out = vec![Rlimit { resource: Resource::Core, value: 0 }];
-    let mut add = |resource, value: Option<u64>| {
-        if let Some(value) = value {
-            out.push(Rlimit { resource, value });
-        }
-    };
-    add(Resource::Cpu, limits.cpu_seconds);
-    add(Resource::AddressSpace, limits.memory_bytes);
-    add(Resource::FileSize, limits.file_size_bytes);
-    add(Resource::OpenFiles, limits.open_files);
-    if nproc {
-        add(Resource::Processes, limits.processes);
-    }
-    out
-}
-
-/// Variables every policy lets through (an allow-list: each policy must
-/// keep a variable for it to pass).
-fn env_allow_list(compiled: &[CompiledPolicy]) -> Vec<Vec<String>> {
-    compiled.iter().map(|c| c.settings.env_keep.clone()).collect()
-}
-
-/// Names that never pass, whatever an allow-list says: credentials and
-/// loader controls.
-const SECRETS: &[&str] = &[
-    "*_TOKEN",
-    "*_TOKEN_*",
-    "*SECRET*",
-    "*PASSWORD*",
-    "*_API_KEY",
-    "*ACCESS_KEY*",
-    "AWS_*",
-    "SSH_AUTH_SOCK",
-    "LD_*",
-    "DYLD_*",
-    "GH_*",
-    "GITHUB_TOKEN",
-];
-
-fn child_environment(allow: &[Vec<String>]) -> Vec<(String, String)> {
-    std::env::vars()
-        .filter(|(name, _)| allow.iter().all(|list| list.iter().any(|pattern| name_matches(pattern, name))))
-        .filter(|(name, _)| !SECRETS.iter().any(|pattern| name_matches(pattern, name)))
-        .filter(|(name, _)| !name.starts_with("VTPOLICY_SANDBOX") && name != "TMPDIR")
-        .collect()
-}
-
-/// `*` matches any run of characters; everything else is literal.
-fn name_matches(pattern: &str, name: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == name,
-        Some((head, tail)) => {
-            let Some(rest) = name.strip_prefix(head) else { return false };
-            (0..=rest.len()).any(|i| rest.is_char_boundary(i) && name_matches(tail, rest.get(i..).unwrap_or_default()))
-        }
-    }
-}
-
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(digits);
@@ -453,16 +342,6 @@ fn now_ms() -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secrets_never_pass_an_allow_list() {
-        assert!(name_matches("CARGO_*", "CARGO_REGISTRY_TOKEN"));
-        assert!(SECRETS.iter().any(|p| name_matches(p, "CARGO_REGISTRY_TOKEN")));
-        assert!(SECRETS.iter().any(|p| name_matches(p, "AWS_SECRET_ACCESS_KEY")));
-        assert!(SECRETS.iter().any(|p| name_matches(p, "LD_PRELOAD")));
-        assert!(!SECRETS.iter().any(|p| name_matches(p, "PATH")));
-        assert!(name_matches("LC_*", "LC_ALL") && !name_matches("LC_*", "LANG"));
-    }
 
     #[test]
     fn durations() {

@@ -30,6 +30,8 @@ const MAX_DEPTH: usize = 16;
 
 pub(crate) struct Normalizer<'a> {
     pub(crate) home: &'a str,
+    /// The sandbox's file system view (empty: the host's).
+    pub(crate) mounts: &'a [(std::path::PathBuf, std::path::PathBuf)],
     pub(crate) programs: ProgramResolver<'a>,
     pub(crate) parts: Vec<Part>,
 }
@@ -61,7 +63,7 @@ impl From<ShellWord> for Word {
 
 impl Normalizer<'_> {
     pub(crate) fn path(&self, path: &str, cwd: &Path) -> String {
-        path::resolve(path, cwd, self.home)
+        path::resolve_in(path, cwd, self.home, self.mounts)
     }
 
     pub(crate) fn host(&self, host: &str) -> String {

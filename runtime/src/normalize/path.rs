@@ -32,12 +32,18 @@ pub(crate) fn expand_home(path: &str, home: &str) -> String {
 /// Resolves a path as requests' paths are: `~` expanded, made absolute
 /// against `cwd`, symlinks of the existing prefix followed.
 pub fn resolve(path: &str, cwd: &Path, home: &str) -> String {
-    let expanded = expand_home(path, home);
-    let joined = if expanded.starts_with('/') { PathBuf::from(expanded) } else { cwd.join(expanded) };
-    resolve_absolute(&joined).to_string_lossy().into_owned()
+    resolve_in(path, cwd, home, &[])
 }
 
-fn resolve_absolute(path: &Path) -> PathBuf {
+/// [`resolve`] in a file system view with `mounts` (mount point, what it
+/// shows): the path the sandboxed command would reach, on the host.
+pub(crate) fn resolve_in(path: &str, cwd: &Path, home: &str, mounts: &[(PathBuf, PathBuf)]) -> String {
+    let expanded = expand_home(path, home);
+    let joined = if expanded.starts_with('/') { PathBuf::from(expanded) } else { cwd.join(expanded) };
+    resolve_absolute(&joined, mounts).to_string_lossy().into_owned()
+}
+
+fn resolve_absolute(path: &Path, mounts: &[(PathBuf, PathBuf)]) -> PathBuf {
     let mut pending: VecDeque<OsString> = components(path);
     let mut resolved = PathBuf::from("/");
     let mut follow = true;
@@ -47,10 +53,17 @@ fn resolve_absolute(path: &Path) -> PathBuf {
             continue;
         }
         if component == ".." {
+            // Leaving a mount's root goes to its mount point's parent.
+            if let Some((point, _)) = mounts.iter().find(|(_, shown)| *shown == resolved) {
+                resolved = point.clone();
+            }
             resolved.pop();
             continue;
         }
-        let candidate = resolved.join(&component);
+        let mut candidate = resolved.join(&component);
+        if let Some((_, shown)) = mounts.iter().find(|(point, _)| *point == candidate) {
+            candidate = shown.clone();
+        }
         if follow && !candidate.starts_with("/proc") {
             match std::fs::symlink_metadata(&candidate) {
                 Ok(metadata) if metadata.file_type().is_symlink() && hops < MAX_SYMLINK_HOPS => {
@@ -115,5 +128,22 @@ mod tests {
         // A symlink loop ends, judged at the loop.
         assert!(r("loop/x").ends_with("/x"));
         assert_eq!(r("/proc/self/environ"), "/proc/self/environ");
+    }
+
+    #[test]
+    fn a_mount_view_maps_what_the_command_sees() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = std::fs::canonicalize(dir.path()).expect("canonical");
+        let private = root.join("private");
+        std::fs::create_dir_all(private.join("kept")).expect("mkdir");
+        let kept = root.join("real-ws");
+        std::fs::create_dir_all(&kept).expect("mkdir");
+        let mounts = vec![(PathBuf::from("/tmp"), private.clone()), (private.join("kept"), kept.clone())];
+        let r = |p: &str| resolve_in(p, Path::new("/"), "/home/u", &mounts);
+        assert_eq!(r("/tmp/notes.md"), format!("{}/notes.md", private.display()));
+        assert_eq!(r("/tmp"), private.display().to_string());
+        assert_eq!(r("/tmp/kept/src"), format!("{}/src", kept.display()));
+        assert_eq!(r("/tmp/../etc/passwd"), "/etc/passwd");
+        assert_eq!(r("/var/tmp/x"), "/var/tmp/x");
     }
 }

@@ -31,6 +31,7 @@ pub(crate) struct ProgramResolver<'a> {
     /// Canonical trusted bin directories.
     pub(crate) trusted: &'a [PathBuf],
     pub(crate) home: &'a str,
+    pub(crate) mounts: &'a [(PathBuf, PathBuf)],
 }
 
 impl ProgramResolver<'_> {
@@ -41,16 +42,16 @@ impl ProgramResolver<'_> {
         }
         let name = super::shell::basename(spelled).to_owned();
         let located = if spelled.contains('/') {
-            let resolved = PathBuf::from(path::resolve(spelled, cwd, self.home));
+            let resolved = PathBuf::from(path::resolve_in(spelled, cwd, self.home, self.mounts));
             is_executable(&resolved).then_some(resolved)
         } else {
             match self.lookup {
                 ProgramLookup::AssumeTrusted => return Program::trusted_name(spelled),
-                ProgramLookup::Search(dirs) => dirs
-                    .iter()
-                    .map(|dir| dir.join(spelled))
-                    .find(|candidate| is_executable(candidate))
-                    .map(|found| PathBuf::from(path::resolve(&found.to_string_lossy(), cwd, self.home))),
+                ProgramLookup::Search(dirs) => {
+                    dirs.iter().map(|dir| dir.join(spelled)).find(|candidate| is_executable(candidate)).map(|found| {
+                        PathBuf::from(path::resolve_in(&found.to_string_lossy(), cwd, self.home, self.mounts))
+                    })
+                }
             }
         };
         let mut names = vec![name];

@@ -8,8 +8,6 @@
 #![allow(unsafe_code)]
 
 use std::io;
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command};
 
 use landlock::{
     ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath, PathFd, Ruleset,
@@ -41,9 +39,19 @@ struct ReadyLayer {
     ruleset: RulesetCreated,
 }
 
+/// A rule on a path under `/proc`, added by the run's init once it has
+/// mounted the run's own `/proc` (a rule opened on the host's `/proc`
+/// would name another file system).
+pub(super) struct DeferredRule {
+    ruleset: std::os::fd::OwnedFd,
+    path: std::ffi::CString,
+    access: u64,
+}
+
 /// Profiles turned into kernel objects, to be applied by one child.
 pub struct Prepared {
     layers: Vec<ReadyLayer>,
+    deferred: Vec<DeferredRule>,
     seccomp: Option<Vec<seccompiler::sock_filter>>,
     pub enforcement: Enforcement,
 }
@@ -51,7 +59,14 @@ pub struct Prepared {
 impl Prepared {
     /// Creates the rulesets and the filter. Refuses when the kernel's
     /// Landlock ABI is below the ruleset's minimum.
-    pub fn new(landlock: Option<&LandlockRuleset>, seccomp: Option<&SeccompProgram>) -> Result<Prepared, SandboxError> {
+    ///
+    /// With `fresh_proc`, rules under `/proc` are left for
+    /// [`Prepared::add_deferred_rules`], after the run's `/proc` is mounted.
+    pub fn new(
+        landlock: Option<&LandlockRuleset>,
+        seccomp: Option<&SeccompProgram>,
+        fresh_proc: bool,
+    ) -> Result<Prepared, SandboxError> {
         let abi = landlock_abi();
         let mut enforcement = Enforcement {
             landlock_abi: abi,
@@ -61,6 +76,7 @@ impl Prepared {
             seccomp_instructions: 0,
         };
         let mut layers = Vec::new();
+        let mut deferred = Vec::new();
         if let Some(ruleset) = landlock {
             if abi < ruleset.minimum_abi {
                 return Err(SandboxError(format!(
@@ -76,7 +92,7 @@ impl Prepared {
                 ));
             }
             for layer in &ruleset.layers {
-                layers.push(prepare_layer(layer, abi, &mut enforcement)?);
+                layers.push(prepare_layer(layer, abi, &mut enforcement, fresh_proc.then_some(&mut deferred))?);
             }
         }
         let seccomp = seccomp.map(|program| {
@@ -87,12 +103,59 @@ impl Prepared {
                 .map(|i| seccompiler::sock_filter { code: i.code, jt: i.jt, jf: i.jf, k: i.k })
                 .collect()
         });
-        Ok(Prepared { layers, seccomp, enforcement })
+        Ok(Prepared { layers, deferred, seccomp, enforcement })
     }
 
-    /// Restricts the calling process. Runs in the child between `fork` and
-    /// `exec`.
-    pub(super) fn apply(self) -> io::Result<()> {
+    /// Adds the rules under `/proc` to their rulesets. Runs in init, after
+    /// the run's `/proc` is mounted.
+    pub(super) unsafe fn add_deferred_rules(&self) -> io::Result<()> {
+        const LANDLOCK_RULE_PATH_BENEATH: libc::c_int = 1;
+        #[repr(C, packed)]
+        struct PathBeneathAttr {
+            allowed_access: u64,
+            parent_fd: i32,
+        }
+        for rule in &self.deferred {
+            // SAFETY: open, landlock_add_rule and close with a C string and
+            // a stack struct.
+            unsafe {
+                let fd = libc::open(rule.path.as_ptr(), libc::O_PATH | libc::O_CLOEXEC);
+                if fd < 0 {
+                    // Absent in the run's /proc: granting less is safe.
+                    continue;
+                }
+                let attr = PathBeneathAttr { allowed_access: rule.access, parent_fd: fd };
+                let added = libc::syscall(
+                    libc::SYS_landlock_add_rule,
+                    std::os::fd::AsRawFd::as_raw_fd(&rule.ruleset),
+                    LANDLOCK_RULE_PATH_BENEATH,
+                    &attr as *const PathBeneathAttr,
+                    0u32,
+                );
+                let error = io::Error::last_os_error();
+                libc::close(fd);
+                if added != 0 {
+                    return Err(error);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Restricts the calling process, from the command's copy of the
+    /// parent's memory.
+    ///
+    /// # Safety
+    /// Only in the cloned command, which never returns to drop `self`.
+    pub(super) unsafe fn apply_in_child(&self) -> io::Result<()> {
+        // SAFETY: this process owns a copy of the parent's memory and ends
+        // in exec or _exit, so the value is never dropped twice.
+        let owned: Prepared = unsafe { std::ptr::read(self) };
+        owned.apply()
+    }
+
+    /// Restricts the calling process.
+    fn apply(self) -> io::Result<()> {
         if self.layers.is_empty() {
             nix::sys::prctl::set_no_new_privs().map_err(io::Error::from)?;
         }
@@ -107,21 +170,6 @@ impl Prepared {
         }
         Ok(())
     }
-}
-
-/// Spawns `command` with `prepared` applied between `fork` and `exec`. Any
-/// failure to restrict makes the spawn fail: nothing runs unsandboxed.
-pub fn spawn(command: &mut Command, prepared: Prepared) -> io::Result<Child> {
-    let mut slot = Some(prepared);
-    let hook = move || match slot.take() {
-        Some(prepared) => prepared.apply(),
-        None => Err(io::Error::other("sandbox applied twice")),
-    };
-    // SAFETY: the hook runs in the forked child. It only makes syscalls
-    // (prctl, landlock_restrict_self, seccomp) on objects made in the
-    // parent, and closes their descriptors.
-    unsafe { command.pre_exec(hook) };
-    command.spawn()
 }
 
 fn abi_of(version: u8) -> ABI {
@@ -157,6 +205,7 @@ fn prepare_layer(
     layer: &vtpolicy_compiler::profile::landlock::Layer,
     abi: u8,
     enforcement: &mut Enforcement,
+    mut deferred: Option<&mut Vec<DeferredRule>>,
 ) -> Result<ReadyLayer, SandboxError> {
     let fail = |what: &str, e: &dyn std::fmt::Display| SandboxError(format!("Landlock {what}: {e}"));
     let handled = flags(&layer.handled_fs, abi);
@@ -175,6 +224,16 @@ fn prepare_layer(
     for rule in &layer.rules {
         let access = flags(&rule.access, abi) & handled;
         if access.is_empty() {
+            continue;
+        }
+        if let Some(deferred) = deferred.as_deref_mut()
+            && (rule.path == "/proc" || rule.path.starts_with("/proc/"))
+        {
+            let clone = created.try_clone().map_err(|e| fail("ruleset", &e))?;
+            let Some(ruleset) = Option::<std::os::fd::OwnedFd>::from(clone) else { continue };
+            let path = std::ffi::CString::new(rule.path.as_str()).map_err(|e| fail("rule", &e))?;
+            deferred.push(DeferredRule { ruleset, path, access: access.bits() });
+            enforcement.landlock_rules += 1;
             continue;
         }
         let fd = match PathFd::new(&rule.path) {

@@ -1,19 +1,20 @@
-//! What the child does to itself between `fork` and `exec`, before the
-//! Landlock and seccomp layers: leave the caller's session, die with the
-//! parent, join the run's cgroups, take the policy's resource limits, enter
-//! its private mount namespace with the write-denied paths mounted
-//! read-only, and drop every capability. Only syscalls on values prepared
-//! in the parent.
+//! What the run's init and command do to themselves before the Landlock
+//! and seccomp layers (see `tree.rs` for the order): map the user
+//! namespace, join the run's cgroups, take the policy's resource limits,
+//! set up the private mount namespace (write-denied paths mounted
+//! read-only, read-denied ones covered, private `/tmp`, `/dev/shm` and
+//! `/run`), and drop every capability. Only syscalls on values prepared in
+//! the parent.
 
 #![allow(unsafe_code)]
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use vtpolicy_compiler::profile::landlock::{FileKind, MountPlan};
 
-use super::probe::MountSupport;
+use super::tree::write_file;
 
 /// One resource limit, soft and hard alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,13 +47,26 @@ impl Resource {
 }
 
 /// The private mount namespace of [`MountPlan`], ready for the child.
-#[derive(Debug)]
-pub struct PreparedMounts {
-    /// `uid_map` and `gid_map` lines mapping the caller's ids to
-    /// themselves, when a user namespace is needed (not root).
-    user_namespace: Option<(Vec<u8>, Vec<u8>)>,
+#[derive(Debug, Default)]
+pub(crate) struct PreparedMounts {
     /// Mounts in order, parents first.
     mounts: Vec<Mount>,
+}
+
+/// The run's private directories: `/tmp` is the per-call temporary
+/// directory, `/dev/shm` and the runtime directories are empty.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PrivateDirs {
+    /// The per-call temporary directory, bound over `/tmp`.
+    pub tmp: Option<std::path::PathBuf>,
+    /// Trees under `/tmp` that stay visible at their own path (the
+    /// workspace, the working directory), bound back after `/tmp` is
+    /// covered; the supervisor creates their mount points in `tmp`.
+    pub keep: Vec<std::path::PathBuf>,
+    /// Directories covered by an empty tmpfs (`/run`, `/var/run`,
+    /// `$XDG_RUNTIME_DIR`), and `/dev/shm` by an empty writable one.
+    pub cover: Vec<std::path::PathBuf>,
+    pub shm: bool,
 }
 
 #[derive(Debug)]
@@ -63,24 +77,16 @@ enum Mount {
     HideFile { path: CString },
     /// Cover a directory with an empty read-only tmpfs of mode 000.
     HideDir { path: CString },
+    /// Bind `source` (recursively) onto `target`.
+    Rebind { source: CString, target: CString },
+    /// An empty tmpfs with these options.
+    Tmpfs { path: CString, options: &'static CStr, flags: libc::c_ulong },
 }
 
 impl PreparedMounts {
     /// Prepares `plan`: read-only binds keep the flags of the mount they
     /// sit on (a user namespace may not clear `nosuid`, `nodev`, …).
-    pub fn new(plan: &MountPlan, support: MountSupport) -> Result<Option<PreparedMounts>, String> {
-        if plan.read_only.is_empty() && plan.pinned.is_empty() && plan.hidden.is_empty() {
-            return Ok(None);
-        }
-        let user_namespace = match support {
-            MountSupport::Root => None,
-            MountSupport::UserNamespace => {
-                let uid = nix::unistd::geteuid().as_raw();
-                let gid = nix::unistd::getegid().as_raw();
-                Some((format!("{uid} {uid} 1\n").into_bytes(), format!("{gid} {gid} 1\n").into_bytes()))
-            }
-            MountSupport::Unavailable => return Err("this system cannot give the child a mount namespace".into()),
-        };
+    pub(crate) fn new(plan: &MountPlan, private: &PrivateDirs) -> Result<PreparedMounts, String> {
         // 0: pinned, 1: read-only, 2: hidden file, 3: hidden directory.
         let mut paths: Vec<(&str, u8)> = plan.pinned.iter().map(|p| (p.as_str(), 0)).collect();
         paths.extend(plan.read_only.iter().map(|p| (p.as_str(), 1)));
@@ -104,23 +110,38 @@ impl PreparedMounts {
                 _ => Mount::HideDir { path: c_path },
             });
         }
-        Ok(Some(PreparedMounts { user_namespace, mounts }))
+        let c = |path: &std::path::Path| {
+            use std::os::unix::ffi::OsStrExt as _;
+            CString::new(path.as_os_str().as_bytes()).map_err(|_| format!("`{}` holds a NUL byte", path.display()))
+        };
+        let cover_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+        for dir in &private.cover {
+            mounts.push(Mount::Tmpfs { path: c(dir)?, options: c"size=64k,mode=755", flags: cover_flags });
+        }
+        if private.shm {
+            mounts.push(Mount::Tmpfs {
+                path: c"/dev/shm".to_owned(),
+                options: c"mode=1777",
+                flags: libc::MS_NOSUID | libc::MS_NODEV,
+            });
+        }
+        if let Some(tmp) = &private.tmp {
+            // Kept trees are bound into the private tmp first, at their
+            // path below `/tmp`; the recursive bind of the private tmp
+            // over `/tmp` then carries them along.
+            for dir in &private.keep {
+                let relative = dir.strip_prefix("/tmp").unwrap_or(dir);
+                mounts.push(Mount::Rebind { source: c(dir)?, target: c(&tmp.join(relative))? });
+            }
+            mounts.push(Mount::Rebind { source: c(tmp)?, target: c"/tmp".to_owned() });
+        }
+        Ok(PreparedMounts { mounts })
     }
 
-    /// Runs in the child, before capabilities are dropped.
+    /// Runs in init, inside its new mount namespace.
     unsafe fn apply(&self) -> io::Result<()> {
-        // SAFETY: unshare, open, write and mount with pointers to C strings
-        // and buffers that outlive the calls.
+        // SAFETY: mount with pointers to C strings that outlive the calls.
         unsafe {
-            match &self.user_namespace {
-                Some((uid_map, gid_map)) => {
-                    check(libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS))?;
-                    write_file(c"/proc/self/setgroups", b"deny")?;
-                    write_file(c"/proc/self/uid_map", uid_map)?;
-                    write_file(c"/proc/self/gid_map", gid_map)?;
-                }
-                None => check(libc::unshare(libc::CLONE_NEWNS))?,
-            }
             let root = c"/";
             check(libc::mount(
                 std::ptr::null(),
@@ -152,6 +173,24 @@ impl PreparedMounts {
                             options.as_ptr().cast(),
                         ))?;
                     }
+                    Mount::Rebind { source, target } => {
+                        check(libc::mount(
+                            source.as_ptr(),
+                            target.as_ptr(),
+                            null,
+                            libc::MS_BIND | libc::MS_REC,
+                            null.cast(),
+                        ))?;
+                    }
+                    Mount::Tmpfs { path, options, flags } => {
+                        check(libc::mount(
+                            c"tmpfs".as_ptr(),
+                            path.as_ptr(),
+                            c"tmpfs".as_ptr(),
+                            *flags,
+                            options.as_ptr().cast(),
+                        ))?;
+                    }
                 }
             }
         }
@@ -159,75 +198,66 @@ impl PreparedMounts {
     }
 }
 
-unsafe fn write_file(path: &std::ffi::CStr, bytes: &[u8]) -> io::Result<()> {
-    // SAFETY: open/write/close on a C string and a live buffer.
-    unsafe {
-        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let written = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
-        let error = io::Error::last_os_error();
-        libc::close(fd);
-        if written != bytes.len() as isize {
-            return Err(error);
-        }
-    }
-    Ok(())
-}
-
-/// The child's own setup, prepared in the parent.
+/// The setup of the run's init and command, prepared in the parent.
 #[derive(Debug)]
-pub struct ChildSetup {
+pub(crate) struct ChildSetup {
     pub rlimits: Vec<Rlimit>,
-    /// The private mount namespace protecting write-denied paths.
-    pub mounts: Option<PreparedMounts>,
+    /// The private mount namespace.
+    pub mounts: PreparedMounts,
+    /// `uid_map` and `gid_map` lines mapping the caller's ids to
+    /// themselves, for a user namespace (not root).
+    pub id_maps: (Vec<u8>, Vec<u8>),
     /// `cgroup.procs` of each cgroup the child joins, opened for writing.
     pub cgroup_procs: Vec<OwnedFd>,
-    /// The supervising process: if it is gone by the time the death signal
-    /// is armed, the child exits.
-    pub parent: libc::pid_t,
     /// `/proc/sys/kernel/cap_last_cap`.
     pub last_cap: u32,
 }
 
 impl ChildSetup {
-    pub fn new(rlimits: Vec<Rlimit>, cgroup_procs: Vec<OwnedFd>, mounts: Option<PreparedMounts>) -> ChildSetup {
+    pub(crate) fn new(rlimits: Vec<Rlimit>, cgroup_procs: Vec<OwnedFd>, mounts: PreparedMounts) -> ChildSetup {
         let last_cap = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
             .ok()
             .and_then(|text| text.trim().parse().ok())
             .unwrap_or(63);
-        ChildSetup { rlimits, mounts, cgroup_procs, parent: std::process::id() as libc::pid_t, last_cap }
+        let uid = nix::unistd::geteuid().as_raw();
+        let gid = nix::unistd::getegid().as_raw();
+        let id_maps = (format!("{uid} {uid} 1\n").into_bytes(), format!("{gid} {gid} 1\n").into_bytes());
+        ChildSetup { rlimits, mounts, id_maps, cgroup_procs, last_cap }
     }
 
-    /// Runs in the child. Every step is a syscall; errors stop the exec.
-    pub(super) fn apply(&self) -> io::Result<()> {
-        // SAFETY (whole function): plain syscalls on integers and on
-        // buffers that live on this stack frame.
+    /// Maps the caller's ids into the user namespace init was cloned in.
+    pub(super) unsafe fn map_user_namespace(&self) -> io::Result<()> {
+        // SAFETY: writes of prepared buffers to files of this process.
         unsafe {
-            let empty: libc::sigset_t = std::mem::zeroed();
-            check(libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()))?;
-            check(libc::setsid())?;
-            check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0))?;
-            if libc::getppid() != self.parent {
-                return Err(io::Error::other("the supervising process is gone"));
+            write_file(c"/proc/self/setgroups", b"deny")?;
+            write_file(c"/proc/self/uid_map", &self.id_maps.0)?;
+            write_file(c"/proc/self/gid_map", &self.id_maps.1)
+        }
+    }
+
+    pub(super) unsafe fn join_cgroups(&self) -> io::Result<()> {
+        for fd in &self.cgroup_procs {
+            let zero = b"0\n";
+            // SAFETY: write of a literal to an open descriptor.
+            if unsafe { libc::write(fd.as_raw_fd(), zero.as_ptr().cast(), zero.len()) } < 0 {
+                return Err(io::Error::last_os_error());
             }
-            for fd in &self.cgroup_procs {
-                let zero = b"0\n";
-                if libc::write(fd.as_raw_fd(), zero.as_ptr().cast(), zero.len()) < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-            }
-            for limit in &self.rlimits {
-                let value = libc::rlimit { rlim_cur: limit.value, rlim_max: limit.value };
-                check(libc::setrlimit(limit.resource.raw(), &value))?;
-            }
-            if let Some(mounts) = &self.mounts {
-                mounts.apply()?;
-            }
-            drop_capabilities(self.last_cap)?;
         }
         Ok(())
+    }
+
+    pub(super) unsafe fn set_rlimits(&self) -> io::Result<()> {
+        for limit in &self.rlimits {
+            let value = libc::rlimit { rlim_cur: limit.value, rlim_max: limit.value };
+            // SAFETY: setrlimit with a stack struct.
+            check(unsafe { libc::setrlimit(limit.resource.raw(), &value) })?;
+        }
+        Ok(())
+    }
+
+    pub(super) unsafe fn mount(&self) -> io::Result<()> {
+        // SAFETY: see `PreparedMounts::apply`.
+        unsafe { self.mounts.apply() }
     }
 }
 
@@ -257,7 +287,7 @@ struct CapData {
 /// Empties every capability set: bounding, ambient, inheritable,
 /// permitted, effective. As root, first locks the securebits so that
 /// uid 0 gains nothing back at `exec`.
-unsafe fn drop_capabilities(last_cap: u32) -> io::Result<()> {
+pub(super) unsafe fn drop_capabilities(last_cap: u32) -> io::Result<()> {
     // SAFETY: prctl and capset with integer arguments and stack buffers.
     unsafe {
         if libc::geteuid() == 0 {
@@ -305,6 +335,6 @@ pub(super) fn close_inherited_fds() -> io::Result<()> {
     Ok(())
 }
 
-fn check(result: libc::c_int) -> io::Result<()> {
+pub(super) fn check(result: libc::c_int) -> io::Result<()> {
     if result < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
 }

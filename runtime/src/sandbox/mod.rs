@@ -2,22 +2,28 @@
 //! and applying them to a child process.
 //!
 //! [`KernelProfiles::compile`] resolves the Landlock ruleset against the
-//! live file system and builds the seccomp program; [`Prepared`] turns them
-//! into kernel objects in the parent, and [`spawn`] applies them in the
-//! forked child before `exec`. Every failure refuses to run.
+//! live file system and builds the seccomp program; [`Sandbox`] assembles
+//! everything a run needs around them (environment, limits, cgroups, the
+//! private namespaces) and spawns the one process tree (`tree.rs`) in which
+//! they are applied. Every failure refuses to run.
 
 mod apply;
+mod assemble;
 mod cgroup;
 mod child;
 mod fs;
+mod notify;
 mod probe;
 pub mod procfs;
 mod supervise;
+mod tree;
 
-pub use apply::{Enforcement, Prepared, SandboxError, spawn};
+pub use apply::{Enforcement, Prepared, SandboxError};
+pub use assemble::{Enforced, MountView, RunPlace, Sandbox};
 pub use cgroup::{CgroupSupport, RunCgroups};
-pub use child::{ChildSetup, PreparedMounts, Resource, Rlimit};
+pub use child::{Resource, Rlimit};
 pub use fs::HostFileSystem;
+pub use notify::SocketDecision;
 pub use probe::{KernelSupport, MountSupport, landlock_abi};
 pub use supervise::{Outcome, Running, Status};
 

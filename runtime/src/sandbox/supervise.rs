@@ -1,19 +1,22 @@
 //! Running the sandboxed child: spawn, forward signals, enforce the wall
 //! timeout, and leave nothing behind.
 //!
-//! The supervisor is a child subreaper, so daemonised grandchildren are
-//! re-parented to it rather than to init; when the child exits (or the
-//! timeout strikes) everything left in the run's cgroup, in the child's
-//! process group, or re-parented to the supervisor is killed and reaped.
+//! The command runs under the run's init (`tree.rs`), PID 1 of its own PID
+//! namespace: when the command exits, init exits and the kernel kills
+//! everything left in the namespace. The supervisor is also a child
+//! subreaper, for systems where no PID namespace can be made: then
+//! daemonised grandchildren are re-parented to it, and when the child
+//! exits (or the timeout strikes) everything left in the run's cgroup, in
+//! the child's process group, or re-parented to the supervisor is killed
+//! and reaped.
 //! The child's output descriptors are the caller's own: the supervisor
 //! never reads them, so a background process holding them cannot make it
 //! wait.
 
 #![allow(unsafe_code)]
 
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::process::Command;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -22,9 +25,10 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::unistd::Pid;
 use serde::Serialize;
 
-use super::apply::{Prepared, SandboxError};
+use super::apply::SandboxError;
 use super::cgroup::RunCgroups;
-use super::child::{ChildSetup, close_inherited_fds};
+use super::notify::{self, SocketDecision, SocketRules};
+use super::tree::{self, TreeSetup};
 
 /// Signals the supervisor passes on to the child's process group.
 const FORWARDED: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
@@ -58,26 +62,27 @@ pub struct Outcome {
     pub max_rss_kib: i64,
 }
 
-/// A spawned, sandboxed child.
+/// A spawned, sandboxed run: its init and, below it, the command.
 pub struct Running {
     pid: libc::pid_t,
     pidfd: OwnedFd,
+    /// The command's wait status, written by init when it reaped it.
+    status: OwnedFd,
     signals: SignalFd,
     started: Instant,
     cgroups: Option<RunCgroups>,
     previous_mask: SigSet,
     /// The tree was killed and reaped after the child was waited for.
     finished: bool,
+    _alive: OwnedFd,
 }
 
 impl Running {
-    /// Spawns `command` with `setup`, then `prepared`, applied in the
-    /// child, in that order, and every descriptor above 2 closed.
-    pub fn start(
-        command: &mut Command,
-        setup: ChildSetup,
-        prepared: Prepared,
+    /// Starts the tree of `setup`; unix sockets are judged by `sockets`.
+    pub(super) fn start(
+        setup: TreeSetup,
         cgroups: Option<RunCgroups>,
+        sockets: Option<(SocketRules, Sender<SocketDecision>)>,
     ) -> Result<Running, SandboxError> {
         let fail = |what: &str, e: &dyn std::fmt::Display| SandboxError(format!("{what}: {e}"));
         nix::sys::prctl::set_child_subreaper(true).map_err(|e| fail("cannot become a child subreaper", &e))?;
@@ -89,35 +94,29 @@ impl Running {
             mask.thread_swap_mask(nix::sys::signal::SigmaskHow::SIG_BLOCK).map_err(|e| fail("signal mask", &e))?;
         let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
             .map_err(|e| fail("signalfd", &e))?;
-        let mut slot = Some((setup, prepared));
-        let hook = move || match slot.take() {
-            Some((setup, prepared)) => {
-                setup.apply()?;
-                prepared.apply()?;
-                close_inherited_fds()
-            }
-            None => Err(std::io::Error::other("sandbox applied twice")),
-        };
-        // SAFETY: the hook runs in the forked child and only makes
-        // syscalls on values prepared here (see `ChildSetup::apply` and
-        // `Prepared::apply`).
-        unsafe { command.pre_exec(hook) };
         let started = Instant::now();
-        let child = command.spawn().map_err(|e| fail("cannot start the sandboxed command", &e))?;
-        let pid = child.id() as libc::pid_t;
-        // The child is waited for with wait4 below, for its resource usage.
-        drop(child);
-        // SAFETY: pidfd_open with integer arguments; a returned descriptor
-        // is owned by nobody else.
-        let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-        if raw < 0 {
-            let error = std::io::Error::last_os_error();
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-            return Err(fail("pidfd_open", &error));
+        let tree = match tree::start(setup) {
+            Ok(tree) => tree,
+            Err(error) => {
+                let _ = previous_mask.thread_set_mask();
+                return Err(fail("cannot start the sandboxed command", &error));
+            }
+        };
+        let running = Running {
+            pid: tree.init_pid,
+            pidfd: tree.init_pidfd,
+            status: tree.status,
+            signals,
+            started,
+            cgroups,
+            previous_mask,
+            finished: false,
+            _alive: tree.alive,
+        };
+        if let (Some(listener), Some((rules, decisions))) = (tree.listener, sockets) {
+            notify::serve(listener, rules, decisions).map_err(|e| fail("cannot start the socket supervisor", &e))?;
         }
-        // SAFETY: `raw` is a fresh descriptor returned to us alone.
-        let pidfd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
-        Ok(Running { pid, pidfd, signals, started, cgroups, previous_mask, finished: false })
+        Ok(running)
     }
 
     pub fn pid(&self) -> u32 {
@@ -167,7 +166,10 @@ impl Running {
             // Signal only: the child itself is reaped by wait4 below.
             self.signal_tree();
         }
-        let (status, max_rss_kib) = wait4(self.pid)?;
+        let (init_status, max_rss_kib) = wait4(self.pid)?;
+        // The command's own status, unless init died before reaping it.
+        let mut raw = [0u8; 4];
+        let status = if read_exact(&self.status, &mut raw) { decode(i32::from_ne_bytes(raw)) } else { init_status };
         let duration_ms = self.started.elapsed().as_millis() as u64;
         // Whatever the child left running goes with it.
         self.kill_tree();
@@ -182,6 +184,9 @@ impl Running {
         if let Some(cgroups) = &self.cgroups {
             cgroups.kill_all();
         }
+        // Init's death takes its PID namespace with it.
+        // SAFETY: pidfd_send_signal on our own pidfd.
+        unsafe { libc::syscall(libc::SYS_pidfd_send_signal, self.pidfd.as_raw_fd(), libc::SIGKILL, 0usize, 0u32) };
         let _ = kill(Pid::from_raw(-self.pid), Signal::SIGKILL);
     }
 
@@ -222,12 +227,22 @@ fn wait4(pid: libc::pid_t) -> Result<(Status, i64), SandboxError> {
             return Err(SandboxError(format!("wait4: {error}")));
         }
     }
-    let status = if libc::WIFSIGNALED(status) {
+    Ok((decode(status), usage.ru_maxrss))
+}
+
+fn decode(status: libc::c_int) -> Status {
+    if libc::WIFSIGNALED(status) {
         Status::Signaled(libc::WTERMSIG(status))
     } else {
         Status::Exited(libc::WEXITSTATUS(status))
-    };
-    Ok((status, usage.ru_maxrss))
+    }
+}
+
+fn read_exact(fd: &OwnedFd, buffer: &mut [u8]) -> bool {
+    // SAFETY: read into a live buffer; the pipe's writer (init) is gone,
+    // so this never blocks.
+    let n = unsafe { libc::read(fd.as_raw_fd(), buffer.as_mut_ptr().cast(), buffer.len()) };
+    n == buffer.len() as isize
 }
 
 /// Kills every child of this (subreaper) process, the re-parented orphans

@@ -1,0 +1,338 @@
+//! [`Sandbox`]: everything `run` needs to execute one command under a set
+//! of policies, assembled in one place: the kernel profiles, the
+//! environment allow-list, resource limits, cgroups, the private mount
+//! namespace and the process tree. The CLI keeps arguments, approval,
+//! events and exit codes.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, channel};
+
+use vtpolicy_compiler::profile::landlock::WriteDenies;
+use vtpolicy_compiler::{CompiledPolicy, Context, Limits};
+
+use super::apply::{Enforcement, Prepared, SandboxError};
+use super::cgroup::{CgroupSupport, RunCgroups};
+use super::child::{ChildSetup, PreparedMounts, PrivateDirs, Resource, Rlimit};
+use super::notify::{NotifyFilter, SocketDecision, SocketRules};
+use super::probe::MountSupport;
+use super::supervise::Running;
+use super::tree::{Exec, Namespaces, TreeSetup};
+use super::{KernelProfiles, landlock_abi};
+
+/// Where the run happens: the paths the policies were compiled for.
+#[derive(Debug, Clone)]
+pub struct RunPlace {
+    pub workspace: PathBuf,
+    pub cwd: PathBuf,
+    /// The per-call temporary directory (`${tmp}`), on the host.
+    pub tmp: PathBuf,
+    pub home: String,
+}
+
+/// How the run's file system differs from the host's, as mount points
+/// (where the child sees it) and what they show (host paths). The judge
+/// resolves paths through it, so decisions and the kernel agree.
+pub type MountView = Vec<(PathBuf, PathBuf)>;
+
+/// A command's sandbox, ready to spawn.
+pub struct Sandbox {
+    profiles: KernelProfiles,
+    namespaces: Namespaces,
+    private: PrivateDirs,
+    cgroups: Option<RunCgroups>,
+    rlimits: Vec<Rlimit>,
+    environment: Vec<(String, String)>,
+    socket_rules: SocketRules,
+    place: RunPlace,
+    pids_cgroup: bool,
+}
+
+/// What the spawned sandbox enforces, for the `spawn` event.
+#[derive(Debug, Clone)]
+pub struct Enforced {
+    pub layers: Vec<String>,
+    pub enforcement: Enforcement,
+    /// `pids_cgroup`, `rlimit` or `none`.
+    pub process_limit: &'static str,
+    /// What could not be enforced here.
+    pub partial: Vec<String>,
+}
+
+impl Sandbox {
+    /// Compiles the kernel profiles of `policies` for `place` and prepares
+    /// everything around them. Refuses (nothing runs) what cannot be
+    /// enforced as the policies ask.
+    pub fn prepare(policies: &[&CompiledPolicy], place: RunPlace, run_id: &str) -> Result<Sandbox, SandboxError> {
+        let fail = |message: String| SandboxError(message);
+        let context = Context {
+            workspace: place.workspace.to_string_lossy().into_owned(),
+            home: place.home.clone(),
+            tmp: place.tmp.to_string_lossy().into_owned(),
+            cwd: place.cwd.to_string_lossy().into_owned(),
+        };
+        let profiles = KernelProfiles::for_run(policies, &context).map_err(fail)?;
+        let sandboxed = profiles.landlock.is_some() || profiles.seccomp.is_some();
+        let mounts = profiles.mounts;
+        let namespaces =
+            Namespaces { private: sandboxed && mounts.available(), user: mounts == MountSupport::UserNamespace };
+        let limits = &profiles.model.limits;
+        let root = nix::unistd::geteuid().is_root();
+        let support = CgroupSupport::detect();
+        let cgroups = match RunCgroups::create(&support, &format!("vtpolicy-{run_id}"), limits.processes) {
+            Ok(cgroups) => Some(cgroups),
+            Err(message) if root && limits.processes.is_some() => {
+                return Err(fail(format!("cannot limit processes as root without a pids cgroup: {message}")));
+            }
+            Err(_) => None,
+        };
+        let pids_cgroup = cgroups.as_ref().is_some_and(RunCgroups::limits_processes);
+        if root && limits.processes.is_some() && !pids_cgroup {
+            return Err(fail(
+                "cannot limit processes as root: no writable pids cgroup (RLIMIT_NPROC does not apply to root)".into(),
+            ));
+        }
+        let private = if namespaces.private { private_dirs(&profiles, &place) } else { PrivateDirs::default() };
+        let tmp_root = if private.tmp.is_some() { PathBuf::from("/tmp") } else { place.tmp.clone() };
+        let socket_rules = SocketRules { roots: vec![place.workspace.clone(), tmp_root] };
+        let keep: Vec<Vec<String>> = policies.iter().map(|c| c.settings.env_keep.clone()).collect();
+        let mut environment = child_environment(&keep);
+        let tmpdir = if private.tmp.is_some() { "/tmp".to_owned() } else { place.tmp.to_string_lossy().into_owned() };
+        let names: Vec<&str> = policies.iter().map(|c| c.policy.name.as_str()).collect();
+        environment.push(("VTPOLICY_SANDBOX".into(), "1".into()));
+        environment.push(("VTPOLICY_SANDBOX_RUN".into(), run_id.into()));
+        environment.push(("VTPOLICY_SANDBOX_POLICY".into(), names.join(",")));
+        environment.push(("TMPDIR".into(), tmpdir));
+        Ok(Sandbox {
+            rlimits: rlimits(limits, !pids_cgroup),
+            profiles,
+            namespaces,
+            private,
+            cgroups,
+            environment,
+            socket_rules,
+            place,
+            pids_cgroup,
+        })
+    }
+
+    /// The run's file system as the judge must see it.
+    pub fn view(&self) -> MountView {
+        let Some(tmp) = &self.private.tmp else { return Vec::new() };
+        let mut view = vec![(PathBuf::from("/tmp"), tmp.clone())];
+        for kept in &self.private.keep {
+            if let Ok(relative) = kept.strip_prefix("/tmp") {
+                view.push((tmp.join(relative), kept.clone()));
+            }
+        }
+        view
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.profiles.model.limits
+    }
+
+    /// Write-denied paths that did not exist: the run must not create them.
+    pub fn watched(&self) -> Vec<String> {
+        self.profiles
+            .landlock
+            .as_ref()
+            .filter(|r| r.write_denies == WriteDenies::Mounts)
+            .map(|r| r.mounts.watched.clone())
+            .unwrap_or_default()
+    }
+
+    /// The environment the command gets.
+    pub fn environment(&self) -> &[(String, String)] {
+        &self.environment
+    }
+
+    /// Spawns `program` with `args` in the sandbox. Socket decisions come
+    /// on the returned receiver.
+    pub fn spawn(
+        self,
+        program: &Path,
+        args: &[String],
+    ) -> Result<(Running, Enforced, Receiver<SocketDecision>), SandboxError> {
+        let fail = |what: &str, e: &dyn std::fmt::Display| SandboxError(format!("{what}: {e}"));
+        let procs = match self.cgroups.as_ref().map(RunCgroups::procs_files).transpose() {
+            Ok(procs) => procs.unwrap_or_default(),
+            Err(message) => return Err(SandboxError(message)),
+        };
+        let plan = self.profiles.landlock.as_ref().filter(|r| r.write_denies == WriteDenies::Mounts).map(|r| &r.mounts);
+        if let Some(tmp) = &self.private.tmp {
+            for kept in &self.private.keep {
+                let relative = kept.strip_prefix("/tmp").unwrap_or(kept);
+                std::fs::create_dir_all(tmp.join(relative)).map_err(|e| fail("cannot prepare the private /tmp", &e))?;
+            }
+        }
+        let mounts = if self.namespaces.private {
+            PreparedMounts::new(plan.unwrap_or(&Default::default()), &self.private).map_err(SandboxError)?
+        } else {
+            PreparedMounts::default()
+        };
+        let prepared =
+            Prepared::new(self.profiles.landlock.as_ref(), self.profiles.seccomp.as_ref(), self.namespaces.private)?;
+        let enforcement = prepared.enforcement.clone();
+        let sandboxed = self.profiles.landlock.is_some() || self.profiles.seccomp.is_some();
+        let arch = vtpolicy_compiler::profile::seccomp::Arch::host()
+            .ok_or_else(|| SandboxError("seccomp: this architecture is not supported".into()))?;
+        let notify = sandboxed.then(|| NotifyFilter::new(arch.audit()));
+        let root = nix::unistd::geteuid().is_root();
+        let exec = Exec::new(program, args, &self.environment, &self.place.cwd)
+            .map_err(|e| fail("cannot prepare the command", &e))?;
+        let setup = TreeSetup {
+            namespaces: self.namespaces,
+            child: ChildSetup::new(self.rlimits.clone(), procs, mounts),
+            prepared: sandboxed.then_some(prepared),
+            notify,
+            exec,
+            memfd_noexec: root && self.namespaces.private && !self.namespaces.user,
+        };
+        let mut layers: Vec<String> =
+            vec!["session".into(), "rlimits".into(), "capabilities_dropped".into(), "no_new_privs".into()];
+        let mut partial = enforcement.partial.clone();
+        if sandboxed {
+            if self.namespaces.private {
+                layers.extend(["pid_namespace", "mount_namespace", "private_tmp", "private_proc"].map(String::from));
+                if self.namespaces.user {
+                    layers.push("user_namespace".into());
+                }
+            } else {
+                partial.push(
+                    "no PID or mount namespace here: the process tree is held by the subreaper alone, /tmp and /proc are shared".into(),
+                );
+            }
+            if self.profiles.landlock.is_some() {
+                layers.push("landlock".into());
+            }
+            if self.profiles.seccomp.is_some() {
+                layers.push("seccomp".into());
+            }
+            layers
+                .push(if landlock_abi() >= 9 { "unix_sockets_landlock" } else { "unix_sockets_seccomp_notify" }.into());
+            layers.push("memfd_noexec".into());
+        }
+        if self.pids_cgroup {
+            layers.push("pids_cgroup".into());
+        }
+        if self.cgroups.as_ref().is_some_and(RunCgroups::kills_tree) {
+            layers.push("kill_cgroup".into());
+        }
+        let process_limit = match (self.profiles.model.limits.processes, self.pids_cgroup) {
+            (Some(_), true) => "pids_cgroup",
+            (Some(_), false) => "rlimit",
+            (None, _) => "none",
+        };
+        let (sender, receiver) = channel();
+        let running = Running::start(setup, self.cgroups, sandboxed.then(|| (self.socket_rules, sender)))?;
+        Ok((running, Enforced { layers, enforcement, process_limit, partial }, receiver))
+    }
+}
+
+/// The private directories of a run: `/tmp` is `${tmp}` (keeping the
+/// workspace and working directory visible where they live under it),
+/// `/dev/shm` is empty, and runtime directories are covered unless a
+/// policy grants something inside them.
+fn private_dirs(profiles: &KernelProfiles, place: &RunPlace) -> PrivateDirs {
+    let granted = |dir: &str| {
+        profiles.model.layers.iter().any(|layer| {
+            layer.read.iter().chain(layer.write.iter()).flatten().any(|glob| {
+                let g = glob.glob.as_str();
+                g == dir || g.starts_with(&format!("{dir}/"))
+            })
+        })
+    };
+    let in_use = |dir: &Path| place.workspace.starts_with(dir) || place.cwd.starts_with(dir);
+    let mut cover = Vec::new();
+    let mut candidates = vec![PathBuf::from("/run"), PathBuf::from("/var/run")];
+    if let Some(runtime) = std::env::var_os("XDG_RUNTIME_DIR") {
+        candidates.push(PathBuf::from(runtime));
+    }
+    for dir in candidates {
+        let is_dir = std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir());
+        let already = cover.iter().any(|c: &PathBuf| dir.starts_with(c));
+        if is_dir && !already && !granted(&dir.to_string_lossy()) && !in_use(&dir) {
+            cover.push(dir);
+        }
+    }
+    let mut keep: Vec<PathBuf> = Vec::new();
+    for dir in [&place.workspace, &place.cwd] {
+        if dir.starts_with("/tmp") && !dir.starts_with(&place.tmp) && !keep.iter().any(|k| dir.starts_with(k)) {
+            keep.retain(|k| !k.starts_with(dir));
+            keep.push(dir.clone());
+        }
+    }
+    PrivateDirs { tmp: Some(place.tmp.clone()), keep, cover, shm: Path::new("/dev/shm").is_dir() }
+}
+
+/// The resource limits of the child: the policy's, core dumps off, and
+/// the process count as an rlimit when no pids cgroup holds it.
+fn rlimits(limits: &Limits, nproc: bool) -> Vec<Rlimit> {
+    let mut out = vec![Rlimit { resource: Resource::Core, value: 0 }];
+    let mut add = |resource, value: Option<u64>| {
+        if let Some(value) = value {
+            out.push(Rlimit { resource, value });
+        }
+    };
+    add(Resource::Cpu, limits.cpu_seconds);
+    add(Resource::AddressSpace, limits.memory_bytes);
+    add(Resource::FileSize, limits.file_size_bytes);
+    add(Resource::OpenFiles, limits.open_files);
+    if nproc {
+        add(Resource::Processes, limits.processes);
+    }
+    out
+}
+
+/// Names that never pass, whatever an allow-list says: credentials and
+/// loader controls.
+const SECRETS: &[&str] = &[
+    "*_TOKEN",
+    "*_TOKEN_*",
+    "*SECRET*",
+    "*PASSWORD*",
+    "*_API_KEY",
+    "*ACCESS_KEY*",
+    "AWS_*",
+    "SSH_AUTH_SOCK",
+    "LD_*",
+    "DYLD_*",
+    "GH_*",
+    "GITHUB_TOKEN",
+];
+
+/// The caller's variables that every policy keeps (an allow-list: each
+/// policy must keep a variable for it to pass), secrets never.
+fn child_environment(allow: &[Vec<String>]) -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(name, _)| allow.iter().all(|list| list.iter().any(|pattern| name_matches(pattern, name))))
+        .filter(|(name, _)| !SECRETS.iter().any(|pattern| name_matches(pattern, name)))
+        .filter(|(name, _)| !name.starts_with("VTPOLICY_SANDBOX") && name != "TMPDIR")
+        .collect()
+}
+
+/// `*` matches any run of characters; everything else is literal.
+fn name_matches(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((head, tail)) => {
+            let Some(rest) = name.strip_prefix(head) else { return false };
+            (0..=rest.len()).any(|i| rest.is_char_boundary(i) && name_matches(tail, rest.get(i..).unwrap_or_default()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_pass_an_allow_list() {
+        assert!(name_matches("CARGO_*", "CARGO_REGISTRY_TOKEN"));
+        assert!(SECRETS.iter().any(|p| name_matches(p, "CARGO_REGISTRY_TOKEN")));
+        assert!(SECRETS.iter().any(|p| name_matches(p, "AWS_SECRET_ACCESS_KEY")));
+        assert!(SECRETS.iter().any(|p| name_matches(p, "LD_PRELOAD")));
+        assert!(!SECRETS.iter().any(|p| name_matches(p, "PATH")));
+        assert!(name_matches("LC_*", "LC_ALL") && !name_matches("LC_*", "LANG"));
+    }
+}
