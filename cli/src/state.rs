@@ -33,6 +33,11 @@ fn state_base() -> Option<PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state")))
 }
 
+/// vtpolicy's state directory: `<state>/vtpolicy`.
+pub(crate) fn state_dir() -> Option<PathBuf> {
+    state_base().map(|base| base.join("vtpolicy"))
+}
+
 /// Moves `path` into `<state>/vtpolicy/quarantine/<run>/`, keeping its
 /// full path below that directory; removes it when it cannot be moved
 /// (another file system).

@@ -1,18 +1,23 @@
 //! The compiled Landlock ruleset and seccomp program of stock policies,
-//! applied to real children on this kernel, as root and as an unprivileged
-//! user. Every attempt is checked by its side effect, not only its status.
+//! applied to real children on this kernel through `run`'s one spawn path,
+//! with the namespaces `run` makes here and with Landlock carving alone.
+//! Every attempt is checked by its side effect, not only its status. The
+//! same checks as an unprivileged user are the escape suite's
+//! (`cli/tests/escapes.rs`), which runs the binary as `nobody`.
 
 use std::os::unix::fs::chown;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
-use vtpolicy_compiler::Context;
 use vtpolicy_compiler::profile::landlock::WriteDenies;
-use vtpolicy_runtime::sandbox::{KernelProfiles, Prepared, spawn};
+use vtpolicy_compiler::{CompiledPolicy, Context};
+use vtpolicy_runtime::sandbox::{KernelProfiles, Prepared, RunPlace, Sandbox, Status};
 use vtpolicy_runtime::{Layering, load_policy};
 
-const NOBODY: u32 = 65534;
+/// A run id no other test of this process uses (cgroups are named by it).
+fn run_id() -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    format!("test-{}-{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -24,7 +29,10 @@ struct Fixture {
 
 impl Fixture {
     fn new(owner: Option<u32>) -> Fixture {
-        let dir = tempfile::Builder::new().prefix("vtpolicy-sandbox").tempdir().expect("tempdir");
+        // Not under /tmp: the run's private /tmp would hide the fixture
+        // from the sandboxed command, and the checks would hold for the
+        // wrong reason.
+        let dir = tempfile::Builder::new().prefix("vtpolicy-sandbox").tempdir_in("/var/tmp").expect("tempdir");
         let root = dir.path().canonicalize().expect("canonical");
         let workspace = root.join("ws");
         let outside = root.join("outside");
@@ -60,30 +68,62 @@ fn chown_tree(path: &Path, uid: u32) {
     }
 }
 
-fn profiles(policy: &str, fixture: &Fixture) -> KernelProfiles {
-    let context = fixture.context();
-    let (compiled, diagnostics) = load_policy(policy, &context, Layering::Enforce);
-    let compiled = compiled.unwrap_or_else(|| panic!("{policy}: {diagnostics:?}"));
-    // Landlock alone, as where no mount namespace can be made.
-    KernelProfiles::compile_with(&[&compiled], &context, WriteDenies::Carve).expect("profiles")
+fn compiled(policy: &str, fixture: &Fixture) -> CompiledPolicy {
+    let (compiled, diagnostics) = load_policy(policy, &fixture.context(), Layering::Enforce);
+    compiled.unwrap_or_else(|| panic!("{policy}: {diagnostics:?}"))
 }
 
-/// Runs `script` with `sh -c` inside the sandbox of `profiles`.
-fn sandboxed(profiles: &KernelProfiles, fixture: &Fixture, uid: Option<u32>, script: &str) -> Output {
-    let prepared = Prepared::new(profiles.landlock.as_ref(), profiles.seccomp.as_ref(), false).expect("prepare");
-    let mut command = Command::new("/bin/sh");
-    command
-        .arg("-c")
-        .arg(script)
-        .current_dir(&fixture.workspace)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(uid) = uid {
-        command.uid(uid).gid(uid);
+fn profiles(policy: &str, fixture: &Fixture) -> KernelProfiles {
+    let context = fixture.context();
+    // Landlock alone, as where no mount namespace can be made.
+    KernelProfiles::compile_with(&[&compiled(policy, fixture)], &context, WriteDenies::Carve).expect("profiles")
+}
+
+/// How the sandbox is built: as `run` builds it here, or as where no
+/// namespace can be made.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Build {
+    Namespaces,
+    CarvingOnly,
+}
+
+/// Runs `script` with `sh -c` inside the sandbox of `policy`, through
+/// `run`'s one spawn path; its output is collected through the private
+/// temporary directory.
+fn sandboxed(policy: &str, fixture: &Fixture, build: Build, script: &str) -> (bool, String) {
+    let policy = compiled(policy, fixture);
+    let place = RunPlace {
+        workspace: fixture.workspace.clone(),
+        cwd: fixture.workspace.clone(),
+        tmp: fixture.tmp.clone(),
+        home: fixture.home.display().to_string(),
+    };
+    let sandbox = match build {
+        Build::Namespaces => Sandbox::prepare(&[&policy], place, &run_id()),
+        Build::CarvingOnly => Sandbox::prepare_without_namespaces(&[&policy], place, &run_id()),
     }
-    spawn(&mut command, prepared).expect("spawn").wait_with_output().expect("wait")
+    .expect("prepare");
+    let output = tempfile::tempfile().expect("output file");
+    let errors = tempfile::tempfile().expect("error file");
+    let sandbox =
+        sandbox.with_output(output.try_clone().expect("clone").into(), errors.try_clone().expect("clone").into());
+    let (running, _, _) = sandbox.spawn(Path::new("/bin/sh"), &["-c".to_owned(), script.to_owned()]).expect("spawn");
+    let outcome = running.wait(Some(std::time::Duration::from_secs(30))).expect("wait");
+    let mut text = String::new();
+    let mut output = output;
+    std::io::Seek::rewind(&mut output).expect("rewind");
+    std::io::Read::read_to_string(&mut output, &mut text).expect("read output");
+    let mut errors = errors;
+    let mut error_text = String::new();
+    std::io::Seek::rewind(&mut errors).expect("rewind");
+    std::io::Read::read_to_string(&mut errors, &mut error_text).expect("read errors");
+    if !error_text.is_empty() {
+        eprintln!("`{script}` said on stderr: {error_text}");
+    }
+    if outcome.status != Status::Exited(0) {
+        eprintln!("`{script}` ended {:?}", outcome.status);
+    }
+    (outcome.status == Status::Exited(0), text)
 }
 
 fn python(code: &str) -> String {
@@ -93,12 +133,14 @@ fn python(code: &str) -> String {
 const SOCKET_PROBE: &str = "import socket,errno\n\
 def t(*a):\n  try:\n    socket.socket(*a); return \"open\"\n  except OSError as e: return errno.errorcode[e.errno]\n";
 
-fn suite(uid: Option<u32>) {
-    let fixture = Fixture::new(uid);
-    let profiles = profiles("workspace-write", &fixture);
+fn suite(build: Build) {
+    let fixture = Fixture::new(None);
     let ws = fixture.workspace.display().to_string();
     let outside = fixture.outside.display().to_string();
-    let run = |script: &str| sandboxed(&profiles, &fixture, uid, script);
+    let run = |script: &str| {
+        let (success, stdout) = sandboxed("workspace-write", &fixture, build, script);
+        Out { status: Exit(success), stdout: stdout.into_bytes() }
+    };
 
     // An allowed command runs and reads the workspace.
     let out = run("ls src && cat src/lib.rs");
@@ -151,29 +193,43 @@ fn suite(uid: Option<u32>) {
     assert!(fixture.tmp.exists());
 }
 
-#[test]
-fn workspace_write_holds_as_root() {
-    suite(None);
+/// What a sandboxed script did.
+#[derive(Debug)]
+struct Out {
+    status: Exit,
+    stdout: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct Exit(bool);
+
+impl Exit {
+    fn success(&self) -> bool {
+        self.0
+    }
 }
 
 #[test]
-fn workspace_write_holds_as_an_unprivileged_user() {
-    let uid = if nix::unistd::geteuid().is_root() { Some(NOBODY) } else { None };
-    suite(uid);
+fn workspace_write_holds_with_namespaces() {
+    suite(Build::Namespaces);
+}
+
+#[test]
+fn workspace_write_holds_with_landlock_carving_alone() {
+    suite(Build::CarvingOnly);
 }
 
 #[test]
 fn read_only_refuses_every_inet_socket_and_every_write() {
     let fixture = Fixture::new(None);
-    let profiles = profiles("read-only", &fixture);
     let probe = python(&format!(
         "{SOCKET_PROBE}print(t(socket.AF_INET, socket.SOCK_STREAM), t(socket.AF_INET6, socket.SOCK_STREAM), \
          t(socket.AF_UNIX, socket.SOCK_STREAM))"
     ));
-    let out = sandboxed(&profiles, &fixture, None, &probe);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "EPERM EPERM open\n", "{out:?}");
-    let out = sandboxed(&profiles, &fixture, None, "echo x > src/new.rs");
-    assert!(!out.status.success());
+    let (_, out) = sandboxed("read-only", &fixture, Build::Namespaces, &probe);
+    assert_eq!(out, "EPERM EPERM open\n");
+    let (success, _) = sandboxed("read-only", &fixture, Build::Namespaces, "echo x > src/new.rs");
+    assert!(!success);
     assert!(!fixture.workspace.join("src/new.rs").exists());
 }
 

@@ -90,6 +90,9 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         tmp: environment.tmp.clone(),
         home: environment.home.clone(),
     };
+    if let Err(message) = place.check(crate::state::state_dir().as_deref()) {
+        return events.fail(message);
+    }
     let sandbox = match Sandbox::prepare(&refs, place, &run_id) {
         Ok(sandbox) => sandbox,
         Err(error) => return events.fail(error.to_string()),
@@ -108,7 +111,11 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
 
     // Judge.
     let (program, program_args, command_text) = match &args.command {
-        Some(text) => ("/bin/sh".to_owned(), vec!["-c".to_owned(), text.clone()], vec![text.clone()]),
+        // The text runs in the shell whose grammar the judge parses.
+        Some(text) => match trusted_bash(&judge) {
+            Some(bash) => (bash, vec!["-c".to_owned(), text.clone()], vec![text.clone()]),
+            None => return events.fail("`run -c` needs bash, found in a trusted directory; there is none".to_owned()),
+        },
         None => match args.argv.split_first() {
             Some((program, rest)) => (program.clone(), rest.to_vec(), args.argv.clone()),
             None => return events.fail("no command to run".to_owned()),
@@ -227,6 +234,15 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
     }
     drop(tmp);
     Exit::Status(u8::try_from(code).unwrap_or(OWN_FAILURE))
+}
+
+/// `bash` as the judge resolves it, if it is a trusted program.
+fn trusted_bash(judge: &Judge) -> Option<String> {
+    let raw = RawRequest::Exec { argv: Some(vec!["bash".to_owned()]), command: None, cwd: None, workspace: None };
+    match judge.normalize(&raw).first() {
+        Some(Part::Request { request: Request::Exec(exec), .. }) if exec.program.trusted => exec.program.path.clone(),
+        _ => None,
+    }
 }
 
 /// The deciding rule ids and their reasons.

@@ -47,7 +47,7 @@ fn inner(argv: &[Word]) -> Unwrapped {
 pub(crate) fn unwrap(program: &str, argv: &[Word]) -> Unwrapped {
     let args = argv.get(1..).unwrap_or_default();
     match basename(program) {
-        "sh" | "bash" | "zsh" | "dash" | "ksh" | "mksh" | "ash" => shell(args),
+        shell_name @ ("sh" | "bash" | "zsh" | "dash" | "ksh" | "mksh" | "ash") => shell(shell_name, args),
         "env" => env(args),
         "nohup" => match args.first() {
             Some(Word::Known(first)) if first.starts_with("--") && first != "--" => Unwrapped::NotAWrapper,
@@ -134,7 +134,63 @@ fn options<'a>(
     Ok(&[])
 }
 
-fn shell(args: &[Word]) -> Unwrapped {
+/// Constructs that bash reads one way and a POSIX shell (dash) another,
+/// or that only bash has. The engine parses bash, so text for any other
+/// shell that holds one of them is not judged as bash would read it.
+const DIALECT_DIFFERENCES: &[(&str, &str)] = &[
+    ("$'", "ANSI-C quoting `$'…'`"),
+    ("$\"", "locale quoting `$\"…\"`"),
+    ("[[", "`[[ … ]]`"),
+    ("<<<", "here-strings"),
+    ("&>", "`&>` redirection"),
+    ("|&", "`|&` pipes"),
+    ("<(", "process substitution"),
+    (">(", "process substitution"),
+    ("((", "arithmetic commands"),
+    ("function ", "the `function` keyword"),
+    ("=(", "array assignment"),
+    ("${!", "indirect expansion"),
+    (";;&", "`;;&` case fall-through"),
+    (";&", "`;&` case fall-through"),
+];
+
+/// Why bash and the POSIX shell `program` might read `text` differently.
+pub(crate) fn dialect_difference(program: &str, text: &str) -> Option<&'static str> {
+    if program == "bash" {
+        return None;
+    }
+    if let Some((_, what)) = DIALECT_DIFFERENCES.iter().find(|(needle, _)| text.contains(needle)) {
+        return Some(what);
+    }
+    braces(text)
+}
+
+/// Brace expansion (`{a,b}`, `{1..3}`) and bash-only parameter
+/// operations (`${x//a/b}`, `${x:1:2}`, `${x^^}`, `${x,,}`).
+fn braces(text: &str) -> Option<&'static str> {
+    let bytes = text.as_bytes();
+    for (open, _) in text.match_indices('{') {
+        let parameter = open > 0 && bytes.get(open - 1) == Some(&b'$');
+        let Some(length) = text.get(open + 1..).and_then(|rest| rest.find('}')) else { continue };
+        let inside = text.get(open + 1..open + 1 + length).unwrap_or_default();
+        if parameter {
+            // The name: a special parameter or an identifier (or digits).
+            let name = inside
+                .strip_prefix(['@', '*', '?', '$', '-'])
+                .unwrap_or_else(|| inside.trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '_'));
+            let operator = if name.len() == inside.len() && inside.starts_with('#') { "" } else { name };
+            const POSIX: [&str; 10] = [":-", ":=", ":?", ":+", "-", "=", "?", "+", "%", "#"];
+            if !operator.is_empty() && !POSIX.iter().any(|op| operator.starts_with(op)) {
+                return Some("bash-only parameter expansion");
+            }
+        } else if !inside.contains(char::is_whitespace) && (inside.contains(',') || inside.contains("..")) {
+            return Some("brace expansion");
+        }
+    }
+    None
+}
+
+fn shell(program: &str, args: &[Word]) -> Unwrapped {
     let mut saw_c = false;
     let mut index = 0;
     while let Some(word) = args.get(index) {
@@ -162,6 +218,12 @@ fn shell(args: &[Word]) -> Unwrapped {
         break;
     }
     match (saw_c, args.get(index)) {
+        (true, Some(Word::Known(text))) => match dialect_difference(program, text) {
+            Some(what) => Unwrapped::Unanalysable(format!(
+                "`{program} -c` text with {what}: bash, whose grammar the judge parses, and {program} may read it differently"
+            )),
+            None => Unwrapped::Shell(Word::Known(text.clone())),
+        },
         (true, Some(text)) => Unwrapped::Shell(text.clone()),
         _ => Unwrapped::NotAWrapper,
     }

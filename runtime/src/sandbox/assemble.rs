@@ -4,6 +4,7 @@
 //! namespace and the process tree. The CLI keeps arguments, approval,
 //! events and exit codes.
 
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, channel};
 
@@ -29,6 +30,37 @@ pub struct RunPlace {
     pub home: String,
 }
 
+impl RunPlace {
+    /// Refuses a workspace the sandbox would make meaningless: one that
+    /// does not exist, `/`, `/tmp`, the home directory or one of its
+    /// ancestors (the home's dot-files would be writable), or one holding
+    /// vtpolicy's own state directory (its quarantine and approvals).
+    pub fn check(&self, state: Option<&Path>) -> Result<(), String> {
+        let workspace = &self.workspace;
+        let shown = workspace.display();
+        if !workspace.is_dir() {
+            return Err(format!("the workspace `{shown}` does not exist or is not a directory"));
+        }
+        if workspace == Path::new("/") || workspace == Path::new("/tmp") {
+            return Err(format!("the workspace `{shown}` is a system-wide directory; name a project directory"));
+        }
+        let home = std::fs::canonicalize(&self.home).unwrap_or_else(|_| PathBuf::from(&self.home));
+        if home.starts_with(workspace) {
+            return Err(format!(
+                "the workspace `{shown}` holds the home directory, whose start-up files it would make writable; \
+                 name a project directory with --workspace"
+            ));
+        }
+        if let Some(state) = state {
+            let state = std::fs::canonicalize(state).unwrap_or_else(|_| state.to_path_buf());
+            if state.starts_with(workspace) {
+                return Err(format!("the workspace `{shown}` holds vtpolicy's state directory `{}`", state.display()));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// How the run's file system differs from the host's, as mount points
 /// (where the child sees it) and what they show (host paths). The judge
 /// resolves paths through it, so decisions and the kernel agree.
@@ -45,6 +77,7 @@ pub struct Sandbox {
     socket_rules: SocketRules,
     place: RunPlace,
     pids_cgroup: bool,
+    output: Option<(OwnedFd, OwnedFd)>,
 }
 
 /// What the spawned sandbox enforces, for the `spawn` event.
@@ -63,6 +96,25 @@ impl Sandbox {
     /// everything around them. Refuses (nothing runs) what cannot be
     /// enforced as the policies ask.
     pub fn prepare(policies: &[&CompiledPolicy], place: RunPlace, run_id: &str) -> Result<Sandbox, SandboxError> {
+        Sandbox::prepare_in(policies, place, run_id, true)
+    }
+
+    /// [`Sandbox::prepare`] as on a machine without mount, PID or user
+    /// namespaces (Landlock carves write denies instead).
+    pub fn prepare_without_namespaces(
+        policies: &[&CompiledPolicy],
+        place: RunPlace,
+        run_id: &str,
+    ) -> Result<Sandbox, SandboxError> {
+        Sandbox::prepare_in(policies, place, run_id, false)
+    }
+
+    fn prepare_in(
+        policies: &[&CompiledPolicy],
+        place: RunPlace,
+        run_id: &str,
+        namespaces: bool,
+    ) -> Result<Sandbox, SandboxError> {
         let fail = |message: String| SandboxError(message);
         let context = Context {
             workspace: place.workspace.to_string_lossy().into_owned(),
@@ -70,7 +122,12 @@ impl Sandbox {
             tmp: place.tmp.to_string_lossy().into_owned(),
             cwd: place.cwd.to_string_lossy().into_owned(),
         };
-        let profiles = KernelProfiles::for_run(policies, &context).map_err(fail)?;
+        let profiles = if namespaces {
+            KernelProfiles::for_run(policies, &context)
+        } else {
+            KernelProfiles::for_run_without_namespaces(policies, &context)
+        }
+        .map_err(fail)?;
         let sandboxed = profiles.landlock.is_some() || profiles.seccomp.is_some();
         let mounts = profiles.mounts;
         let namespaces =
@@ -112,6 +169,7 @@ impl Sandbox {
             socket_rules,
             place,
             pids_cgroup,
+            output: None,
         })
     }
 
@@ -139,6 +197,13 @@ impl Sandbox {
             .filter(|r| r.write_denies == WriteDenies::Mounts)
             .map(|r| r.mounts.watched.clone())
             .unwrap_or_default()
+    }
+
+    /// Gives the command these descriptors as standard output and error
+    /// instead of the caller's.
+    pub fn with_output(mut self, stdout: OwnedFd, stderr: OwnedFd) -> Sandbox {
+        self.output = Some((stdout, stderr));
+        self
     }
 
     /// The environment the command gets.
@@ -186,6 +251,7 @@ impl Sandbox {
             prepared: sandboxed.then_some(prepared),
             notify,
             exec,
+            output: self.output,
             memfd_noexec: root && self.namespaces.private && !self.namespaces.user,
         };
         let mut layers: Vec<String> =

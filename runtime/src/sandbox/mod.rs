@@ -73,6 +73,15 @@ impl KernelProfiles {
         KernelProfiles::build(policies, context, mounts, strategy_for(mounts), false)
     }
 
+    /// What `run` would apply on a machine where no mount namespace can be
+    /// made: Landlock carving, no private namespaces.
+    pub fn for_run_without_namespaces(
+        policies: &[&CompiledPolicy],
+        context: &Context,
+    ) -> Result<KernelProfiles, String> {
+        KernelProfiles::build(policies, context, MountSupport::Unavailable, WriteDenies::Carve, false)
+    }
+
     fn build(
         policies: &[&CompiledPolicy],
         context: &Context,

@@ -28,7 +28,7 @@ use serde::Serialize;
 use super::apply::SandboxError;
 use super::cgroup::RunCgroups;
 use super::notify::{self, SocketDecision, SocketRules};
-use super::tree::{self, TreeSetup};
+use super::tree::{self, LIVE_INITS, TreeSetup};
 
 /// Signals the supervisor passes on to the child's process group.
 const FORWARDED: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
@@ -166,7 +166,11 @@ impl Running {
             // Signal only: the child itself is reaped by wait4 below.
             self.signal_tree();
         }
-        let (init_status, max_rss_kib) = wait4(self.pid)?;
+        let waited = wait4(self.pid);
+        if let Ok(mut live) = LIVE_INITS.lock() {
+            live.retain(|pid| *pid != self.pid);
+        }
+        let (init_status, max_rss_kib) = waited?;
         // The command's own status, unless init died before reaping it.
         let mut raw = [0u8; 4];
         let status = if read_exact(&self.status, &mut raw) { decode(i32::from_ne_bytes(raw)) } else { init_status };
@@ -245,28 +249,29 @@ fn read_exact(fd: &OwnedFd, buffer: &mut [u8]) -> bool {
     n == buffer.len() as isize
 }
 
-/// Kills every child of this (subreaper) process, the re-parented orphans
-/// included, and reaps it, until none is left. Call once the sandboxed
-/// child has been waited for, or is being abandoned.
+/// Kills every child of this (subreaper) process that is no live run's
+/// init (the re-parented orphans), and reaps it, until none is left. Call
+/// once the sandboxed child has been waited for, or is being abandoned.
 fn reap_descendants() {
     let me = std::process::id() as i32;
     for _ in 0..200 {
-        let orphans: Vec<i32> = children_of(me);
-        for pid in &orphans {
-            let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
-            let _ = kill(Pid::from_raw(-*pid), Signal::SIGKILL);
-        }
-        let mut reaped = false;
-        loop {
-            // SAFETY: waitpid on any child except `child`, no status kept.
-            let pid = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG | libc::__WALL) };
-            if pid <= 0 {
-                break;
+        let orphans: Vec<i32> = {
+            // Held while listing and killing: an init cloned meanwhile is
+            // registered before it can be listed.
+            let live = LIVE_INITS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let orphans: Vec<i32> = children_of(me).into_iter().filter(|pid| !live.contains(pid)).collect();
+            for pid in &orphans {
+                let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+                let _ = kill(Pid::from_raw(-*pid), Signal::SIGKILL);
             }
-            reaped = true;
-        }
-        if orphans.is_empty() && !reaped {
+            orphans
+        };
+        if orphans.is_empty() {
             return;
+        }
+        for pid in &orphans {
+            // SAFETY: waitpid on one orphan, no status kept.
+            unsafe { libc::waitpid(*pid, std::ptr::null_mut(), libc::WNOHANG | libc::__WALL) };
         }
         std::thread::sleep(Duration::from_millis(1));
     }

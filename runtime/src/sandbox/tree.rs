@@ -134,6 +134,8 @@ pub(super) struct TreeSetup {
     pub(super) prepared: Option<Prepared>,
     pub(super) notify: Option<NotifyFilter>,
     pub(super) exec: Exec,
+    /// Descriptors to put at 1 and 2 instead of the caller's own.
+    pub(super) output: Option<(OwnedFd, OwnedFd)>,
     /// `vm.memfd_noexec = 2` in the run's PID namespace, where init may
     /// write it (root).
     pub(super) memfd_noexec: bool,
@@ -151,6 +153,11 @@ pub(super) struct Started {
     /// up if the supervisor is gone.
     pub(super) alive: OwnedFd,
 }
+
+/// The inits of the runs this process is supervising, registered from the
+/// moment they are cloned: the orphans one run leaves must never be
+/// confused with another run still going.
+pub(super) static LIVE_INITS: std::sync::Mutex<Vec<libc::pid_t>> = std::sync::Mutex::new(Vec::new());
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];
@@ -181,6 +188,9 @@ pub(super) fn start(setup: TreeSetup) -> io::Result<Started> {
         }
     }
     let mut pidfd: libc::c_int = -1;
+    // Held across the clone, so that no reaper lists the new init before
+    // it is registered.
+    let mut live = LIVE_INITS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     // SAFETY: a raw clone without CLONE_VM and a null stack behaves like
     // fork: the child runs on a copy of this stack and only calls
     // `init_main`, which never returns.
@@ -193,6 +203,8 @@ pub(super) fn start(setup: TreeSetup) -> io::Result<Started> {
         unsafe { init_main(&setup, &pipes) }
     }
     let pid = pid as libc::pid_t;
+    live.push(pid);
+    drop(live);
     // SAFETY: CLONE_PIDFD stored a fresh descriptor for us alone.
     let init_pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
     let Pipes { setup: (setup_r, setup_w), ack: (ack_r, ack_w), status: (status_r, status_w), alive } = pipes;
@@ -203,6 +215,9 @@ pub(super) fn start(setup: TreeSetup) -> io::Result<Started> {
         unsafe {
             libc::syscall(libc::SYS_pidfd_send_signal, init_pidfd.as_raw_fd(), libc::SIGKILL, 0usize, 0u32);
             libc::waitpid(pid, std::ptr::null_mut(), libc::__WALL);
+        }
+        if let Ok(mut live) = LIVE_INITS.lock() {
+            live.retain(|p| *p != pid);
         }
         error
     };
@@ -292,6 +307,19 @@ macro_rules! step {
 
 const FORWARDED: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
+/// The command's pid as init sees it, for [`forward`].
+static COMMAND: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// Init's handler: the signal goes to the command's process group. (A PID
+/// namespace's init receives signals from outside only through a handler.)
+extern "C" fn forward(signal: libc::c_int) {
+    let command = COMMAND.load(std::sync::atomic::Ordering::Relaxed);
+    if command > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(-command, signal) };
+    }
+}
+
 /// Init: PID 1 of the run (or, without namespaces, a plain parent).
 unsafe fn init_main(setup: &TreeSetup, pipes: &Pipes) -> ! {
     let report = pipes.setup.1.as_raw_fd();
@@ -302,10 +330,11 @@ unsafe fn init_main(setup: &TreeSetup, pipes: &Pipes) -> ! {
         libc::close(pipes.ack.1.as_raw_fd());
         libc::close(pipes.status.0.as_raw_fd());
         libc::close(pipes.alive.1.as_raw_fd());
-        // Signals are the command's to receive; init must not die of them
-        // (outside a PID namespace it is an ordinary process).
+        // Signals are the command's to receive: init passes them on (they
+        // stay blocked, as the supervisor's mask had them, until the
+        // command exists).
         for signal in FORWARDED {
-            libc::signal(signal, libc::SIG_IGN);
+            libc::signal(signal, forward as *const () as libc::sighandler_t);
         }
         step!(
             report,
@@ -365,6 +394,9 @@ unsafe fn init_main(setup: &TreeSetup, pipes: &Pipes) -> ! {
         }
         libc::close(report);
         let command = command as libc::pid_t;
+        COMMAND.store(command, std::sync::atomic::Ordering::Relaxed);
+        let empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
         loop {
             let mut status: libc::c_int = 0;
             let pid = libc::waitpid(-1, &mut status, libc::__WALL);
@@ -398,12 +430,19 @@ unsafe fn command_main(setup: &TreeSetup, report: RawFd, init: libc::pid_t) -> !
         if libc::getppid() != init {
             libc::_exit(125);
         }
+        // Its own session and process group, without a controlling
+        // terminal; init forwards the supervisor's signals to the group.
+        step!(report, Step::Session, check(libc::setsid()));
         step!(report, Step::WorkingDirectory, check(libc::chdir(setup.exec.cwd.as_ptr())));
         step!(report, Step::Capabilities, drop_capabilities(setup.child.last_cap));
         if let Some(prepared) = &setup.prepared {
             step!(report, Step::Restrict, prepared.apply_in_child());
         } else {
             step!(report, Step::Restrict, nix::sys::prctl::set_no_new_privs().map_err(io::Error::from));
+        }
+        if let Some((stdout, stderr)) = &setup.output {
+            step!(report, Step::Descriptors, check(libc::dup2(stdout.as_raw_fd(), 1)));
+            step!(report, Step::Descriptors, check(libc::dup2(stderr.as_raw_fd(), 2)));
         }
         step!(report, Step::Descriptors, close_inherited_fds());
         libc::execve(setup.exec.program.as_ptr(), setup.exec.argv_ptrs.as_ptr(), setup.exec.envp_ptrs.as_ptr());
