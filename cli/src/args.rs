@@ -120,6 +120,10 @@ pub(crate) enum SandboxCommand {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Finish what runs whose vtpolicy was killed left undone: quarantine
+    /// what they created, remove their temporary directories and cgroups.
+    /// `run` does this on its own before it starts.
+    Recover,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

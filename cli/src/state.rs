@@ -33,6 +33,89 @@ fn state_base() -> Option<PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state")))
 }
 
+/// What a run must finish if its vtpolicy is killed (SIGKILL leaves no
+/// chance to clean up): written before the command starts, removed when
+/// the run has finished.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Journal {
+    pub(crate) run: String,
+    /// The supervisor's pid and start time: a run is over when that
+    /// process is gone.
+    pub(crate) supervisor: i32,
+    pub(crate) started: String,
+    pub(crate) tmp: PathBuf,
+    pub(crate) cgroups: Vec<PathBuf>,
+    pub(crate) leftovers: vtpolicy_runtime::sandbox::Leftovers,
+}
+
+fn journal_dir() -> Option<PathBuf> {
+    state_dir().map(|dir| dir.join("runs"))
+}
+
+impl Journal {
+    /// Writes the journal; its path, to remove when the run is over.
+    pub(crate) fn write(&self) -> Result<PathBuf, String> {
+        let dir = journal_dir().ok_or("no state directory for the run's journal")?;
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+        let path = dir.join(format!("{}.json", self.run));
+        let text = serde_json::to_string(self).map_err(|e| e.to_string())?;
+        write_private(&path, &text).map_err(|e| format!("cannot write `{}`: {e}", path.display()))?;
+        Ok(path)
+    }
+
+    /// This process's pid and start time.
+    pub(crate) fn supervisor() -> (i32, String) {
+        let pid = std::process::id() as i32;
+        (pid, start_time(pid).unwrap_or_default())
+    }
+}
+
+/// Finishes every journaled run whose supervisor is gone: its quarantine,
+/// its temporary directory, its cgroups. Returns each run with what was
+/// done.
+pub(crate) fn recover_crashed_runs() -> Vec<(String, Vec<String>)> {
+    let Some(dir) = journal_dir() else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Vec::new() };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Some(journal) = std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str::<Journal>(&t).ok())
+        else {
+            continue;
+        };
+        let fields = vtpolicy_runtime::sandbox::procfs::stat_fields(journal.supervisor);
+        let zombie = fields.as_ref().and_then(|f| f.first()).is_some_and(|state| state == "Z" || state == "X");
+        let same = fields.as_ref().and_then(|f| f.get(19)).is_some_and(|start| *start == journal.started);
+        if same && !zombie {
+            continue;
+        }
+        let mut actions = Vec::new();
+        for created in journal.leftovers.created() {
+            match quarantine(&created, &journal.run) {
+                Ok(moved) => actions.push(format!("moved `{}` to `{}`", created.display(), moved.display())),
+                Err(error) => actions.push(format!("`{}`: {error}", created.display())),
+            }
+        }
+        if journal.tmp.exists() && std::fs::remove_dir_all(&journal.tmp).is_ok() {
+            actions.push(format!("removed `{}`", journal.tmp.display()));
+        }
+        for cgroup in &journal.cgroups {
+            if cgroup.exists() {
+                let procs = std::fs::read_to_string(cgroup.join("cgroup.procs")).unwrap_or_default();
+                for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                }
+                if std::fs::remove_dir(cgroup).is_ok() {
+                    actions.push(format!("removed cgroup `{}`", cgroup.display()));
+                }
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+        out.push((journal.run, actions));
+    }
+    out
+}
+
 /// vtpolicy's state directory: `<state>/vtpolicy`.
 pub(crate) fn state_dir() -> Option<PathBuf> {
     state_base().map(|base| base.join("vtpolicy"))

@@ -86,7 +86,9 @@ struct Listeners {
 }
 
 impl Listeners {
-    fn start(id: &str) -> Listeners {
+    /// Also listens on pathname sockets under `socket_dir` (a directory
+    /// the sandbox may read, like the user's `~/.cache`).
+    fn start(id: &str, socket_dir: &Path) -> Listeners {
         let tcp4 = TcpListener::bind("127.0.0.1:0").expect("tcp4");
         let tcp6 = TcpListener::bind("[::1]:0").expect("tcp6");
         let udp4 = UdpSocket::bind("127.0.0.1:0").expect("udp4");
@@ -106,6 +108,19 @@ impl Listeners {
             socket.set_nonblocking(true).expect("nonblocking");
         }
         unix.set_nonblocking(true).expect("nonblocking");
+        std::fs::create_dir_all(socket_dir).expect("socket dir");
+        let _ = std::fs::set_permissions(socket_dir, std::fs::Permissions::from_mode(0o777));
+        let stream_path = socket_dir.join("agent.sock");
+        let dgram_path = socket_dir.join("dgram.sock");
+        let _ = std::fs::remove_file(&stream_path);
+        let _ = std::fs::remove_file(&dgram_path);
+        let unix_stream = UnixListener::bind(&stream_path).expect("unix stream socket");
+        let unix_dgram = std::os::unix::net::UnixDatagram::bind(&dgram_path).expect("unix datagram socket");
+        for path in [&stream_path, &dgram_path] {
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777));
+        }
+        unix_stream.set_nonblocking(true).expect("nonblocking");
+        unix_dgram.set_nonblocking(true).expect("nonblocking");
         let hits = Arc::new(Mutex::new(BTreeMap::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let (thread_hits, thread_stop) = (Arc::clone(&hits), Arc::clone(&stop));
@@ -127,6 +142,12 @@ impl Listeners {
                 }
                 if unix.accept().is_ok() {
                     hit("abstract");
+                }
+                if unix_stream.accept().is_ok() {
+                    hit("unix_stream");
+                }
+                if unix_dgram.recv(&mut buf).is_ok() {
+                    hit("unix_dgram");
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
@@ -157,7 +178,9 @@ struct Fixture {
 
 impl Fixture {
     fn new(owner: Option<u32>) -> Fixture {
-        let dir = tempfile::Builder::new().prefix("vtpolicy-escapes").tempdir().expect("tempdir");
+        // Not under /tmp: the run's private /tmp would hide the whole
+        // fixture, and the attempts would fail for the wrong reason.
+        let dir = tempfile::Builder::new().prefix("vtpolicy-escapes").tempdir_in("/var/tmp").expect("tempdir");
         let root = dir.path().canonicalize().expect("canonical");
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         let ws = root.join("ws");
@@ -168,6 +191,12 @@ impl Fixture {
             ("ws/.git/config", "[core]\n\tbare = false\n"),
             ("ws/.git/HEAD", "ref: refs/heads/main\n"),
             ("ws/.git/hooks/pre-commit.sample", "#!/bin/sh\n"),
+            ("ws/.git/modules/lib/config", "[core]\n"),
+            ("ws/.git/modules/lib/hooks/pre-commit.sample", "#!/bin/sh\n"),
+            ("ws/sublib/.git", "gitdir: ../.git/modules/lib\n"),
+            ("ws/app/.git/config", "[core]\n\thooksPath = .husky\n"),
+            ("ws/app/.git/HEAD", "ref: refs/heads/main\n"),
+            ("ws/app/.husky/pre-commit", "#!/bin/sh\nnpm test\n"),
             ("ws/.env", "TOKEN=SECRET-DOTENV\n"),
             ("ws/sub/.env.local", "TOKEN=SECRET-ENVLOCAL\n"),
             ("ws/certs/server.key", "SECRET-KEY\n"),
@@ -195,6 +224,9 @@ impl Fixture {
         }
         let mut snapshot = BTreeMap::new();
         for path in [
+            "ws/.git/modules/lib/config",
+            "ws/sublib/.git",
+            "ws/app/.husky/pre-commit",
             "ws/.git/config",
             "ws/vendor/lib/.git/config",
             "home/.bashrc",
@@ -240,7 +272,7 @@ fn suite(policy: &str, uid: Option<u32>) -> Vec<String> {
     let suite: Suite = toml::from_str(&text).expect("suite parses");
     let fixture = Fixture::new(uid);
     let id = format!("{}-{}", std::process::id(), RUNS.fetch_add(1, Ordering::Relaxed));
-    let listeners = Listeners::start(&id);
+    let listeners = Listeners::start(&id, &fixture.home.join(".cache/sockets"));
     let mut outside_command = Command::new("/bin/sleep");
     outside_command.arg("600").env_clear().env("OUTSIDE_SECRET", "SECRET-OUTSIDE");
     if let Some(uid) = uid {
@@ -307,8 +339,10 @@ fn suite(policy: &str, uid: Option<u32>) -> Vec<String> {
         }
         let pty = nix::pty::openpty(None, None).expect("pty");
         nix::fcntl::fcntl(&pty.slave, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK)).expect("nonblock");
-        let before: BTreeMap<&str, usize> =
-            ["tcp4", "tcp6", "udp4", "udp6", "abstract"].into_iter().map(|n| (n, listeners.count(n))).collect();
+        let before: BTreeMap<&str, usize> = ["tcp4", "tcp6", "udp4", "udp6", "abstract", "unix_stream", "unix_dgram"]
+            .into_iter()
+            .map(|n| (n, listeners.count(n)))
+            .collect();
         let mut command = Command::new(&binary);
         command.args(["run", "--policy", policy, "--yes", "--workspace"]).arg(&fixture.ws);
         command.arg("--events").arg(&events);

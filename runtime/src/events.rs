@@ -60,6 +60,11 @@ pub enum EventBody {
         path: String,
         allowed: bool,
     },
+    /// A run whose vtpolicy was killed, finished by a later one.
+    Recovered {
+        crashed_run: String,
+        actions: Vec<String>,
+    },
     Exit {
         /// `exited` with the code, `signaled` with the signal, or
         /// `timed_out`.

@@ -61,6 +61,11 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         None => None,
     };
     let mut events = Events { run: run_id.clone(), file };
+    // Runs whose vtpolicy was killed are finished first.
+    for (crashed, actions) in crate::state::recover_crashed_runs() {
+        eprintln!("vtpolicy: recovered run {crashed} whose vtpolicy was killed: {}", actions.join("; "));
+        events.emit(EventBody::Recovered { crashed_run: crashed, actions });
+    }
     let timeout = match args.timeout.as_deref().map(parse_duration).transpose() {
         Ok(timeout) => timeout,
         Err(message) => return events.fail(message),
@@ -157,6 +162,9 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         }
         _ => program,
     };
+    // A name the judge found no file for (a shell builtin such as `true`
+    // also exists as a program) is looked up in PATH, as execvp would.
+    let program = if program.contains('/') { program } else { search_path(&program).unwrap_or(program) };
     match judgement.effect() {
         Effect::Allow => {}
         Effect::Deny => {
@@ -176,7 +184,20 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
 
     // Sandbox and run.
     let limits = sandbox.limits().clone();
-    let watched = sandbox.watched();
+    let leftovers = sandbox.leftovers();
+    let (supervisor, started) = crate::state::Journal::supervisor();
+    let journal = crate::state::Journal {
+        run: run_id.clone(),
+        supervisor,
+        started,
+        tmp: environment.tmp.clone(),
+        cgroups: sandbox.cgroup_paths(),
+        leftovers: leftovers.clone(),
+    };
+    let journal = match journal.write() {
+        Ok(path) => path,
+        Err(message) => return events.fail(format!("cannot journal the run: {message}")),
+    };
     let (running, enforced, sockets) = match sandbox.spawn(std::path::Path::new(&program), &program_args) {
         Ok(spawned) => spawned,
         Err(error) => return events.fail(error.to_string()),
@@ -217,13 +238,13 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
     // could protect them) are moved aside now that nothing of the run is
     // left to use them.
     let mut code = code;
-    for path in &watched {
-        if std::path::Path::new(path).symlink_metadata().is_err() {
-            continue;
-        }
-        let message = match crate::state::quarantine(std::path::Path::new(path), &run_id) {
-            Ok(moved) => format!("the command created write-denied `{path}`; moved to `{}`", moved.display()),
-            Err(error) => format!("the command created write-denied `{path}` and it could not be moved aside: {error}"),
+    for path in leftovers.created() {
+        let shown = path.display();
+        let message = match crate::state::quarantine(&path, &run_id) {
+            Ok(moved) => format!("the command created write-denied `{shown}`; moved to `{}`", moved.display()),
+            Err(error) => {
+                format!("the command created write-denied `{shown}` and it could not be moved aside: {error}")
+            }
         };
         eprintln!("vtpolicy: {message}");
         events.emit(EventBody::Error { message, exit_code: i32::from(DENIED) });
@@ -233,7 +254,18 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         eprintln!("vtpolicy: timed out after {} ms; killed the command and everything it started", outcome.duration_ms);
     }
     drop(tmp);
+    let _ = std::fs::remove_file(&journal);
     Exit::Status(u8::try_from(code).unwrap_or(OWN_FAILURE))
+}
+
+fn search_path(name: &str) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+        .map(|found| found.to_string_lossy().into_owned())
 }
 
 /// `bash` as the judge resolves it, if it is a trusted program.

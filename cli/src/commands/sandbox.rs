@@ -33,7 +33,19 @@ const FEATURES: &[(u8, &str)] = &[
 ];
 
 pub(crate) fn run(args: &SandboxArgs) -> Exit {
-    let SandboxCommand::Status { format } = args.command;
+    let format = match args.command {
+        SandboxCommand::Status { format } => format,
+        SandboxCommand::Recover => {
+            let recovered = crate::state::recover_crashed_runs();
+            for (run, actions) in &recovered {
+                crate::output::outln!("recovered run {run}: {}", actions.join("; "));
+            }
+            if recovered.is_empty() {
+                crate::output::outln!("no run to recover");
+            }
+            return Exit::Ok;
+        }
+    };
     let kernel = KernelSupport::detect();
     let cgroups = CgroupSupport::detect();
     let user_namespaces = std::fs::read_to_string("/proc/sys/user/max_user_namespaces")

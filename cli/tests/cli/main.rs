@@ -711,3 +711,101 @@ fn nix_kill_term(pid: u32) {
     let status = Command::new("/bin/kill").args(["-TERM", &pid.to_string()]).status().expect("kill");
     assert!(status.success());
 }
+
+/// `run` killed with SIGKILL takes every process of the run with it, a
+/// `setsid` grandchild included, as root and as an unprivileged user (the
+/// run's PID namespace dies with its init, which dies with vtpolicy).
+#[test]
+fn nothing_of_a_run_outlives_sigkill_of_vtpolicy() {
+    let users = if nix::unistd::geteuid().is_root() { vec![None, Some(65534u32)] } else { vec![None] };
+    for uid in users {
+        let dir = tempfile::Builder::new().prefix("vtpolicy-kill").tempdir_in("/var/tmp").expect("tempdir");
+        let ws = dir.path().canonicalize().expect("canonical").join("ws");
+        std::fs::create_dir_all(&ws).expect("ws");
+        let binary = dir.path().join("vtpolicy");
+        std::fs::copy(env!("CARGO_BIN_EXE_vtpolicy"), &binary).expect("copy the binary");
+        if let Some(uid) = uid {
+            for path in [dir.path(), &ws, &binary] {
+                std::os::unix::fs::chown(path, Some(uid), Some(uid)).expect("chown");
+            }
+        }
+        let beat = ws.join("beat");
+        let text = format!("setsid sh -c 'while :; do echo x >> {}; sleep 0.05; done' & sleep 60", beat.display());
+        let mut command = Command::new(&binary);
+        command
+            .args(["run", "--policy", "workspace-write", "--yes", "--events", "/dev/null", "-c", &text])
+            .current_dir(&ws)
+            .env("HOME", dir.path())
+            .stdin(Stdio::null());
+        if let Some(uid) = uid {
+            std::os::unix::process::CommandExt::uid(&mut command, uid);
+            std::os::unix::process::CommandExt::gid(&mut command, uid);
+        }
+        let mut child = command.spawn().expect("vtpolicy runs");
+        let grew = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            std::fs::metadata(&beat).is_ok_and(|m| m.len() > 4)
+        });
+        assert!(grew, "the grandchild never ran ({uid:?})");
+        let status = Command::new("/bin/kill").args(["-KILL", &child.id().to_string()]).status().expect("kill");
+        assert!(status.success());
+        child.wait().expect("reaped");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let size = std::fs::metadata(&beat).expect("beat").len();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        assert_eq!(std::fs::metadata(&beat).expect("beat").len(), size, "the grandchild outlived vtpolicy ({uid:?})");
+    }
+}
+
+#[test]
+fn run_refuses_a_workspace_that_is_the_root_the_home_or_missing() {
+    let (_guard, dir) = workdir();
+    let home = dir.parent().expect("parent").join("home");
+    for (workspace, says) in [
+        ("/", "system-wide directory"),
+        ("/tmp", "system-wide directory"),
+        (home.to_str().expect("utf-8"), "holds the home directory"),
+        (dir.parent().expect("parent").to_str().expect("utf-8"), "holds the home directory"),
+        ("/nonexistent/ws", "does not exist"),
+    ] {
+        let out = run_detached(
+            &dir,
+            &[
+                "run",
+                "--policy",
+                "workspace-write",
+                "--workspace",
+                workspace,
+                "--yes",
+                "--events",
+                "/dev/null",
+                "--",
+                "true",
+            ],
+        );
+        assert_eq!(out.code, 125, "{workspace}: {}", out.stderr);
+        assert!(out.stderr.contains(says), "{workspace}: {}", out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "one line: {}", out.stderr);
+    }
+    // With no --workspace, started from the home directory.
+    let out =
+        run_detached(&home, &["run", "--policy", "workspace-write", "--yes", "--events", "/dev/null", "--", "true"]);
+    assert_eq!(out.code, 125, "{}", out.stderr);
+}
+
+/// `run -c` executes the text with bash, the shell whose grammar judged
+/// it: what dash would read as a second command is an argument to bash.
+#[test]
+fn run_c_executes_the_text_in_the_shell_that_judged_it() {
+    let (_guard, dir) = workdir();
+    let text = r"echo $'a\' ; touch ran-in-dash #'";
+    let out = run_detached(&dir, &["run", "--policy", "workspace-write", "--events", "/dev/null", "-c", text]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "a' ; touch ran-in-dash #\n"), "{}", out.stderr);
+    assert!(!dir.join("ran-in-dash").exists());
+    // The same text for sh inside a command is not judged as bash reads it.
+    let out =
+        vtpolicy(&dir, &["explain", "--policy", "workspace-write", "--format", "json", "--", "sh", "-c", text], None);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(json["decision"], "prompt", "{}", out.stdout);
+    assert!(out.stdout.contains("read it differently"), "{}", out.stdout);
+}

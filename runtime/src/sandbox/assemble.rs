@@ -8,12 +8,13 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, channel};
 
-use vtpolicy_compiler::profile::landlock::WriteDenies;
+use vtpolicy_compiler::profile::landlock::{MountPlan, WriteDenies};
 use vtpolicy_compiler::{CompiledPolicy, Context, Limits};
 
 use super::apply::{Enforcement, Prepared, SandboxError};
 use super::cgroup::{CgroupSupport, RunCgroups};
 use super::child::{ChildSetup, PreparedMounts, PrivateDirs, Resource, Rlimit};
+use super::git::GitMetadata;
 use super::notify::{NotifyFilter, SocketDecision, SocketRules};
 use super::probe::MountSupport;
 use super::supervise::Running;
@@ -78,6 +79,30 @@ pub struct Sandbox {
     place: RunPlace,
     pids_cgroup: bool,
     output: Option<(OwnedFd, OwnedFd)>,
+    git: GitMetadata,
+}
+
+/// What a run must not leave behind: write-denied paths that did not
+/// exist when it started, and git metadata or repositories it created.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Leftovers {
+    watched: Vec<String>,
+    git: GitMetadata,
+    workspace: PathBuf,
+}
+
+impl Leftovers {
+    /// The forbidden paths that exist now, to be moved aside.
+    pub fn created(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> =
+            self.watched.iter().map(PathBuf::from).filter(|p| p.symlink_metadata().is_ok()).collect();
+        for path in self.git.created_since(&self.workspace) {
+            if !out.iter().any(|p| path.starts_with(p)) {
+                out.push(path);
+            }
+        }
+        out
+    }
 }
 
 /// What the spawned sandbox enforces, for the `spawn` event.
@@ -151,6 +176,10 @@ impl Sandbox {
         let private = if namespaces.private { private_dirs(&profiles, &place) } else { PrivateDirs::default() };
         let tmp_root = if private.tmp.is_some() { PathBuf::from("/tmp") } else { place.tmp.clone() };
         let socket_rules = SocketRules { roots: vec![place.workspace.clone(), tmp_root] };
+        // Only a mount namespace can make git metadata read-only; without
+        // one, the policy's own denies are carved and new metadata is still
+        // caught when the run ends.
+        let git = if sandboxed { GitMetadata::find(&place.workspace) } else { GitMetadata::default() };
         let keep: Vec<Vec<String>> = policies.iter().map(|c| c.settings.env_keep.clone()).collect();
         let mut environment = child_environment(&keep);
         let tmpdir = if private.tmp.is_some() { "/tmp".to_owned() } else { place.tmp.to_string_lossy().into_owned() };
@@ -170,7 +199,13 @@ impl Sandbox {
             place,
             pids_cgroup,
             output: None,
+            git,
         })
+    }
+
+    /// The run's cgroup directories, for the crash journal.
+    pub fn cgroup_paths(&self) -> Vec<PathBuf> {
+        self.cgroups.as_ref().map(RunCgroups::paths).unwrap_or_default()
     }
 
     /// The run's file system as the judge must see it.
@@ -189,14 +224,48 @@ impl Sandbox {
         &self.profiles.model.limits
     }
 
-    /// Write-denied paths that did not exist: the run must not create them.
-    pub fn watched(&self) -> Vec<String> {
-        self.profiles
+    /// What the run must not leave behind, to check once it is over.
+    pub fn leftovers(&self) -> Leftovers {
+        let watched = self
+            .profiles
             .landlock
             .as_ref()
             .filter(|r| r.write_denies == WriteDenies::Mounts)
             .map(|r| r.mounts.watched.clone())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        Leftovers { watched, git: self.git.clone(), workspace: self.place.workspace.clone() }
+    }
+
+    /// The mount plan: the Landlock compiler's, plus git metadata.
+    fn mount_plan(&self) -> MountPlan {
+        let mut plan = self
+            .profiles
+            .landlock
+            .as_ref()
+            .filter(|r| r.write_denies == WriteDenies::Mounts)
+            .map(|r| r.mounts.clone())
+            .unwrap_or_default();
+        let text = |p: &Path| p.to_string_lossy().into_owned();
+        for path in &self.git.read_only {
+            if plan.read_only.contains(&text(path)) {
+                continue;
+            }
+            plan.read_only.push(text(path));
+            // Directories on the way are pinned: a mount point cannot be
+            // renamed away and rebuilt.
+            let mut parent = path.parent();
+            while let Some(dir) = parent {
+                if !dir.starts_with(&self.place.workspace) || dir == self.place.workspace {
+                    break;
+                }
+                if !plan.pinned.contains(&text(dir)) {
+                    plan.pinned.push(text(dir));
+                }
+                parent = dir.parent();
+            }
+        }
+        plan.pinned.retain(|p| !plan.read_only.contains(p));
+        plan
     }
 
     /// Gives the command these descriptors as standard output and error
@@ -223,7 +292,7 @@ impl Sandbox {
             Ok(procs) => procs.unwrap_or_default(),
             Err(message) => return Err(SandboxError(message)),
         };
-        let plan = self.profiles.landlock.as_ref().filter(|r| r.write_denies == WriteDenies::Mounts).map(|r| &r.mounts);
+        let plan = self.mount_plan();
         if let Some(tmp) = &self.private.tmp {
             for kept in &self.private.keep {
                 let relative = kept.strip_prefix("/tmp").unwrap_or(kept);
@@ -231,7 +300,7 @@ impl Sandbox {
             }
         }
         let mounts = if self.namespaces.private {
-            PreparedMounts::new(plan.unwrap_or(&Default::default()), &self.private).map_err(SandboxError)?
+            PreparedMounts::new(&plan, &self.private).map_err(SandboxError)?
         } else {
             PreparedMounts::default()
         };

@@ -94,6 +94,13 @@ impl RunCgroups {
         Ok(cgroups)
     }
 
+    /// The run's cgroup directories.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = self.kill.iter().chain(self.pids.iter()).cloned().collect();
+        dirs.dedup();
+        dirs
+    }
+
     pub fn limits_processes(&self) -> bool {
         self.pids.is_some()
     }

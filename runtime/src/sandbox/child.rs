@@ -94,6 +94,11 @@ impl PreparedMounts {
         paths.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then(a.0.cmp(b.0)));
         let mut mounts = Vec::new();
         for (path, what) in paths {
+            // A `..` would name an ancestor, and covering it would undo
+            // every mount below it.
+            if !path.starts_with('/') || std::path::Path::new(path).components().any(|c| c.as_os_str() == "..") {
+                return Err(format!("cannot mount over `{path}`: not a canonical path"));
+            }
             let c_path = CString::new(path).map_err(|_| format!("`{path}` holds a NUL byte"))?;
             mounts.push(match what {
                 0 => Mount::Bind { path: c_path, remount: 0 },
