@@ -48,10 +48,7 @@ pub(crate) fn run(args: &SandboxArgs) -> Exit {
     };
     let kernel = KernelSupport::detect();
     let cgroups = CgroupSupport::detect();
-    let user_namespaces = std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
-        .ok()
-        .and_then(|t| t.trim().parse::<u64>().ok())
-        .is_some_and(|n| n > 0);
+    let user_namespaces = kernel.user_namespaces;
     let abi = kernel.landlock_abi;
     let landlock = FEATURES.iter().filter(|(v, _)| *v <= abi).map(|(_, f)| *f).collect();
     let landlock_missing = FEATURES.iter().filter(|(v, _)| *v > abi).map(|(_, f)| *f).collect();
@@ -66,8 +63,12 @@ pub(crate) fn run(args: &SandboxArgs) -> Exit {
         }
         _ => enforces.push(format!("Landlock file{} rules", if abi >= 4 { " and TCP port" } else { "" })),
     }
-    if abi < 9 {
-        cannot.push("pathname unix sockets (needs Landlock ABI 9)".to_owned());
+    if kernel.seccomp {
+        enforces.push(if abi >= 9 {
+            "pathname unix sockets outside the workspace and the private tmp refused (Landlock)".to_owned()
+        } else {
+            "pathname unix sockets outside the workspace and the private tmp refused, abstract addresses too, and no executable memfd (seccomp user notification: Landlock ABI 9 is absent)".to_owned()
+        });
     }
     if abi < 6 && abi > 0 {
         cannot.push("scoping signals and abstract unix sockets (needs Landlock ABI 6)".to_owned());
@@ -89,7 +90,26 @@ pub(crate) fn run(args: &SandboxArgs) -> Exit {
                 .to_owned(),
         ),
     }
-    match MountSupport::detect() {
+    if kernel.mounts.available() {
+        enforces.push(
+            "a PID namespace with a fresh /proc showing only the run; killing vtpolicy, even with SIGKILL, kills every process of the run"
+                .to_owned(),
+        );
+        enforces.push(
+            "private /tmp (the run's temporary directory), empty /dev/shm, /run and $XDG_RUNTIME_DIR covered"
+                .to_owned(),
+        );
+        enforces.push("git metadata of every repository in the workspace mounted read-only".to_owned());
+    } else {
+        cannot.push(
+            "a PID namespace: processes that leave the run's session survive a SIGKILL of vtpolicy; /tmp and /proc are shared"
+                .to_owned(),
+        );
+    }
+    if kernel.root && kernel.mounts.available() {
+        enforces.push("vm.memfd_noexec = 2 in the run's PID namespace".to_owned());
+    }
+    match kernel.mounts {
         MountSupport::Root => enforces.push(
             "write-denied paths mounted read-only and read-denied ones covered, in a private mount namespace".to_owned(),
         ),
@@ -108,7 +128,7 @@ pub(crate) fn run(args: &SandboxArgs) -> Exit {
     );
     if kernel.root {
         enforces.push("the bounding set emptied and securebits locked (started as root)".to_owned());
-    } else if MountSupport::detect() == MountSupport::UserNamespace {
+    } else if kernel.mounts == MountSupport::UserNamespace {
         enforces.push("the bounding set emptied inside the user namespace".to_owned());
     } else {
         cannot.push(

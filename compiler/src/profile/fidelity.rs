@@ -301,13 +301,17 @@ fn kernel_gaps(artifacts: &Artifacts<'_>, abi: u8) -> Vec<KernelGap> {
             fatal: false,
         });
     }
-    out.push(KernelGap {
-        layer: Layer::Landlock,
-        gap: format!(
-            "pathname unix sockets are not restricted below Landlock ABI 9 (this kernel: {abi}): a socket such as the SSH agent or docker.sock is reachable if its path is known"
-        ),
-        fatal: false,
-    });
+    if abi < 9 {
+        out.push(KernelGap {
+            layer: Layer::Landlock,
+            gap: format!(
+                "pathname unix sockets are not restricted by Landlock below ABI 9 (this kernel: {abi}); `run` holds \
+                 them with seccomp user notification instead: connections and datagrams to sockets outside the \
+                 workspace and the private tmp are refused (EACCES), abstract addresses too (EPERM)"
+            ),
+            fatal: false,
+        });
+    }
     match ruleset.write_denies {
         WriteDenies::Carve => out.push(KernelGap {
             layer: Layer::Landlock,

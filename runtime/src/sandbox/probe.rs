@@ -29,13 +29,27 @@ pub struct KernelSupport {
     /// `Seccomp:` mode of this process and whether filters can be added.
     pub seccomp: bool,
     pub root: bool,
+    /// The kernel allows user namespaces (`user.max_user_namespaces` > 0).
+    pub user_namespaces: bool,
+    /// How `run` gets its private namespaces here.
+    pub mounts: MountSupport,
 }
 
 impl KernelSupport {
     pub fn detect() -> KernelSupport {
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
         let seccomp = status.lines().any(|l| l.starts_with("Seccomp:"));
-        KernelSupport { landlock_abi: landlock_abi(), seccomp, root: nix::unistd::geteuid().is_root() }
+        let user_namespaces = std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok())
+            .is_some_and(|n| n > 0);
+        KernelSupport {
+            landlock_abi: landlock_abi(),
+            seccomp,
+            root: nix::unistd::geteuid().is_root(),
+            user_namespaces,
+            mounts: MountSupport::detect(),
+        }
     }
 }
 
