@@ -31,6 +31,7 @@ fn main() {
         ("ws/.git/HEAD", "ref: refs/heads/main\n"),
         ("ws/.git/hooks/pre-commit.sample", "\n"),
         ("home/.bashrc", "\n"),
+        ("home-nobody/.bashrc", "\n"),
     ] {
         let path = root.join(path);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -71,7 +72,8 @@ fn main() {
     if root_user {
         variants.push(Variant {
             name: "vtpolicy run (as nobody: user namespace)".into(),
-            command: Box::new(run(&ws, &home, Some(65534))),
+            // A home of its own: the run's journal lives under it.
+            command: Box::new(run(&ws, &root.join("home-nobody"), Some(65534))),
             samples: Vec::new(),
         });
     }

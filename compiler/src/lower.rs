@@ -393,6 +393,15 @@ impl Lowering<'_> {
                     }
                 }
             }
+            Target::Sockets(paths) => {
+                for path in paths {
+                    if let Some(glob) = self.expand_path(source, &path.node, path.span)
+                        && self.check_glob(source, &glob, path.span, engine::validate_path_glob)
+                    {
+                        matchers.push(engine::Matcher::Socket { glob });
+                    }
+                }
+            }
             Target::Hosts { hosts, ports } => {
                 let ports: Vec<(u16, u16)> = ports.iter().map(|p| (p.node.low, p.node.high)).collect();
                 for host in hosts {

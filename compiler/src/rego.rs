@@ -66,6 +66,7 @@ pub fn rego_input(request: &Request) -> Value {
         Request::Read { path } => json!({ "kind": "read", "path": path }),
         Request::Write { path } => json!({ "kind": "write", "path": path }),
         Request::Net { host, port } => json!({ "kind": "net", "host": host, "port": port }),
+        Request::Unix { path } => json!({ "kind": "net", "unix": path }),
         Request::Tool { name } => json!({ "kind": "tool", "name": name }),
     }
 }
@@ -329,6 +330,12 @@ pub fn export(policies: &[Policy]) -> Result<String, RegoError> {
                             format!("port_ok({}, input.port)", Value::Array(ranges)),
                         ];
                         write_rule(&mut out, &certain, "input.kind == \"net\"", &body);
+                    }
+                    Matcher::Socket { glob } => {
+                        for regex in path_pattern_regexes(glob).map_err(RegoError)? {
+                            let body = vec![format!("regex.match({}, input.unix)", quote(&regex))];
+                            write_rule(&mut out, &certain, "input.kind == \"net\"", &body);
+                        }
                     }
                     Matcher::Tool { glob } => {
                         let body = vec![format!("name_ok({}, input.name)", atom_literal(&Atom::from_text(glob))?)];

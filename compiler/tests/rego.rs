@@ -102,6 +102,8 @@ fn stock_policies_export_and_decide_alike() {
         Request::Write { path: "/etc/passwd".into() },
         Request::Net { host: "static.crates.io".into(), port: 443 },
         Request::Net { host: "169.254.169.254".into(), port: 80 },
+        Request::Unix { path: "/w/target/test.sock".into() },
+        Request::Unix { path: "/var/run/docker.sock".into() },
         Request::Tool { name: "mcp__github__create_issue".into() },
     ];
     for (name, _) in STOCK {

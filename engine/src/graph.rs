@@ -56,6 +56,7 @@ pub(crate) struct PolicyIndex {
     pub(crate) read: GlobTable,
     pub(crate) write: GlobTable,
     net: HostTable,
+    sockets: GlobTable,
     tool: ToolTable,
 }
 
@@ -142,6 +143,7 @@ impl PolicyIndex {
         let mut read = GlobTableBuilder::default();
         let mut write = GlobTableBuilder::default();
         let mut net = HostTable::default();
+        let mut sockets = GlobTableBuilder::default();
         let mut tool = ToolTableBuilder::default();
         for (rule_index, rule) in policy.rules.iter().enumerate() {
             let leaf =
@@ -169,6 +171,13 @@ impl PolicyIndex {
                         }
                     }
                     Matcher::Net { host, ports } => net.add(host, ports, leaf),
+                    Matcher::Socket { glob } => {
+                        for glob in path_globs(glob) {
+                            let compiled = path_glob(&glob)
+                                .map_err(|e| error(&rule.id, format!("invalid socket glob `{glob}`: {e}")))?;
+                            sockets.add(&glob, compiled, leaf);
+                        }
+                    }
                     Matcher::Tool { glob } => {
                         tool.add(glob, leaf).map_err(|e| error(&rule.id, format!("invalid tool glob `{glob}`: {e}")))?
                     }
@@ -182,6 +191,7 @@ impl PolicyIndex {
             read: read.build().map_err(build_error)?,
             write: write.build().map_err(build_error)?,
             net,
+            sockets: sockets.build().map_err(build_error)?,
             tool: tool.build().map_err(build_error)?,
         })
     }
@@ -199,6 +209,7 @@ impl PolicyIndex {
             Request::Read { path } => self.read.matches(path, &mut out.certain),
             Request::Write { path } => self.write.matches(path, &mut out.certain),
             Request::Net { host, port } => self.net.matches(host, *port, &mut out.certain),
+            Request::Unix { path } => self.sockets.matches(path, &mut out.certain),
             Request::Tool { name } => self.tool.matches(name, &mut out.certain),
         }
         out

@@ -131,6 +131,10 @@ pub enum Matcher {
         /// Inclusive port ranges; empty means every port.
         ports: Vec<(u16, u16)>,
     },
+    /// A pathname unix socket: an absolute path glob, as for `Path`.
+    Socket {
+        glob: String,
+    },
     Tool {
         glob: String,
     },
@@ -143,7 +147,7 @@ impl Matcher {
             Matcher::Path { read, write, .. } => {
                 (*read && kind == RequestKind::Read) || (*write && kind == RequestKind::Write)
             }
-            Matcher::Net { .. } => kind == RequestKind::Net,
+            Matcher::Net { .. } | Matcher::Socket { .. } => kind == RequestKind::Net,
             Matcher::Tool { .. } => kind == RequestKind::Tool,
         }
     }

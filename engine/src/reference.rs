@@ -151,6 +151,16 @@ fn matcher_matches(matcher: &Matcher, mode: Mode, request: &Request) -> Result<S
                 Err(Miss::new(format!("path does not match `{glob}`")))
             }
         }
+        (Matcher::Socket { glob }, Request::Unix { path }) => {
+            let hit = path_globs(glob)
+                .iter()
+                .any(|g| pattern::path_glob(g).is_ok_and(|g| g.compile_matcher().is_match(path)));
+            if hit {
+                Ok(format!("socket path matches `{glob}`"))
+            } else {
+                Err(Miss::new(format!("socket path does not match `{glob}`")))
+            }
+        }
         (Matcher::Net { host, ports }, Request::Net { host: given, port }) => {
             if !host_matches(host, given) {
                 Err(Miss::new(format!("host does not match `{host}`")))

@@ -12,10 +12,23 @@ use crate::policy::RequestKind;
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Request {
     Exec(ExecRequest),
-    Read { path: String },
-    Write { path: String },
-    Net { host: String, port: u16 },
-    Tool { name: String },
+    Read {
+        path: String,
+    },
+    Write {
+        path: String,
+    },
+    Net {
+        host: String,
+        port: u16,
+    },
+    /// A connection or datagram to a pathname unix socket.
+    Unix {
+        path: String,
+    },
+    Tool {
+        name: String,
+    },
 }
 
 impl Request {
@@ -24,7 +37,7 @@ impl Request {
             Request::Exec(_) => RequestKind::Exec,
             Request::Read { .. } => RequestKind::Read,
             Request::Write { .. } => RequestKind::Write,
-            Request::Net { .. } => RequestKind::Net,
+            Request::Net { .. } | Request::Unix { .. } => RequestKind::Net,
             Request::Tool { .. } => RequestKind::Tool,
         }
     }
@@ -46,6 +59,7 @@ impl Request {
             Request::Read { path } => format!("read {path}"),
             Request::Write { path } => format!("write {path}"),
             Request::Net { host, port } => format!("net {host}:{port}"),
+            Request::Unix { path } => format!("net unix {path}"),
             Request::Tool { name } => format!("tool {name}"),
         }
     }

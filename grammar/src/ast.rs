@@ -123,6 +123,8 @@ pub enum Target {
     Strings(Vec<Spanned<String>>),
     /// `net` host patterns with optional port ranges.
     Hosts { hosts: Vec<Spanned<String>>, ports: Vec<Spanned<PortRange>> },
+    /// `net unix` path globs of pathname unix sockets.
+    Sockets(Vec<Spanned<String>>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +165,8 @@ pub enum TestRequest {
     Shell(String),
     Path(Kind, String),
     Net(String, u16),
+    /// `net unix "PATH"`: a connection to a pathname unix socket.
+    Unix(String),
     Tool(String),
 }
 
@@ -194,7 +198,7 @@ impl PolicyFile {
                     rule.kinds.iter_mut().for_each(erase);
                     match &mut rule.target {
                         Target::Argv(args) => args.iter_mut().for_each(erase),
-                        Target::Strings(strings) => strings.iter_mut().for_each(erase),
+                        Target::Strings(strings) | Target::Sockets(strings) => strings.iter_mut().for_each(erase),
                         Target::Hosts { hosts, ports } => {
                             hosts.iter_mut().for_each(erase);
                             ports.iter_mut().for_each(erase);

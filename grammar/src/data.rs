@@ -49,7 +49,7 @@ pub struct LimitData {
 pub struct RuleData {
     pub effect: Effect,
     pub kinds: Vec<Kind>,
-    /// Exactly one of `argv`, `patterns` and `hosts`, by kind.
+    /// Exactly one of `argv`, `patterns`, `hosts` and `sockets`, by kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub argv: Option<Vec<ArgData>>,
     /// Path globs (`read`, `write`) or tool name globs (`tool`).
@@ -57,6 +57,9 @@ pub struct RuleData {
     pub patterns: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hosts: Option<Vec<String>>,
+    /// Path globs of pathname unix sockets (`net unix`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sockets: Option<Vec<String>>,
     /// Inclusive `[low, high]` ranges; empty means every port.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<(u16, u16)>,
@@ -100,6 +103,7 @@ pub enum TestRequestData {
     Read(String),
     Write(String),
     Net { host: String, port: u16 },
+    Unix(String),
     Tool(String),
 }
 
@@ -148,6 +152,7 @@ fn item_data(item: &Item) -> ItemData {
                         TestRequest::Path(Kind::Write, path) => TestRequestData::Write(path.clone()),
                         TestRequest::Path(_, path) => TestRequestData::Read(path.clone()),
                         TestRequest::Net(host, port) => TestRequestData::Net { host: host.clone(), port: *port },
+                        TestRequest::Unix(path) => TestRequestData::Unix(path.clone()),
                         TestRequest::Tool(name) => TestRequestData::Tool(name.clone()),
                     },
                     expect: case.expect.node,
@@ -164,6 +169,7 @@ fn rule_data(rule: &Rule) -> RuleData {
         argv: None,
         patterns: None,
         hosts: None,
+        sockets: None,
         ports: Vec::new(),
         id: rule.id.as_ref().map(|i| i.node.clone()),
         because: rule.because.as_ref().map(|b| b.node.clone()),
@@ -182,6 +188,7 @@ fn rule_data(rule: &Rule) -> RuleData {
             );
         }
         Target::Strings(list) => data.patterns = Some(strings(list)),
+        Target::Sockets(list) => data.sockets = Some(strings(list)),
         Target::Hosts { hosts, ports } => {
             data.hosts = Some(strings(hosts));
             data.ports = ports.iter().map(|p| (p.node.low, p.node.high)).collect();
@@ -244,6 +251,7 @@ fn item_ast(item: &ItemData) -> Result<Item, String> {
                         TestRequestData::Read(path) => TestRequest::Path(Kind::Read, path.clone()),
                         TestRequestData::Write(path) => TestRequest::Path(Kind::Write, path.clone()),
                         TestRequestData::Net { host, port } => TestRequest::Net(host.clone(), *port),
+                        TestRequestData::Unix(path) => TestRequest::Unix(path.clone()),
                         TestRequestData::Tool(name) => TestRequest::Tool(name.clone()),
                     },
                     expect: bare(case.expect),
@@ -256,8 +264,9 @@ fn item_ast(item: &ItemData) -> Result<Item, String> {
 }
 
 fn rule_ast(rule: &RuleData) -> Result<Rule, String> {
-    let target = match (&rule.argv, &rule.patterns, &rule.hosts) {
-        (Some(argv), None, None) if rule.ports.is_empty() => Target::Argv(
+    let target = match (&rule.argv, &rule.patterns, &rule.hosts, &rule.sockets) {
+        (None, None, None, Some(sockets)) if rule.ports.is_empty() => Target::Sockets(list(sockets)),
+        (Some(argv), None, None, None) if rule.ports.is_empty() => Target::Argv(
             argv.iter()
                 .map(|a| {
                     bare(match a {
@@ -269,14 +278,15 @@ fn rule_ast(rule: &RuleData) -> Result<Rule, String> {
                 })
                 .collect(),
         ),
-        (None, Some(patterns), None) if rule.ports.is_empty() => Target::Strings(list(patterns)),
-        (None, None, Some(hosts)) => Target::Hosts {
+        (None, Some(patterns), None, None) if rule.ports.is_empty() => Target::Strings(list(patterns)),
+        (None, None, Some(hosts), None) => Target::Hosts {
             hosts: list(hosts),
             ports: rule.ports.iter().map(|&(low, high)| bare(PortRange { low, high })).collect(),
         },
         _ => {
             return Err(
-                "/rule: a rule takes exactly one of `argv`, `patterns` and `hosts` (`ports` only with `hosts`)".into(),
+                "/rule: a rule takes exactly one of `argv`, `patterns`, `hosts` and `sockets` (`ports` only with `hosts`)"
+                    .into(),
             );
         }
     };
@@ -286,12 +296,12 @@ fn rule_ast(rule: &RuleData) -> Result<Rule, String> {
     // The target the text form would have parsed for these kinds.
     let fits = |kind: &Kind| match &target {
         Target::Argv(_) => *kind == Kind::Exec,
-        Target::Hosts { .. } => *kind == Kind::Net,
+        Target::Hosts { .. } | Target::Sockets(_) => *kind == Kind::Net,
         Target::Strings(_) => matches!(kind, Kind::Read | Kind::Write | Kind::Tool),
     };
     if let Some(index) = rule.kinds.iter().position(|k| !fits(k)) {
         return Err(format!(
-            "/rule/kinds/{index}: exec rules take `argv`, net rules `hosts`, read, write and tool rules `patterns`"
+            "/rule/kinds/{index}: exec rules take `argv`, net rules `hosts` or `sockets`, read, write and tool rules `patterns`"
         ));
     }
     Ok(Rule {

@@ -178,6 +178,11 @@ fn format_rule(rule: &Rule) -> String {
             let items: Vec<String> = strings.iter().map(|s| quote(&s.node)).collect();
             out = fill(&out, &items, ", ", &" ".repeat(out.len()), false);
         }
+        Target::Sockets(paths) => {
+            out.push_str("unix ");
+            let items: Vec<String> = paths.iter().map(|s| quote(&s.node)).collect();
+            out = fill(&out, &items, ", ", &" ".repeat(out.len()), false);
+        }
         Target::Hosts { hosts, ports } => {
             let items: Vec<String> = hosts.iter().map(|s| quote(&s.node)).collect();
             out = fill(&out, &items, ", ", &" ".repeat(out.len()), false);
@@ -248,6 +253,7 @@ fn format_case(case: &TestCase) -> String {
         TestRequest::Shell(text) => format!("shell {}", quote(text)),
         TestRequest::Path(kind, path) => format!("{} {}", kind.as_str(), quote(path)),
         TestRequest::Net(host, port) => format!("net {} port {port}", quote(host)),
+        TestRequest::Unix(path) => format!("net unix {}", quote(path)),
         TestRequest::Tool(name) => format!("tool {}", quote(name)),
     };
     format!("{request} => {}", case.expect.node.as_str())

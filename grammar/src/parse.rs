@@ -151,7 +151,7 @@ fn rule_name(grammar_rule: Rule) -> Option<&'static str> {
         Rule::rule | Rule::effect => "`allow`, `prompt` or `deny`",
         Rule::default_kind => "a request kind",
         Rule::kind | Rule::kind_list => "a request kind (`read`, `write`, `exec`, `net`, `tool`)",
-        Rule::exec_rule | Rule::net_rule | Rule::generic_rule => "a request kind",
+        Rule::exec_rule | Rule::net_rule | Rule::unix_rule | Rule::generic_rule => "a request kind",
         Rule::argv | Rule::word | Rule::rest | Rule::any | Rule::alternatives => "an argv pattern",
         Rule::string | Rule::string_list => "a quoted string",
         Rule::integer | Rule::quantity => "a number",
@@ -191,6 +191,7 @@ fn is_keyword(grammar_rule: Rule) -> bool {
             | Rule::kw_tool
             | Rule::kw_trusted_bin
             | Rule::kw_unanalysable
+            | Rule::kw_unix
             | Rule::kw_version
     )
 }
@@ -292,6 +293,11 @@ impl Lowering<'_> {
                     kinds.push(Spanned::new(Kind::Exec, Span::new(child_span.start, keyword_end)));
                     let argv = children(child).next()?;
                     target = Some(Target::Argv(self.argv(argv)));
+                }
+                Rule::unix_rule => {
+                    kinds.push(Spanned::new(Kind::Net, Span::new(child_span.start, child_span.start + "net".len())));
+                    let list = children(child).find(|part| part.as_rule() == Rule::string_list)?;
+                    target = Some(Target::Sockets(self.string_list(list)));
                 }
                 Rule::net_rule => {
                     kinds.push(Spanned::new(Kind::Net, Span::new(child_span.start, child_span.start + "net".len())));
@@ -475,6 +481,7 @@ impl Lowering<'_> {
             }
             Rule::shell_req => TestRequest::Shell(self.string(children(request_pair).next()?)?),
             Rule::tool_req => TestRequest::Tool(self.string(children(request_pair).next()?)?),
+            Rule::unix_req => TestRequest::Unix(self.string(children(request_pair).next()?)?),
             Rule::net_req => {
                 let mut inner = children(request_pair);
                 let host = self.string(inner.next()?)?;

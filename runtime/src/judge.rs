@@ -222,13 +222,24 @@ fn normalize_with(raw: &RawRequest, environment: &Environment, trusted: &[PathBu
             let path = normalizer.path(path, &cwd);
             normalizer.parts.push(Part::Request { label: format!("write {path}"), request: Request::Write { path } });
         }
-        RawRequest::Net { host, port, .. } => {
-            let host = normalizer.host(host);
-            normalizer.parts.push(Part::Request {
-                label: format!("net {host}:{port}"),
-                request: Request::Net { host, port: *port },
-            });
+        RawRequest::Net { unix: Some(path), .. } => {
+            let path = normalizer.path(path, &cwd);
+            normalizer.parts.push(Part::Request { label: format!("net unix {path}"), request: Request::Unix { path } });
         }
+        RawRequest::Net { host, port, .. } => match (host, port) {
+            (Some(host), Some(port)) => {
+                let host = normalizer.host(host);
+                normalizer.parts.push(Part::Request {
+                    label: format!("net {host}:{port}"),
+                    request: Request::Net { host, port: *port },
+                });
+            }
+            // The schema requires both; a request built in code may not.
+            _ => normalizer.parts.push(Part::Unanalysable {
+                label: "net".to_owned(),
+                reason: "a net request needs a host and a port, or a unix socket path".to_owned(),
+            }),
+        },
         RawRequest::Tool { name, .. } => normalizer
             .parts
             .push(Part::Request { label: format!("tool {name}"), request: Request::Tool { name: name.clone() } }),
@@ -271,7 +282,12 @@ pub fn test_request(request: &TestRequest, context: &Context) -> RawRequest {
                 _ => RawRequest::Read { path, cwd: None, workspace: None },
             }
         }
-        TestRequest::Net(host, port) => RawRequest::Net { host: host.clone(), port: *port, cwd: None, workspace: None },
+        TestRequest::Net(host, port) => {
+            RawRequest::Net { host: Some(host.clone()), port: Some(*port), unix: None, cwd: None, workspace: None }
+        }
+        TestRequest::Unix(path) => {
+            RawRequest::Net { host: None, port: None, unix: Some(path.clone()), cwd: None, workspace: None }
+        }
         TestRequest::Tool(name) => RawRequest::Tool { name: name.clone(), args: None, cwd: None, workspace: None },
     }
 }

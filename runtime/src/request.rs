@@ -24,9 +24,12 @@ pub enum RawRequest {
         cwd: Option<String>,
         workspace: Option<String>,
     },
+    /// A host and port, or (`unix`) a pathname unix socket; the schema
+    /// makes them exclusive.
     Net {
-        host: String,
-        port: u16,
+        host: Option<String>,
+        port: Option<u16>,
+        unix: Option<String>,
         cwd: Option<String>,
         workspace: Option<String>,
     },
@@ -100,10 +103,15 @@ pub fn request_from_value(value: &Value) -> Result<RawRequest, RequestError> {
                         unexpected.iter().map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", ")
                     )
                 }
-                // The schema's only `oneOf`: exec takes `argv` or `command`.
+                // The schema's `oneOf`s: exec takes `argv` or `command`, net
+                // a host and port or a unix socket.
                 jsonschema::error::ValidationErrorKind::OneOfMultipleValid { .. }
                 | jsonschema::error::ValidationErrorKind::OneOfNotValid { .. } => {
-                    "an exec request takes exactly one of `argv` and `command`".to_owned()
+                    if value.get("kind").and_then(Value::as_str) == Some("net") {
+                        "a net request takes `host` and `port`, or `unix`".to_owned()
+                    } else {
+                        "an exec request takes exactly one of `argv` and `command`".to_owned()
+                    }
                 }
                 _ => error.to_string(),
             };
@@ -144,6 +152,11 @@ mod tests {
         );
         assert!(error(r#"{"kind":"fly"}"#).starts_with("/kind: "));
         assert_eq!(error(r#"{"kind":"exec"}"#), "request: an exec request takes exactly one of `argv` and `command`");
+        assert_eq!(
+            error(r#"{"kind":"net","unix":"/s","host":"a","port":1}"#),
+            "request: a net request takes `host` and `port`, or `unix`"
+        );
+        assert_eq!(error(r#"{"kind":"net","host":"a"}"#), "request: a net request takes `host` and `port`, or `unix`");
         assert_eq!(
             error(r#"{"kind":"exec","argv":["ls"],"command":"ls"}"#),
             "request: an exec request takes exactly one of `argv` and `command`"

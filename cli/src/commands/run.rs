@@ -198,6 +198,22 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         Ok(path) => path,
         Err(message) => return events.fail(format!("cannot journal the run: {message}")),
     };
+    // Unix sockets the command connects to are judged by the same policies.
+    let judge = std::sync::Arc::new(judge);
+    let socket_judge: vtpolicy_runtime::sandbox::SocketJudge = {
+        let judge = std::sync::Arc::clone(&judge);
+        std::sync::Arc::new(move |path: &std::path::Path| {
+            let raw = RawRequest::Net {
+                host: None,
+                port: None,
+                unix: Some(path.to_string_lossy().into_owned()),
+                cwd: None,
+                workspace: None,
+            };
+            judge.judge(&raw).effect()
+        })
+    };
+    let sandbox = sandbox.with_socket_judge(socket_judge);
     let (running, enforced, sockets) = match sandbox.spawn(std::path::Path::new(&program), &program_args) {
         Ok(spawned) => spawned,
         Err(error) => return events.fail(error.to_string()),

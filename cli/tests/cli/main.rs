@@ -809,3 +809,66 @@ fn run_c_executes_the_text_in_the_shell_that_judged_it() {
     assert_eq!(json["decision"], "prompt", "{}", out.stdout);
     assert!(out.stdout.contains("read it differently"), "{}", out.stdout);
 }
+
+/// `net unix` rules: a policy allows a named socket outside the workspace,
+/// `explain` judges the request kind, and `run` lets exactly that socket
+/// through while refusing another one in the same directory.
+#[test]
+fn net_unix_rules_allow_named_sockets() {
+    let dir = tempfile::Builder::new().prefix("vtpolicy-unix").tempdir_in("/var/tmp").expect("tempdir");
+    let root = dir.path().canonicalize().expect("canonical");
+    let ws = root.join("ws");
+    let sockets = root.join("sockets");
+    std::fs::create_dir_all(&ws).expect("ws");
+    std::fs::create_dir_all(&sockets).expect("sockets");
+    let allowed = sockets.join("docker.sock");
+    let other = sockets.join("agent.sock");
+    let policy = root.join("policy.vtp");
+    std::fs::write(
+        &policy,
+        format!(
+            "version 1\npolicy \"docker\"\nextend \"workspace-write\"\nallow read \"{dir}/**\"\nallow net unix \"{allowed}\"\n    id \"docker-socket\"\n\ntest {{\n    net unix \"{allowed}\" => allow\n    net unix \"{other}\" => prompt\n}}\n",
+            dir = sockets.display(),
+            allowed = allowed.display(),
+            other = other.display()
+        ),
+    )
+    .expect("policy");
+    let policy_arg = policy.to_str().expect("utf-8");
+    let check = vtpolicy(&ws, &["check", policy_arg], None);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    let request = format!("{{\"kind\": \"net\", \"unix\": \"{}\"}}", allowed.display());
+    let out = vtpolicy(&ws, &["explain", "--policy", policy_arg, "--format", "json", "--request", "-"], Some(&request));
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    assert_eq!(json["decision"], "allow", "{}", out.stdout);
+    assert_eq!(json["matched"][0]["id"], "docker-socket", "{}", out.stdout);
+
+    let _allowed_listener = std::os::unix::net::UnixListener::bind(&allowed).expect("bind");
+    let _other_listener = std::os::unix::net::UnixListener::bind(&other).expect("bind");
+    let script = ws.join("probe.py");
+    std::fs::write(
+        &script,
+        format!(
+            "import socket\nfor path in [{allowed:?}, {other:?}]:\n    s = socket.socket(socket.AF_UNIX)\n    try:\n        s.connect(path); print('connected')\n    except OSError as e: print(e.errno)\n",
+            allowed = allowed.display().to_string(),
+            other = other.display().to_string()
+        ),
+    )
+    .expect("script");
+    let out = run_detached(
+        &ws,
+        &[
+            "run",
+            "--policy",
+            policy_arg,
+            "--yes",
+            "--events",
+            "/dev/null",
+            "--",
+            "python3",
+            script.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!((out.code, out.stdout.as_str()), (0, "connected\n13\n"), "{}", out.stderr);
+    assert!(out.stderr.contains("refused a connection to unix socket"), "{}", out.stderr);
+}

@@ -109,6 +109,15 @@ fn kernel_coverage(rule: &vtpolicy_engine::Rule, artifacts: &Artifacts<'_>, abi:
         // Argv rules are the engine's by nature; the report says so once.
         Some(Matcher::Exec { .. }) => {}
         Some(Matcher::Tool { .. }) => {}
+        Some(Matcher::Socket { .. }) => out.push(cover(
+            Layer::Seccomp,
+            Coverage::Full,
+            if abi >= 9 {
+                "held by Landlock (ABI 9) in `run`".to_owned()
+            } else {
+                format!("held in `run` by seccomp user notification (Landlock ABI {abi} has no unix socket rules); a prompt cannot be asked mid-run, so only allow rules let a connection through")
+            },
+        )),
         Some(Matcher::Net { .. }) => out.extend(net_coverage(rule, artifacts, abi)),
         Some(Matcher::Path { .. }) => out.extend(path_coverage(rule, artifacts, abi)),
         None => {}

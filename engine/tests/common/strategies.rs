@@ -104,6 +104,7 @@ pub fn matcher() -> impl Strategy<Value = Matcher> {
         }),
         1 => (prop::sample::select(HOST_PATTERNS), ports()).prop_map(|(host, ports)| Matcher::Net { host: host.to_owned(), ports }),
         1 => prop::sample::select(TOOL_GLOBS).prop_map(|glob| Matcher::Tool { glob: glob.to_owned() }),
+        1 => prop::sample::select(PATH_GLOBS).prop_map(|glob| Matcher::Socket { glob: glob.to_owned() }),
     ]
 }
 
@@ -154,5 +155,6 @@ pub fn request() -> impl Strategy<Value = Request> {
         1 => (prop::sample::select(HOSTS), prop::sample::select(&[80u16, 443, 8080, 22][..]))
             .prop_map(|(h, port)| Request::Net { host: h.to_owned(), port }),
         1 => prop::sample::select(TOOLS).prop_map(|t| Request::Tool { name: t.to_owned() }),
+        1 => prop::sample::select(PATHS).prop_map(|p| Request::Unix { path: p.to_owned() }),
     ]
 }

@@ -15,7 +15,7 @@ use super::apply::{Enforcement, Prepared, SandboxError};
 use super::cgroup::{CgroupSupport, RunCgroups};
 use super::child::{ChildSetup, PreparedMounts, PrivateDirs, Resource, Rlimit};
 use super::git::GitMetadata;
-use super::notify::{NotifyFilter, SocketDecision, SocketRules};
+use super::notify::{NotifyFilter, SocketDecision, SocketJudge, SocketRules};
 use super::probe::MountSupport;
 use super::supervise::Running;
 use super::tree::{Exec, Namespaces, TreeSetup};
@@ -175,7 +175,7 @@ impl Sandbox {
         }
         let private = if namespaces.private { private_dirs(&profiles, &place) } else { PrivateDirs::default() };
         let tmp_root = if private.tmp.is_some() { PathBuf::from("/tmp") } else { place.tmp.clone() };
-        let socket_rules = SocketRules { roots: vec![place.workspace.clone(), tmp_root] };
+        let socket_rules = SocketRules { roots: vec![place.workspace.clone(), tmp_root], judge: None };
         // Only a mount namespace can make git metadata read-only; without
         // one, the policy's own denies are carved and new metadata is still
         // caught when the run ends.
@@ -266,6 +266,13 @@ impl Sandbox {
         }
         plan.pinned.retain(|p| !plan.read_only.contains(p));
         plan
+    }
+
+    /// Judges unix sockets the command connects to with `judge` (the
+    /// policies' `net unix` rules), beside the workspace and private tmp.
+    pub fn with_socket_judge(mut self, judge: SocketJudge) -> Sandbox {
+        self.socket_rules.judge = Some(judge);
+        self
     }
 
     /// Gives the command these descriptors as standard output and error

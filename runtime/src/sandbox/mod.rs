@@ -25,7 +25,7 @@ pub use cgroup::{CgroupSupport, RunCgroups};
 pub use child::{Resource, Rlimit};
 pub use fs::HostFileSystem;
 pub use git::GitMetadata;
-pub use notify::SocketDecision;
+pub use notify::{SocketDecision, SocketJudge};
 pub use probe::{KernelSupport, MountSupport, landlock_abi};
 pub use supervise::{Outcome, Running, Status};
 

@@ -111,16 +111,27 @@ impl NotifyFilter {
     }
 }
 
-/// What the child may connect to: unix sockets below these directories of
-/// its own view (the workspace and the private tmp), or named by a rule.
-#[derive(Debug, Clone)]
+/// How the policies judge a unix socket path (as the child sees it).
+pub type SocketJudge = std::sync::Arc<dyn Fn(&Path) -> vtpolicy_engine::Effect + Send + Sync>;
+
+/// What the child may connect to: what the policies allow (`net unix`
+/// rules), and, unless a rule denies it, sockets below the workspace and
+/// the private tmp. A `prompt` cannot be asked in the middle of a run, so
+/// outside those it refuses.
+#[derive(Clone)]
 pub(crate) struct SocketRules {
     pub roots: Vec<PathBuf>,
+    pub judge: Option<SocketJudge>,
 }
 
 impl SocketRules {
     fn allows(&self, path: &Path) -> bool {
-        self.roots.iter().any(|root| path.starts_with(root))
+        let inside = self.roots.iter().any(|root| path.starts_with(root));
+        match self.judge.as_ref().map(|judge| judge(path)) {
+            Some(vtpolicy_engine::Effect::Deny) => false,
+            Some(vtpolicy_engine::Effect::Allow) => true,
+            Some(vtpolicy_engine::Effect::Prompt) | None => inside,
+        }
     }
 }
 

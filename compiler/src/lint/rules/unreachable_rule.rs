@@ -88,7 +88,7 @@ impl CoverIndex {
                         }
                         _ => index.exec.entry(None).or_default().push(rule_index),
                     },
-                    Matcher::Path { glob, .. } => {
+                    Matcher::Path { glob, .. } | Matcher::Socket { glob } => {
                         let key = glob.strip_suffix("/**").unwrap_or(glob).to_owned();
                         index.paths.entry(key).or_default().push(rule_index);
                     }
@@ -112,7 +112,7 @@ impl CoverIndex {
                     }
                 }
             }
-            Matcher::Path { glob, .. } => {
+            Matcher::Path { glob, .. } | Matcher::Socket { glob } => {
                 take(self.paths.get(glob.as_str()));
                 take(self.paths.get("**"));
                 take(self.paths.get(""));
@@ -152,6 +152,7 @@ fn covers(wide: &Matcher, narrow: &Matcher) -> bool {
                     || (!np.is_empty() && np.iter().all(|&(lo, hi)| wp.iter().any(|&(wl, wh)| wl <= lo && hi <= wh))))
         }
         (Matcher::Tool { glob: w }, Matcher::Tool { glob: n }) => w == n || w == "*",
+        (Matcher::Socket { glob: w }, Matcher::Socket { glob: n }) => glob_covers(w, n),
         _ => false,
     }
 }
