@@ -142,25 +142,9 @@ fn matcher_matches(matcher: &Matcher, mode: Mode, request: &Request) -> Result<S
             Err(Miss::new(format!("arguments do not match `{}`", describe_argv(pattern))))
         }
         (Matcher::Path { glob, .. }, Request::Read { path } | Request::Write { path }) => {
-            let hit = path_globs(glob)
-                .iter()
-                .any(|g| pattern::path_glob(g).is_ok_and(|g| g.compile_matcher().is_match(path)));
-            if hit {
-                Ok(format!("path matches `{glob}`"))
-            } else {
-                Err(Miss::new(format!("path does not match `{glob}`")))
-            }
+            glob_match("path", glob, path)
         }
-        (Matcher::Socket { glob }, Request::Unix { path }) => {
-            let hit = path_globs(glob)
-                .iter()
-                .any(|g| pattern::path_glob(g).is_ok_and(|g| g.compile_matcher().is_match(path)));
-            if hit {
-                Ok(format!("socket path matches `{glob}`"))
-            } else {
-                Err(Miss::new(format!("socket path does not match `{glob}`")))
-            }
-        }
+        (Matcher::Socket { glob }, Request::Unix { path }) => glob_match("socket path", glob, path),
         (Matcher::Net { host, ports }, Request::Net { host: given, port }) => {
             if !host_matches(host, given) {
                 Err(Miss::new(format!("host does not match `{host}`")))
@@ -179,6 +163,12 @@ fn matcher_matches(matcher: &Matcher, mode: Mode, request: &Request) -> Result<S
         }
         _ => Err(Miss::new("the rule does not apply to this kind of request".to_owned())),
     }
+}
+
+/// Whether `path` matches the path glob `glob`, said of `what`.
+fn glob_match(what: &str, glob: &str, path: &str) -> Result<String, Miss> {
+    let hit = path_globs(glob).iter().any(|g| pattern::path_glob(g).is_ok_and(|g| g.compile_matcher().is_match(path)));
+    if hit { Ok(format!("{what} matches `{glob}`")) } else { Err(Miss::new(format!("{what} does not match `{glob}`"))) }
 }
 
 fn describe_argv(pattern: &crate::policy::ArgvPattern) -> String {

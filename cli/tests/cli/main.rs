@@ -872,3 +872,59 @@ fn net_unix_rules_allow_named_sockets() {
     assert_eq!((out.code, out.stdout.as_str()), (0, "connected\n13\n"), "{}", out.stderr);
     assert!(out.stderr.contains("refused a connection to unix socket"), "{}", out.stderr);
 }
+
+/// With git metadata read-only, everyday git still works inside the
+/// sandbox: commit, checkout, stash, rebase and worktree add, as root and
+/// as an unprivileged user.
+#[test]
+fn git_works_inside_the_sandbox_with_its_metadata_protected() {
+    let users = if nix::unistd::geteuid().is_root() { vec![None, Some(65534u32)] } else { vec![None] };
+    for uid in users {
+        let dir = tempfile::Builder::new().prefix("vtpolicy-git").tempdir_in("/var/tmp").expect("tempdir");
+        let root = dir.path().canonicalize().expect("canonical");
+        let ws = root.join("ws");
+        std::fs::create_dir_all(&ws).expect("ws");
+        let git = |args: &[&str]| {
+            let status = Command::new("git").args(args).current_dir(&ws).env("HOME", &root).status().expect("git");
+            assert!(status.success(), "git {args:?}");
+        };
+        git(&["init", "-q", "-b", "main", "."]);
+        git(&["config", "user.email", "a@example.org"]);
+        git(&["config", "user.name", "a"]);
+        std::fs::write(ws.join("a"), "a\n").expect("write");
+        git(&["add", "a"]);
+        git(&["commit", "-qm", "init"]);
+        let script = "set -e\n\
+            echo b >> a && git commit -qam two\n\
+            git checkout -q -b feature && echo c > c && git add c && git commit -qm three\n\
+            git checkout -q main && echo x >> a && git stash -q && git stash pop -q && git checkout -q -- a\n\
+            git rebase -q feature\n\
+            git worktree add -q linked\n\
+            git log --oneline | wc -l\n";
+        std::fs::write(ws.join("git.sh"), script).expect("script");
+        let binary = root.join("vtpolicy");
+        std::fs::copy(env!("CARGO_BIN_EXE_vtpolicy"), &binary).expect("copy the binary");
+        if let Some(uid) = uid {
+            let status =
+                Command::new("chown").args(["-R", &format!("{uid}:{uid}")]).arg(&root).status().expect("chown");
+            assert!(status.success());
+        }
+        let mut command = Command::new(&binary);
+        command
+            .args(["run", "--policy", "workspace-write", "--yes", "--events", "/dev/null", "--", "sh", "git.sh"])
+            .current_dir(&ws)
+            .env("HOME", &root)
+            .stdin(Stdio::null());
+        if let Some(uid) = uid {
+            std::os::unix::process::CommandExt::uid(&mut command, uid);
+            std::os::unix::process::CommandExt::gid(&mut command, uid);
+        }
+        let out = command.output().expect("vtpolicy runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{uid:?}: {stderr}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "3\n", "{uid:?}: {stderr}");
+        assert!(ws.join("linked/c").exists(), "the linked worktree was not made");
+        // The metadata stayed as it was: no hook, the config untouched.
+        assert!(!ws.join(".git/hooks/pre-commit").exists());
+    }
+}

@@ -366,7 +366,7 @@ impl Sandbox {
             (None, _) => "none",
         };
         let (sender, receiver) = channel();
-        let running = Running::start(setup, self.cgroups, sandboxed.then(|| (self.socket_rules, sender)))?;
+        let running = Running::start(setup, self.cgroups, sandboxed.then_some((self.socket_rules, sender)))?;
         Ok((running, Enforced { layers, enforcement, process_limit, partial }, receiver))
     }
 }

@@ -64,8 +64,8 @@ fn jump(k: u32, jt: u8, jf: u8) -> libc::sock_filter {
 
 impl NotifyFilter {
     pub(super) fn new(audit_arch: u32) -> NotifyFilter {
-        let load = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u32;
-        let ret = (libc::BPF_RET | libc::BPF_K) as u32;
+        let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+        let ret = libc::BPF_RET | libc::BPF_K;
         let nr = |n: libc::c_long| n as u32;
         // Offsets are counted to the two return instructions at the end:
         // ALLOW at index 14, USER_NOTIF at 15.
@@ -185,7 +185,7 @@ impl Supervisor {
                 // ENOENT: the caller died before we read it.
                 continue;
             }
-            let answer = self.handle(&notif).unwrap_or_else(|error| Answer::Errno(error));
+            let answer = self.handle(&notif).unwrap_or_else(Answer::Errno);
             self.respond(notif.id, answer);
         }
     }
