@@ -286,8 +286,8 @@ const PROC_SELF: &str = "/proc/self";
 const PROC: &str = "/proc";
 const PROC_ACCESS: &[FsAccess] = &[FsAccess::ReadFile, FsAccess::ReadDir];
 
-/// At most this many directory entries are examined while carving; past it
-/// compilation fails rather than silently granting a whole tree.
+/// At most this many directory entries are examined while carving; what
+/// lies past it is not granted rather than granted uninspected.
 pub const WALK_BUDGET: usize = 200_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -711,12 +711,24 @@ impl<'w, 'o> Walker<'w, 'o> {
             .fs
             .entries(path)
             .map_err(|e| LandlockError(format!("cannot list `{path}` to carve denied paths: {e}")))?;
-        *self.budget = self.budget.checked_sub(entries.len() + 1).ok_or_else(|| {
-            LandlockError(format!(
-                "more than {WALK_BUDGET} entries to examine while carving denied paths out of `{path}`; \
-                 narrow the allow rule or the deny glob"
-            ))
-        })?;
+        // With mounts the walk only finds denied paths, however many entries
+        // it takes. Carving past the budget grants nothing of the rest:
+        // a tree that was not inspected is not granted, and the run goes on.
+        if self.mounting.is_none() {
+            match self.budget.checked_sub(entries.len() + 1) {
+                Some(left) => *self.budget = left,
+                None => {
+                    self.out.engine_only.push(Note {
+                        rule: reaching.first().map_or_else(String::new, |d| d.source.rule.clone()),
+                        path: path.to_owned(),
+                        why: format!(
+                            "more than {WALK_BUDGET} entries to examine while carving: not inspected, so not granted"
+                        ),
+                    });
+                    return Ok(Some(Vec::new()));
+                }
+            }
+        }
         let mut parts = if denied { Vec::new() } else { vec![(path.to_owned(), FileKind::Dir, Origin::Carved)] };
         for name in entries {
             let child = join(path, &name);

@@ -231,12 +231,13 @@ fn prepare_layer(
         {
             let clone = created.try_clone().map_err(|e| fail("ruleset", &e))?;
             let Some(ruleset) = Option::<std::os::fd::OwnedFd>::from(clone) else { continue };
-            let path = std::ffi::CString::new(rule.path.as_str()).map_err(|e| fail("rule", &e))?;
+            let path = std::ffi::CString::new(super::fs::host_path(&rule.path).into_os_string().into_encoded_bytes())
+                .map_err(|e| fail("rule", &e))?;
             deferred.push(DeferredRule { ruleset, path, access: access.bits() });
             enforcement.landlock_rules += 1;
             continue;
         }
-        let fd = match PathFd::new(&rule.path) {
+        let fd = match PathFd::new(super::fs::host_path(&rule.path)) {
             Ok(fd) => fd,
             // Gone since compiling: granting less is safe.
             Err(_) => continue,

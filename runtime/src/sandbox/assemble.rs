@@ -245,7 +245,7 @@ impl Sandbox {
             .filter(|r| r.write_denies == WriteDenies::Mounts)
             .map(|r| r.mounts.clone())
             .unwrap_or_default();
-        let text = |p: &Path| p.to_string_lossy().into_owned();
+        let text = |p: &Path| super::fs::encode(p.as_os_str());
         for path in &self.git.read_only {
             if plan.read_only.contains(&text(path)) {
                 continue;

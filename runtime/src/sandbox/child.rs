@@ -99,11 +99,13 @@ impl PreparedMounts {
             if !path.starts_with('/') || std::path::Path::new(path).components().any(|c| c.as_os_str() == "..") {
                 return Err(format!("cannot mount over `{path}`: not a canonical path"));
             }
-            let c_path = CString::new(path).map_err(|_| format!("`{path}` holds a NUL byte"))?;
+            let host = super::fs::host_path(path);
+            let c_path =
+                CString::new(host.as_os_str().as_encoded_bytes()).map_err(|_| format!("`{path}` holds a NUL byte"))?;
             mounts.push(match what {
                 0 => Mount::Bind { path: c_path, remount: 0 },
                 1 => {
-                    let stat = nix::sys::statvfs::statvfs(path).map_err(|e| format!("statvfs `{path}`: {e}"))?;
+                    let stat = nix::sys::statvfs::statvfs(&host).map_err(|e| format!("statvfs `{path}`: {e}"))?;
                     let inherited = stat.flags().bits() as libc::c_ulong
                         & (libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_NOATIME | libc::MS_NODIRATIME);
                     Mount::Bind {
