@@ -63,7 +63,9 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
     let mut events = Events { run: run_id.clone(), file };
     // Runs whose vtpolicy was killed are finished first.
     for (crashed, actions) in crate::state::recover_crashed_runs() {
-        eprintln!("vtpolicy: recovered run {crashed} whose vtpolicy was killed: {}", actions.join("; "));
+        if !actions.is_empty() {
+            eprintln!("vtpolicy: recovered run {crashed} whose vtpolicy was killed: {}", actions.join("; "));
+        }
         events.emit(EventBody::Recovered { crashed_run: crashed, actions });
     }
     let timeout = match args.timeout.as_deref().map(parse_duration).transpose() {
@@ -216,7 +218,11 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
     let sandbox = sandbox.with_socket_judge(socket_judge);
     let (running, enforced, sockets) = match sandbox.spawn(std::path::Path::new(&program), &program_args) {
         Ok(spawned) => spawned,
-        Err(error) => return events.fail(error.to_string()),
+        Err(error) => {
+            // Nothing ran: nothing to recover.
+            let _ = std::fs::remove_file(&journal);
+            return events.fail(error.to_string());
+        }
     };
     events.emit(EventBody::Spawn {
         pid: running.pid(),
@@ -274,6 +280,7 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
     Exit::Status(u8::try_from(code).unwrap_or(OWN_FAILURE))
 }
 
+/// The first executable file `name` in vtpolicy's own `PATH`.
 fn search_path(name: &str) -> Option<String> {
     use std::os::unix::fs::PermissionsExt as _;
     let path = std::env::var_os("PATH")?;

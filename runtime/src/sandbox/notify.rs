@@ -382,16 +382,26 @@ fn errno_of(error: io::Error) -> i32 {
     error.raw_os_error().unwrap_or(libc::EIO)
 }
 
-/// A process of the run, by pidfd.
+/// A thread of the run: its id for `/proc` and memory, and a pidfd of its
+/// process for its descriptors.
 struct Task {
     pid: libc::pid_t,
     pidfd: OwnedFd,
 }
 
 impl Task {
-    fn open(pid: libc::pid_t) -> Result<Task, i32> {
+    /// `tid` is the thread that made the call; descriptors belong to its
+    /// thread group, whose leader `pidfd_open` takes.
+    fn open(tid: libc::pid_t) -> Result<Task, i32> {
+        let status = std::fs::read_to_string(format!("/proc/{tid}/status")).map_err(errno_of)?;
+        let tgid = status
+            .lines()
+            .find_map(|line| line.strip_prefix("Tgid:"))
+            .and_then(|value| value.trim().parse::<libc::pid_t>().ok())
+            .ok_or(libc::ESRCH)?;
+        let pid = tid;
         // SAFETY: pidfd_open with integers; the descriptor is ours.
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0u32) };
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, tgid, 0u32) };
         if fd < 0 {
             return Err(last_errno());
         }
