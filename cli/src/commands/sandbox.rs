@@ -64,11 +64,9 @@ pub(crate) fn run(args: &SandboxArgs) -> Exit {
         _ => enforces.push(format!("Landlock file{} rules", if abi >= 4 { " and TCP port" } else { "" })),
     }
     if kernel.seccomp {
-        enforces.push(if abi >= 9 {
-            "pathname unix sockets outside the workspace and the private tmp refused (Landlock)".to_owned()
-        } else {
-            "pathname unix sockets outside the workspace and the private tmp refused, abstract addresses too, and no executable memfd (seccomp user notification: Landlock ABI 9 is absent)".to_owned()
-        });
+        enforces.push(
+            "pathname unix sockets outside the workspace and the private tmp refused unless a `net unix` rule allows them, abstract addresses too, and no executable memfd (seccomp user notification)".to_owned(),
+        );
     }
     if abi < 6 && abi > 0 {
         cannot.push("scoping signals and abstract unix sockets (needs Landlock ABI 6)".to_owned());

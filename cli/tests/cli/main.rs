@@ -928,3 +928,59 @@ fn git_works_inside_the_sandbox_with_its_metadata_protected() {
         assert!(!ws.join(".git/hooks/pre-commit").exists());
     }
 }
+
+/// A run whose vtpolicy is killed leaves a journal; `sandbox recover`
+/// (and the next run) finishes it: what it created where writes are denied
+/// is moved into the quarantine, its temporary directory removed.
+#[test]
+fn a_killed_run_is_finished_by_sandbox_recover() {
+    let dir = tempfile::Builder::new().prefix("vtpolicy-crash").tempdir_in("/var/tmp").expect("tempdir");
+    let root = dir.path().canonicalize().expect("canonical");
+    let ws = root.join("ws");
+    std::fs::create_dir_all(&ws).expect("ws");
+    std::fs::write(ws.join("plant.sh"), "mkdir .vscode && echo '{}' > .vscode/tasks.json && sleep 60\n")
+        .expect("script");
+    let state = root.join("state");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vtpolicy"))
+        .args(["run", "--policy", "workspace-write", "--yes", "--events", "/dev/null", "--", "sh", "plant.sh"])
+        .current_dir(&ws)
+        .env("HOME", &root)
+        .env("XDG_STATE_HOME", &state)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("vtpolicy runs");
+    let planted = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        ws.join(".vscode/tasks.json").exists()
+    });
+    assert!(planted, "the command never ran");
+    let journals = state.join("vtpolicy/runs");
+    let journal = std::fs::read_dir(&journals).expect("journal dir").flatten().next().expect("a journal").path();
+    let text = std::fs::read_to_string(&journal).expect("journal");
+    let tmp: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let tmp = std::path::PathBuf::from(tmp["tmp"].as_str().expect("tmp"));
+    assert!(tmp.exists());
+    let status = Command::new("/bin/kill").args(["-KILL", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    child.wait().expect("reaped");
+    let recover = Command::new(env!("CARGO_BIN_EXE_vtpolicy"))
+        .args(["sandbox", "recover"])
+        .env("HOME", &root)
+        .env("XDG_STATE_HOME", &state)
+        .output()
+        .expect("recover runs");
+    let stdout = String::from_utf8_lossy(&recover.stdout);
+    assert!(recover.status.success(), "{stdout}");
+    assert!(stdout.contains("moved `") && stdout.contains(".vscode"), "{stdout}");
+    assert!(!ws.join(".vscode").exists(), "the planted directory stayed");
+    assert!(!tmp.exists(), "the run's temporary directory stayed");
+    assert!(!journal.exists(), "the journal stayed");
+    let again = Command::new(env!("CARGO_BIN_EXE_vtpolicy"))
+        .args(["sandbox", "recover"])
+        .env("HOME", &root)
+        .env("XDG_STATE_HOME", &state)
+        .output()
+        .expect("recover runs");
+    assert_eq!(String::from_utf8_lossy(&again.stdout), "no run to recover\n");
+}

@@ -112,11 +112,9 @@ fn kernel_coverage(rule: &vtpolicy_engine::Rule, artifacts: &Artifacts<'_>, abi:
         Some(Matcher::Socket { .. }) => out.push(cover(
             Layer::Seccomp,
             Coverage::Full,
-            if abi >= 9 {
-                "held by Landlock (ABI 9) in `run`".to_owned()
-            } else {
-                format!("held in `run` by seccomp user notification (Landlock ABI {abi} has no unix socket rules); a prompt cannot be asked mid-run, so only allow rules let a connection through")
-            },
+            format!(
+                "held in `run` by seccomp user notification (Landlock ABI {abi}; its unix socket rules, from ABI 9, are not used); a prompt cannot be asked mid-run, so only allow rules let a connection through"
+            ),
         )),
         Some(Matcher::Net { .. }) => out.extend(net_coverage(rule, artifacts, abi)),
         Some(Matcher::Path { .. }) => out.extend(path_coverage(rule, artifacts, abi)),
@@ -310,17 +308,16 @@ fn kernel_gaps(artifacts: &Artifacts<'_>, abi: u8) -> Vec<KernelGap> {
             fatal: false,
         });
     }
-    if abi < 9 {
-        out.push(KernelGap {
-            layer: Layer::Landlock,
-            gap: format!(
-                "pathname unix sockets are not restricted by Landlock below ABI 9 (this kernel: {abi}); `run` holds \
-                 them with seccomp user notification instead: connections and datagrams to sockets outside the \
-                 workspace and the private tmp are refused (EACCES), abstract addresses too (EPERM)"
-            ),
-            fatal: false,
-        });
-    }
+    out.push(KernelGap {
+        layer: Layer::Landlock,
+        gap: format!(
+            "pathname unix sockets are not restricted by Landlock here (its unix socket rules need ABI 9; this \
+             kernel: {abi}); `run` holds them with seccomp user notification instead: connections and datagrams \
+             to sockets outside the workspace and the private tmp that no `net unix` rule allows are refused \
+             (EACCES), abstract addresses too (EPERM)"
+        ),
+        fatal: false,
+    });
     match ruleset.write_denies {
         WriteDenies::Carve => out.push(KernelGap {
             layer: Layer::Landlock,
