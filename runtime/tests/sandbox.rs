@@ -107,7 +107,8 @@ fn sandboxed(policy: &str, fixture: &Fixture, build: Build, script: &str) -> (bo
     let errors = tempfile::tempfile().expect("error file");
     let sandbox =
         sandbox.with_output(output.try_clone().expect("clone").into(), errors.try_clone().expect("clone").into());
-    let (running, _, _) = sandbox.spawn(Path::new("/bin/sh"), &["-c".to_owned(), script.to_owned()]).expect("spawn");
+    let (running, _, _) =
+        sandbox.spawn(Path::new("/bin/sh"), &["sh".to_owned(), "-c".to_owned(), script.to_owned()]).expect("spawn");
     let outcome = running.wait(Some(std::time::Duration::from_secs(30))).expect("wait");
     let mut text = String::new();
     let mut output = output;

@@ -216,7 +216,13 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         })
     };
     let sandbox = sandbox.with_socket_judge(socket_judge);
-    let (running, enforced, sockets) = match sandbox.spawn(std::path::Path::new(&program), &program_args) {
+    // The file judged is executed under the name it was called by.
+    let called = match &args.command {
+        Some(_) => "bash".to_owned(),
+        None => args.argv.first().cloned().unwrap_or_else(|| program.clone()),
+    };
+    let argv: Vec<String> = std::iter::once(called).chain(program_args.iter().cloned()).collect();
+    let (running, enforced, sockets) = match sandbox.spawn(std::path::Path::new(&program), &argv) {
         Ok(spawned) => spawned,
         Err(error) => {
             // Nothing ran: nothing to recover.

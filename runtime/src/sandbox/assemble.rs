@@ -11,6 +11,7 @@ use std::sync::mpsc::{Receiver, channel};
 use vtpolicy_compiler::profile::landlock::{MountPlan, WriteDenies};
 use vtpolicy_compiler::{CompiledPolicy, Context, Limits};
 
+use super::KernelProfiles;
 use super::apply::{Enforcement, Prepared, SandboxError};
 use super::cgroup::{CgroupSupport, RunCgroups};
 use super::child::{ChildSetup, PreparedMounts, PrivateDirs, Resource, Rlimit};
@@ -19,7 +20,6 @@ use super::notify::{NotifyFilter, SocketDecision, SocketJudge, SocketRules};
 use super::probe::MountSupport;
 use super::supervise::Running;
 use super::tree::{Exec, Namespaces, TreeSetup};
-use super::{KernelProfiles, landlock_abi};
 
 /// Where the run happens: the paths the policies were compiled for.
 #[derive(Debug, Clone)]
@@ -287,12 +287,12 @@ impl Sandbox {
         &self.environment
     }
 
-    /// Spawns `program` with `args` in the sandbox. Socket decisions come
-    /// on the returned receiver.
+    /// Executes `program` in the sandbox with `argv` (`argv[0]` the name
+    /// it is called by). Socket decisions come on the returned receiver.
     pub fn spawn(
         self,
         program: &Path,
-        args: &[String],
+        argv: &[String],
     ) -> Result<(Running, Enforced, Receiver<SocketDecision>), SandboxError> {
         let fail = |what: &str, e: &dyn std::fmt::Display| SandboxError(format!("{what}: {e}"));
         let procs = match self.cgroups.as_ref().map(RunCgroups::procs_files).transpose() {
@@ -319,7 +319,7 @@ impl Sandbox {
             .ok_or_else(|| SandboxError("seccomp: this architecture is not supported".into()))?;
         let notify = sandboxed.then(|| NotifyFilter::new(arch.audit()));
         let root = nix::unistd::geteuid().is_root();
-        let exec = Exec::new(program, args, &self.environment, &self.place.cwd)
+        let exec = Exec::new(program, argv, &self.environment, &self.place.cwd)
             .map_err(|e| fail("cannot prepare the command", &e))?;
         let setup = TreeSetup {
             namespaces: self.namespaces,

@@ -95,17 +95,24 @@ fn c_string(text: &std::ffi::OsStr) -> io::Result<CString> {
 }
 
 impl Exec {
+    /// `program` is the file executed; `argv` starts with the name it is
+    /// called by (multi-call programs such as rustup's proxies choose what
+    /// to do by it).
     pub(super) fn new(
         program: &std::path::Path,
-        args: &[String],
+        argv: &[String],
         env: &[(String, String)],
         cwd: &std::path::Path,
     ) -> io::Result<Exec> {
         let program_c = c_string(program.as_os_str())?;
-        let mut argv = vec![program_c.clone()];
-        for arg in args {
-            argv.push(c_string(arg.as_ref())?);
+        let mut argv_c = Vec::new();
+        for arg in argv {
+            argv_c.push(c_string(arg.as_ref())?);
         }
+        if argv_c.is_empty() {
+            argv_c.push(program_c.clone());
+        }
+        let argv = argv_c;
         let mut envp = Vec::new();
         for (name, value) in env {
             envp.push(c_string(format!("{name}={value}").as_ref())?);
