@@ -984,3 +984,17 @@ fn a_killed_run_is_finished_by_sandbox_recover() {
         .expect("recover runs");
     assert_eq!(String::from_utf8_lossy(&again.stdout), "no run to recover\n");
 }
+
+/// The judged file is executed under the name it was called by: a program
+/// reached through a symlink sees the symlink's name as `argv[0]`.
+#[test]
+fn run_keeps_the_name_the_program_was_called_by() {
+    let (_guard, dir) = workdir();
+    std::os::unix::fs::symlink("/usr/bin/python3", dir.join("py")).expect("symlink");
+    let code = "import sys; print(open('/proc/self/cmdline').read().split(chr(0))[0])";
+    let out = run_detached(
+        &dir,
+        &["run", "--policy", "workspace-write", "--yes", "--events", "/dev/null", "--", "./py", "-c", code],
+    );
+    assert_eq!((out.code, out.stdout.as_str()), (0, "./py\n"), "{}", out.stderr);
+}
