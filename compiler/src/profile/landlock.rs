@@ -136,6 +136,12 @@ pub trait FileSystem {
     fn kind(&self, path: &str) -> Option<FileKind>;
     /// The names of the entries of directory `path`, sorted.
     fn entries(&self, path: &str) -> Result<Vec<String>, String>;
+    /// The entries of directory `path` with their kinds, sorted by name.
+    /// The host answers from the directory listing itself, without a
+    /// `stat` per entry.
+    fn entries_with_kinds(&self, path: &str) -> Result<Vec<(String, Option<FileKind>)>, String> {
+        Ok(self.entries(path)?.into_iter().map(|name| (name.clone(), self.kind(&join(path, &name)))).collect())
+    }
     /// `path` with every symlink resolved; `None` if it does not exist.
     fn canonical(&self, path: &str) -> Option<String>;
 }
@@ -709,7 +715,7 @@ impl<'w, 'o> Walker<'w, 'o> {
         }
         let entries = self
             .fs
-            .entries(path)
+            .entries_with_kinds(path)
             .map_err(|e| LandlockError(format!("cannot list `{path}` to carve denied paths: {e}")))?;
         // With mounts the walk only finds denied paths, however many entries
         // it takes. Carving past the budget grants nothing of the rest:
@@ -730,26 +736,26 @@ impl<'w, 'o> Walker<'w, 'o> {
             }
         }
         let mut parts = if denied { Vec::new() } else { vec![(path.to_owned(), FileKind::Dir, Origin::Carved)] };
-        for name in entries {
+        for (name, child_kind) in entries {
             let child = join(path, &name);
             if let Some(deny) = denies.denying(&child) {
                 dirty = true;
                 self.carve_note(deny, &child);
                 if self.mounting.is_some()
-                    && let Some(kind) = self.fs.kind(&child)
+                    && let Some(kind) = child_kind
                 {
                     self.denied_found.push((child.clone(), kind));
                 }
                 // A denied directory's own entries may still be allowed
                 // (`**/.env` names the directory, not what is inside).
-                if self.fs.kind(&child) == Some(FileKind::Dir)
+                if child_kind == Some(FileKind::Dir)
                     && let Some(below) = self.carve_below(&child, FileKind::Dir, creates, denies, true)?
                 {
                     parts.extend(below);
                 }
                 continue;
             }
-            match self.fs.kind(&child) {
+            match child_kind {
                 // A symlink's target is checked by Landlock under its own
                 // path; granting the link would grant wherever it points.
                 Some(FileKind::Symlink) | None => {}

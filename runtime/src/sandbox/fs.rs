@@ -98,6 +98,18 @@ impl FileSystem for HostFileSystem {
         Ok(names)
     }
 
+    fn entries_with_kinds(&self, path: &str) -> Result<Vec<(String, Option<FileKind>)>, String> {
+        let mut entries = Vec::new();
+        for entry in std::fs::read_dir(host_path(path)).map_err(|e| e.to_string())? {
+            let entry = entry.map_err(|e| e.to_string())?;
+            // The listing's own type (d_type); a stat only where the file
+            // system does not give one.
+            entries.push((encode(&entry.file_name()), entry.file_type().ok().map(kind_of)));
+        }
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(entries)
+    }
+
     fn canonical(&self, path: &str) -> Option<String> {
         Some(encode(std::fs::canonicalize(host_path(path)).ok()?.as_os_str()))
     }
