@@ -166,6 +166,12 @@ pub(super) struct Started {
 /// confused with another run still going.
 pub(super) static LIVE_INITS: std::sync::Mutex<Vec<libc::pid_t>> = std::sync::Mutex::new(Vec::new());
 
+/// Held from the creation of a tree's pipes until its command executed:
+/// an init cloned by another thread meanwhile would inherit the pipes'
+/// write ends (init never executes, so close-on-exec does not close them)
+/// and hold this start until its own run ended.
+static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: pipe2 writes two descriptors into the array.
@@ -186,6 +192,7 @@ struct Pipes {
 /// Clones init with `setup`, waits for the setup to finish (the command
 /// executed, or a step failed), and returns the tree's descriptors.
 pub(super) fn start(setup: TreeSetup) -> io::Result<Started> {
+    let _starting = STARTING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let pipes = Pipes { setup: pipe()?, ack: pipe()?, status: pipe()?, alive: pipe()? };
     let mut flags = libc::CLONE_PIDFD as libc::c_ulong | libc::SIGCHLD as libc::c_ulong;
     if setup.namespaces.private {
