@@ -71,6 +71,8 @@ struct Attempt {
     not_mounted: Vec<String>,
     #[serde(default)]
     stops_growing: Vec<String>,
+    #[serde(default)]
+    control_holds: bool,
     exit: Option<i32>,
     max_ms: Option<u64>,
     #[serde(default)]
@@ -510,13 +512,25 @@ fn nothing_escapes_workspace_write() {
 #[test]
 fn the_suite_sees_escapes_when_nothing_is_sandboxed() {
     let failures = suite("danger-full-access", None);
-    let escaped: Vec<&str> = failures.iter().filter_map(|f| f.split(": ").next()).collect();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/escapes/workspace-write.toml"))
+            .expect("suite");
+    let attempts: Suite = toml::from_str(&text).expect("suite parses");
+    let who = if nix::unistd::geteuid().is_root() { "root" } else { "unprivileged" };
+    // Every attempt not marked otherwise escapes when nothing is sandboxed.
+    let held: Vec<&str> = attempts
+        .attempt
+        .iter()
+        .filter(|a| !a.control_holds)
+        .filter(|a| !failures.iter().any(|f| f.starts_with(&format!("[{who}] {}: ", a.name))))
+        .map(|a| a.name.as_str())
+        .collect();
     assert!(
-        failures.len() >= 45,
-        "only {} attempt(s) escaped without a sandbox:\n{}",
-        failures.len(),
-        escaped.join("\n")
+        held.is_empty(),
+        "these attempts held without a sandbox, so their checks cannot fail:\n{}",
+        held.join("\n")
     );
+    assert!(failures.len() >= 70, "only {} attempt(s) escaped without a sandbox", failures.len());
 }
 
 /// `prompt` on a terminal: `a` approves the command for the rest of the

@@ -998,3 +998,17 @@ fn run_keeps_the_name_the_program_was_called_by() {
     );
     assert_eq!((out.code, out.stdout.as_str()), (0, "./py\n"), "{}", out.stderr);
 }
+
+/// Without a sandbox nothing is protected, so nothing is quarantined: a
+/// `danger-full-access` run leaves the repositories it finds alone.
+#[test]
+fn an_unsandboxed_run_leaves_repositories_alone() {
+    let (_guard, dir) = workdir();
+    for repo in [".git", "vendor/lib/.git"] {
+        std::fs::create_dir_all(dir.join(repo).join("hooks")).expect("mkdir");
+        std::fs::write(dir.join(repo).join("config"), "[core]\n").expect("write");
+    }
+    let out = run_detached(&dir, &["run", "--policy", "danger-full-access", "--events", "/dev/null", "--", "true"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(dir.join(".git/config").exists() && dir.join("vendor/lib/.git/config").exists());
+}

@@ -79,7 +79,8 @@ pub struct Sandbox {
     place: RunPlace,
     pids_cgroup: bool,
     output: Option<(OwnedFd, OwnedFd)>,
-    git: GitMetadata,
+    /// `None` when nothing is sandboxed.
+    git: Option<GitMetadata>,
 }
 
 /// What a run must not leave behind: write-denied paths that did not
@@ -87,7 +88,8 @@ pub struct Sandbox {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Leftovers {
     watched: Vec<String>,
-    git: GitMetadata,
+    /// `None` when the run was not sandboxed: then no repository is new.
+    git: Option<GitMetadata>,
     workspace: PathBuf,
 }
 
@@ -96,7 +98,7 @@ impl Leftovers {
     pub fn created(&self) -> Vec<PathBuf> {
         let mut out: Vec<PathBuf> =
             self.watched.iter().map(PathBuf::from).filter(|p| p.symlink_metadata().is_ok()).collect();
-        for path in self.git.created_since(&self.workspace) {
+        for path in self.git.iter().flat_map(|git| git.created_since(&self.workspace)) {
             if !out.iter().any(|p| path.starts_with(p)) {
                 out.push(path);
             }
@@ -179,7 +181,8 @@ impl Sandbox {
         // Only a mount namespace can make git metadata read-only; without
         // one, the policy's own denies are carved and new metadata is still
         // caught when the run ends.
-        let git = if sandboxed { GitMetadata::find(&place.workspace) } else { GitMetadata::default() };
+        // Without a sandbox nothing is protected, so nothing is watched.
+        let git = sandboxed.then(|| GitMetadata::find(&place.workspace));
         let keep: Vec<Vec<String>> = policies.iter().map(|c| c.settings.env_keep.clone()).collect();
         let mut environment = child_environment(&keep);
         let tmpdir = if private.tmp.is_some() { "/tmp".to_owned() } else { place.tmp.to_string_lossy().into_owned() };
@@ -246,7 +249,7 @@ impl Sandbox {
             .map(|r| r.mounts.clone())
             .unwrap_or_default();
         let text = |p: &Path| super::fs::encode(p.as_os_str());
-        for path in &self.git.read_only {
+        for path in self.git.iter().flat_map(|git| &git.read_only) {
             if plan.read_only.contains(&text(path)) {
                 continue;
             }
