@@ -130,6 +130,9 @@ fn clone_with_any_namespace_flag_is_refused() {
     let thread_flags = 0x003d_0f00; // what pthread_create passes
     assert_eq!(call.verdict("clone", [thread_flags, 0, 0, 0, 0, 0]), Verdict::Allow);
     assert_eq!(call.verdict("clone", [17, 0, 0, 0, 0, 0]), Verdict::Allow, "fork()");
+    // vfork-style spawning (posix_spawn) shares memory, not descriptors.
+    assert_eq!(call.verdict("clone", [0x4111, 0, 0, 0, 0, 0]), Verdict::Allow, "CLONE_VM | CLONE_VFORK");
+    assert_eq!(call.verdict("clone", [17 | 0x400, 0, 0, 0, 0, 0]), EPERM, "a shared descriptor table");
     for flag in [0x80u64, 0x2_0000, 0x200_0000, 0x400_0000, 0x800_0000, 0x1000_0000, 0x2000_0000, 0x4000_0000] {
         assert_eq!(call.verdict("clone", [17 | flag, 0, 0, 0, 0, 0]), EPERM, "flag {flag:#x}");
         assert_eq!(call.verdict("clone", [thread_flags | flag, 0, 0, 0, 0, 0]), EPERM, "flag {flag:#x}");

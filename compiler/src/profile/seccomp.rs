@@ -41,6 +41,9 @@ const TIOCLINUX: u64 = 0x541c;
 const PERSONALITY_QUERY: u64 = 0xffff_ffff;
 const PER_LINUX: u64 = 0;
 
+const CLONE_FILES: u64 = 0x0000_0400;
+const CLONE_THREAD: u64 = 0x0001_0000;
+
 /// Namespace flags of `clone`: creating any namespace is denied.
 const CLONE_NAMESPACE_FLAGS: &[(&str, u64)] = &[
     ("CLONE_NEWTIME", 0x0000_0080),
@@ -230,6 +233,17 @@ pub fn compile(model: &SandboxModel, arch: Arch) -> Result<Option<SeccompProgram
         clone_rules.push(rule(vec![cond(0, Op::MaskedEq(*bit), *bit)?])?);
         denials.push(denial("clone", format!("flags & {flag}"), "EPERM", "creates namespaces"));
     }
+    // A process sharing its descriptor table without being a thread of the
+    // same process: the socket supervisor's checks rely on a caller's
+    // descriptors changing only through its own threads, whose count it
+    // can see.
+    clone_rules.push(rule(vec![cond(0, Op::MaskedEq(CLONE_FILES | CLONE_THREAD), CLONE_FILES)?])?);
+    denials.push(denial(
+        "clone",
+        "flags & CLONE_FILES without CLONE_THREAD",
+        "EPERM",
+        "another process would share the descriptor table",
+    ));
     rules.insert(number("clone")?, clone_rules);
 
     rules.insert(

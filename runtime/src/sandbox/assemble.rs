@@ -177,7 +177,11 @@ impl Sandbox {
         }
         let private = if namespaces.private { private_dirs(&profiles, &place) } else { PrivateDirs::default() };
         let tmp_root = if private.tmp.is_some() { PathBuf::from("/tmp") } else { place.tmp.clone() };
-        let socket_rules = SocketRules { roots: vec![place.workspace.clone(), tmp_root], judge: None };
+        let socket_rules = SocketRules {
+            roots: vec![place.workspace.clone(), tmp_root],
+            judge: None,
+            tcp_connect: tcp_connect(&profiles),
+        };
         // Only a mount namespace can make git metadata read-only; without
         // one, the policy's own denies are carved and new metadata is still
         // caught when the run ends.
@@ -413,6 +417,30 @@ fn private_dirs(profiles: &KernelProfiles, place: &RunPlace) -> PrivateDirs {
 
 /// The resource limits of the child: the policy's, core dumps off, and
 /// the process count as an rlimit when no pids cgroup holds it.
+/// The TCP ports every Landlock layer lets the command connect to; `None`
+/// when no layer restricts connections.
+fn tcp_connect(profiles: &KernelProfiles) -> Option<Vec<(u16, u16)>> {
+    let ruleset = profiles.landlock.as_ref()?;
+    let mut allowed: Option<Vec<(u16, u16)>> = None;
+    for layer in &ruleset.layers {
+        let Some(ports) = &layer.connect_tcp else { continue };
+        allowed = Some(match allowed {
+            None => ports.clone(),
+            // A port passes when every layer allows it.
+            Some(previous) => previous
+                .iter()
+                .flat_map(|&(a_low, a_high)| {
+                    ports.iter().filter_map(move |&(b_low, b_high)| {
+                        let (low, high) = (a_low.max(b_low), a_high.min(b_high));
+                        (low <= high).then_some((low, high))
+                    })
+                })
+                .collect(),
+        });
+    }
+    allowed
+}
+
 fn rlimits(limits: &Limits, nproc: bool) -> Vec<Rlimit> {
     let mut out = vec![Rlimit { resource: Resource::Core, value: 0 }];
     let mut add = |resource, value: Option<u64>| {

@@ -122,6 +122,9 @@ pub type SocketJudge = std::sync::Arc<dyn Fn(&Path) -> vtpolicy_engine::Effect +
 pub(crate) struct SocketRules {
     pub roots: Vec<PathBuf>,
     pub judge: Option<SocketJudge>,
+    /// TCP connect ports every Landlock layer allows (`None`: any), for
+    /// connections made on a caller's behalf.
+    pub tcp_connect: Option<Vec<(u16, u16)>>,
 }
 
 impl SocketRules {
@@ -139,7 +142,7 @@ impl SocketRules {
 /// is left. Decisions on sockets go to `decisions`.
 pub(super) fn serve(listener: OwnedFd, rules: SocketRules, decisions: Sender<SocketDecision>) -> io::Result<()> {
     std::thread::Builder::new().name("vtpolicy-notify".into()).spawn(move || {
-        let supervisor = Supervisor { listener, rules, decisions };
+        let supervisor = std::sync::Arc::new(Supervisor { listener, rules, decisions });
         supervisor.run();
     })?;
     Ok(())
@@ -160,8 +163,16 @@ enum Answer {
     Done,
 }
 
+/// What a notification needs: an answer now, or a call made on the
+/// caller's behalf, which may block (a full backlog, a slow peer) and so
+/// runs on a thread of its own.
+enum Triage {
+    Answer(Answer),
+    OnBehalf { task: Task, socket: OwnedFd, domain: i32, kind: i32 },
+}
+
 impl Supervisor {
-    fn run(&self) {
+    fn run(self: &std::sync::Arc<Self>) {
         loop {
             let mut poll = libc::pollfd { fd: self.listener.as_raw_fd(), events: libc::POLLIN, revents: 0 };
             // SAFETY: poll on one live descriptor.
@@ -185,8 +196,21 @@ impl Supervisor {
                 // ENOENT: the caller died before we read it.
                 continue;
             }
-            let answer = self.handle(&notif).unwrap_or_else(Answer::Errno);
-            self.respond(notif.id, answer);
+            match self.triage(&notif) {
+                Ok(Triage::Answer(answer)) => self.respond(notif.id, answer),
+                Err(errno) => self.respond(notif.id, Answer::Errno(errno)),
+                Ok(Triage::OnBehalf { task, socket, domain, kind }) => {
+                    let supervisor = std::sync::Arc::clone(self);
+                    let spawned = std::thread::Builder::new().name("vtpolicy-call".into()).spawn(move || {
+                        let answer =
+                            supervisor.on_behalf(&notif, &task, &socket, domain, kind).unwrap_or_else(Answer::Errno);
+                        supervisor.respond(notif.id, answer);
+                    });
+                    if spawned.is_err() {
+                        self.respond(notif.id, Answer::Errno(libc::EAGAIN));
+                    }
+                }
+            }
         }
     }
 
@@ -208,49 +232,77 @@ impl Supervisor {
         unsafe { libc::ioctl(self.listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_ID_VALID as _, &id) == 0 }
     }
 
-    fn handle(&self, notif: &libc::seccomp_notif) -> Result<Answer, i32> {
+    /// Answers what can be answered at once. The kernel fetches the
+    /// descriptor again when a call continues, so a call may continue only
+    /// when nothing but the blocked caller can change its descriptors: a
+    /// caller with other threads gets every supervised call made on its
+    /// behalf (`clone` with `CLONE_FILES` alone is refused by the seccomp
+    /// program, so threads are the only sharers).
+    fn triage(&self, notif: &libc::seccomp_notif) -> Result<Triage, i32> {
         let nr = libc::c_long::from(notif.data.nr);
         let args = notif.data.args;
         let pid = notif.pid as libc::pid_t;
         if nr == libc::SYS_memfd_create {
-            return self.memfd_create(notif.id, pid, args[0], args[1] as u32);
+            return self.memfd_create(notif.id, pid, args[0], args[1] as u32).map(Triage::Answer);
         }
         let task = Task::open(pid)?;
+        let shared = task.threads()? > 1;
         if !self.valid(notif.id) {
             return Err(libc::ESRCH);
         }
         let socket = task.descriptor(args[0] as RawFd)?;
         let (domain, kind) = socket_kind(&socket)?;
-        if domain != libc::AF_UNIX {
-            return Ok(Answer::Continue);
+        // Alone, the caller cannot swap the descriptor: what is not a unix
+        // socket, or a unix stream being sent on (no destination is
+        // resolved), goes on in its own context, under Landlock.
+        let unix_resolves = domain == libc::AF_UNIX && (kind == libc::SOCK_DGRAM || nr == libc::SYS_connect);
+        if !shared && !unix_resolves {
+            return Ok(Triage::Answer(Answer::Continue));
         }
-        let datagram = kind == libc::SOCK_DGRAM;
+        Ok(Triage::OnBehalf { task, socket, domain, kind })
+    }
+
+    /// Performs the call on the caller's socket, with what was read once.
+    fn on_behalf(
+        &self,
+        notif: &libc::seccomp_notif,
+        task: &Task,
+        socket: &OwnedFd,
+        domain: i32,
+        kind: i32,
+    ) -> Result<Answer, i32> {
+        let nr = libc::c_long::from(notif.data.nr);
+        let args = notif.data.args;
+        let unix = domain == libc::AF_UNIX;
+        let address_limit = std::mem::size_of::<libc::sockaddr_storage>();
         match nr {
             n if n == libc::SYS_connect => {
-                let address = task.read(args[1], (args[2] as usize).min(std::mem::size_of::<libc::sockaddr_un>()))?;
+                let address = task.read(args[1], (args[2] as usize).min(address_limit))?;
                 if !self.valid(notif.id) {
                     return Err(libc::ESRCH);
                 }
-                let target = self.target(&task, &address)?;
+                if !unix {
+                    self.check_tcp(&address, kind)?;
+                    return connect_to(socket, &address).map(|()| Answer::Value(0));
+                }
+                let target = self.target(task, &address)?;
                 let Some(target) = target else {
                     // An address without a path: the kernel rejects it as it would.
                     return Ok(Answer::Errno(libc::EINVAL));
                 };
-                connect(&socket, &target).map(|()| Answer::Value(0))
+                connect(socket, &target).map(|()| Answer::Value(0))
             }
-            // Stream and seqpacket sockets never resolve a destination on send.
-            _ if !datagram => Ok(Answer::Continue),
             n if n == libc::SYS_sendto => {
-                let address = task.read(args[4], (args[5] as usize).min(std::mem::size_of::<libc::sockaddr_un>()))?;
+                let address = task.read(args[4], (args[5] as usize).min(address_limit))?;
                 let data = task.read(args[1], (args[2] as usize).min(MAX_DATAGRAM))?;
                 if !self.valid(notif.id) {
                     return Err(libc::ESRCH);
                 }
-                let target = self.target(&task, &address)?;
-                send(&socket, &data, target.as_ref(), &[], args[3] as i32).map(|n| Answer::Value(n as i64))
+                let target = self.destination(task, &address, unix, kind)?;
+                send(socket, &data, target.as_ref(), &[], args[3] as i32).map(|n| Answer::Value(n as i64))
             }
             n if n == libc::SYS_sendmsg => {
-                let sent = self.sendmsg(notif.id, &task, &socket, args[1], args[2] as i32)?;
+                let sent = self.sendmsg(notif.id, task, socket, args[1], args[2] as i32, unix, kind)?;
                 Ok(Answer::Value(sent as i64))
             }
             n if n == libc::SYS_sendmmsg => {
@@ -259,7 +311,7 @@ impl Supervisor {
                 let mut sent = 0;
                 for i in 0..count {
                     let entry = args[1] + size * i as u64;
-                    match self.sendmsg(notif.id, &task, &socket, entry, args[3] as i32) {
+                    match self.sendmsg(notif.id, task, socket, entry, args[3] as i32, unix, kind) {
                         Ok(n) => {
                             let length = (n as u32).to_ne_bytes();
                             let offset = std::mem::size_of::<libc::msghdr>() as u64;
@@ -272,12 +324,55 @@ impl Supervisor {
                 }
                 Ok(Answer::Value(sent))
             }
-            _ => Ok(Answer::Continue),
+            _ => Err(libc::ENOSYS),
         }
     }
 
+    /// Where a datagram (or an addressed send) goes: a resolved unix
+    /// socket, an inet address checked as Landlock would, or nowhere given.
+    fn destination(&self, task: &Task, address: &[u8], unix: bool, kind: i32) -> Result<Option<Destination>, i32> {
+        if address.is_empty() {
+            return Ok(None);
+        }
+        if unix {
+            // Stream sockets ignore an address on send; datagrams resolve it.
+            if kind != libc::SOCK_DGRAM {
+                return Ok(None);
+            }
+            return Ok(self.target(task, address)?.map(Destination::Unix));
+        }
+        self.check_tcp(address, kind)?;
+        Ok(Some(Destination::Inet(address.to_vec())))
+    }
+
+    /// Refuses a TCP destination port the Landlock ruleset does not allow
+    /// (what the kernel would say in the caller's own context).
+    fn check_tcp(&self, address: &[u8], kind: i32) -> Result<(), i32> {
+        let Some(ports) = &self.rules.tcp_connect else { return Ok(()) };
+        if kind != libc::SOCK_STREAM {
+            return Ok(());
+        }
+        let family = address.get(..2).and_then(|b| <[u8; 2]>::try_from(b).ok()).map(u16::from_ne_bytes);
+        if family == Some(libc::AF_UNSPEC as u16) {
+            return Ok(());
+        }
+        let port =
+            address.get(2..4).and_then(|b| <[u8; 2]>::try_from(b).ok()).map(u16::from_be_bytes).ok_or(libc::EINVAL)?;
+        if ports.iter().any(|&(low, high)| low <= port && port <= high) { Ok(()) } else { Err(libc::EACCES) }
+    }
+
     /// One `msghdr` at `at`, sent on the child's behalf.
-    fn sendmsg(&self, id: u64, task: &Task, socket: &OwnedFd, at: u64, flags: i32) -> Result<usize, i32> {
+    #[expect(clippy::too_many_arguments, reason = "the call's parts, read once")]
+    fn sendmsg(
+        &self,
+        id: u64,
+        task: &Task,
+        socket: &OwnedFd,
+        at: u64,
+        flags: i32,
+        unix: bool,
+        kind: i32,
+    ) -> Result<usize, i32> {
         let header = task.read(at, std::mem::size_of::<libc::msghdr>())?;
         // SAFETY: `header` holds exactly one msghdr's bytes; read unaligned.
         let header: libc::msghdr = unsafe { std::ptr::read_unaligned(header.as_ptr().cast()) };
@@ -286,7 +381,7 @@ impl Supervisor {
         } else {
             task.read(
                 header.msg_name as u64,
-                (header.msg_namelen as usize).min(std::mem::size_of::<libc::sockaddr_un>()),
+                (header.msg_namelen as usize).min(std::mem::size_of::<libc::sockaddr_storage>()),
             )?
         };
         let count = (header.msg_iovlen as usize).min(1024);
@@ -310,7 +405,7 @@ impl Supervisor {
         if !self.valid(id) {
             return Err(libc::ESRCH);
         }
-        let target = self.target(task, &address)?;
+        let target = self.destination(task, &address, unix, kind)?;
         send(socket, &data, target.as_ref(), &passed, flags)
     }
 
@@ -407,6 +502,16 @@ impl Task {
         }
         // SAFETY: fresh descriptor.
         Ok(Task { pid, pidfd: unsafe { OwnedFd::from_raw_fd(fd as RawFd) } })
+    }
+
+    /// The number of threads of the task's process.
+    fn threads(&self) -> Result<usize, i32> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).map_err(errno_of)?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("Threads:"))
+            .and_then(|value| value.trim().parse().ok())
+            .ok_or(libc::ESRCH)
     }
 
     /// A copy of descriptor `fd` of the task: the same open file description.
@@ -570,6 +675,22 @@ fn socket_kind(socket: &OwnedFd) -> Result<(i32, i32), i32> {
     }
 }
 
+/// Where a call made on the caller's behalf sends to.
+enum Destination {
+    /// A resolved unix socket, addressed through `/proc/self/fd/N`.
+    Unix(OwnedFd),
+    /// An inet address as the caller gave it.
+    Inet(Vec<u8>),
+}
+
+/// `connect` with an address as the caller gave it (inet, already checked).
+fn connect_to(socket: &OwnedFd, address: &[u8]) -> Result<(), i32> {
+    // SAFETY: connect with a live buffer of the given length.
+    let result =
+        unsafe { libc::connect(socket.as_raw_fd(), address.as_ptr().cast(), address.len() as libc::socklen_t) };
+    check(result).map_err(errno_of)
+}
+
 /// `/proc/self/fd/N` of `target` as a unix address.
 fn address_of(target: &OwnedFd) -> (libc::sockaddr_un, libc::socklen_t) {
     // SAFETY: sockaddr_un is plain data; zero is a valid value.
@@ -590,16 +711,32 @@ fn connect(socket: &OwnedFd, target: &OwnedFd) -> Result<(), i32> {
     check(result).map_err(errno_of)
 }
 
-fn send(socket: &OwnedFd, data: &[u8], target: Option<&OwnedFd>, passed: &[OwnedFd], flags: i32) -> Result<usize, i32> {
+fn send(
+    socket: &OwnedFd,
+    data: &[u8],
+    target: Option<&Destination>,
+    passed: &[OwnedFd],
+    flags: i32,
+) -> Result<usize, i32> {
     let mut iov = libc::iovec { iov_base: data.as_ptr().cast_mut().cast(), iov_len: data.len() };
     // SAFETY: msghdr is plain data; zero is a valid value.
     let mut header: libc::msghdr = unsafe { std::mem::zeroed() };
     header.msg_iov = &mut iov;
     header.msg_iovlen = 1;
-    let mut address = target.map(address_of);
-    if let Some((address, length)) = address.as_mut() {
+    let mut unix_address = match target {
+        Some(Destination::Unix(fd)) => Some(address_of(fd)),
+        _ => None,
+    };
+    let mut inet_address = match target {
+        Some(Destination::Inet(bytes)) => bytes.clone(),
+        _ => Vec::new(),
+    };
+    if let Some((address, length)) = unix_address.as_mut() {
         header.msg_name = (address as *mut libc::sockaddr_un).cast();
         header.msg_namelen = *length;
+    } else if !inet_address.is_empty() {
+        header.msg_name = inet_address.as_mut_ptr().cast();
+        header.msg_namelen = inet_address.len() as libc::socklen_t;
     }
     let fds: Vec<i32> = passed.iter().map(AsRawFd::as_raw_fd).collect();
     let mut control;
