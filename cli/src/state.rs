@@ -83,10 +83,9 @@ pub(crate) fn recover_crashed_runs() -> Vec<(String, Vec<String>)> {
         else {
             continue;
         };
-        let fields = vtpolicy_runtime::sandbox::procfs::stat_fields(journal.supervisor);
-        let zombie = fields.as_ref().and_then(|f| f.first()).is_some_and(|state| state == "Z" || state == "X");
-        let same = fields.as_ref().and_then(|f| f.get(19)).is_some_and(|start| *start == journal.started);
-        if same && !zombie {
+        let alive = !vtpolicy_runtime::sandbox::procfs::is_zombie(journal.supervisor)
+            && start_time(journal.supervisor).is_some_and(|now| now == journal.started);
+        if alive {
             continue;
         }
         let mut actions = Vec::new();

@@ -31,6 +31,7 @@ mod settings;
 mod stock;
 
 pub use context::{Context, VARIABLES};
+pub use import::escape_glob;
 pub use lint::{kernel_lints, lint_codes};
 pub use lower::{CompiledPolicy, InlineTest, Resolver, RuleSource, StockOnly, compile};
 pub use settings::{DEFAULT_ENV_KEEP, DEFAULT_TRUSTED_BIN, Limits, Settings};

@@ -166,7 +166,8 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
     };
     // A name the judge found no file for (a shell builtin such as `true`
     // also exists as a program) is looked up in PATH, as execvp would.
-    let program = if program.contains('/') { program } else { search_path(&program).unwrap_or(program) };
+    let found = (!program.contains('/')).then(|| environment.lookup.search(&program)).flatten();
+    let program = found.map_or(program, |path| path.to_string_lossy().into_owned());
     match judgement.effect() {
         Effect::Allow => {}
         Effect::Deny => {
@@ -284,17 +285,6 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
     drop(tmp);
     let _ = std::fs::remove_file(&journal);
     Exit::Status(u8::try_from(code).unwrap_or(OWN_FAILURE))
-}
-
-/// The first executable file `name` in vtpolicy's own `PATH`.
-fn search_path(name: &str) -> Option<String> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .filter(|dir| dir.is_absolute())
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
-        .map(|found| found.to_string_lossy().into_owned())
 }
 
 /// `bash` as the judge resolves it, if it is a trusted program.

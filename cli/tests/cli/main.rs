@@ -964,25 +964,22 @@ fn a_killed_run_is_finished_by_sandbox_recover() {
     let status = Command::new("/bin/kill").args(["-KILL", &child.id().to_string()]).status().expect("kill");
     assert!(status.success());
     child.wait().expect("reaped");
-    let recover = Command::new(env!("CARGO_BIN_EXE_vtpolicy"))
-        .args(["sandbox", "recover"])
-        .env("HOME", &root)
-        .env("XDG_STATE_HOME", &state)
-        .output()
-        .expect("recover runs");
-    let stdout = String::from_utf8_lossy(&recover.stdout);
-    assert!(recover.status.success(), "{stdout}");
+    let recover = || {
+        Command::new(env!("CARGO_BIN_EXE_vtpolicy"))
+            .args(["sandbox", "recover"])
+            .env("HOME", &root)
+            .env("XDG_STATE_HOME", &state)
+            .output()
+            .expect("recover runs")
+    };
+    let recovered = recover();
+    let stdout = String::from_utf8_lossy(&recovered.stdout);
+    assert!(recovered.status.success(), "{stdout}");
     assert!(stdout.contains("moved `") && stdout.contains(".vscode"), "{stdout}");
     assert!(!ws.join(".vscode").exists(), "the planted directory stayed");
     assert!(!tmp.exists(), "the run's temporary directory stayed");
     assert!(!journal.exists(), "the journal stayed");
-    let again = Command::new(env!("CARGO_BIN_EXE_vtpolicy"))
-        .args(["sandbox", "recover"])
-        .env("HOME", &root)
-        .env("XDG_STATE_HOME", &state)
-        .output()
-        .expect("recover runs");
-    assert_eq!(String::from_utf8_lossy(&again.stdout), "no run to recover\n");
+    assert_eq!(String::from_utf8_lossy(&recover().stdout), "no run to recover\n");
 }
 
 /// The judged file is executed under the name it was called by: a program

@@ -90,7 +90,7 @@ pub(crate) fn literal_token(text: &str) -> String {
 }
 
 /// `text` with every glob character escaped.
-pub(crate) fn escape_glob(text: &str) -> String {
+pub fn escape_glob(text: &str) -> String {
     let mut escaped = String::new();
     for c in text.chars() {
         if "*?[]{}\\".contains(c) {

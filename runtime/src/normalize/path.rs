@@ -43,7 +43,9 @@ pub(crate) fn resolve_in(path: &str, cwd: &Path, home: &str, mounts: &[(PathBuf,
     resolve_absolute(&joined, mounts).to_string_lossy().into_owned()
 }
 
-fn resolve_absolute(path: &Path, mounts: &[(PathBuf, PathBuf)]) -> PathBuf {
+/// An absolute `path` walked as the kernel would: symlinks of the part that
+/// exists followed, `..` applied to what they resolved to.
+pub(crate) fn resolve_absolute(path: &Path, mounts: &[(PathBuf, PathBuf)]) -> PathBuf {
     let mut pending: VecDeque<OsString> = components(path);
     let mut resolved = PathBuf::from("/");
     let mut follow = true;

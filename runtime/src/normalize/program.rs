@@ -17,6 +17,17 @@ pub enum ProgramLookup {
     AssumeTrusted,
 }
 
+impl ProgramLookup {
+    /// The first executable file `name` in the searched directories, as
+    /// `execvp` finds it (no symlink resolved).
+    pub fn search(&self, name: &str) -> Option<PathBuf> {
+        match self {
+            ProgramLookup::Search(dirs) => dirs.iter().map(|dir| dir.join(name)).find(|c| is_executable(c)),
+            ProgramLookup::AssumeTrusted => None,
+        }
+    }
+}
+
 /// Builtins of bash that run no program, by bare name. `eval`, `source`,
 /// `.`, `trap`, `enable` and `exec` are handled as unanalysable or as
 /// wrappers before a program is ever resolved.
@@ -47,11 +58,9 @@ impl ProgramResolver<'_> {
         } else {
             match self.lookup {
                 ProgramLookup::AssumeTrusted => return Program::trusted_name(spelled),
-                ProgramLookup::Search(dirs) => {
-                    dirs.iter().map(|dir| dir.join(spelled)).find(|candidate| is_executable(candidate)).map(|found| {
-                        PathBuf::from(path::resolve_in(&found.to_string_lossy(), cwd, self.home, self.mounts))
-                    })
-                }
+                ProgramLookup::Search(_) => self.lookup.search(spelled).map(|found| {
+                    PathBuf::from(path::resolve_in(&found.to_string_lossy(), cwd, self.home, self.mounts))
+                }),
             }
         };
         let mut names = vec![name];

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, channel};
 
 use vtpolicy_compiler::profile::landlock::{MountPlan, WriteDenies};
+use vtpolicy_compiler::profile::model::SandboxModel;
 use vtpolicy_compiler::{CompiledPolicy, Context, Limits};
 
 use super::KernelProfiles;
@@ -149,10 +150,14 @@ impl Sandbox {
             tmp: place.tmp.to_string_lossy().into_owned(),
             cwd: place.cwd.to_string_lossy().into_owned(),
         };
+        // Git metadata joins the policies' write denies; without a sandbox
+        // nothing is protected, so nothing is looked for or watched.
+        let git = SandboxModel::new(policies, &context).enabled.then(|| GitMetadata::find(&place.workspace));
+        let git_denies = git.as_ref().map(GitMetadata::write_denies).unwrap_or_default();
         let profiles = if namespaces {
-            KernelProfiles::for_run(policies, &context)
+            KernelProfiles::for_run(policies, &context, &git_denies)
         } else {
-            KernelProfiles::for_run_without_namespaces(policies, &context)
+            KernelProfiles::for_run_without_namespaces(policies, &context, &git_denies)
         }
         .map_err(fail)?;
         let sandboxed = profiles.landlock.is_some() || profiles.seccomp.is_some();
@@ -182,11 +187,7 @@ impl Sandbox {
             judge: None,
             tcp_connect: tcp_connect(&profiles),
         };
-        // Only a mount namespace can make git metadata read-only; without
-        // one, the policy's own denies are carved and new metadata is still
-        // caught when the run ends.
-        // Without a sandbox nothing is protected, so nothing is watched.
-        let git = sandboxed.then(|| GitMetadata::find(&place.workspace));
+        let git = git.filter(|_| sandboxed);
         let keep: Vec<Vec<String>> = policies.iter().map(|c| c.settings.env_keep.clone()).collect();
         let mut environment = child_environment(&keep);
         let tmpdir = if private.tmp.is_some() { "/tmp".to_owned() } else { place.tmp.to_string_lossy().into_owned() };
@@ -233,46 +234,17 @@ impl Sandbox {
 
     /// What the run must not leave behind, to check once it is over.
     pub fn leftovers(&self) -> Leftovers {
-        let watched = self
-            .profiles
-            .landlock
-            .as_ref()
-            .filter(|r| r.write_denies == WriteDenies::Mounts)
-            .map(|r| r.mounts.watched.clone())
-            .unwrap_or_default();
-        Leftovers { watched, git: self.git.clone(), workspace: self.place.workspace.clone() }
+        Leftovers { watched: self.mount_plan().watched, git: self.git.clone(), workspace: self.place.workspace.clone() }
     }
 
-    /// The mount plan: the Landlock compiler's, plus git metadata.
+    /// The mount plan of the Landlock compiler (git metadata included).
     fn mount_plan(&self) -> MountPlan {
-        let mut plan = self
-            .profiles
+        self.profiles
             .landlock
             .as_ref()
             .filter(|r| r.write_denies == WriteDenies::Mounts)
             .map(|r| r.mounts.clone())
-            .unwrap_or_default();
-        let text = |p: &Path| super::fs::encode(p.as_os_str());
-        for path in self.git.iter().flat_map(|git| &git.read_only) {
-            if plan.read_only.contains(&text(path)) {
-                continue;
-            }
-            plan.read_only.push(text(path));
-            // Directories on the way are pinned: a mount point cannot be
-            // renamed away and rebuilt.
-            let mut parent = path.parent();
-            while let Some(dir) = parent {
-                if !dir.starts_with(&self.place.workspace) || dir == self.place.workspace {
-                    break;
-                }
-                if !plan.pinned.contains(&text(dir)) {
-                    plan.pinned.push(text(dir));
-                }
-                parent = dir.parent();
-            }
-        }
-        plan.pinned.retain(|p| !plan.read_only.contains(p));
-        plan
+            .unwrap_or_default()
     }
 
     /// Judges unix sockets the command connects to with `judge` (the

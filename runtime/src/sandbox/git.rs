@@ -25,6 +25,9 @@ pub struct GitMetadata {
     pub repositories: BTreeSet<PathBuf>,
 }
 
+/// The rule the kernel profiles name for git metadata.
+const GIT_METADATA_RULE: &str = "git-metadata";
+
 /// What a git directory holds that changes what git runs.
 const PROTECTED: &[&str] = &["config", "config.worktree", "hooks", "commondir", "info"];
 
@@ -72,7 +75,8 @@ impl GitMetadata {
             }
         }
         if let Some(hooks) = hooks_path(&git_dir.join("config")) {
-            let hooks = normal(&if hooks.is_absolute() { hooks } else { worktree.join(hooks) });
+            let hooks = if hooks.is_absolute() { hooks } else { worktree.join(hooks) };
+            let hooks = crate::normalize::resolve_absolute(&hooks, &[]);
             if hooks.symlink_metadata().is_ok() {
                 self.read_only.push(hooks);
             } else {
@@ -95,6 +99,23 @@ impl GitMetadata {
         self.read_only.dedup();
         self.watched.sort();
         self.watched.dedup();
+    }
+
+    /// The metadata as write denies for the kernel profiles: each path, and
+    /// what lies below the directories among them (a denied directory's
+    /// entries would otherwise stay writable where Landlock carves).
+    pub fn write_denies(&self) -> Vec<vtpolicy_compiler::profile::model::PathGlob> {
+        let mut out = Vec::new();
+        for path in self.read_only.iter().chain(&self.watched) {
+            let glob = vtpolicy_compiler::escape_glob(&super::fs::encode(path.as_os_str()));
+            let directory = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+            let rule = || GIT_METADATA_RULE.to_owned();
+            if directory {
+                out.push(vtpolicy_compiler::profile::model::PathGlob { glob: format!("{glob}/**"), rule: rule() });
+            }
+            out.push(vtpolicy_compiler::profile::model::PathGlob { glob, rule: rule() });
+        }
+        out
     }
 
     /// What the run left that the metadata rules forbid: watched paths
@@ -142,25 +163,6 @@ fn dot_git_entries(root: &Path) -> Vec<PathBuf> {
         }
     }
     out.sort();
-    out
-}
-
-/// `path` with `.` and `..` applied lexically, after the part that exists
-/// is made canonical.
-fn normal(path: &Path) -> PathBuf {
-    if let Ok(real) = std::fs::canonicalize(path) {
-        return real;
-    }
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
     out
 }
 

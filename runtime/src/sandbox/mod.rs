@@ -31,7 +31,7 @@ pub use supervise::{Outcome, Running, Status};
 
 use vtpolicy_compiler::profile::fidelity::{self, Artifacts, FidelityReport};
 use vtpolicy_compiler::profile::landlock::{self, LandlockRuleset, WriteDenies};
-use vtpolicy_compiler::profile::model::SandboxModel;
+use vtpolicy_compiler::profile::model::{PathGlob, SandboxModel};
 use vtpolicy_compiler::profile::seatbelt::{self, SeatbeltProfile};
 use vtpolicy_compiler::profile::seccomp::{self, Arch, SeccompProgram};
 use vtpolicy_compiler::{CompiledPolicy, Context};
@@ -69,10 +69,16 @@ impl KernelProfiles {
     }
 
     /// What `run` applies on this machine: Landlock and seccomp, no
-    /// Seatbelt profile.
-    pub fn for_run(policies: &[&CompiledPolicy], context: &Context) -> Result<KernelProfiles, String> {
+    /// Seatbelt profile. `extra_write_denies` join the policies' own (the
+    /// run's git metadata), enforced as they are: mounted read-only,
+    /// watched when absent, or carved.
+    pub fn for_run(
+        policies: &[&CompiledPolicy],
+        context: &Context,
+        extra_write_denies: &[PathGlob],
+    ) -> Result<KernelProfiles, String> {
         let mounts = MountSupport::detect();
-        KernelProfiles::build(policies, context, mounts, strategy_for(mounts), false)
+        KernelProfiles::build_with(policies, context, mounts, strategy_for(mounts), false, extra_write_denies)
     }
 
     /// What `run` would apply on a machine where no mount namespace can be
@@ -80,8 +86,16 @@ impl KernelProfiles {
     pub fn for_run_without_namespaces(
         policies: &[&CompiledPolicy],
         context: &Context,
+        extra_write_denies: &[PathGlob],
     ) -> Result<KernelProfiles, String> {
-        KernelProfiles::build(policies, context, MountSupport::Unavailable, WriteDenies::Carve, false)
+        KernelProfiles::build_with(
+            policies,
+            context,
+            MountSupport::Unavailable,
+            WriteDenies::Carve,
+            false,
+            extra_write_denies,
+        )
     }
 
     fn build(
@@ -91,7 +105,21 @@ impl KernelProfiles {
         strategy: WriteDenies,
         seatbelt: bool,
     ) -> Result<KernelProfiles, String> {
-        let model = SandboxModel::new(policies, context);
+        KernelProfiles::build_with(policies, context, mounts, strategy, seatbelt, &[])
+    }
+
+    fn build_with(
+        policies: &[&CompiledPolicy],
+        context: &Context,
+        mounts: MountSupport,
+        strategy: WriteDenies,
+        seatbelt: bool,
+        extra_write_denies: &[PathGlob],
+    ) -> Result<KernelProfiles, String> {
+        let mut model = SandboxModel::new(policies, context);
+        if model.enabled {
+            model.write_denies.extend_from_slice(extra_write_denies);
+        }
         let landlock = landlock::compile(&model, &HostFileSystem, strategy).map_err(|e| format!("landlock: {e}"))?;
         let arch = Arch::host().ok_or("seccomp: this architecture is not supported")?;
         let seccomp = seccomp::compile(&model, arch).map_err(|e| format!("seccomp: {e}"))?;

@@ -246,7 +246,7 @@ impl Supervisor {
             return self.memfd_create(notif.id, pid, args[0], args[1] as u32).map(Triage::Answer);
         }
         let task = Task::open(pid)?;
-        let shared = task.threads()? > 1;
+        let shared = task.threads > 1;
         if !self.valid(notif.id) {
             return Err(libc::ESRCH);
         }
@@ -482,6 +482,8 @@ fn errno_of(error: io::Error) -> i32 {
 struct Task {
     pid: libc::pid_t,
     pidfd: OwnedFd,
+    /// Threads of its process when the call was received.
+    threads: usize,
 }
 
 impl Task {
@@ -489,11 +491,11 @@ impl Task {
     /// thread group, whose leader `pidfd_open` takes.
     fn open(tid: libc::pid_t) -> Result<Task, i32> {
         let status = std::fs::read_to_string(format!("/proc/{tid}/status")).map_err(errno_of)?;
-        let tgid = status
-            .lines()
-            .find_map(|line| line.strip_prefix("Tgid:"))
-            .and_then(|value| value.trim().parse::<libc::pid_t>().ok())
-            .ok_or(libc::ESRCH)?;
+        let field = |name: &str| {
+            status.lines().find_map(|line| line.strip_prefix(name)).and_then(|value| value.trim().parse::<usize>().ok())
+        };
+        let tgid = field("Tgid:").and_then(|t| libc::pid_t::try_from(t).ok()).ok_or(libc::ESRCH)?;
+        let threads = field("Threads:").ok_or(libc::ESRCH)?;
         let pid = tid;
         // SAFETY: pidfd_open with integers; the descriptor is ours.
         let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, tgid, 0u32) };
@@ -501,17 +503,7 @@ impl Task {
             return Err(last_errno());
         }
         // SAFETY: fresh descriptor.
-        Ok(Task { pid, pidfd: unsafe { OwnedFd::from_raw_fd(fd as RawFd) } })
-    }
-
-    /// The number of threads of the task's process.
-    fn threads(&self) -> Result<usize, i32> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).map_err(errno_of)?;
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("Threads:"))
-            .and_then(|value| value.trim().parse().ok())
-            .ok_or(libc::ESRCH)
+        Ok(Task { pid, pidfd: unsafe { OwnedFd::from_raw_fd(fd as RawFd) }, threads })
     }
 
     /// A copy of descriptor `fd` of the task: the same open file description.

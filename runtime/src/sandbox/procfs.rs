@@ -10,6 +10,6 @@ pub fn stat_fields(pid: i32) -> Option<Vec<String>> {
 }
 
 /// A zombie (or dead) process, or one that is gone.
-pub(crate) fn is_zombie(pid: i32) -> bool {
+pub fn is_zombie(pid: i32) -> bool {
     stat_fields(pid).and_then(|f| f.first().map(|s| s == "Z" || s == "X")).unwrap_or(true)
 }
