@@ -89,7 +89,14 @@ pub(crate) fn recover_crashed_runs() -> Vec<(String, Vec<String>)> {
             continue;
         }
         let mut actions = Vec::new();
-        for created in journal.leftovers.created() {
+        let created = journal.leftovers.created();
+        if let Some(error) = created.unsearched {
+            actions.push(format!(
+                "cannot search `{}` for repositories the run created: {error}",
+                journal.leftovers.workspace().display()
+            ));
+        }
+        for created in created.paths {
             match quarantine(&created, &journal.run) {
                 Ok(moved) => actions.push(format!("moved `{}` to `{}`", created.display(), moved.display())),
                 Err(error) => actions.push(format!("`{}`: {error}", created.display())),

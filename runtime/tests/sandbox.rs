@@ -97,6 +97,8 @@ fn sandboxed(policy: &str, fixture: &Fixture, build: Build, script: &str) -> (bo
         cwd: fixture.workspace.clone(),
         tmp: fixture.tmp.clone(),
         home: fixture.home.display().to_string(),
+        // Searches are remembered here, as `run` remembers them.
+        state: Some(fixture.home.join(".local/state/vtpolicy")),
     };
     let sandbox = match build {
         Build::Namespaces => Sandbox::prepare(&[&policy], place, &run_id()),

@@ -96,8 +96,9 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         cwd: environment.cwd.clone(),
         tmp: environment.tmp.clone(),
         home: environment.home.clone(),
+        state: crate::state::state_dir(),
     };
-    if let Err(message) = place.check(crate::state::state_dir().as_deref()) {
+    if let Err(message) = place.check() {
         return events.fail(message);
     }
     let sandbox = match Sandbox::prepare(&refs, place, &run_id) {
@@ -267,7 +268,14 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
     // could protect them) are moved aside now that nothing of the run is
     // left to use them.
     let mut code = code;
-    for path in leftovers.created() {
+    let created = leftovers.created();
+    if let Some(error) = &created.unsearched {
+        let message = format!("cannot search the workspace for repositories the command created: {error}");
+        eprintln!("vtpolicy: {message}");
+        events.emit(EventBody::Error { message, exit_code: i32::from(DENIED) });
+        code = i32::from(DENIED);
+    }
+    for path in created.paths {
         let shown = path.display();
         let message = match crate::state::quarantine(&path, &run_id) {
             Ok(moved) => format!("the command created write-denied `{shown}`; moved to `{}`", moved.display()),

@@ -982,6 +982,77 @@ fn a_killed_run_is_finished_by_sandbox_recover() {
     assert_eq!(String::from_utf8_lossy(&recover().stdout), "no run to recover\n");
 }
 
+/// Searches of the workspace are remembered between runs, and a denied
+/// file that appears between two runs is hidden in the second all the same.
+#[test]
+fn a_remembered_search_still_hides_a_new_denied_file() {
+    let dir = tempfile::Builder::new().prefix("vtpolicy-walks").tempdir_in("/var/tmp").expect("tempdir");
+    let root = dir.path().canonicalize().expect("canonical");
+    let ws = root.join("ws");
+    let deep = ws.join("node_modules/dep/lib/deep");
+    std::fs::create_dir_all(&deep).expect("mkdir");
+    std::fs::create_dir_all(root.join("home")).expect("home");
+    std::fs::write(deep.join("index.js"), "module.exports = 1\n").expect("write");
+    std::fs::write(ws.join("read.sh"), "cat node_modules/dep/lib/deep/.env\n").expect("script");
+    let run = || {
+        run_detached(
+            &ws,
+            &["run", "--policy", "workspace-write", "--yes", "--events", "/dev/null", "--", "sh", "read.sh"],
+        )
+    };
+    // The first run fills the cache; its directories are too young to be
+    // trusted, so the run after the pause lists them again, and the
+    // cache then holds settled directories.
+    assert_ne!(run().code, 0, "nothing to read yet");
+    std::thread::sleep(std::time::Duration::from_millis(3100));
+    assert_ne!(run().code, 0, "nothing to read yet");
+    let walks = root.join("home/.local/state/vtpolicy/walks");
+    assert_eq!(std::fs::read_dir(&walks).expect("the cache exists").count(), 1);
+    std::thread::sleep(std::time::Duration::from_millis(3100));
+    std::fs::write(deep.join(".env"), "TOKEN=secret\n").expect("write");
+    let out = run();
+    // Covered by an empty file: `cat` reads nothing.
+    assert_eq!(out.stdout, "", "the new .env was readable");
+    // Control: the same script reads an ordinary file.
+    std::fs::write(ws.join("read.sh"), "cat node_modules/dep/lib/deep/index.js\n").expect("script");
+    let out = run();
+    assert_eq!((out.code, out.stdout.as_str()), (0, "module.exports = 1\n"), "{}", out.stderr);
+}
+
+/// vtpolicy's state directory (approvals, journals, quarantine, walk
+/// cache) is never writable by the command, even under a policy that
+/// grants the whole home directory.
+#[test]
+fn the_state_directory_is_read_only_for_the_command() {
+    let dir = tempfile::Builder::new().prefix("vtpolicy-state").tempdir_in("/var/tmp").expect("tempdir");
+    let root = dir.path().canonicalize().expect("canonical");
+    let ws = root.join("ws");
+    let state = root.join("home/.local/state/vtpolicy");
+    std::fs::create_dir_all(&ws).expect("ws");
+    std::fs::create_dir_all(&state).expect("state");
+    std::fs::write(
+        root.join("home-writer.vtp"),
+        "version 1\npolicy \"home-writer\"\ndefault allow\ndefault write deny\n\
+         allow write \"${home}/**\", \"${workspace}/**\", \"${tmp}/**\", \"/dev/null\"\n",
+    )
+    .expect("policy");
+    let script = format!(
+        "echo ok > {home}/granted.txt; echo forged > {state}/forged; mkdir {state}/runs/x",
+        home = root.join("home").display(),
+        state = state.display()
+    );
+    std::fs::write(ws.join("write.sh"), script).expect("script");
+    let policy = root.join("home-writer.vtp");
+    let out = run_detached(
+        &ws,
+        &["run", "--policy", policy.to_str().expect("utf-8"), "--yes", "--events", "/dev/null", "--", "sh", "write.sh"],
+    );
+    assert!(root.join("home/granted.txt").exists(), "the policy grants the home directory: {}", out.stderr);
+    assert!(!state.join("forged").exists(), "the state directory was written");
+    assert!(!state.join("runs/x").exists(), "the state directory was written");
+    assert_ne!(out.code, 0);
+}
+
 /// The judged file is executed under the name it was called by: a program
 /// reached through a symlink sees the symlink's name as `argv[0]`.
 #[test]

@@ -144,6 +144,55 @@ pub trait FileSystem {
     }
     /// `path` with every symlink resolved; `None` if it does not exist.
     fn canonical(&self, path: &str) -> Option<String>;
+    /// The entries strictly below directory `root` that `query` matches,
+    /// with their kinds, sorted. Descends only into directories the query
+    /// reaches and does not match itself, never through a symlink. An
+    /// implementation may remember answers under [`FindQuery::key`], across
+    /// calls and across runs, as long as it notices every change.
+    fn find(&self, root: &str, query: &dyn FindQuery) -> Result<Vec<(String, FileKind)>, String> {
+        find_by_walking(self, root, query)
+    }
+}
+
+/// What [`FileSystem::find`] looks for.
+pub trait FindQuery {
+    /// Names the query below `root`: two queries with one key there
+    /// answer alike at and below it.
+    fn key(&self, root: &str) -> String;
+    /// Whether a match could lie below directory `dir`.
+    fn reaches(&self, dir: &str) -> bool;
+    /// Whether [`FindQuery::reaches`] holds for `dir` and every directory
+    /// below it, so a search need not ask.
+    fn reaches_all_below(&self, _dir: &str) -> bool {
+        false
+    }
+    /// Whether `path` is a match.
+    fn matches(&self, path: &str) -> bool;
+}
+
+/// [`FileSystem::find`] by listing every directory it descends into.
+pub fn find_by_walking<F: FileSystem + ?Sized>(
+    fs: &F,
+    root: &str,
+    query: &dyn FindQuery,
+) -> Result<Vec<(String, FileKind)>, String> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_owned()];
+    while let Some(dir) = pending.pop() {
+        if !query.reaches(&dir) {
+            continue;
+        }
+        for (name, kind) in fs.entries_with_kinds(&dir)? {
+            let path = join(&dir, &name);
+            match kind {
+                Some(kind) if query.matches(&path) => found.push((path, kind)),
+                Some(FileKind::Dir) => pending.push(path),
+                _ => {}
+            }
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found)
 }
 
 /// Why a rule is in the ruleset.
@@ -406,6 +455,9 @@ struct Denies<'a> {
     /// Every deny glob in one automaton, indexed like `entries`.
     set: PathPatternSet,
     agent_roots: &'a [String],
+    /// The globs: with the agent roots, all that `reaching` and `denying`
+    /// read.
+    key: String,
 }
 
 struct DenyGlob<'a> {
@@ -438,7 +490,12 @@ impl<'a> Denies<'a> {
         }
         let set = PathPatternSet::new(globs.iter().map(|g| g.glob.as_str()))
             .map_err(|e| LandlockError(format!("deny glob {e}")))?;
-        Ok(Denies { entries, set, agent_roots: &model.agent_roots })
+        let mut key = String::from("denies\n");
+        for glob in globs {
+            key.push_str(&glob.glob);
+            key.push('\n');
+        }
+        Ok(Denies { entries, set, agent_roots: &model.agent_roots, key })
     }
 
     /// The first deny rule matching `path` itself.
@@ -452,16 +509,43 @@ impl<'a> Denies<'a> {
 
     /// The denies that could match `dir` or something below it.
     fn reaching(&self, dir: &str) -> Vec<&DenyGlob<'a>> {
-        self.entries
-            .iter()
-            .filter(|d| {
-                if d.prefix.is_empty() || d.prefix == "/" {
-                    self.agent_roots.iter().any(|root| is_within(dir, root) || is_within(root, dir))
-                } else {
-                    is_within(dir, &d.prefix) || is_within(&d.prefix, dir)
-                }
-            })
-            .collect()
+        self.entries.iter().filter(|d| self.reaches_with(d, dir)).collect()
+    }
+
+    fn reaches_with(&self, deny: &DenyGlob<'_>, dir: &str) -> bool {
+        if deny.prefix.is_empty() || deny.prefix == "/" {
+            self.agent_roots.iter().any(|root| is_within(dir, root) || is_within(root, dir))
+        } else {
+            is_within(dir, &deny.prefix) || is_within(&deny.prefix, dir)
+        }
+    }
+}
+
+impl FindQuery for Denies<'_> {
+    fn key(&self, root: &str) -> String {
+        // Agent roots neither above nor below `root` reach nothing there
+        // (the per-call temporary directory differs in every run).
+        let mut key = self.key.clone();
+        for agent_root in self.agent_roots.iter().filter(|r| is_within(root, r) || is_within(r, root)) {
+            key.push_str("in ");
+            key.push_str(agent_root);
+            key.push('\n');
+        }
+        key
+    }
+
+    fn reaches(&self, dir: &str) -> bool {
+        self.entries.iter().any(|d| self.reaches_with(d, dir))
+    }
+
+    fn reaches_all_below(&self, dir: &str) -> bool {
+        // A glob matching at any depth reaches everything in an agent root.
+        self.entries.iter().any(|d| d.prefix.is_empty() || d.prefix == "/")
+            && self.agent_roots.iter().any(|root| is_within(dir, root))
+    }
+
+    fn matches(&self, path: &str) -> bool {
+        self.denies(path)
     }
 }
 
@@ -496,10 +580,6 @@ struct Walker<'w, 'o> {
     /// Granting trees whole, their denied paths going to `plan` as this.
     mounting: Option<MountUse>,
     plan: MountPlan,
-    /// Denied paths met while carving: (path, kind).
-    denied_found: Vec<(String, FileKind)>,
-    /// Denied literal paths found absent while carving.
-    absent_found: Vec<String>,
 }
 
 impl<'w, 'o> Walker<'w, 'o> {
@@ -509,16 +589,7 @@ impl<'w, 'o> Walker<'w, 'o> {
         grants: &'w mut BTreeMap<String, Grant>,
         budget: &'w mut usize,
     ) -> Self {
-        Walker {
-            fs,
-            out,
-            grants,
-            budget,
-            mounting: None,
-            plan: MountPlan::default(),
-            denied_found: Vec::new(),
-            absent_found: Vec::new(),
-        }
+        Walker { fs, out, grants, budget, mounting: None, plan: MountPlan::default() }
     }
 
     fn add(&mut self, path: &str, kind: FileKind, access: &[FsAccess], origin: Origin, rule: &str) {
@@ -610,12 +681,33 @@ impl<'w, 'o> Walker<'w, 'o> {
     ) -> Result<(), LandlockError> {
         let creates = access.contains(&FsAccess::MakeReg);
         if let Some(mount_use) = self.mounting {
-            // Walk as for carving, only to find the denied paths; the tree
-            // itself is granted whole and the mounts protect them.
-            self.denied_found.clear();
-            self.absent_found.clear();
-            let _ = self.carve(path, kind, creates, denies)?;
-            for (denied, denied_kind) in std::mem::take(&mut self.denied_found) {
+            // Only the denied paths are looked for; the tree itself is
+            // granted whole and the mounts protect them. A denied
+            // directory is covered whole, so nothing below it is sought.
+            let found = if kind == FileKind::Dir {
+                self.fs
+                    .find(path, denies)
+                    .map_err(|e| LandlockError(format!("cannot search `{path}` for denied paths: {e}")))?
+            } else {
+                Vec::new()
+            };
+            for (denied, _) in &found {
+                if let Some(deny) = denies.denying(denied) {
+                    self.carve_note(deny, denied);
+                }
+            }
+            // A denied literal path that does not exist yet must not be
+            // created: it is watched.
+            let mut absent = Vec::new();
+            if creates && kind == FileKind::Dir {
+                for deny in denies.entries.iter().filter(|d| d.literal) {
+                    let glob = &deny.source.glob;
+                    if glob != path && is_within(glob, path) && self.fs.kind(glob).is_none() && !absent.contains(glob) {
+                        absent.push(glob.clone());
+                    }
+                }
+            }
+            for (denied, denied_kind) in found {
                 if denied_kind == FileKind::Symlink {
                     self.out.engine_only.push(Note {
                         rule: rule.to_owned(),
@@ -638,7 +730,6 @@ impl<'w, 'o> Walker<'w, 'o> {
                 }
                 self.plan.read_only.push(denied);
             }
-            let absent = std::mem::take(&mut self.absent_found);
             if mount_use == MountUse::ReadOnly {
                 self.plan.watched.extend(absent);
             }
@@ -696,12 +787,6 @@ impl<'w, 'o> Walker<'w, 'o> {
                     && nearest_existing(self.fs, &deny.source.glob).as_deref() == Some(path)
                 {
                     dirty = true;
-                    if !self.absent_found.contains(&deny.source.glob) {
-                        self.absent_found.push(deny.source.glob.clone());
-                    }
-                    if self.mounting.is_some() {
-                        continue;
-                    }
                     let note = Note {
                         rule: deny.source.rule.clone(),
                         path: deny.source.glob.clone(),
@@ -717,22 +802,19 @@ impl<'w, 'o> Walker<'w, 'o> {
             .fs
             .entries_with_kinds(path)
             .map_err(|e| LandlockError(format!("cannot list `{path}` to carve denied paths: {e}")))?;
-        // With mounts the walk only finds denied paths, however many entries
-        // it takes. Carving past the budget grants nothing of the rest:
-        // a tree that was not inspected is not granted, and the run goes on.
-        if self.mounting.is_none() {
-            match self.budget.checked_sub(entries.len() + 1) {
-                Some(left) => *self.budget = left,
-                None => {
-                    self.out.engine_only.push(Note {
-                        rule: reaching.first().map_or_else(String::new, |d| d.source.rule.clone()),
-                        path: path.to_owned(),
-                        why: format!(
-                            "more than {WALK_BUDGET} entries to examine while carving: not inspected, so not granted"
-                        ),
-                    });
-                    return Ok(Some(Vec::new()));
-                }
+        // Carving past the budget grants nothing of the rest: a tree that
+        // was not inspected is not granted, and the run goes on.
+        match self.budget.checked_sub(entries.len() + 1) {
+            Some(left) => *self.budget = left,
+            None => {
+                self.out.engine_only.push(Note {
+                    rule: reaching.first().map_or_else(String::new, |d| d.source.rule.clone()),
+                    path: path.to_owned(),
+                    why: format!(
+                        "more than {WALK_BUDGET} entries to examine while carving: not inspected, so not granted"
+                    ),
+                });
+                return Ok(Some(Vec::new()));
             }
         }
         let mut parts = if denied { Vec::new() } else { vec![(path.to_owned(), FileKind::Dir, Origin::Carved)] };
@@ -741,11 +823,6 @@ impl<'w, 'o> Walker<'w, 'o> {
             if let Some(deny) = denies.denying(&child) {
                 dirty = true;
                 self.carve_note(deny, &child);
-                if self.mounting.is_some()
-                    && let Some(kind) = child_kind
-                {
-                    self.denied_found.push((child.clone(), kind));
-                }
                 // A denied directory's own entries may still be allowed
                 // (`**/.env` names the directory, not what is inside).
                 if child_kind == Some(FileKind::Dir)

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, channel};
 
 use vtpolicy_compiler::profile::landlock::{MountPlan, WriteDenies};
-use vtpolicy_compiler::profile::model::SandboxModel;
+use vtpolicy_compiler::profile::model::{PathGlob, SandboxModel};
 use vtpolicy_compiler::{CompiledPolicy, Context, Limits};
 
 use super::KernelProfiles;
@@ -21,6 +21,7 @@ use super::notify::{NotifyFilter, SocketDecision, SocketJudge, SocketRules};
 use super::probe::MountSupport;
 use super::supervise::Running;
 use super::tree::{Exec, Namespaces, TreeSetup};
+use super::walk_cache::WalkCache;
 
 /// Where the run happens: the paths the policies were compiled for.
 #[derive(Debug, Clone)]
@@ -30,6 +31,9 @@ pub struct RunPlace {
     /// The per-call temporary directory (`${tmp}`), on the host.
     pub tmp: PathBuf,
     pub home: String,
+    /// vtpolicy's state directory: kept read-only for the command, and
+    /// where searches of the workspace are remembered between runs.
+    pub state: Option<PathBuf>,
 }
 
 impl RunPlace {
@@ -37,7 +41,7 @@ impl RunPlace {
     /// does not exist, `/`, `/tmp`, the home directory or one of its
     /// ancestors (the home's dot-files would be writable), or one holding
     /// vtpolicy's own state directory (its quarantine and approvals).
-    pub fn check(&self, state: Option<&Path>) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), String> {
         let workspace = &self.workspace;
         let shown = workspace.display();
         if !workspace.is_dir() {
@@ -53,7 +57,7 @@ impl RunPlace {
                  name a project directory with --workspace"
             ));
         }
-        if let Some(state) = state {
+        if let Some(state) = &self.state {
             let state = std::fs::canonicalize(state).unwrap_or_else(|_| state.to_path_buf());
             if state.starts_with(workspace) {
                 return Err(format!("the workspace `{shown}` holds vtpolicy's state directory `{}`", state.display()));
@@ -92,16 +96,42 @@ pub struct Leftovers {
     /// `None` when the run was not sandboxed: then no repository is new.
     git: Option<GitMetadata>,
     workspace: PathBuf,
+    #[serde(default)]
+    state: Option<PathBuf>,
+}
+
+/// What a run left behind that it must not have.
+#[derive(Debug, Default)]
+pub struct Created {
+    /// The forbidden paths that exist now, to be moved aside.
+    pub paths: Vec<PathBuf>,
+    /// Why the workspace could not be searched for repositories the run
+    /// created, if it could not: the caller must say so and fail.
+    pub unsearched: Option<String>,
 }
 
 impl Leftovers {
-    /// The forbidden paths that exist now, to be moved aside.
-    pub fn created(&self) -> Vec<PathBuf> {
-        let mut out: Vec<PathBuf> =
-            self.watched.iter().map(PathBuf::from).filter(|p| p.symlink_metadata().is_ok()).collect();
-        for path in self.git.iter().flat_map(|git| git.created_since(&self.workspace)) {
-            if !out.iter().any(|p| path.starts_with(p)) {
-                out.push(path);
+    pub fn workspace(&self) -> &Path {
+        &self.workspace
+    }
+
+    /// The forbidden paths that exist now.
+    pub fn created(&self) -> Created {
+        let mut out = Created {
+            paths: self.watched.iter().map(PathBuf::from).filter(|p| p.symlink_metadata().is_ok()).collect(),
+            unsearched: None,
+        };
+        let Some(git) = &self.git else { return out };
+        let mut found = git.watched_created();
+        let cache = WalkCache::open(self.state.as_deref(), &self.workspace);
+        match git.new_repositories(&cache, &self.workspace) {
+            Ok(new) => found.extend(new),
+            Err(error) => out.unsearched = Some(error),
+        }
+        let _ = cache.save();
+        for path in found {
+            if !out.paths.iter().any(|p| path.starts_with(p)) {
+                out.paths.push(path);
             }
         }
         out
@@ -152,14 +182,24 @@ impl Sandbox {
         };
         // Git metadata joins the policies' write denies; without a sandbox
         // nothing is protected, so nothing is looked for or watched.
-        let git = SandboxModel::new(policies, &context).enabled.then(|| GitMetadata::find(&place.workspace));
-        let git_denies = git.as_ref().map(GitMetadata::write_denies).unwrap_or_default();
+        let cache = WalkCache::open(place.state.as_deref(), &place.workspace);
+        let git = match SandboxModel::new(policies, &context).enabled {
+            true => Some(
+                GitMetadata::find(&cache, &place.workspace)
+                    .map_err(|e| fail(format!("cannot search the workspace for repositories: {e}")))?,
+            ),
+            false => None,
+        };
+        let mut own_denies = git.as_ref().map(GitMetadata::write_denies).unwrap_or_default();
+        own_denies.extend(place.state.iter().flat_map(|state| state_denies(state)));
         let profiles = if namespaces {
-            KernelProfiles::for_run(policies, &context, &git_denies)
+            KernelProfiles::for_run(policies, &context, &own_denies, &cache)
         } else {
-            KernelProfiles::for_run_without_namespaces(policies, &context, &git_denies)
+            KernelProfiles::for_run_without_namespaces(policies, &context, &own_denies, &cache)
         }
         .map_err(fail)?;
+        // A cache that cannot be written costs the next run time, nothing else.
+        let _ = cache.save();
         let sandboxed = profiles.landlock.is_some() || profiles.seccomp.is_some();
         let mounts = profiles.mounts;
         let namespaces =
@@ -234,7 +274,12 @@ impl Sandbox {
 
     /// What the run must not leave behind, to check once it is over.
     pub fn leftovers(&self) -> Leftovers {
-        Leftovers { watched: self.mount_plan().watched, git: self.git.clone(), workspace: self.place.workspace.clone() }
+        Leftovers {
+            watched: self.mount_plan().watched,
+            git: self.git.clone(),
+            workspace: self.place.workspace.clone(),
+            state: self.place.state.clone(),
+        }
     }
 
     /// The mount plan of the Landlock compiler (git metadata included).
@@ -355,6 +400,16 @@ impl Sandbox {
 /// workspace and working directory visible where they live under it),
 /// `/dev/shm` is empty, and runtime directories are covered unless a
 /// policy grants something inside them.
+/// vtpolicy's state directory as write denies: its approvals, journals,
+/// quarantine and walk cache are not the command's to change, whatever
+/// the policies grant.
+fn state_denies(state: &Path) -> Vec<PathGlob> {
+    let state = std::fs::canonicalize(state).unwrap_or_else(|_| state.to_path_buf());
+    let glob = vtpolicy_compiler::escape_glob(&super::fs::encode(state.as_os_str()));
+    let rule = || "vtpolicy-state".to_owned();
+    vec![PathGlob { glob: format!("{glob}/**"), rule: rule() }, PathGlob { glob, rule: rule() }]
+}
+
 fn private_dirs(profiles: &KernelProfiles, place: &RunPlace) -> PrivateDirs {
     let granted = |dir: &str| {
         profiles.model.layers.iter().any(|layer| {

@@ -11,8 +11,9 @@
 //! there before, is moved into the quarantine by the caller.
 
 use std::collections::BTreeSet;
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+
+use vtpolicy_compiler::profile::landlock::{FileSystem, FindQuery};
 
 /// The git metadata of a workspace when the run starts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -32,13 +33,13 @@ const GIT_METADATA_RULE: &str = "git-metadata";
 const PROTECTED: &[&str] = &["config", "config.worktree", "hooks", "commondir", "info"];
 
 impl GitMetadata {
-    /// Walks `workspace` (not following symlinks) for repositories.
-    pub fn find(workspace: &Path) -> GitMetadata {
+    /// Searches `workspace` (not following symlinks) for repositories.
+    pub fn find(fs: &dyn FileSystem, workspace: &Path) -> Result<GitMetadata, String> {
         let mut out = GitMetadata::default();
-        for entry in dot_git_entries(workspace) {
+        for entry in dot_git_entries(fs, workspace)? {
             out.add_repository(&entry);
         }
-        out
+        Ok(out)
     }
 
     fn add_repository(&mut self, dot_git: &Path) {
@@ -118,21 +119,22 @@ impl GitMetadata {
         out
     }
 
-    /// What the run left that the metadata rules forbid: watched paths
-    /// that now exist, and repositories that were not there before, unless
-    /// git itself made them for a worktree of a known repository.
-    pub fn created_since(&self, workspace: &Path) -> Vec<PathBuf> {
-        let mut out: Vec<PathBuf> = self.watched.iter().filter(|p| p.symlink_metadata().is_ok()).cloned().collect();
-        for entry in dot_git_entries(workspace) {
-            if self.repositories.contains(&entry) || out.iter().any(|p| entry.starts_with(p)) {
-                continue;
-            }
-            if self.is_linked_worktree(&entry) {
+    /// Watched metadata that exists now.
+    pub fn watched_created(&self) -> Vec<PathBuf> {
+        self.watched.iter().filter(|p| p.symlink_metadata().is_ok()).cloned().collect()
+    }
+
+    /// Repositories that were not there before, unless git itself made
+    /// them for a worktree of a known repository.
+    pub fn new_repositories(&self, fs: &dyn FileSystem, workspace: &Path) -> Result<Vec<PathBuf>, String> {
+        let mut out = Vec::new();
+        for entry in dot_git_entries(fs, workspace)? {
+            if self.repositories.contains(&entry) || self.is_linked_worktree(&entry) {
                 continue;
             }
             out.push(entry);
         }
-        out
+        Ok(out)
     }
 
     /// A gitfile `git worktree add` writes: it points into `worktrees/` of
@@ -148,22 +150,31 @@ impl GitMetadata {
 }
 
 /// The `.git` entries below `root`, not descending into them.
-fn dot_git_entries(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            let Ok(kind) = entry.file_type() else { continue };
-            if entry.file_name() == OsStr::new(".git") {
-                out.push(entry.path());
-            } else if kind.is_dir() {
-                pending.push(entry.path());
-            }
-        }
+fn dot_git_entries(fs: &dyn FileSystem, root: &Path) -> Result<Vec<PathBuf>, String> {
+    let root = super::fs::encode(root.as_os_str());
+    let found = fs.find(&root, &DotGit)?;
+    Ok(found.into_iter().map(|(path, _)| super::fs::host_path(&path)).collect())
+}
+
+/// Entries named `.git`, anywhere.
+struct DotGit;
+
+impl FindQuery for DotGit {
+    fn key(&self, _root: &str) -> String {
+        "entries named .git".to_owned()
     }
-    out.sort();
-    out
+
+    fn reaches(&self, _dir: &str) -> bool {
+        true
+    }
+
+    fn reaches_all_below(&self, _dir: &str) -> bool {
+        true
+    }
+
+    fn matches(&self, path: &str) -> bool {
+        path.rsplit('/').next() == Some(".git")
+    }
 }
 
 fn read_gitfile(path: &Path) -> Option<PathBuf> {
@@ -200,6 +211,7 @@ fn hooks_path(config: &Path) -> Option<PathBuf> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fs::HostFileSystem;
     use super::*;
 
     #[test]
@@ -213,7 +225,7 @@ mod tests {
         std::fs::create_dir_all(ws.join("lib")).expect("mkdir");
         std::fs::write(ws.join("lib/.git"), "gitdir: ../.git/modules/lib\n").expect("write");
         std::fs::create_dir_all(ws.join("vendor/dep/.git")).expect("mkdir");
-        let found = GitMetadata::find(&ws);
+        let found = GitMetadata::find(&HostFileSystem, &ws).expect("searched");
         // Gitfile targets are canonical: no `..` could name an ancestor.
         assert!(found.read_only.iter().chain(&found.watched).all(|p| !p.to_string_lossy().contains("..")), "{found:?}");
         assert!(found.read_only.contains(&ws.join(".git/config")));
@@ -223,12 +235,13 @@ mod tests {
         assert!(found.read_only.contains(&ws.join(".git/modules/lib/config")));
         assert!(found.read_only.contains(&ws.join("lib/.git")), "gitfile");
         assert!(found.watched.contains(&ws.join("vendor/dep/.git/config")));
-        assert!(found.created_since(&ws).is_empty());
+        assert!(found.watched_created().is_empty());
+        assert!(found.new_repositories(&HostFileSystem, &ws).expect("searched").is_empty());
         std::fs::create_dir_all(ws.join("new/.git")).expect("mkdir");
         std::fs::write(ws.join(".git/commondir"), "/elsewhere\n").expect("write");
-        let created = found.created_since(&ws);
-        assert!(created.contains(&ws.join("new/.git")), "{created:?}");
-        assert!(created.contains(&ws.join(".git/commondir")), "{created:?}");
+        let created = found.new_repositories(&HostFileSystem, &ws).expect("searched");
+        assert_eq!(created, vec![ws.join("new/.git")]);
+        assert_eq!(found.watched_created(), vec![ws.join(".git/commondir")]);
     }
 
     #[test]
@@ -236,10 +249,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let ws = dir.path().canonicalize().expect("canonical");
         std::fs::create_dir_all(ws.join(".git")).expect("mkdir");
-        let found = GitMetadata::find(&ws);
+        let found = GitMetadata::find(&HostFileSystem, &ws).expect("searched");
         std::fs::create_dir_all(ws.join(".git/worktrees/wt")).expect("mkdir");
         std::fs::create_dir_all(ws.join("wt")).expect("mkdir");
         std::fs::write(ws.join("wt/.git"), format!("gitdir: {}/.git/worktrees/wt\n", ws.display())).expect("write");
-        assert!(found.created_since(&ws).is_empty(), "{:?}", found.created_since(&ws));
+        let created = found.new_repositories(&HostFileSystem, &ws).expect("searched");
+        assert!(created.is_empty(), "{created:?}");
     }
 }

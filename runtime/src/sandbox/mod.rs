@@ -18,9 +18,10 @@ mod probe;
 pub mod procfs;
 mod supervise;
 mod tree;
+mod walk_cache;
 
 pub use apply::{Enforcement, Prepared, SandboxError};
-pub use assemble::{Enforced, Leftovers, MountView, RunPlace, Sandbox};
+pub use assemble::{Created, Enforced, Leftovers, MountView, RunPlace, Sandbox};
 pub use cgroup::{CgroupSupport, RunCgroups};
 pub use child::{Resource, Rlimit};
 pub use fs::HostFileSystem;
@@ -28,9 +29,10 @@ pub use git::GitMetadata;
 pub use notify::{SocketDecision, SocketJudge};
 pub use probe::{KernelSupport, MountSupport, landlock_abi};
 pub use supervise::{Outcome, Running, Status};
+pub use walk_cache::WalkCache;
 
 use vtpolicy_compiler::profile::fidelity::{self, Artifacts, FidelityReport};
-use vtpolicy_compiler::profile::landlock::{self, LandlockRuleset, WriteDenies};
+use vtpolicy_compiler::profile::landlock::{self, FileSystem, LandlockRuleset, WriteDenies};
 use vtpolicy_compiler::profile::model::{PathGlob, SandboxModel};
 use vtpolicy_compiler::profile::seatbelt::{self, SeatbeltProfile};
 use vtpolicy_compiler::profile::seccomp::{self, Arch, SeccompProgram};
@@ -71,14 +73,16 @@ impl KernelProfiles {
     /// What `run` applies on this machine: Landlock and seccomp, no
     /// Seatbelt profile. `extra_write_denies` join the policies' own (the
     /// run's git metadata), enforced as they are: mounted read-only,
-    /// watched when absent, or carved.
+    /// watched when absent, or carved. `fs` is the file system searched
+    /// for denied paths (a [`WalkCache`] remembers its searches).
     pub fn for_run(
         policies: &[&CompiledPolicy],
         context: &Context,
         extra_write_denies: &[PathGlob],
+        fs: &dyn FileSystem,
     ) -> Result<KernelProfiles, String> {
         let mounts = MountSupport::detect();
-        KernelProfiles::build_with(policies, context, mounts, strategy_for(mounts), false, extra_write_denies)
+        KernelProfiles::build_with(policies, context, mounts, strategy_for(mounts), false, extra_write_denies, fs)
     }
 
     /// What `run` would apply on a machine where no mount namespace can be
@@ -87,6 +91,7 @@ impl KernelProfiles {
         policies: &[&CompiledPolicy],
         context: &Context,
         extra_write_denies: &[PathGlob],
+        fs: &dyn FileSystem,
     ) -> Result<KernelProfiles, String> {
         KernelProfiles::build_with(
             policies,
@@ -95,6 +100,7 @@ impl KernelProfiles {
             WriteDenies::Carve,
             false,
             extra_write_denies,
+            fs,
         )
     }
 
@@ -105,7 +111,7 @@ impl KernelProfiles {
         strategy: WriteDenies,
         seatbelt: bool,
     ) -> Result<KernelProfiles, String> {
-        KernelProfiles::build_with(policies, context, mounts, strategy, seatbelt, &[])
+        KernelProfiles::build_with(policies, context, mounts, strategy, seatbelt, &[], &HostFileSystem)
     }
 
     fn build_with(
@@ -115,12 +121,13 @@ impl KernelProfiles {
         strategy: WriteDenies,
         seatbelt: bool,
         extra_write_denies: &[PathGlob],
+        fs: &dyn FileSystem,
     ) -> Result<KernelProfiles, String> {
         let mut model = SandboxModel::new(policies, context);
         if model.enabled {
             model.write_denies.extend_from_slice(extra_write_denies);
         }
-        let landlock = landlock::compile(&model, &HostFileSystem, strategy).map_err(|e| format!("landlock: {e}"))?;
+        let landlock = landlock::compile(&model, fs, strategy).map_err(|e| format!("landlock: {e}"))?;
         let arch = Arch::host().ok_or("seccomp: this architecture is not supported")?;
         let seccomp = seccomp::compile(&model, arch).map_err(|e| format!("seccomp: {e}"))?;
         let seatbelt = if seatbelt { seatbelt::compile(&model).map_err(|e| format!("seatbelt: {e}"))? } else { None };
