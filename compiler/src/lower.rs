@@ -11,7 +11,7 @@ use vtpolicy_grammar::{
 
 use crate::codes;
 use crate::context::{Context, VARIABLES};
-use crate::settings::{DEFAULT_ENV_KEEP, DEFAULT_TRUSTED_BIN, Limits, Settings, limit_unit, parse_quantity};
+use crate::settings::{DEFAULT_ENV_KEEP, Limits, Settings, limit_unit, parse_quantity};
 use crate::stock;
 
 /// Loads the policy files that `extend` names. Stock names never reach it.
@@ -94,18 +94,8 @@ pub fn compile(
     if has_errors {
         return (None, diagnostics);
     }
-    let trusted_bin = match lowering.trusted_bin {
-        Some(list) => list,
-        None => {
-            let mut list = Vec::new();
-            for dir in DEFAULT_TRUSTED_BIN {
-                if let Ok(expanded) = context.expand(dir, true) {
-                    list.push(expanded);
-                }
-            }
-            list
-        }
-    };
+    // Unnamed, it narrows nothing: trust is by writability alone.
+    let trusted_bin = lowering.trusted_bin.unwrap_or_default();
     let policy = CompiledPolicy {
         policy: engine::Policy { name, rules: lowering.rules, defaults: lowering.defaults },
         sources: lowering.sources,

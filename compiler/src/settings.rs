@@ -19,13 +19,10 @@ pub struct Settings {
     pub limits: Limits,
     /// Names (or `*` patterns) of environment variables passed to the child.
     pub env_keep: Vec<String>,
-    /// Directories whose programs allow rules can match.
+    /// Directories that narrow which trusted programs allow rules can
+    /// match; empty when the policy names none.
     pub trusted_bin: Vec<String>,
 }
-
-/// The trusted bin directories when a policy names none.
-pub const DEFAULT_TRUSTED_BIN: &[&str] =
-    &["/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin", "${home}/.cargo/bin"];
 
 /// The environment allow-list when a policy names none.
 pub const DEFAULT_ENV_KEEP: &[&str] = &["PATH", "HOME", "LANG", "LC_*", "TERM", "USER", "LOGNAME", "TZ"];

@@ -10,7 +10,7 @@ use vtpolicy_runtime::{Environment, Judge, Layering, RawRequest, load_policy, pa
 fn judge() -> &'static Judge {
     static JUDGE: OnceLock<Judge> = OnceLock::new();
     JUDGE.get_or_init(|| {
-        let environment = Environment::hermetic(std::path::Path::new("/w"), "/h");
+        let environment = Environment::hermetic(std::path::Path::new("/w"), "/h", &["git", "cargo", "tail", "ls", "cat", "grep", "make", "rm", "sh", "bash"]);
         let (policy, _) = load_policy("workspace-write", &environment.context(), Layering::Enforce);
         Judge::new(vec![policy.expect("stock policy compiles")], environment).expect("graph builds")
     })

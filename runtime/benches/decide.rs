@@ -108,7 +108,11 @@ fn compile_generated(bencher: divan::Bencher, n: usize) {
 }
 
 fn judge() -> Judge {
-    let environment = Environment::hermetic(std::path::Path::new("/w"), "/h");
+    let environment = Environment::hermetic(
+        std::path::Path::new("/w"),
+        "/h",
+        &["git", "cargo", "tail", "ls", "cat", "grep", "make", "rm", "sh", "bash"],
+    );
     let (policy, _) = load_policy("workspace-write", &environment.context(), Layering::Enforce);
     Judge::new(vec![policy.expect("stock")], environment).expect("judge")
 }

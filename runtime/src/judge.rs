@@ -6,7 +6,7 @@ use vtpolicy_compiler::{CompiledPolicy, Context, InlineTest, RuleSource};
 use vtpolicy_engine::{CallDecision, Effect, Engine, GraphError, Part, Request};
 use vtpolicy_grammar::TestRequest;
 
-use crate::normalize::{Normalizer, ProgramLookup, ProgramResolver};
+use crate::normalize::{Normalizer, ProgramLookup, ProgramResolver, Trust};
 use crate::request::RawRequest;
 
 /// Where tool calls happen: the values behind `${workspace}` and friends,
@@ -45,15 +45,16 @@ impl Environment {
 
     /// A fixed environment that touches nothing on disk to find programs:
     /// `workspace` is also the cwd, `${tmp}` is `workspace/.vtpolicy-tmp`
-    /// (never a shared directory), and bare program names are taken as
-    /// trusted. For inline tests, benchmarks and fuzzing.
-    pub fn hermetic(workspace: &Path, home: &str) -> Environment {
+    /// (never a shared directory), and exactly `programs` exist, each in
+    /// `/usr/bin`. For benchmarks, fuzzing and tests that must not depend
+    /// on what is installed.
+    pub fn hermetic(workspace: &Path, home: &str, programs: &[&str]) -> Environment {
         Environment {
             workspace: workspace.to_path_buf(),
             cwd: workspace.to_path_buf(),
             home: home.to_owned(),
             tmp: workspace.join(".vtpolicy-tmp"),
-            lookup: ProgramLookup::AssumeTrusted,
+            lookup: ProgramLookup::fixture(Path::new("/usr/bin"), programs),
             mounts: Vec::new(),
         }
     }
@@ -77,8 +78,9 @@ pub struct Judge {
     /// Per policy, aligned with its rules: where each rule was written.
     sources: Vec<Vec<RuleSource>>,
     environment: Environment,
-    /// Directories every policy trusts, canonical.
-    trusted: Vec<PathBuf>,
+    /// The directories every policy that names `trusted_bin` trusts,
+    /// canonical; `None` when none names any.
+    bin_dirs: Option<Vec<PathBuf>>,
     /// Rego policies, after the engine's in policy order.
     rego: Vec<crate::rego::RegoPolicy>,
 }
@@ -98,43 +100,36 @@ impl Judgement {
 
 impl Judge {
     pub fn new(policies: Vec<CompiledPolicy>, environment: Environment) -> Result<Judge, GraphError> {
-        // A directory is trusted only when every policy trusts it.
-        let mut trusted: Vec<PathBuf> = Vec::new();
-        for (index, policy) in policies.iter().enumerate() {
+        // `trusted_bin` narrows trust: a program must lie in directories
+        // that every policy naming some trusts.
+        let mut bin_dirs: Option<Vec<PathBuf>> = None;
+        for policy in &policies {
+            if policy.settings.trusted_bin.is_empty() {
+                continue;
+            }
             let dirs: Vec<PathBuf> = policy
                 .settings
                 .trusted_bin
                 .iter()
                 .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| PathBuf::from(d)))
                 .collect();
-            if index == 0 {
-                trusted = dirs;
-            } else {
-                trusted.retain(|d| dirs.contains(d));
+            match &mut bin_dirs {
+                None => bin_dirs = Some(dirs),
+                Some(kept) => kept.retain(|d| dirs.contains(d)),
             }
         }
-        trusted.dedup();
         let mut sources = Vec::with_capacity(policies.len());
         let mut rules = Vec::with_capacity(policies.len());
         for compiled in policies {
             sources.push(compiled.sources);
             rules.push(compiled.policy);
         }
-        Ok(Judge { engine: Engine::new(rules)?, sources, environment, trusted, rego: Vec::new() })
+        Ok(Judge { engine: Engine::new(rules)?, sources, environment, bin_dirs, rego: Vec::new() })
     }
 
     /// Adds Rego policies: they decide every request beside the engine's,
-    /// strictest wins. With no `.vtp` policy, the default trusted bin
-    /// directories apply.
+    /// strictest wins.
     pub fn with_rego(mut self, rego: Vec<crate::rego::RegoPolicy>) -> Judge {
-        if self.engine.policies().is_empty() {
-            self.trusted = vtpolicy_compiler::DEFAULT_TRUSTED_BIN
-                .iter()
-                .map(|d| d.replace("${home}", &self.environment.home))
-                .map(|d| std::fs::canonicalize(&d).unwrap_or_else(|_| PathBuf::from(d)))
-                .collect();
-            self.trusted.dedup();
-        }
         self.rego = rego;
         self
     }
@@ -168,7 +163,22 @@ impl Judge {
 
     /// The normalised parts of a raw request.
     pub fn normalize(&self, raw: &RawRequest) -> Vec<Part> {
-        normalize_with(raw, &self.environment, &self.trusted)
+        let writable = |path: &str| self.writable(path);
+        let trust = Trust {
+            agent_roots: [&self.environment.workspace, &self.environment.tmp],
+            writable: &writable,
+            bin_dirs: self.bin_dirs.as_deref(),
+        };
+        normalize_with(raw, &self.environment, &trust)
+    }
+
+    /// Whether the `.vtp` policies let the agent write `path` on its own:
+    /// they allow it. A write they prompt for is the person's to approve,
+    /// one path at a time. With no `.vtp` policy, only the agent's own
+    /// trees count, which [`Trust`] checks itself.
+    fn writable(&self, path: &str) -> bool {
+        !self.engine.policies().is_empty()
+            && self.engine.decide(&Request::Write { path: path.to_owned() }).effect == Effect::Allow
     }
 
     pub fn judge(&self, raw: &RawRequest) -> Judgement {
@@ -187,7 +197,7 @@ impl Judge {
     }
 }
 
-fn normalize_with(raw: &RawRequest, environment: &Environment, trusted: &[PathBuf]) -> Vec<Part> {
+fn normalize_with(raw: &RawRequest, environment: &Environment, trust: &Trust<'_>) -> Vec<Part> {
     let cwd = raw.cwd().map_or_else(
         || environment.cwd.clone(),
         |cwd| PathBuf::from(crate::normalize_path(cwd, &environment.cwd, &environment.home)),
@@ -197,7 +207,7 @@ fn normalize_with(raw: &RawRequest, environment: &Environment, trusted: &[PathBu
         mounts: &environment.mounts,
         programs: ProgramResolver {
             lookup: &environment.lookup,
-            trusted,
+            trust,
             home: &environment.home,
             mounts: &environment.mounts,
         },
@@ -292,12 +302,11 @@ pub fn test_request(request: &TestRequest, context: &Context) -> RawRequest {
     }
 }
 
-/// Runs a policy's inline tests against that policy alone, in `environment`
-/// with bare program names taken as trusted, so results do not depend on
-/// what is installed.
+/// Runs a policy's inline tests against that policy alone, in
+/// `environment`: programs are found and trusted as `explain` finds and
+/// trusts them there.
 pub fn run_inline_tests(policy: &CompiledPolicy, environment: &Environment) -> Result<Vec<TestOutcome>, GraphError> {
-    let environment =
-        Environment { lookup: ProgramLookup::AssumeTrusted, cwd: environment.workspace.clone(), ..environment.clone() };
+    let environment = Environment { cwd: environment.workspace.clone(), ..environment.clone() };
     let context = environment.context();
     let judge = Judge::new(vec![policy.clone()], environment)?;
     Ok(policy

@@ -22,7 +22,7 @@ use vtpolicy_engine::{Arg, ExecRequest, Part, Request, normalize_host};
 pub use path::resolve as resolve_path;
 pub(crate) use path::resolve_absolute;
 pub use program::ProgramLookup;
-pub(crate) use program::ProgramResolver;
+pub(crate) use program::{ProgramResolver, Trust};
 use shell::{CwdState, Extracted, RedirectAccess, ShellWord};
 
 /// How deep `sh -c "sh -c …"` and wrappers may nest before a call is

@@ -38,14 +38,30 @@ pub fn resolve(path: &str, cwd: &Path, home: &str) -> String {
 /// [`resolve`] in a file system view with `mounts` (mount point, what it
 /// shows): the path the sandboxed command would reach, on the host.
 pub(crate) fn resolve_in(path: &str, cwd: &Path, home: &str, mounts: &[(PathBuf, PathBuf)]) -> String {
+    resolve_absolute(&absolute(path, cwd, home), mounts).to_string_lossy().into_owned()
+}
+
+/// `path` with `~` expanded, made absolute against `cwd`, nothing resolved.
+pub(crate) fn absolute(path: &str, cwd: &Path, home: &str) -> PathBuf {
     let expanded = expand_home(path, home);
-    let joined = if expanded.starts_with('/') { PathBuf::from(expanded) } else { cwd.join(expanded) };
-    resolve_absolute(&joined, mounts).to_string_lossy().into_owned()
+    if expanded.starts_with('/') { PathBuf::from(expanded) } else { cwd.join(expanded) }
 }
 
 /// An absolute `path` walked as the kernel would: symlinks of the part that
 /// exists followed, `..` applied to what they resolved to.
 pub(crate) fn resolve_absolute(path: &Path, mounts: &[(PathBuf, PathBuf)]) -> PathBuf {
+    walk(path, mounts, None)
+}
+
+/// [`resolve_absolute`], also listing every path the walk went through:
+/// `/`, each directory, each symlink, and where it ended.
+pub(crate) fn resolve_recording(path: &Path, mounts: &[(PathBuf, PathBuf)]) -> (PathBuf, Vec<PathBuf>) {
+    let mut visited = vec![PathBuf::from("/")];
+    let resolved = walk(path, mounts, Some(&mut visited));
+    (resolved, visited)
+}
+
+fn walk(path: &Path, mounts: &[(PathBuf, PathBuf)], mut visited: Option<&mut Vec<PathBuf>>) -> PathBuf {
     let mut pending: VecDeque<OsString> = components(path);
     let mut resolved = PathBuf::from("/");
     let mut follow = true;
@@ -65,6 +81,9 @@ pub(crate) fn resolve_absolute(path: &Path, mounts: &[(PathBuf, PathBuf)]) -> Pa
         let mut candidate = resolved.join(&component);
         if let Some((_, shown)) = mounts.iter().find(|(point, _)| *point == candidate) {
             candidate = shown.clone();
+        }
+        if let Some(visited) = visited.as_deref_mut() {
+            visited.push(candidate.clone());
         }
         if follow && !candidate.starts_with("/proc") {
             match std::fs::symlink_metadata(&candidate) {

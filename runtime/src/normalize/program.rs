@@ -1,4 +1,11 @@
 //! Locating `argv[0]` and deciding whether it is trusted.
+//!
+//! A program is trusted when the agent cannot have written it: the file
+//! that will execute, every symlink on the way to it and every directory
+//! those lie in are outside the workspace, the per-call temporary
+//! directory and every path the policies would let the agent write. A
+//! policy's `trusted_bin` narrows that further to the programs found in
+//! (or resolving into) the directories it names.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -12,9 +19,10 @@ use super::path;
 pub enum ProgramLookup {
     /// Search these directories in order, as `PATH` would.
     Search(Vec<PathBuf>),
-    /// Treat every bare name as found in a trusted directory. Inline tests
-    /// use it, so that a policy's tests do not depend on what is installed.
-    AssumeTrusted,
+    /// A fixture for hermetic tests and benchmarks: exactly these programs
+    /// exist, at these absolute paths (regular files, no symlinks), and
+    /// nothing is read from disk.
+    Fixture(Vec<(String, PathBuf)>),
 }
 
 impl ProgramLookup {
@@ -23,9 +31,49 @@ impl ProgramLookup {
     pub fn search(&self, name: &str) -> Option<PathBuf> {
         match self {
             ProgramLookup::Search(dirs) => dirs.iter().map(|dir| dir.join(name)).find(|c| is_executable(c)),
-            ProgramLookup::AssumeTrusted => None,
+            ProgramLookup::Fixture(programs) => programs.iter().find(|(n, _)| n == name).map(|(_, p)| p.clone()),
         }
     }
+
+    /// A fixture of `names`, each a regular file in `dir`.
+    pub fn fixture(dir: &Path, names: &[&str]) -> ProgramLookup {
+        ProgramLookup::Fixture(names.iter().map(|name| ((*name).to_owned(), dir.join(name))).collect())
+    }
+}
+
+/// What decides whether a located program is trusted.
+pub(crate) struct Trust<'a> {
+    /// The workspace and the per-call temporary directory: never trusted.
+    pub(crate) agent_roots: [&'a Path; 2],
+    /// Whether the policies would let the agent write (or replace) `path`.
+    pub(crate) writable: &'a dyn Fn(&str) -> bool,
+    /// The directories every policy naming `trusted_bin` trusts; `None`
+    /// when no policy names any.
+    pub(crate) bin_dirs: Option<&'a [PathBuf]>,
+}
+
+impl Trust<'_> {
+    /// Whether nothing on `chain` could have been written by the agent.
+    fn unwritable(&self, chain: &[PathBuf]) -> bool {
+        chain.iter().all(|hop| {
+            !self.agent_roots.iter().any(|root| hop.starts_with(root)) && !(self.writable)(&hop.to_string_lossy())
+        })
+    }
+
+    /// Whether `located` (where it was found) or `resolved` (the file that
+    /// runs) lies in a directory `trusted_bin` names, when one does.
+    fn in_bin_dirs(&self, located: &Path, resolved: &Path) -> bool {
+        let Some(dirs) = self.bin_dirs else { return true };
+        let located_dir = located.parent().map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf()));
+        [located_dir, resolved.parent().map(Path::to_path_buf)].iter().flatten().any(|dir| dirs.contains(dir))
+    }
+}
+
+/// A fixture path's chain: `/`, its ancestors and itself.
+fn fixture_chain(path: &Path) -> Vec<PathBuf> {
+    let mut chain: Vec<PathBuf> = path.ancestors().map(Path::to_path_buf).collect();
+    chain.reverse();
+    chain
 }
 
 /// Builtins of bash that run no program, by bare name. `eval`, `source`,
@@ -39,8 +87,7 @@ const SHELL_BUILTINS: &[&str] = &[
 
 pub(crate) struct ProgramResolver<'a> {
     pub(crate) lookup: &'a ProgramLookup,
-    /// Canonical trusted bin directories.
-    pub(crate) trusted: &'a [PathBuf],
+    pub(crate) trust: &'a Trust<'a>,
     pub(crate) home: &'a str,
     pub(crate) mounts: &'a [(PathBuf, PathBuf)],
 }
@@ -52,31 +99,40 @@ impl ProgramResolver<'_> {
             return Program::trusted_name(spelled);
         }
         let name = super::shell::basename(spelled).to_owned();
+        let names = vec![name];
+        let untrusted = |names| Program { spelled: spelled.to_owned(), names, path: None, trusted: false };
+        // Where it is found, nothing resolved yet.
         let located = if spelled.contains('/') {
-            let resolved = PathBuf::from(path::resolve_in(spelled, cwd, self.home, self.mounts));
-            is_executable(&resolved).then_some(resolved)
+            let located = path::absolute(spelled, cwd, self.home);
+            if let ProgramLookup::Fixture(programs) = self.lookup
+                && !programs.iter().any(|(_, p)| *p == located)
+            {
+                return untrusted(names);
+            }
+            located
         } else {
-            match self.lookup {
-                ProgramLookup::AssumeTrusted => return Program::trusted_name(spelled),
-                ProgramLookup::Search(_) => self.lookup.search(spelled).map(|found| {
-                    PathBuf::from(path::resolve_in(&found.to_string_lossy(), cwd, self.home, self.mounts))
-                }),
+            match self.lookup.search(spelled) {
+                Some(found) => found,
+                None => return untrusted(names),
             }
         };
-        let mut names = vec![name];
-        let (path, trusted) = match located {
-            Some(resolved) => {
-                if let Some(resolved_name) = resolved.file_name().map(|n| n.to_string_lossy().into_owned())
-                    && !names.contains(&resolved_name)
-                {
-                    names.push(resolved_name);
-                }
-                let trusted = resolved.parent().is_some_and(|dir| self.trusted.iter().any(|t| t == dir));
-                (Some(resolved.to_string_lossy().into_owned()), trusted)
-            }
-            None => (None, false),
+        let (resolved, chain) = match self.lookup {
+            ProgramLookup::Fixture(_) => (located.clone(), fixture_chain(&located)),
+            // The walk sees the sandbox's mounts as the judge does (a
+            // program under `/tmp` is one in `${tmp}`).
+            ProgramLookup::Search(_) => path::resolve_recording(&located, self.mounts),
         };
-        Program { spelled: spelled.to_owned(), names, path, trusted }
+        if matches!(self.lookup, ProgramLookup::Search(_)) && !is_executable(&resolved) {
+            return untrusted(names);
+        }
+        let mut names = names;
+        if let Some(resolved_name) = resolved.file_name().map(|n| n.to_string_lossy().into_owned())
+            && !names.contains(&resolved_name)
+        {
+            names.push(resolved_name);
+        }
+        let trusted = self.trust.unwritable(&chain) && self.trust.in_bin_dirs(&located, &resolved);
+        Program { spelled: spelled.to_owned(), names, path: Some(resolved.to_string_lossy().into_owned()), trusted }
     }
 }
 
