@@ -51,8 +51,11 @@ pub fn rego_input(request: &Request) -> Value {
                     Arg::Unknown => Value::String("unknown".to_owned()),
                 })
                 .collect();
+            let (operands, shorts, longs, unknown_tokens) = vtpolicy_engine::option_view(exec);
+            let shorts: Vec<String> = shorts.iter().map(char::to_string).collect();
             json!({
                 "kind": "exec",
+                "options": { "operands": operands, "shorts": shorts, "longs": longs, "unknown_tokens": unknown_tokens },
                 "program": {
                     "spelled": exec.program.spelled,
                     "names": exec.program.names,
@@ -84,6 +87,31 @@ effects := ["allow", "prompt", "deny"]
 toks := array.concat([{"program": true}], input.args) if input.kind == "exec"
 
 ntoks := count(toks)
+
+# The option reading of deny and prompt rules that name flags: the
+# program and the operands (`input.options`, split as the engine splits
+# them), and the same without the tokens known only at run time.
+otoks := array.concat([{"program": true}], [input.args[i] | some i in input.options.operands]) if input.kind == "exec"
+
+notoks := count(otoks)
+
+ktoks := array.concat(
+	[{"program": true}],
+	[input.args[i] | some i in input.options.operands; input.args[i] != "unknown"],
+) if input.kind == "exec"
+
+nktoks := count(ktoks)
+
+flag_given(f) if {
+	startswith(f, "--")
+	some name in input.options.longs
+	long_flag_ok(name, substring(f, 2, -1))
+}
+
+flag_given(f) if {
+	not startswith(f, "--")
+	substring(f, 1, 1) in input.options.shorts
+}
 
 # One atom against one token. `mode.allow`: an allow rule (tokens as
 # written, trusted programs only); `mode.exists`: a token known only at run
@@ -305,14 +333,38 @@ pub fn export(policies: &[Policy]) -> Result<String, RegoError> {
                     Matcher::Exec { pattern } => {
                         let (mode, strict) =
                             if rule.effect == Effect::Allow { (ALLOW, false) } else { (CERTAIN, true) };
-                        for body in argv_bodies(&pattern.tokens, mode, false)? {
+                        for body in argv_bodies(&pattern.tokens, mode, false, ALL_TOKENS)? {
                             write_rule(&mut out, &certain, "input.kind == \"exec\"", &body);
                         }
                         if strict {
-                            for body in argv_bodies(&pattern.tokens, POSSIBLE, true)? {
+                            for body in argv_bodies(&pattern.tokens, POSSIBLE, true, ALL_TOKENS)? {
                                 write_rule(&mut out, &possible, "input.kind == \"exec\"", &body);
                                 has_possible = true;
                             }
+                        }
+                        if strict && let Some((flags, operands)) = vtpolicy_engine::option_reading(&pattern.tokens) {
+                            let given = flag_conditions(&flags);
+                            let with = |first: Vec<String>, body: Vec<String>| [first, body].concat();
+                            for body in argv_bodies(&operands, CERTAIN, false, OPERANDS)? {
+                                write_rule(&mut out, &certain, "input.kind == \"exec\"", &with(given.clone(), body));
+                            }
+                            // Flags as written, or added at run time...
+                            for body in argv_bodies(&operands, POSSIBLE, true, OPERANDS)? {
+                                write_rule(
+                                    &mut out,
+                                    &possible,
+                                    "input.kind == \"exec\"",
+                                    &with(given.clone(), body.clone()),
+                                );
+                                let tail = vec!["input.open_tail".to_owned()];
+                                write_rule(&mut out, &possible, "input.kind == \"exec\"", &with(tail, body));
+                            }
+                            // ...or the run-time tokens are the flags, not operands.
+                            for body in argv_bodies(&operands, POSSIBLE, true, KNOWN_OPERANDS)? {
+                                let unknown = vec!["input.options.unknown_tokens".to_owned()];
+                                write_rule(&mut out, &possible, "input.kind == \"exec\"", &with(unknown, body));
+                            }
+                            has_possible = true;
                         }
                     }
                     Matcher::Path { read, write, glob } => {
@@ -380,9 +432,32 @@ fn atom_literal(atom: &Atom) -> Result<String, RegoError> {
     })
 }
 
+/// A token array of the module and its length.
+type Tokens = (&'static str, &'static str);
+
+const ALL_TOKENS: Tokens = ("toks", "ntoks");
+const OPERANDS: Tokens = ("otoks", "notoks");
+const KNOWN_OPERANDS: Tokens = ("ktoks", "nktoks");
+
+/// Conditions that every flag position of an option reading is given:
+/// one of its alternatives, all of whose flags the command has.
+fn flag_conditions(flags: &[Vec<Vec<String>>]) -> Vec<String> {
+    let mut body = Vec::new();
+    for (k, alternatives) in flags.iter().enumerate() {
+        body.push(format!("some alt_f{k} in {}", json!(alternatives)));
+        body.push(format!("count({{f | some f in alt_f{k}; not flag_given(f)}}) == 0"));
+    }
+    body
+}
+
 /// Rule bodies (alternatives) matching `pattern` against the request's
 /// tokens in `mode`, open tail included.
-fn argv_bodies(pattern: &[TokenPattern], mode: &str, exists: bool) -> Result<Vec<Vec<String>>, RegoError> {
+fn argv_bodies(
+    pattern: &[TokenPattern],
+    mode: &str,
+    exists: bool,
+    tokens: Tokens,
+) -> Result<Vec<Vec<String>>, RegoError> {
     let allow = mode == ALLOW;
     let mut bodies = Vec::new();
     // Without an open tail: the whole pattern against the tokens.
@@ -390,7 +465,7 @@ fn argv_bodies(pattern: &[TokenPattern], mode: &str, exists: bool) -> Result<Vec
     if allow {
         body.push("input.program.trusted".to_owned());
     }
-    body.extend(sequence(pattern, mode)?);
+    body.extend(sequence(pattern, mode, tokens)?);
     bodies.push(body);
     // With one: unknown tokens follow the known ones.
     if exists {
@@ -398,7 +473,7 @@ fn argv_bodies(pattern: &[TokenPattern], mode: &str, exists: bool) -> Result<Vec
         // of the pattern consuming every known token will do.
         for end in 1..=pattern.len() {
             let mut body = vec!["input.open_tail".to_owned()];
-            body.extend(sequence(pattern.get(..end).unwrap_or_default(), mode)?);
+            body.extend(sequence(pattern.get(..end).unwrap_or_default(), mode, tokens)?);
             bodies.push(body);
         }
     } else if pattern.last() == Some(&TokenPattern::Rest) {
@@ -407,7 +482,7 @@ fn argv_bodies(pattern: &[TokenPattern], mode: &str, exists: bool) -> Result<Vec
         if allow {
             body.push("input.program.trusted".to_owned());
         }
-        body.extend(sequence(pattern, mode)?);
+        body.extend(sequence(pattern, mode, tokens)?);
         bodies.push(body);
     }
     Ok(bodies)
@@ -417,7 +492,7 @@ fn argv_bodies(pattern: &[TokenPattern], mode: &str, exists: bool) -> Result<Vec
 /// positions up to the first `..`, then one chosen start index per run of
 /// tokens after each `..`, the last run anchored at the end unless the
 /// pattern ends with `..`.
-fn sequence(pattern: &[TokenPattern], mode: &str) -> Result<Vec<String>, RegoError> {
+fn sequence(pattern: &[TokenPattern], mode: &str, (toks, ntoks): Tokens) -> Result<Vec<String>, RegoError> {
     let mut runs: Vec<Vec<&TokenPattern>> = vec![Vec::new()];
     let mut has_rest = false;
     for token in pattern {
@@ -431,12 +506,12 @@ fn sequence(pattern: &[TokenPattern], mode: &str) -> Result<Vec<String>, RegoErr
     let ends_with_rest = pattern.last() == Some(&TokenPattern::Rest);
     let mut body = Vec::new();
     let first = runs.first().cloned().unwrap_or_default();
-    body.push(format!("ntoks >= {}", first.len()));
+    body.push(format!("{ntoks} >= {}", first.len()));
     for (j, token) in first.iter().enumerate() {
-        body.extend(token_condition(token, &j.to_string(), mode)?);
+        body.extend(token_condition(token, &j.to_string(), mode, toks)?);
     }
     if !has_rest {
-        body.push(format!("ntoks == {}", first.len()));
+        body.push(format!("{ntoks} == {}", first.len()));
         return Ok(body);
     }
     let floating: Vec<&Vec<&TokenPattern>> = runs.iter().skip(1).filter(|run| !run.is_empty()).collect();
@@ -445,28 +520,28 @@ fn sequence(pattern: &[TokenPattern], mode: &str) -> Result<Vec<String>, RegoErr
         let start = format!("s{k}");
         let length = run.len();
         if k + 1 == floating.len() && !ends_with_rest {
-            body.push(format!("{start} := ntoks - {length}"));
+            body.push(format!("{start} := {ntoks} - {length}"));
             body.push(format!("{start} >= {end}"));
         } else {
-            body.push(format!("ntoks - {length} >= {end}"));
-            body.push(format!("some {start} in numbers.range({end}, ntoks - {length})"));
+            body.push(format!("{ntoks} - {length} >= {end}"));
+            body.push(format!("some {start} in numbers.range({end}, {ntoks} - {length})"));
         }
         for (j, token) in run.iter().enumerate() {
-            body.extend(token_condition(token, &format!("{start} + {j}"), mode)?);
+            body.extend(token_condition(token, &format!("{start} + {j}"), mode, toks)?);
         }
         end = format!("{start} + {length}");
     }
     Ok(body)
 }
 
-fn token_condition(token: &TokenPattern, index: &str, mode: &str) -> Result<Vec<String>, RegoError> {
+fn token_condition(token: &TokenPattern, index: &str, mode: &str, toks: &str) -> Result<Vec<String>, RegoError> {
     Ok(match token {
         TokenPattern::Any | TokenPattern::Rest => Vec::new(),
         TokenPattern::OneOf(atoms) => {
             let atoms: Vec<String> = atoms.iter().map(atom_literal).collect::<Result<_, _>>()?;
             vec![
                 format!("some atom_{} in [{}]", index.replace(" + ", "_"), atoms.join(", ")),
-                format!("atom_ok(atom_{}, toks[{index}], {mode})", index.replace(" + ", "_")),
+                format!("atom_ok(atom_{}, {toks}[{index}], {mode})", index.replace(" + ", "_")),
             ]
         }
     })

@@ -18,8 +18,8 @@ use serde::{Serialize, Serializer};
 
 use crate::decision::{Decision, ExternalVerdict, Matches, Verdict, combine_with, verdict};
 use crate::pattern::{
-    self, AtomGlobs, Mode, Token, Unknowns, argv_matches, compile_atom_globs, has_unknowns, host_matches, path_glob,
-    path_globs, port_matches, token_glob,
+    self, AtomGlobs, Mode, OptionPattern, Token, Unknowns, argv_matches, compile_atom_globs, has_unknowns,
+    host_matches, option_pattern, options_match, path_glob, path_globs, port_matches, token_glob,
 };
 use crate::policy::{Atom, Effect, Matcher, Policy, TokenPattern};
 use crate::request::{ExecRequest, Request};
@@ -53,6 +53,10 @@ pub struct DecisionGraph {
 pub(crate) struct PolicyIndex {
     pub(crate) exec_allow: Trie,
     pub(crate) exec_strict: Trie,
+    /// Deny and prompt rules that name flags, read as options (see
+    /// `pattern::OptionPattern`); they also sit in `exec_strict`.
+    #[serde(skip)]
+    exec_options: Vec<(OptionPattern, u32)>,
     pub(crate) read: GlobTable,
     pub(crate) write: GlobTable,
     net: HostTable,
@@ -140,6 +144,7 @@ impl PolicyIndex {
         };
         let mut exec_allow = Trie::default();
         let mut exec_strict = Trie::default();
+        let mut exec_options = Vec::new();
         let mut read = GlobTableBuilder::default();
         let mut write = GlobTableBuilder::default();
         let mut net = HostTable::default();
@@ -154,7 +159,12 @@ impl PolicyIndex {
                         check_token_globs(&pattern.tokens).map_err(|m| error(&rule.id, m))?;
                         let trie = match rule.effect {
                             Effect::Allow => &mut exec_allow,
-                            Effect::Prompt | Effect::Deny => &mut exec_strict,
+                            Effect::Prompt | Effect::Deny => {
+                                if let Some(options) = option_pattern(&pattern.tokens) {
+                                    exec_options.push((options, leaf));
+                                }
+                                &mut exec_strict
+                            }
                         };
                         trie.insert(&pattern.tokens, leaf);
                     }
@@ -188,6 +198,7 @@ impl PolicyIndex {
         Ok(PolicyIndex {
             exec_allow,
             exec_strict,
+            exec_options,
             read: read.build().map_err(build_error)?,
             write: write.build().map_err(build_error)?,
             net,
@@ -202,8 +213,26 @@ impl PolicyIndex {
             Request::Exec(exec) => {
                 self.exec_allow.matches(exec, Mode::ALLOW, &mut out.certain);
                 self.exec_strict.matches(exec, Mode::STRICT_CERTAIN, &mut out.certain);
-                if has_unknowns(exec) {
+                let unknowns = has_unknowns(exec);
+                if unknowns {
                     self.exec_strict.matches(exec, Mode::STRICT_POSSIBLE, &mut out.possible);
+                }
+                if !self.exec_options.is_empty() {
+                    let tokens = pattern::tokens(exec);
+                    let options = pattern::options(exec, &tokens);
+                    for (pattern, rule) in &self.exec_options {
+                        if options_match(pattern, &options, exec, Mode::STRICT_CERTAIN) {
+                            out.certain.push(*rule as usize);
+                        }
+                        // `possible` holds the certain ones too.
+                        if unknowns && options_match(pattern, &options, exec, Mode::STRICT_POSSIBLE) {
+                            out.possible.push(*rule as usize);
+                        }
+                    }
+                    for list in [&mut out.certain, &mut out.possible] {
+                        list.sort_unstable();
+                        list.dedup();
+                    }
                 }
             }
             Request::Read { path } => self.read.matches(path, &mut out.certain),

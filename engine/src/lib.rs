@@ -33,8 +33,8 @@ mod request;
 pub use decision::{CallDecision, Decision, ExternalVerdict, MatchedRule, PartDecision};
 pub use graph::{DecisionGraph, GraphError};
 pub use pattern::{
-    PathPatternSet, normalize_host, normalize_path_token, path_pattern_regexes, token_glob_regex, validate_path_glob,
-    validate_token_glob,
+    FlagPositions, PathPatternSet, normalize_host, normalize_path_token, option_reading, option_view,
+    path_pattern_regexes, token_glob_regex, validate_path_glob, validate_token_glob,
 };
 pub use policy::{ArgvPattern, Atom, Defaults, Effect, Matcher, Policy, RequestKind, Rule, TokenPattern};
 pub use request::{Arg, ExecRequest, Part, Program, Request};

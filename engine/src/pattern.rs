@@ -12,8 +12,11 @@
 //! Flag equivalences widen deny and prompt rules only ("strict" matching):
 //! `-r` matches a short-flag cluster holding `r` (`-rf`), `--force` matches
 //! `--force=…` and the abbreviations `--forc`, `--for` that getopt-style
-//! parsers accept. Allow rules match tokens exactly as written, so an allow
-//! of `rm -i` never allows `rm -irf`.
+//! parsers accept. Deny and prompt rules that name flags also match as
+//! options ([`OptionPattern`]): their flags in any order and spelling,
+//! their other tokens against the command's operands. Allow rules match
+//! tokens exactly as written, so an allow of `rm -i` never allows
+//! `rm -irf`.
 
 use globset::{GlobBuilder, GlobMatcher};
 
@@ -160,6 +163,240 @@ fn is_short_cluster(text: &str) -> bool {
         && text.starts_with('-')
         && !text.starts_with("--")
         && text.chars().skip(1).all(|c| c.is_ascii_alphanumeric())
+}
+
+/// A flag a rule names: `-r` is `Short('r')`, `--force` is `Long("force")`;
+/// a cluster `-rf` in a rule names each of its letters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Flag {
+    Short(char),
+    Long(String),
+}
+
+/// The flags a literal names, if it is one: `-r`, `-rf`, `--force`.
+fn flags_of(literal: &str) -> Option<Vec<Flag>> {
+    if let Some(long) = literal.strip_prefix("--") {
+        let valid =
+            long.len() >= 2 && !long.contains('=') && long.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        return valid.then(|| vec![Flag::Long(long.to_owned())]);
+    }
+    let cluster = literal.strip_prefix('-')?;
+    let valid = !cluster.is_empty() && cluster.chars().all(|c| c.is_ascii_alphanumeric());
+    valid.then(|| cluster.chars().map(Flag::Short).collect())
+}
+
+/// A deny or prompt rule's pattern read as options: what its flag
+/// positions ask for, in any order and any spelling, and the rest of the
+/// pattern, matched against the command's operands alone. So `rm -rf ..`
+/// and `rm -r ..` catch `rm -f -r x`, `rm x -rf` and `rm --force
+/// --recursive x`.
+#[derive(Debug)]
+pub(crate) struct OptionPattern {
+    /// Per flag position, its alternatives, each a set of flags that must
+    /// all be given.
+    flags: Vec<Vec<Vec<Flag>>>,
+    operands: Vec<TokenPattern>,
+    globs: AtomGlobs,
+}
+
+/// `None` when the pattern names no flag (positional matching is all).
+pub(crate) fn option_pattern(tokens: &[TokenPattern]) -> Option<OptionPattern> {
+    let mut flags = Vec::new();
+    let mut operands = Vec::new();
+    for (position, token) in tokens.iter().enumerate() {
+        let alternatives = match token {
+            TokenPattern::OneOf(atoms) if position > 0 => atoms
+                .iter()
+                .map(|atom| match atom {
+                    Atom::Literal(literal) => flags_of(literal),
+                    Atom::Glob(_) => None,
+                })
+                .collect::<Option<Vec<_>>>(),
+            _ => None,
+        };
+        match alternatives {
+            Some(alternatives) => flags.push(alternatives),
+            None => operands.push(token.clone()),
+        }
+    }
+    if flags.is_empty() {
+        return None;
+    }
+    let globs = compile_atom_globs(&operands);
+    Some(OptionPattern { flags, operands, globs })
+}
+
+/// A command's argv as options and operands: options are the tokens
+/// before `--` that start with `-` (`--name[=value]`, or a cluster of
+/// short flags); everything else, `--` included, is an operand.
+#[derive(Debug)]
+pub(crate) struct Options<'a> {
+    /// The program, then the operands, in order.
+    operands: Vec<Token<'a>>,
+    /// Where each operand is among the arguments.
+    operand_args: Vec<usize>,
+    shorts: Vec<char>,
+    longs: Vec<String>,
+    /// Tokens only known at run time: each could be an option or an
+    /// operand, not both.
+    unknown_tokens: bool,
+    /// Arguments added at run time (xargs): they could be options.
+    open_tail: bool,
+}
+
+/// Short flags and the long options they stand for, per program: `-r`
+/// and `--recursive` are one option to `rm`, so a rule naming either
+/// catches both spellings.
+const LONG_FORMS: &[(&str, char, &str)] = &[
+    ("rm", 'r', "recursive"),
+    ("rm", 'R', "recursive"),
+    ("rm", 'f', "force"),
+    ("rm", 'd', "dir"),
+    ("rm", 'i', "interactive"),
+    ("rm", 'v', "verbose"),
+    ("cp", 'r', "recursive"),
+    ("cp", 'R', "recursive"),
+    ("cp", 'f', "force"),
+    ("mv", 'f', "force"),
+    ("ln", 's', "symbolic"),
+    ("ln", 'f', "force"),
+    ("chmod", 'R', "recursive"),
+    ("chown", 'R', "recursive"),
+    ("chgrp", 'R', "recursive"),
+    ("grep", 'r', "recursive"),
+    ("grep", 'R', "dereference-recursive"),
+    ("git", 'f', "force"),
+    ("git", 'd', "delete"),
+    ("git", 'D', "delete"),
+    ("sed", 'i', "in-place"),
+    ("tar", 'I', "use-compress-program"),
+    ("shred", 'u', "remove"),
+];
+
+pub(crate) fn options<'a>(exec: &'a ExecRequest, tokens: &[Token<'a>]) -> Options<'a> {
+    let mut out = Options {
+        operands: Vec::new(),
+        operand_args: Vec::new(),
+        shorts: Vec::new(),
+        longs: Vec::new(),
+        unknown_tokens: false,
+        open_tail: exec.open_tail,
+    };
+    for (position, token) in tokens.iter().enumerate() {
+        if position > 0 && !is_option(*token) {
+            out.operand_args.push(position - 1);
+        }
+        match *token {
+            Token::Known { text, options_ended: false } if text.starts_with("--") && text.len() > 2 => {
+                let name = &text[2..];
+                out.longs.push(name.split_once('=').map_or(name, |(name, _)| name).to_owned());
+            }
+            Token::Known { text, options_ended: false } if is_option(*token) => {
+                out.shorts.extend(text.chars().skip(1));
+            }
+            Token::Unknown => {
+                out.unknown_tokens = true;
+                out.operands.push(*token);
+            }
+            other => out.operands.push(other),
+        }
+    }
+    // Each option also in its other spelling, for the programs whose
+    // spellings are known.
+    for &(program, short, long) in LONG_FORMS {
+        if !exec.program.names.iter().any(|name| name == program) {
+            continue;
+        }
+        let long_given = out.longs.iter().any(|name| name.len() >= 2 && long.starts_with(name.as_str()));
+        if out.shorts.contains(&short) && !long_given {
+            out.longs.push(long.to_owned());
+        } else if long_given && !out.shorts.contains(&short) {
+            out.shorts.push(short);
+        }
+    }
+    out
+}
+
+/// Whether a token is an option: before `--`, `--name[=value]` or a
+/// cluster of short flags.
+fn is_option(token: Token<'_>) -> bool {
+    match token {
+        Token::Known { text, options_ended: false } => {
+            (text.starts_with("--") && text.len() > 2)
+                || (text.len() > 1
+                    && text.starts_with('-')
+                    && !text.starts_with("--")
+                    && text.chars().skip(1).all(|c| c.is_ascii_alphanumeric()))
+        }
+        _ => false,
+    }
+}
+
+/// Whether a deny or prompt rule's option reading matches the command.
+pub(crate) fn options_match(pattern: &OptionPattern, options: &Options<'_>, exec: &ExecRequest, mode: Mode) -> bool {
+    let given = |flag: &Flag| match flag {
+        Flag::Short(c) => options.shorts.contains(c),
+        // `--force=x`, and getopt abbreviations of at least two characters.
+        Flag::Long(long) => {
+            options.longs.iter().any(|name| name == long || (name.len() >= 2 && long.starts_with(name.as_str())))
+        }
+    };
+    let flags_given = |could_be_given: bool| {
+        pattern.flags.iter().all(|alternatives| alternatives.iter().any(|all| all.iter().all(given)) || could_be_given)
+    };
+    let exists = mode.unknowns == Unknowns::Exists;
+    // The run-time tokens read as operands, and the flags as written (or
+    // added at run time)...
+    if flags_given(exists && options.open_tail)
+        && argv_matches(&pattern.operands, &pattern.globs, &options.operands, 0, exec, mode)
+    {
+        return true;
+    }
+    // ...or read as the missing flags, and then not as operands.
+    if exists && options.unknown_tokens && flags_given(true) {
+        let operands: Vec<Token<'_>> =
+            options.operands.iter().copied().filter(|t| !matches!(t, Token::Unknown)).collect();
+        return argv_matches(&pattern.operands, &pattern.globs, &operands, 0, exec, mode);
+    }
+    false
+}
+
+/// Per flag position of a rule, its alternatives, each the flags (`"-r"`,
+/// `"--force"`) that must all be given.
+pub type FlagPositions = Vec<Vec<Vec<String>>>;
+
+/// A pattern's option reading for exporters: its flag positions and its
+/// other tokens. `None` when it names no flag.
+pub fn option_reading(tokens: &[TokenPattern]) -> Option<(FlagPositions, Vec<TokenPattern>)> {
+    let reading = option_pattern(tokens)?;
+    let flags = reading
+        .flags
+        .iter()
+        .map(|alternatives| {
+            alternatives
+                .iter()
+                .map(|all| {
+                    all.iter()
+                        .map(|flag| match flag {
+                            Flag::Short(c) => format!("-{c}"),
+                            Flag::Long(long) => format!("--{long}"),
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
+    Some((flags, reading.operands))
+}
+
+/// A command's option view for exporters: the indices (into the
+/// arguments) of its operands, its short flags and long options (each in
+/// both spellings where the program's are known), and whether it has
+/// tokens only known at run time.
+pub fn option_view(exec: &ExecRequest) -> (Vec<usize>, Vec<char>, Vec<String>, bool) {
+    let tokens = tokens(exec);
+    let options = options(exec, &tokens);
+    (options.operand_args, options.shorts, options.longs, options.unknown_tokens)
 }
 
 /// Compiled globs of a pattern, aligned with its atoms.

@@ -127,6 +127,12 @@ fn matcher_matches(matcher: &Matcher, mode: Mode, request: &Request) -> Result<S
             if argv_matches(&pattern.tokens, &globs, &tokens, 0, exec, mode) {
                 return Ok(format!("argv matches `{}`", describe_argv(pattern)));
             }
+            if !mode.allow_rule
+                && let Some(options) = pattern::option_pattern(&pattern.tokens)
+                && pattern::options_match(&options, &pattern::options(exec, &tokens), exec, mode)
+            {
+                return Ok(format!("options and operands match `{}`", describe_argv(pattern)));
+            }
             if !program_ok {
                 return Err(Miss {
                     reason: format!("program `{}` is not `{}`", exec.program.spelled, describe_argv_head(pattern)),
