@@ -10,6 +10,7 @@
 //!   `command`, `exec`, `xargs`, `busybox`, `git -C`, `find -exec`) are
 //!   unwrapped and the inner command judged (`wrappers`).
 
+mod environment;
 mod path;
 mod program;
 mod shell;

@@ -80,9 +80,9 @@ fn fixture_chain(path: &Path) -> Vec<PathBuf> {
 /// `.`, `trap`, `enable` and `exec` are handled as unanalysable or as
 /// wrappers before a program is ever resolved.
 const SHELL_BUILTINS: &[&str] = &[
-    "cd", "pushd", "popd", "dirs", "echo", "printf", "test", "[", "true", "false", "pwd", "export", "set", "unset",
-    "shift", "read", "type", "umask", "wait", "jobs", "local", "declare", "typeset", "readonly", "let", "getopts",
-    "hash", "times", ":", "builtin", "command", "exec",
+    "cd", "pushd", "popd", "dirs", "echo", "printf", "test", "[", "[[", "shopt", "true", "false", "pwd", "export",
+    "set", "unset", "shift", "read", "type", "umask", "wait", "jobs", "local", "declare", "typeset", "readonly", "let",
+    "getopts", "hash", "times", ":", "builtin", "command", "exec",
 ];
 
 pub(crate) struct ProgramResolver<'a> {

@@ -286,6 +286,7 @@ impl Walker<'_> {
                     if let shuck_ast::AssignmentValue::Scalar(word) = &assignment.value {
                         self.word_commands(word, cwd);
                     }
+                    self.setting(&assignment.target.name, &label);
                 }
                 let name_text = simple.name.span.slice(self.source);
                 if name_text.is_empty() && simple.args.is_empty() {
@@ -311,19 +312,32 @@ impl Walker<'_> {
             }
             Command::Builtin(_) => {}
             Command::Decl(decl) => {
+                for assignment in decl.assignments.iter() {
+                    self.setting(&assignment.target.name, &label);
+                }
+                // `export`, `declare`, `local`, `readonly`, `typeset`: a
+                // command of the shell's own, judged by its name and words.
+                let mut argv = vec![ShellWord::Static(decl.variant.as_str().to_owned())];
                 for operand in &decl.operands {
                     match operand {
                         shuck_ast::DeclOperand::Flag(word) | shuck_ast::DeclOperand::Dynamic(word) => {
                             self.word_commands(word, cwd);
+                            argv.push(self.word(word));
                         }
                         shuck_ast::DeclOperand::Assignment(assignment) => {
                             if let shuck_ast::AssignmentValue::Scalar(word) = &assignment.value {
                                 self.word_commands(word, cwd);
                             }
+                            self.setting(&assignment.target.name, &label);
+                            argv.push(ShellWord::Static(assignment.span.slice(self.source).to_owned()));
                         }
-                        shuck_ast::DeclOperand::Name(_) => {}
+                        shuck_ast::DeclOperand::Name(name) => {
+                            self.setting(&name.name, &label);
+                            argv.push(ShellWord::Static(name.span.slice(self.source).to_owned()));
+                        }
                     }
                 }
+                self.out.push(Extracted::Command { label, argv, cwd: cwd.clone() });
             }
             Command::Binary(binary) => {
                 if matches!(binary.op, shuck_ast::BinaryOp::Pipe | shuck_ast::BinaryOp::PipeAll) {
@@ -347,6 +361,13 @@ impl Walker<'_> {
     }
 
     /// `eval`, `source`, `.` and `cd` change what can be known.
+    /// A variable set by the text: unanalysable when it changes what runs.
+    fn setting(&mut self, name: &shuck_ast::Name, label: &str) {
+        if let Some(reason) = super::environment::unanalysable_setting(name.as_str()) {
+            self.out.push(Extracted::Unanalysable { label: label.to_owned(), reason });
+        }
+    }
+
     fn special_builtin(&mut self, argv: &[ShellWord], label: &str, cwd: &mut CwdState) {
         let Some(ShellWord::Static(name)) = argv.first() else {
             self.out.push(Extracted::Unanalysable {
@@ -454,7 +475,16 @@ impl Walker<'_> {
                     self.stmt(stmt, cwd);
                 }
             }
-            CompoundCommand::Conditional(c) => self.conditional(&c.expression, cwd),
+            CompoundCommand::Conditional(c) => {
+                self.conditional(&c.expression, cwd);
+                // A test of the shell's own, judged by its name.
+                let label = shorten(c.span.slice(self.source));
+                self.out.push(Extracted::Command {
+                    label,
+                    argv: vec![ShellWord::Static("[[".to_owned())],
+                    cwd: cwd.clone(),
+                });
+            }
             CompoundCommand::Coproc(c) => self.stmt(&c.body, &mut cwd.clone()),
             CompoundCommand::Always(c) => {
                 self.seq(&c.body, cwd);

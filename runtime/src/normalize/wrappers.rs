@@ -266,7 +266,12 @@ fn env(args: &[Word]) -> Unwrapped {
     // NAME=VALUE assignments.
     while let Some(Word::Known(text)) = args.get(index) {
         match text.split_once('=') {
-            Some((name, _)) if !name.is_empty() && !name.contains('/') => index += 1,
+            Some((name, _)) if !name.is_empty() && !name.contains('/') => {
+                if let Some(reason) = super::environment::unanalysable_setting(name) {
+                    return Unwrapped::Unanalysable(reason);
+                }
+                index += 1;
+            }
             _ => break,
         }
     }
