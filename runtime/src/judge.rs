@@ -169,7 +169,20 @@ impl Judge {
             writable: &writable,
             bin_dirs: self.bin_dirs.as_deref(),
         };
-        normalize_with(raw, &self.environment, &trust)
+        let denied = |path: &str| self.denied(path);
+        normalize_with(raw, &self.environment, &trust, &denied)
+    }
+
+    /// Whether a rule of the `.vtp` policies denies reading or writing
+    /// `path` (a default that denies does not count: it denies most of the
+    /// file system).
+    fn denied(&self, path: &str) -> bool {
+        let decide = |request: Request| {
+            let decision = self.engine.decide(&request);
+            decision.effect == Effect::Deny && !decision.default_applied
+        };
+        !self.engine.policies().is_empty()
+            && (decide(Request::Read { path: path.to_owned() }) || decide(Request::Write { path: path.to_owned() }))
     }
 
     /// Whether the `.vtp` policies let the agent write `path` on its own:
@@ -197,13 +210,19 @@ impl Judge {
     }
 }
 
-fn normalize_with(raw: &RawRequest, environment: &Environment, trust: &Trust<'_>) -> Vec<Part> {
+fn normalize_with(
+    raw: &RawRequest,
+    environment: &Environment,
+    trust: &Trust<'_>,
+    denied: &dyn Fn(&str) -> bool,
+) -> Vec<Part> {
     let cwd = raw.cwd().map_or_else(
         || environment.cwd.clone(),
         |cwd| PathBuf::from(crate::normalize_path(cwd, &environment.cwd, &environment.home)),
     );
     let mut normalizer = Normalizer {
         home: &environment.home,
+        denied,
         mounts: &environment.mounts,
         programs: ProgramResolver {
             lookup: &environment.lookup,

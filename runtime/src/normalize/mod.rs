@@ -11,6 +11,7 @@
 //!   unwrapped and the inner command judged (`wrappers`).
 
 mod environment;
+mod models;
 mod path;
 mod program;
 mod shell;
@@ -32,6 +33,9 @@ const MAX_DEPTH: usize = 16;
 
 pub(crate) struct Normalizer<'a> {
     pub(crate) home: &'a str,
+    /// Whether the policies deny reading or writing a path: an argument
+    /// of a program without a model that names one raises a prompt.
+    pub(crate) denied: &'a dyn Fn(&str) -> bool,
     /// The sandbox's file system view (empty: the host's).
     pub(crate) mounts: &'a [(std::path::PathBuf, std::path::PathBuf)],
     pub(crate) programs: ProgramResolver<'a>,
@@ -154,6 +158,10 @@ impl Normalizer<'_> {
             } => {
                 for request in extra {
                     let request = match request {
+                        wrappers::Extra::Unanalysable(reason) => {
+                            self.unanalysable(label, reason);
+                            None
+                        }
                         wrappers::Extra::Write(path) => {
                             self.path_from(label, &path, cwd).map(|path| Request::Write { path })
                         }
@@ -220,10 +228,57 @@ impl Normalizer<'_> {
                 Word::Unknown => Arg::Unknown,
             })
             .collect();
+        let names = program.names.clone();
         self.parts.push(Part::Request {
             label: label.to_owned(),
             request: Request::Exec(ExecRequest { program, args, open_tail }),
         });
+        self.effects(label, &names, argv, cwd);
+    }
+
+    /// The parts of what a command does, by its program's model; without
+    /// one, a prompt for each argument that names a denied path.
+    fn effects(&mut self, label: &str, names: &[String], argv: &[Word], cwd: Option<&Path>) {
+        let args = argv.get(1..).unwrap_or_default();
+        let model = names.iter().find_map(|name| models::stock().get(name).map(|m| (name, m)));
+        let Some((name, model)) = model else {
+            for word in args {
+                let Some(text) = word.text() else { continue };
+                let value = text.split_once('=').map_or(text, |(_, v)| v);
+                if !(value.contains('/') || value.starts_with('.') || value.starts_with('~')) {
+                    continue;
+                }
+                let Some(path) = self.path_from(label, value, cwd) else { continue };
+                if (self.denied)(&path) {
+                    self.unanalysable(
+                        label,
+                        format!(
+                            "`{text}` names `{path}`, which the policies deny, and `{}` has no model",
+                            names.first().map_or("", String::as_str)
+                        ),
+                    );
+                }
+            }
+            return;
+        };
+        let effects = models::effects(name, model, args);
+        for reason in effects.unanalysable {
+            self.unanalysable(label, reason);
+        }
+        for (paths, write) in [(effects.reads, false), (effects.writes, true)] {
+            for path in paths {
+                let Some(path) = self.path_from(label, &path, cwd) else { continue };
+                let (verb, request) = if write {
+                    ("write", Request::Write { path: path.clone() })
+                } else {
+                    ("read", Request::Read { path: path.clone() })
+                };
+                self.parts.push(Part::Request { label: format!("{label} ({verb}s {path})"), request });
+            }
+        }
+        for text in effects.shell {
+            self.shell(&text, cwd, MAX_DEPTH.saturating_sub(1));
+        }
     }
 }
 

@@ -29,6 +29,9 @@ pub(crate) enum Unwrapped {
 pub(crate) enum Extra {
     Read(String),
     Write(String),
+    /// Something the wrapper does that cannot be analysed (beside the
+    /// inner command, which is still judged).
+    Unanalysable(String),
 }
 
 fn inner(argv: &[Word]) -> Unwrapped {
@@ -264,11 +267,12 @@ fn env(args: &[Word]) -> Unwrapped {
         }
     }
     // NAME=VALUE assignments.
+    let mut extra = Vec::new();
     while let Some(Word::Known(text)) = args.get(index) {
         match text.split_once('=') {
             Some((name, _)) if !name.is_empty() && !name.contains('/') => {
                 if let Some(reason) = super::environment::unanalysable_setting(name) {
-                    return Unwrapped::Unanalysable(reason);
+                    extra.push(Extra::Unanalysable(reason));
                 }
                 index += 1;
             }
@@ -279,13 +283,9 @@ fn env(args: &[Word]) -> Unwrapped {
         return Unwrapped::Unanalysable("an argument of `env` is only known at run time".to_owned());
     }
     match args.get(index..) {
-        Some(rest) if !rest.is_empty() => Unwrapped::Inner {
-            argv: vec![rest.to_vec()],
-            cwd,
-            open_tail: false,
-            also_judge_outer: false,
-            extra: Vec::new(),
-        },
+        Some(rest) if !rest.is_empty() => {
+            Unwrapped::Inner { argv: vec![rest.to_vec()], cwd, open_tail: false, also_judge_outer: false, extra }
+        }
         _ => Unwrapped::NotAWrapper,
     }
 }
