@@ -6,7 +6,7 @@ use vtpolicy_compiler::{CompiledPolicy, Context, InlineTest, RuleSource};
 use vtpolicy_engine::{CallDecision, Effect, Engine, GraphError, Part, Request};
 use vtpolicy_grammar::TestRequest;
 
-use crate::normalize::{Normalizer, ProgramLookup, ProgramResolver, Trust};
+use crate::normalize::{LocatedCache, Normalizer, ProgramLookup, ProgramResolver, Trust};
 use crate::request::RawRequest;
 
 /// Where tool calls happen: the values behind `${workspace}` and friends,
@@ -81,6 +81,8 @@ pub struct Judge {
     /// The directories every policy that names `trusted_bin` trusts,
     /// canonical; `None` when none names any.
     bin_dirs: Option<Vec<PathBuf>>,
+    /// Programs located so far, and whether they are trusted.
+    located: LocatedCache,
     /// Rego policies, after the engine's in policy order.
     rego: Vec<crate::rego::RegoPolicy>,
 }
@@ -124,7 +126,14 @@ impl Judge {
             sources.push(compiled.sources);
             rules.push(compiled.policy);
         }
-        Ok(Judge { engine: Engine::new(rules)?, sources, environment, bin_dirs, rego: Vec::new() })
+        Ok(Judge {
+            engine: Engine::new(rules)?,
+            sources,
+            environment,
+            bin_dirs,
+            located: LocatedCache::default(),
+            rego: Vec::new(),
+        })
     }
 
     /// Adds Rego policies: they decide every request beside the engine's,
@@ -168,6 +177,7 @@ impl Judge {
             agent_roots: [&self.environment.workspace, &self.environment.tmp],
             writable: &writable,
             bin_dirs: self.bin_dirs.as_deref(),
+            cache: &self.located,
         };
         let denied = |path: &str| self.denied(path);
         normalize_with(raw, &self.environment, &trust, &denied)

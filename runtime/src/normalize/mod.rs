@@ -24,7 +24,7 @@ use vtpolicy_engine::{Arg, ExecRequest, Part, Request, normalize_host};
 pub use path::resolve as resolve_path;
 pub(crate) use path::resolve_absolute;
 pub use program::ProgramLookup;
-pub(crate) use program::{ProgramResolver, Trust};
+pub(crate) use program::{LocatedCache, ProgramResolver, Trust};
 use shell::{CwdState, Extracted, RedirectAccess, ShellWord};
 
 /// How deep `sh -c "sh -c …"` and wrappers may nest before a call is
@@ -273,7 +273,8 @@ impl Normalizer<'_> {
                 } else {
                     ("read", Request::Read { path: path.clone() })
                 };
-                self.parts.push(Part::Request { label: format!("{label} ({verb}s {path})"), request });
+                // The label names the model that produced the effect.
+                self.parts.push(Part::Request { label: format!("{label} ({name} model: {verb}s {path})"), request });
             }
         }
         for text in effects.shell {

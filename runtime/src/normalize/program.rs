@@ -50,6 +50,8 @@ pub(crate) struct Trust<'a> {
     /// The directories every policy naming `trusted_bin` trusts; `None`
     /// when no policy names any.
     pub(crate) bin_dirs: Option<&'a [PathBuf]>,
+    /// What was already found out, per judge.
+    pub(crate) cache: &'a LocatedCache,
 }
 
 impl Trust<'_> {
@@ -116,25 +118,49 @@ impl ProgramResolver<'_> {
                 None => return untrusted(names),
             }
         };
-        let (resolved, chain) = match self.lookup {
-            ProgramLookup::Fixture(_) => (located.clone(), fixture_chain(&located)),
-            // The walk sees the sandbox's mounts as the judge does (a
-            // program under `/tmp` is one in `${tmp}`).
-            ProgramLookup::Search(_) => path::resolve_recording(&located, self.mounts),
-        };
-        if matches!(self.lookup, ProgramLookup::Search(_)) && !is_executable(&resolved) {
-            return untrusted(names);
-        }
+        let Some(Located { resolved, trusted }) = self.locate(&located) else { return untrusted(names) };
         let mut names = names;
         if let Some(resolved_name) = resolved.file_name().map(|n| n.to_string_lossy().into_owned())
             && !names.contains(&resolved_name)
         {
             names.push(resolved_name);
         }
-        let trusted = self.trust.unwritable(&chain) && self.trust.in_bin_dirs(&located, &resolved);
         Program { spelled: spelled.to_owned(), names, path: Some(resolved.to_string_lossy().into_owned()), trusted }
     }
+
+    /// The file `located` executes and whether it is trusted; `None` when
+    /// it is not an executable file. Remembered per judge: a trusted chain
+    /// is one the agent cannot change, and an untrusted one stays so.
+    fn locate(&self, located: &Path) -> Option<Located> {
+        if let Some(known) = self.trust.cache.lock().ok().and_then(|cache| cache.get(located).cloned()) {
+            return known;
+        }
+        let (resolved, chain) = match self.lookup {
+            ProgramLookup::Fixture(_) => (located.to_path_buf(), fixture_chain(located)),
+            // The walk sees the sandbox's mounts as the judge does (a
+            // program under `/tmp` is one in `${tmp}`).
+            ProgramLookup::Search(_) => path::resolve_recording(located, self.mounts),
+        };
+        let found = (matches!(self.lookup, ProgramLookup::Fixture(_)) || is_executable(&resolved)).then(|| {
+            let trusted = self.trust.unwritable(&chain) && self.trust.in_bin_dirs(located, &resolved);
+            Located { resolved, trusted }
+        });
+        if let Ok(mut cache) = self.trust.cache.lock() {
+            cache.insert(located.to_path_buf(), found.clone());
+        }
+        found
+    }
 }
+
+/// A located program: the file that runs, and whether it is trusted.
+#[derive(Debug, Clone)]
+pub(crate) struct Located {
+    resolved: PathBuf,
+    trusted: bool,
+}
+
+/// Located programs by where they were found.
+pub(crate) type LocatedCache = std::sync::Mutex<std::collections::HashMap<PathBuf, Option<Located>>>;
 
 fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
