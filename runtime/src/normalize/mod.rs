@@ -266,7 +266,14 @@ impl Normalizer<'_> {
             self.unanalysable(label, reason);
         }
         for (paths, write) in [(effects.reads, false), (effects.writes, true)] {
-            for path in paths {
+            for path in paths.iter().flat_map(|p| expand_glob(p, cwd)) {
+                let path = match path {
+                    Ok(path) => path,
+                    Err(reason) => {
+                        self.unanalysable(label, reason);
+                        continue;
+                    }
+                };
                 let Some(path) = self.path_from(label, &path, cwd) else { continue };
                 let (verb, request) = if write {
                     ("write", Request::Write { path: path.clone() })
@@ -283,6 +290,86 @@ impl Normalizer<'_> {
     }
 }
 
+/// A path operand with shell glob characters in its last component, as
+/// bash expands it now: the matching entries of its directory, or the
+/// text itself when none match. Globs in a directory component are not
+/// expanded (an error naming why).
+fn expand_glob(path: &str, cwd: Option<&Path>) -> Vec<Result<String, String>> {
+    let is_glob = |text: &str| text.contains(['*', '?', '[']);
+    if !is_glob(path) {
+        return vec![Ok(path.to_owned())];
+    }
+    let (dir, pattern) = match path.rsplit_once('/') {
+        Some((dir, pattern)) => (if dir.is_empty() { "/" } else { dir }, pattern),
+        None => (".", path),
+    };
+    if is_glob(dir) {
+        return vec![Err(format!("`{path}` is a glob across directories, only known when the shell expands it"))];
+    }
+    let base = match (Path::new(dir).is_absolute(), cwd) {
+        (true, _) => PathBuf::from(dir),
+        (false, Some(cwd)) => cwd.join(dir),
+        (false, None) => return vec![Err(format!("`{path}` is a glob in a directory only known at run time"))],
+    };
+    let Ok(entries) = std::fs::read_dir(&base) else { return vec![Ok(path.to_owned())] };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| shell_glob_matches(pattern, name))
+        .collect();
+    if names.is_empty() {
+        return vec![Ok(path.to_owned())];
+    }
+    names.sort();
+    let prefix = if path.contains('/') { format!("{dir}/") } else { String::new() };
+    names.into_iter().map(|name| Ok(format!("{prefix}{name}"))).collect()
+}
+
+/// Whether `name` matches the bash glob `pattern` (`*`, `?`, `[…]`); a
+/// leading `.` is only matched by a literal one.
+fn shell_glob_matches(pattern: &str, name: &str) -> bool {
+    if name.starts_with('.') && !pattern.starts_with('.') {
+        return false;
+    }
+    fn matches(p: &[char], n: &[char]) -> bool {
+        match p.split_first() {
+            None => n.is_empty(),
+            Some(('*', rest)) => (0..=n.len()).any(|skip| matches(rest, n.get(skip..).unwrap_or_default())),
+            Some(('?', rest)) => !n.is_empty() && matches(rest, n.get(1..).unwrap_or_default()),
+            Some(('[', rest)) => {
+                let Some(close) = rest.iter().skip(1).position(|&c| c == ']').map(|i| i + 1) else {
+                    return n.first() == Some(&'[') && matches(rest, n.get(1..).unwrap_or_default());
+                };
+                let (class, after) = rest.split_at(close);
+                let Some(&c) = n.first() else { return false };
+                let (negated, class) = match class.split_first() {
+                    Some(('!' | '^', tail)) => (true, tail),
+                    _ => (false, class),
+                };
+                let mut hit = false;
+                let mut rest = class;
+                while let Some((&first, tail)) = rest.split_first() {
+                    match tail {
+                        ['-', last, after @ ..] => {
+                            hit |= first <= c && c <= *last;
+                            rest = after;
+                        }
+                        _ => {
+                            hit |= first == c;
+                            rest = tail;
+                        }
+                    }
+                }
+                hit != negated && matches(after.get(1..).unwrap_or_default(), n.get(1..).unwrap_or_default())
+            }
+            Some((literal, rest)) => n.first() == Some(literal) && matches(rest, n.get(1..).unwrap_or_default()),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    matches(&p, &n)
+}
+
 /// Whether a path depends on the working directory (`~` and `$HOME` do not).
 fn is_relative(path: &str) -> bool {
     !(path.starts_with('/') || path.starts_with('~') || path.starts_with("$HOME") || path.starts_with("${HOME}"))
@@ -294,5 +381,29 @@ fn effective_cwd(start: Option<&Path>, state: &CwdState) -> Option<PathBuf> {
         CwdState::Unknown => None,
         CwdState::Changed(dir) if dir.starts_with('/') => Some(PathBuf::from(dir)),
         CwdState::Changed(dir) => start.map(|s| s.join(dir)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_globs_match_as_bash_matches_them() {
+        assert!(shell_glob_matches(".en?", ".env"));
+        assert!(!shell_glob_matches("*", ".env"), "a leading dot needs a literal one");
+        assert!(shell_glob_matches("*.pem", "server.pem"));
+        assert!(shell_glob_matches("id_[rd]sa", "id_rsa"));
+        assert!(!shell_glob_matches("id_[!r]sa", "id_rsa"));
+        assert!(shell_glob_matches("[a-c]x", "bx"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join(".env"), "").expect("write");
+        std::fs::write(dir.path().join("a.txt"), "").expect("write");
+        let found: Vec<String> = expand_glob(".en?", Some(dir.path())).into_iter().flatten().collect();
+        assert_eq!(found, [".env"]);
+        let found: Vec<String> = expand_glob("*", Some(dir.path())).into_iter().flatten().collect();
+        assert_eq!(found, ["a.txt"]);
+        assert!(expand_glob("*/x", Some(dir.path())).iter().all(Result::is_err));
+        assert_eq!(expand_glob("none*", Some(dir.path())), [Ok("none*".to_owned())]);
     }
 }

@@ -543,18 +543,34 @@ impl Walker<'_> {
             return ShellWord::Dynamic;
         }
         match shuck_ast::static_command_name_text(word, self.source) {
-            Some(text) => ShellWord::Static(self.tilde(word, &text)),
+            Some(text) => self.tilde(word, &text).map_or(ShellWord::Dynamic, ShellWord::Static),
             None => ShellWord::Dynamic,
         }
     }
 
     /// Tilde expansion of an unquoted leading `~` (`~` and `~/…`).
-    fn tilde(&self, word: &Word, text: &str) -> String {
+    /// Tilde expansion as bash does it on an unquoted leading `~`: `~` and
+    /// `~/…` are the home directory, `~+` the current directory (`.`,
+    /// wherever `cd` led), `~-` the previous one (only known at run time:
+    /// `None`), `~user` that user's home. Anything else stays as written.
+    fn tilde(&self, word: &Word, text: &str) -> Option<String> {
         let raw = word.span.slice(self.source);
-        let expands = raw.starts_with('~') && (text == "~" || text.starts_with("~/"));
-        match (expands, text.strip_prefix('~')) {
-            (true, Some(rest)) => format!("{}{rest}", self.home.trim_end_matches('/')),
-            _ => text.to_owned(),
+        let Some(rest) = text.strip_prefix('~').filter(|_| raw.starts_with('~')) else {
+            return Some(text.to_owned());
+        };
+        let (prefix, tail) = rest.split_once('/').map_or((rest, ""), |(p, t)| (p, t));
+        let tail = if rest.contains('/') { format!("/{tail}") } else { String::new() };
+        match prefix {
+            "" => Some(format!("{}{tail}", self.home.trim_end_matches('/'))),
+            "+" => Some(format!(".{tail}")),
+            "-" => None,
+            user if user.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) => {
+                match nix::unistd::User::from_name(user) {
+                    Ok(Some(found)) => Some(format!("{}{tail}", found.dir.to_string_lossy().trim_end_matches('/'))),
+                    _ => Some(text.to_owned()),
+                }
+            }
+            _ => Some(text.to_owned()),
         }
     }
 }
