@@ -72,6 +72,54 @@ pub(crate) enum CwdState {
     Unknown,
 }
 
+/// Parser threads waiting for work, at most [`MAX_IDLE_PARSERS`] (one per
+/// caller judging at the same time).
+static IDLE_PARSERS: std::sync::Mutex<Vec<ParserThread>> = std::sync::Mutex::new(Vec::new());
+
+const MAX_IDLE_PARSERS: usize = 4;
+
+struct ParseJob {
+    source: String,
+    home: String,
+    reply: mpsc::Sender<Vec<Extracted>>,
+}
+
+/// A thread that parses and walks shell text, one job at a time.
+struct ParserThread {
+    jobs: mpsc::Sender<ParseJob>,
+}
+
+impl ParserThread {
+    fn start() -> Option<ParserThread> {
+        let (jobs, queue) = mpsc::channel::<ParseJob>();
+        std::thread::Builder::new()
+            .name("vtpolicy-shell-parse".to_owned())
+            .stack_size(PARSER_STACK_BYTES)
+            .spawn(move || {
+                while let Ok(job) = queue.recv() {
+                    let _ = job.reply.send(parse_and_walk(&job.source, &job.home));
+                }
+            })
+            .ok()?;
+        Some(ParserThread { jobs })
+    }
+}
+
+fn parse_and_walk(source: &str, home: &str) -> Vec<Extracted> {
+    let result = Parser::with_dialect(source, ShellDialect::Bash).parse();
+    let mut walker = Walker { source, home, out: Vec::new() };
+    if result.status != ParseStatus::Clean {
+        walker.out.push(Extracted::Unanalysable {
+            label: shorten(source),
+            reason: "the shell parser could not read all of this text".to_owned(),
+        });
+    }
+    if result.status != ParseStatus::Fatal {
+        walker.seq(&result.file.body, &mut CwdState::Start);
+    }
+    walker.out
+}
+
 /// Extracts the commands of `text`. `home` expands `~`.
 pub(crate) fn extract(text: &str, home: &str) -> Vec<Extracted> {
     let label = || shorten(text);
@@ -95,38 +143,31 @@ pub(crate) fn extract(text: &str, home: &str) -> Vec<Extracted> {
         out.push(Extracted::Unanalysable { label: label(), reason: reason.to_owned() });
     }
 
-    let (sender, receiver) = mpsc::channel();
-    let source = text.to_owned();
-    let home = home.to_owned();
-    let spawned = std::thread::Builder::new()
-        .name("vtpolicy-shell-parse".to_owned())
-        .stack_size(PARSER_STACK_BYTES)
-        .spawn(move || {
-            let result = Parser::with_dialect(&source, ShellDialect::Bash).parse();
-            let mut walker = Walker { source: &source, home: &home, out: Vec::new() };
-            if result.status != ParseStatus::Clean {
-                walker.out.push(Extracted::Unanalysable {
-                    label: shorten(&source),
-                    reason: "the shell parser could not read all of this text".to_owned(),
-                });
-            }
-            if result.status != ParseStatus::Fatal {
-                walker.seq(&result.file.body, &mut CwdState::Start);
-            }
-            let _ = sender.send(walker.out);
-        });
-    let Ok(handle) = spawned else {
+    // Parsing runs on a parser thread with a big stack (hostile text must
+    // not overflow the caller's), kept between calls: starting a thread
+    // per call costs more than parsing a command.
+    let worker = IDLE_PARSERS.lock().ok().and_then(|mut idle| idle.pop()).or_else(ParserThread::start);
+    let Some(worker) = worker else {
         out.push(Extracted::Unanalysable { label: label(), reason: "could not start the shell parser".to_owned() });
         return out;
     };
+    let (reply, receiver) = mpsc::channel();
+    let job = ParseJob { source: text.to_owned(), home: home.to_owned(), reply };
+    if worker.jobs.send(job).is_err() {
+        out.push(Extracted::Unanalysable { label: label(), reason: "the shell parser stopped".to_owned() });
+        return out;
+    }
     match receiver.recv_timeout(PARSER_TIMEOUT) {
         Ok(extracted) => {
-            // The thread has sent its result and is ending; joining it frees
-            // its thread-locals before the caller goes on. A thread that
-            // timed out is left behind, detached.
-            let _ = handle.join();
             out.extend(extracted);
+            if let Ok(mut idle) = IDLE_PARSERS.lock()
+                && idle.len() < MAX_IDLE_PARSERS
+            {
+                idle.push(worker);
+            }
         }
+        // The thread is dropped: it ends once the parse does, since no
+        // more work can reach it.
         Err(_) => out.push(Extracted::Unanalysable {
             label: label(),
             reason: "the shell parser did not finish in time".to_owned(),
