@@ -173,6 +173,11 @@ pub(crate) struct ExplainArgs {
     /// The directory the call runs in [default: the workspace].
     #[arg(long, value_name = "DIR")]
     pub(crate) cwd: Option<PathBuf>,
+    /// Judge the call as one that will run inside the kernel sandbox
+    /// (`vtpolicy run`): rules written `when sandboxed` apply. A request
+    /// file says the same with `"sandboxed": true`.
+    #[arg(long)]
+    pub(crate) sandboxed: bool,
     /// Output format; `json` is stable (see the README).
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub(crate) format: Format,

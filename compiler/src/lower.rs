@@ -428,6 +428,7 @@ impl Lowering<'_> {
             effect: effect(rule.effect.node),
             because: rule.because.as_ref().map(|b| b.node.clone()),
             matchers,
+            sandboxed_only: rule.sandboxed_only.is_some(),
         });
         self.sources.push(rule_source);
     }

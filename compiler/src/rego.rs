@@ -327,6 +327,12 @@ pub fn export(policies: &[Policy]) -> Result<String, RegoError> {
             let certain = format!("c_{p}_{r}");
             let possible = format!("q_{p}_{r}");
             let _ = writeln!(out, "# rule {:?} ({})", rule.id, rule.effect.as_str());
+            if rule.sandboxed_only {
+                // The export judges calls as the engine judges unsandboxed
+                // ones: a `when sandboxed` rule never applies.
+                let _ = writeln!(out, "# (when sandboxed: not part of this export)\n");
+                continue;
+            }
             let mut has_possible = false;
             for matcher in &rule.matchers {
                 match matcher {

@@ -17,7 +17,8 @@ fn engine(policy: &str) -> Engine {
     let (compiled, diagnostics) = compile(&SourceFile::new("imported.vtp", policy), &context, &StockOnly);
     let errors: Vec<String> = diagnostics.iter().filter(|d| d.is_error()).map(|d| d.render()).collect();
     assert!(errors.is_empty(), "{}\n{policy}", errors.join("\n"));
-    Engine::new(vec![compiled.expect("compiles").policy]).expect("graph")
+    // As an agent hook judges: not sandboxed.
+    Engine::new(vec![compiled.expect("compiles").policy.unsandboxed()]).expect("graph")
 }
 
 fn exec(command: &str) -> Request {

@@ -260,6 +260,7 @@ fn try_run_file(path: &Path) -> Result<(), Vec<String>> {
         tmp: root.join("tmp"),
         lookup: ProgramLookup::Search(vec![root.join("bin")]),
         mounts: Vec::new(),
+        sandboxed: false,
     };
     let trusted = format!("\ntrusted_bin \"{}/bin\"\n", root.display());
     let mut texts = Vec::new();

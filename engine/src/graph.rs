@@ -52,6 +52,9 @@ pub struct DecisionGraph {
 #[derive(Debug, Serialize)]
 pub(crate) struct PolicyIndex {
     pub(crate) exec_allow: Trie,
+    /// Allow rules written `when sandboxed`: they match untrusted programs
+    /// too, since the sandbox contains what runs.
+    pub(crate) exec_contained: Trie,
     pub(crate) exec_strict: Trie,
     /// Deny and prompt rules that name flags, read as options (see
     /// `pattern::OptionPattern`); they also sit in `exec_strict`.
@@ -143,6 +146,7 @@ impl PolicyIndex {
             message,
         };
         let mut exec_allow = Trie::default();
+        let mut exec_contained = Trie::default();
         let mut exec_strict = Trie::default();
         let mut exec_options = Vec::new();
         let mut read = GlobTableBuilder::default();
@@ -158,6 +162,7 @@ impl PolicyIndex {
                     Matcher::Exec { pattern } => {
                         check_token_globs(&pattern.tokens).map_err(|m| error(&rule.id, m))?;
                         let trie = match rule.effect {
+                            Effect::Allow if rule.sandboxed_only => &mut exec_contained,
                             Effect::Allow => &mut exec_allow,
                             Effect::Prompt | Effect::Deny => {
                                 if let Some(options) = option_pattern(&pattern.tokens) {
@@ -197,6 +202,7 @@ impl PolicyIndex {
         let build_error = |e: globset::Error| error("*", format!("cannot build the glob automaton: {e}"));
         Ok(PolicyIndex {
             exec_allow,
+            exec_contained,
             exec_strict,
             exec_options,
             read: read.build().map_err(build_error)?,
@@ -212,6 +218,7 @@ impl PolicyIndex {
         match request {
             Request::Exec(exec) => {
                 self.exec_allow.matches(exec, Mode::ALLOW, &mut out.certain);
+                self.exec_contained.matches(exec, Mode::CONTAINED, &mut out.certain);
                 self.exec_strict.matches(exec, Mode::STRICT_CERTAIN, &mut out.certain);
                 let unknowns = has_unknowns(exec);
                 if unknowns {
@@ -454,7 +461,7 @@ impl TrieNode {
     fn children_for(&self, token: Token<'_>, exec: &ExecRequest, mode: Mode, out: &mut Vec<u32>) {
         match token {
             Token::Program => {
-                if mode.allow_rule && !exec.program.trusted {
+                if mode.needs_trust && !exec.program.trusted {
                     return;
                 }
                 let names: &[String] =

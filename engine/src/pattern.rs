@@ -29,6 +29,9 @@ pub(crate) struct Mode {
     /// Allow rules: tokens exactly as written, trusted programs only.
     /// Deny and prompt rules: flag equivalences, any program.
     pub(crate) allow_rule: bool,
+    /// The program must be trusted: allow rules, except those written
+    /// `when sandboxed` (the sandbox contains whatever runs).
+    pub(crate) needs_trust: bool,
     /// What a token only known at run time (and an open tail) may be.
     pub(crate) unknowns: Unknowns,
 }
@@ -43,11 +46,13 @@ pub(crate) enum Unknowns {
 }
 
 impl Mode {
-    pub(crate) const ALLOW: Mode = Mode { allow_rule: true, unknowns: Unknowns::ForAll };
+    pub(crate) const ALLOW: Mode = Mode { allow_rule: true, needs_trust: true, unknowns: Unknowns::ForAll };
+    /// Allow rules written `when sandboxed`: as written, any program.
+    pub(crate) const CONTAINED: Mode = Mode { allow_rule: true, needs_trust: false, unknowns: Unknowns::ForAll };
     /// Deny and prompt rules that match whatever the unknowns are.
-    pub(crate) const STRICT_CERTAIN: Mode = Mode { allow_rule: false, unknowns: Unknowns::ForAll };
+    pub(crate) const STRICT_CERTAIN: Mode = Mode { allow_rule: false, needs_trust: false, unknowns: Unknowns::ForAll };
     /// Deny and prompt rules that match for some value of the unknowns.
-    pub(crate) const STRICT_POSSIBLE: Mode = Mode { allow_rule: false, unknowns: Unknowns::Exists };
+    pub(crate) const STRICT_POSSIBLE: Mode = Mode { allow_rule: false, needs_trust: false, unknowns: Unknowns::Exists };
 }
 
 /// Builds the matcher of a single-token glob (`*` crosses `/`).
@@ -105,7 +110,7 @@ pub(crate) fn tokens(exec: &ExecRequest) -> Vec<Token<'_>> {
 /// Whether `atom` matches the program of `exec`.
 pub(crate) fn program_matches(atom: &Atom, glob: Option<&GlobMatcher>, exec: &ExecRequest, mode: Mode) -> bool {
     let program = &exec.program;
-    if mode.allow_rule && !program.trusted {
+    if mode.needs_trust && !program.trusted {
         return false;
     }
     // Allow rules see the name the program was called by: multi-call
@@ -456,7 +461,7 @@ pub(crate) fn argv_matches(
 ) -> bool {
     // Allow rules never match an untrusted program, not even through `*`
     // or `..` in program position.
-    if start == 0 && mode.allow_rule && !exec.program.trusted {
+    if start == 0 && mode.needs_trust && !exec.program.trusted {
         return false;
     }
     let tokens = tokens.get(start..).unwrap_or_default();

@@ -60,6 +60,19 @@ pub struct Policy {
     pub defaults: Defaults,
 }
 
+impl Policy {
+    /// The policy as it judges calls that will not run sandboxed: its
+    /// `when sandboxed` rules match nothing (they keep their place, so
+    /// rule indices stay valid).
+    pub fn unsandboxed(&self) -> Policy {
+        let mut policy = self.clone();
+        for rule in policy.rules.iter_mut().filter(|r| r.sandboxed_only) {
+            rule.matchers.clear();
+        }
+        policy
+    }
+}
+
 /// Per-kind defaults. A kind without a default makes the policy abstain on
 /// requests of that kind that no rule matches.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,6 +118,10 @@ pub struct Rule {
     pub because: Option<String>,
     /// The rule matches a request when any of its matchers does.
     pub matchers: Vec<Matcher>,
+    /// `when sandboxed`: the rule applies only to calls that will run
+    /// inside the kernel sandbox (the judge leaves it out of the others).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sandboxed_only: bool,
 }
 
 impl Rule {

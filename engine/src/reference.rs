@@ -16,7 +16,7 @@ pub fn decide(policies: &[Policy], request: &Request) -> Decision {
         .map(|policy| {
             let mut matches = Matches::default();
             for (index, rule) in policy.rules.iter().enumerate() {
-                if rule_matches(rule, request, certain_mode(rule.effect)).is_ok() {
+                if rule_matches(rule, request, certain_mode(rule)).is_ok() {
                     matches.certain.push(index);
                 } else if rule.effect != Effect::Allow && rule_matches(rule, request, Mode::STRICT_POSSIBLE).is_ok() {
                     matches.possible.push(index);
@@ -63,7 +63,7 @@ pub fn trace(policies: &[Policy], request: &Request) -> Vec<TraceEntry> {
             if !rule.applies_to(request.kind()) {
                 continue;
             }
-            let (matched, reason, program_differs) = match rule_matches(rule, request, certain_mode(rule.effect)) {
+            let (matched, reason, program_differs) = match rule_matches(rule, request, certain_mode(rule)) {
                 Ok(reason) => (true, reason, false),
                 Err(miss) if rule.effect != Effect::Allow => match rule_matches(rule, request, Mode::STRICT_POSSIBLE) {
                     Ok(reason) => (true, format!("{reason}, for some values only known at run time"), false),
@@ -85,8 +85,9 @@ pub fn trace(policies: &[Policy], request: &Request) -> Vec<TraceEntry> {
     entries
 }
 
-fn certain_mode(effect: Effect) -> Mode {
-    match effect {
+fn certain_mode(rule: &Rule) -> Mode {
+    match rule.effect {
+        Effect::Allow if rule.sandboxed_only => Mode::CONTAINED,
         Effect::Allow => Mode::ALLOW,
         Effect::Prompt | Effect::Deny => Mode::STRICT_CERTAIN,
     }
@@ -139,7 +140,7 @@ fn matcher_matches(matcher: &Matcher, mode: Mode, request: &Request) -> Result<S
                     program_differs: true,
                 });
             }
-            if mode.allow_rule && !exec.program.trusted {
+            if mode.needs_trust && !exec.program.trusted {
                 return Err(Miss::new(format!(
                     "program `{}` does not resolve into a trusted bin directory; allow rules only match trusted programs",
                     exec.program.spelled

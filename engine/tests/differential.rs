@@ -71,7 +71,13 @@ fn exec_rule(id: &str, effect: Effect, tokens: &[&str]) -> Rule {
             alternatives => TokenPattern::OneOf(alternatives.split('|').map(|a| Atom::Literal(a.to_owned())).collect()),
         })
         .collect();
-    Rule { id: id.to_owned(), effect, because: None, matchers: vec![Matcher::Exec { pattern: ArgvPattern { tokens } }] }
+    Rule {
+        id: id.to_owned(),
+        effect,
+        because: None,
+        matchers: vec![Matcher::Exec { pattern: ArgvPattern { tokens } }],
+        sandboxed_only: false,
+    }
 }
 
 #[test]

@@ -112,6 +112,9 @@ pub struct Rule {
     pub target: Target,
     pub id: Option<Spanned<String>>,
     pub because: Option<Spanned<String>>,
+    /// `when sandboxed`: the rule applies only to calls that will run
+    /// inside the kernel sandbox.
+    pub sandboxed_only: Option<Span>,
     pub span: Span,
 }
 
@@ -209,6 +212,9 @@ impl PolicyFile {
                     }
                     if let Some(because) = &mut rule.because {
                         erase(because);
+                    }
+                    if let Some(span) = &mut rule.sandboxed_only {
+                        *span = Span::default();
                     }
                     rule.span = Span::default();
                 }

@@ -67,6 +67,9 @@ pub struct RuleData {
     pub id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub because: Option<String>,
+    /// `when sandboxed`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sandboxed_only: bool,
 }
 
 /// One argv position: `{"token": "git"}`, `{"one_of": ["-f", "--force"]}`,
@@ -173,6 +176,7 @@ fn rule_data(rule: &Rule) -> RuleData {
         ports: Vec::new(),
         id: rule.id.as_ref().map(|i| i.node.clone()),
         because: rule.because.as_ref().map(|b| b.node.clone()),
+        sandboxed_only: rule.sandboxed_only.is_some(),
     };
     match &rule.target {
         Target::Argv(args) => {
@@ -310,6 +314,7 @@ fn rule_ast(rule: &RuleData) -> Result<Rule, String> {
         target,
         id: rule.id.clone().map(bare),
         because: rule.because.clone().map(bare),
+        sandboxed_only: rule.sandboxed_only.then(Span::default),
         span: Span::default(),
     })
 }

@@ -207,6 +207,9 @@ fn format_rule(rule: &Rule) -> String {
     if let Some(because) = &rule.because {
         let _ = write!(out, "\n{INDENT}because {}", quote(&because.node));
     }
+    if rule.sandboxed_only.is_some() {
+        let _ = write!(out, "\n{INDENT}when sandboxed");
+    }
     out
 }
 
@@ -269,7 +272,7 @@ fn is_bare_word(token: &str) -> bool {
     !token.is_empty()
         && !token.starts_with('#')
         && !token.starts_with("=>")
-        && !matches!(token, ".." | "*" | "id" | "because")
+        && !matches!(token, ".." | "*" | "id" | "because" | "when")
         && token.chars().all(|c| c.is_ascii_alphanumeric() || "_.+-@:%^".contains(c))
 }
 

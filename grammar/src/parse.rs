@@ -159,6 +159,7 @@ fn rule_name(grammar_rule: Rule) -> Option<&'static str> {
         Rule::ports | Rule::port_range => "a port",
         Rule::rule_id => "`id`",
         Rule::because => "`because`",
+        Rule::when_sandboxed => "`when sandboxed`",
         Rule::test_case => "a test case",
         Rule::exec_req | Rule::shell_req | Rule::net_req | Rule::tool_req | Rule::path_req => "a test request",
         Rule::EOI => "the end of the statement",
@@ -176,6 +177,8 @@ fn is_keyword(grammar_rule: Rule) -> bool {
     matches!(
         grammar_rule,
         Rule::kw_because
+            | Rule::kw_when
+            | Rule::kw_sandboxed
             | Rule::kw_default
             | Rule::kw_env
             | Rule::kw_exec
@@ -284,6 +287,7 @@ impl Lowering<'_> {
         let mut target = None;
         let mut id: Option<Spanned<String>> = None;
         let mut because: Option<Spanned<String>> = None;
+        let mut sandboxed_only: Option<Span> = None;
         for child in children(pair) {
             let child_span = self.span(&child);
             match child.as_rule() {
@@ -344,10 +348,20 @@ impl Lowering<'_> {
                     }
                     *slot = Some(Spanned::new(value, child_span));
                 }
+                Rule::when_sandboxed => {
+                    if sandboxed_only.is_some() {
+                        self.error(
+                            child_span,
+                            "`when sandboxed` given twice in one rule".to_owned(),
+                            "remove one of them",
+                        );
+                    }
+                    sandboxed_only = Some(child_span);
+                }
                 _ => {}
             }
         }
-        Some(AstRule { effect: effect?, kinds, target: target?, id, because, span })
+        Some(AstRule { effect: effect?, kinds, target: target?, id, because, sandboxed_only, span })
     }
 
     fn argv(&mut self, pair: Pair<'_, Rule>) -> Vec<Spanned<ArgPattern>> {

@@ -63,14 +63,16 @@ fn rule() -> impl Strategy<Value = Item> {
         prop_oneof![3 => exec, 2 => paths, 1 => net, 1 => tool],
         prop::option::of(text()),
         prop::option::of(text()),
+        any::<bool>(),
     )
-        .prop_map(|(effect, (kinds, target), id, because)| {
+        .prop_map(|(effect, (kinds, target), id, because, sandboxed)| {
             Item::Rule(Rule {
                 effect: spanned(effect),
                 kinds,
                 target,
                 id: id.map(spanned),
                 because: because.map(spanned),
+                sandboxed_only: sandboxed.then(Span::default),
                 span: Span::default(),
             })
         })

@@ -74,7 +74,8 @@ pub fn check_case(judge: &Judge, case: &Case) -> CaseOutcome {
             return CaseOutcome { judgement: None, failure: Some(format!("invalid request: {error}")) };
         }
     };
-    let judgement = judge.judge(&raw);
+    let sandboxed = case.request.get("sandboxed").and_then(Value::as_bool).unwrap_or(judge.environment().sandboxed);
+    let judgement = judge.judge_in(&raw, sandboxed);
     let mut failures = Vec::new();
     if judgement.effect() != case.expect {
         failures.push(format!("expected `{}`, got `{}`", case.expect.as_str(), judgement.effect().as_str()));

@@ -21,6 +21,9 @@ pub struct Environment {
     /// How the sandbox's file system differs from the host's (mount
     /// point, what it shows); empty when the call does not run sandboxed.
     pub mounts: Vec<(PathBuf, PathBuf)>,
+    /// The calls judged will run inside the kernel sandbox: rules written
+    /// `when sandboxed` apply to them.
+    pub sandboxed: bool,
 }
 
 impl Environment {
@@ -40,7 +43,15 @@ impl Environment {
         let search = std::env::var_os("PATH")
             .map(|path| std::env::split_paths(&path).filter(|p| p.is_absolute()).collect())
             .unwrap_or_default();
-        Ok(Environment { workspace, cwd, home, tmp, lookup: ProgramLookup::Search(search), mounts: Vec::new() })
+        Ok(Environment {
+            workspace,
+            cwd,
+            home,
+            tmp,
+            lookup: ProgramLookup::Search(search),
+            mounts: Vec::new(),
+            sandboxed: false,
+        })
     }
 
     /// A fixed environment that touches nothing on disk to find programs:
@@ -56,6 +67,7 @@ impl Environment {
             tmp: workspace.join(".vtpolicy-tmp"),
             lookup: ProgramLookup::fixture(Path::new("/usr/bin"), programs),
             mounts: Vec::new(),
+            sandboxed: false,
         }
     }
 
@@ -75,6 +87,9 @@ impl Environment {
 pub struct Judge {
     /// Owns the policies' rules (once).
     engine: Engine,
+    /// The same policies with the `when sandboxed` rules matching nothing:
+    /// what judges calls that will not run sandboxed.
+    unsandboxed: Engine,
     /// Per policy, aligned with its rules: where each rule was written.
     sources: Vec<Vec<RuleSource>>,
     environment: Environment,
@@ -126,8 +141,10 @@ impl Judge {
             sources.push(compiled.sources);
             rules.push(compiled.policy);
         }
+        let unsandboxed_rules: Vec<_> = rules.iter().map(vtpolicy_engine::Policy::unsandboxed).collect();
         Ok(Judge {
             engine: Engine::new(rules)?,
+            unsandboxed: Engine::new(unsandboxed_rules)?,
             sources,
             environment,
             bin_dirs,
@@ -147,8 +164,16 @@ impl Judge {
         &self.rego
     }
 
+    /// The engine that judges this judge's calls: with the `when
+    /// sandboxed` rules when they run sandboxed.
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        if self.environment.sandboxed { &self.engine } else { &self.unsandboxed }
+    }
+
+    /// This judge for calls that will (or will not) run sandboxed.
+    pub fn sandboxed(mut self, sandboxed: bool) -> Judge {
+        self.environment.sandboxed = sandboxed;
+        self
     }
 
     /// The name of the policy at `policy` (an index of `MatchedRule` or
@@ -188,7 +213,7 @@ impl Judge {
     /// file system).
     fn denied(&self, path: &str) -> bool {
         let decide = |request: Request| {
-            let decision = self.engine.decide(&request);
+            let decision = self.engine().decide(&request);
             decision.effect == Effect::Deny && !decision.default_applied
         };
         !self.engine.policies().is_empty()
@@ -201,22 +226,29 @@ impl Judge {
     /// trees count, which [`Trust`] checks itself.
     fn writable(&self, path: &str) -> bool {
         !self.engine.policies().is_empty()
-            && self.engine.decide(&Request::Write { path: path.to_owned() }).effect == Effect::Allow
+            && self.engine().decide(&Request::Write { path: path.to_owned() }).effect == Effect::Allow
     }
 
     pub fn judge(&self, raw: &RawRequest) -> Judgement {
+        self.judge_in(raw, self.environment.sandboxed)
+    }
+
+    /// [`Judge::judge`] for a call that will (or will not) run inside the
+    /// kernel sandbox, whatever the environment says.
+    pub fn judge_in(&self, raw: &RawRequest, sandboxed: bool) -> Judgement {
         let parts = self.normalize(raw);
+        let engine = if sandboxed { &self.engine } else { &self.unsandboxed };
         let decision = if self.rego.is_empty() {
-            self.engine.decide_call(&parts)
+            engine.decide_call(&parts)
         } else {
-            self.engine.decide_call_with(&parts, |request| self.rego.iter().map(|p| p.decide(request)).collect())
+            engine.decide_call_with(&parts, |request| self.rego.iter().map(|p| p.decide(request)).collect())
         };
         Judgement { parts, decision }
     }
 
     /// The per-rule trace of one normalised request.
     pub fn trace(&self, request: &Request) -> Vec<vtpolicy_engine::reference::TraceEntry> {
-        self.engine.trace(request)
+        self.engine().trace(request)
     }
 }
 

@@ -82,6 +82,12 @@ pub fn parse_request(text: &str) -> Result<RawRequest, RequestError> {
     request_from_value(&value)
 }
 
+/// Whether the request says it will run inside the kernel sandbox (its
+/// `sandboxed` field).
+pub fn request_sandboxed(text: &str) -> bool {
+    serde_json::from_str::<Value>(text).ok().and_then(|v| v.get("sandboxed").and_then(Value::as_bool)).unwrap_or(false)
+}
+
 pub fn request_from_value(value: &Value) -> Result<RawRequest, RequestError> {
     let validator = crate::schemas::validator(crate::schemas::REQUEST).map_err(|message| RequestError {
         pointer: String::new(),
@@ -123,7 +129,13 @@ pub fn request_from_value(value: &Value) -> Result<RawRequest, RequestError> {
     if let Some(error) = errors.into_iter().next() {
         return Err(error);
     }
-    serde_json::from_value(value.clone()).map_err(|e| RequestError { pointer: String::new(), message: e.to_string() })
+    // `sandboxed` describes where the call runs, not the call: the judge
+    // reads it (`request_sandboxed`), the request does not carry it.
+    let mut value = value.clone();
+    if let Some(object) = value.as_object_mut() {
+        object.remove("sandboxed");
+    }
+    serde_json::from_value(value).map_err(|e| RequestError { pointer: String::new(), message: e.to_string() })
 }
 
 #[cfg(test)]

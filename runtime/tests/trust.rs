@@ -53,6 +53,7 @@ impl Machine {
             tmp: self.path("tmp"),
             lookup: ProgramLookup::Search(search.iter().map(|dir| self.path(dir)).collect()),
             mounts: Vec::new(),
+            sandboxed: false,
         };
         let spec = if policy.starts_with("version") {
             let file = self.path("policy.vtp");

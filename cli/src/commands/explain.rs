@@ -56,7 +56,7 @@ struct TraceReport {
 }
 
 pub(crate) fn run(args: &ExplainArgs, style: Style) -> Exit {
-    let raw = match read_request(args) {
+    let (raw, sandboxed) = match read_request(args) {
         Ok(raw) => raw,
         Err(message) => {
             eprintln!("error: {message}");
@@ -65,10 +65,11 @@ pub(crate) fn run(args: &ExplainArgs, style: Style) -> Exit {
     };
     let workspace = args.policy.workspace.clone().or_else(|| raw.workspace().map(Into::into));
     let cwd = args.cwd.clone().or_else(|| raw.cwd().map(Into::into));
-    let environment = match policies::environment(workspace.as_deref(), cwd.as_deref()) {
+    let mut environment = match policies::environment(workspace.as_deref(), cwd.as_deref()) {
         Ok(environment) => environment,
         Err(exit) => return exit,
     };
+    environment.sandboxed = args.sandboxed || sandboxed;
     let Some(judge) = policies::judge(&args.policy.policies, environment, vtpolicy_runtime::Layering::Enforce, style)
     else {
         return Exit::Error;
@@ -100,7 +101,8 @@ pub(crate) fn run(args: &ExplainArgs, style: Style) -> Exit {
     Exit::Ok
 }
 
-fn read_request(args: &ExplainArgs) -> Result<RawRequest, String> {
+/// The call, and whether the request file says it runs sandboxed.
+fn read_request(args: &ExplainArgs) -> Result<(RawRequest, bool), String> {
     if let Some(file) = &args.request {
         let text = if file == "-" {
             let mut text = String::new();
@@ -110,15 +112,19 @@ fn read_request(args: &ExplainArgs) -> Result<RawRequest, String> {
             std::fs::read_to_string(file).map_err(|e| format!("cannot read `{file}`: {e}"))?
         };
         let name = if file == "-" { "<stdin>" } else { file.as_str() };
-        return parse_request(&text).map_err(|e| format!("{name}: {e}"));
+        let raw = parse_request(&text).map_err(|e| format!("{name}: {e}"))?;
+        return Ok((raw, vtpolicy_runtime::request_sandboxed(&text)));
     }
     if let Some(command) = &args.command {
-        return Ok(RawRequest::Exec { argv: None, command: Some(command.clone()), cwd: None, workspace: None });
+        return Ok((
+            RawRequest::Exec { argv: None, command: Some(command.clone()), cwd: None, workspace: None },
+            false,
+        ));
     }
     if args.argv.is_empty() {
         return Err("give the call to judge: `--request FILE`, `--command TEXT`, or `-- PROGRAM ARGS…`".to_owned());
     }
-    Ok(RawRequest::Exec { argv: Some(args.argv.clone()), command: None, cwd: None, workspace: None })
+    Ok((RawRequest::Exec { argv: Some(args.argv.clone()), command: None, cwd: None, workspace: None }, false))
 }
 
 fn rules(judge: &Judge, matched: &[MatchedRule]) -> Vec<RuleReport> {

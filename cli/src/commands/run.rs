@@ -107,6 +107,7 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
     };
     // The command is judged in the file system it will see.
     environment.mounts = sandbox.view();
+    environment.sandboxed = sandbox.is_sandboxed();
     let policy_names: Vec<String> = compiled.iter().map(|c| c.policy.name.clone()).collect();
     let Some(rego) = policies::load_rego(&args.policy.policies, &environment, Layering::Enforce, Style::detect())
     else {

@@ -392,10 +392,11 @@ fn run_judges_then_runs_with_the_commands_own_status() {
 
     // Prompt without a terminal is a denial, unless --yes.
     std::fs::create_dir(dir.join("sub")).expect("mkdir");
-    let out = run(&["-c", "touch sub/prompted && python3 -c 'print(1)'"]);
+    // `git remote` asks even inside the sandbox (it may talk to a remote).
+    let out = run(&["-c", "touch sub/prompted && git remote 2>/dev/null; echo 1"]);
     assert_eq!(out.code, 126, "{}", out.stderr);
     assert!(!dir.join("sub/prompted").exists());
-    let out = run(&["--yes", "-c", "touch sub/prompted && python3 -c 'print(1)'"]);
+    let out = run(&["--yes", "-c", "touch sub/prompted && git remote 2>/dev/null; echo 1"]);
     assert_eq!((out.code, out.stdout.as_str()), (0, "1\n"), "{}", out.stderr);
     assert!(dir.join("sub/prompted").exists());
 

@@ -123,7 +123,13 @@ pub fn policy(name: &'static str) -> impl Strategy<Value = Policy> {
         rules: rules
             .into_iter()
             .enumerate()
-            .map(|(index, (effect, matchers))| Rule { id: format!("{name}-{index}"), effect, because: None, matchers })
+            .map(|(index, (effect, matchers))| Rule {
+                id: format!("{name}-{index}"),
+                effect,
+                because: None,
+                matchers,
+                sandboxed_only: false,
+            })
             .collect(),
         defaults: Defaults { read, write, exec, net, tool, unanalysable },
     })

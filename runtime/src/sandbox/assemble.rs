@@ -251,6 +251,12 @@ impl Sandbox {
         })
     }
 
+    /// Whether the command runs under a kernel sandbox at all (Landlock or
+    /// seccomp): the judge then applies the `when sandboxed` rules.
+    pub fn is_sandboxed(&self) -> bool {
+        self.profiles.landlock.is_some() || self.profiles.seccomp.is_some()
+    }
+
     /// The run's cgroup directories, for the crash journal.
     pub fn cgroup_paths(&self) -> Vec<PathBuf> {
         self.cgroups.as_ref().map(RunCgroups::paths).unwrap_or_default()
