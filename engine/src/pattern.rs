@@ -164,7 +164,12 @@ fn single_short_flag(literal: &str) -> Option<char> {
 
 /// `-rf`, `-fR`: a dash followed by letters and digits.
 fn is_short_cluster(text: &str) -> bool {
-    text.len() > 2
+    text.len() > 2 && is_short_flags(text)
+}
+
+/// `-r`, `-rf`: a dash followed by one or more letters and digits.
+fn is_short_flags(text: &str) -> bool {
+    text.len() > 1
         && text.starts_with('-')
         && !text.starts_with("--")
         && text.chars().skip(1).all(|c| c.is_ascii_alphanumeric())
@@ -288,22 +293,18 @@ pub(crate) fn options<'a>(exec: &'a ExecRequest, tokens: &[Token<'a>]) -> Option
         open_tail: exec.open_tail,
     };
     for (position, token) in tokens.iter().enumerate() {
-        if position > 0 && !is_option(*token) {
-            out.operand_args.push(position - 1);
-        }
         match *token {
-            Token::Known { text, options_ended: false } if text.starts_with("--") && text.len() > 2 => {
-                let name = &text[2..];
-                out.longs.push(name.split_once('=').map_or(name, |(name, _)| name).to_owned());
+            Token::Known { text, options_ended: false } if is_option(text) => match text.strip_prefix("--") {
+                Some(long) => out.longs.push(long.split_once('=').map_or(long, |(name, _)| name).to_owned()),
+                None => out.shorts.extend(text.chars().skip(1)),
+            },
+            other => {
+                out.unknown_tokens |= matches!(other, Token::Unknown);
+                out.operands.push(other);
+                if position > 0 {
+                    out.operand_args.push(position - 1);
+                }
             }
-            Token::Known { text, options_ended: false } if is_option(*token) => {
-                out.shorts.extend(text.chars().skip(1));
-            }
-            Token::Unknown => {
-                out.unknown_tokens = true;
-                out.operands.push(*token);
-            }
-            other => out.operands.push(other),
         }
     }
     // Each option also in its other spelling, for the programs whose
@@ -322,19 +323,10 @@ pub(crate) fn options<'a>(exec: &'a ExecRequest, tokens: &[Token<'a>]) -> Option
     out
 }
 
-/// Whether a token is an option: before `--`, `--name[=value]` or a
-/// cluster of short flags.
-fn is_option(token: Token<'_>) -> bool {
-    match token {
-        Token::Known { text, options_ended: false } => {
-            (text.starts_with("--") && text.len() > 2)
-                || (text.len() > 1
-                    && text.starts_with('-')
-                    && !text.starts_with("--")
-                    && text.chars().skip(1).all(|c| c.is_ascii_alphanumeric()))
-        }
-        _ => false,
-    }
+/// Whether a token before `--` is an option: `--name[=value]` or short
+/// flags.
+fn is_option(text: &str) -> bool {
+    (text.starts_with("--") && text.len() > 2) || is_short_flags(text)
 }
 
 /// Whether a deny or prompt rule's option reading matches the command.

@@ -170,12 +170,6 @@ impl Judge {
         if self.environment.sandboxed { &self.engine } else { &self.unsandboxed }
     }
 
-    /// This judge for calls that will (or will not) run sandboxed.
-    pub fn sandboxed(mut self, sandboxed: bool) -> Judge {
-        self.environment.sandboxed = sandboxed;
-        self
-    }
-
     /// The name of the policy at `policy` (an index of `MatchedRule` or
     /// `TraceEntry`).
     pub fn policy_name(&self, policy: usize) -> Option<&str> {

@@ -1007,6 +1007,7 @@ fn nearest_existing(fs: &dyn FileSystem, path: &str) -> Option<String> {
     }
 }
 
-fn join(dir: &str, name: &str) -> String {
+/// `name` in directory `dir`, as the compiler spells paths.
+pub fn join(dir: &str, name: &str) -> String {
     if dir == "/" { format!("/{name}") } else { format!("{dir}/{name}") }
 }

@@ -138,7 +138,7 @@ impl Normalizer<'_> {
         let judged_outer = !matches!(unwrapped, wrappers::Unwrapped::NotAWrapper)
             && !self.programs.resolve(&program, cwd.unwrap_or(Path::new("/"))).trusted;
         if judged_outer {
-            self.emit(label, &program, &argv, cwd, open_tail);
+            self.emit(label, &program, &argv, cwd, open_tail, depth);
         }
         match unwrapped {
             wrappers::Unwrapped::Shell(Word::Known(text)) => {
@@ -174,7 +174,7 @@ impl Normalizer<'_> {
                     }
                 }
                 if also_judge_outer && !judged_outer {
-                    self.emit(label, &program, &argv, cwd, open_tail);
+                    self.emit(label, &program, &argv, cwd, open_tail, depth);
                 }
                 // A directory only known at run time leaves the inner
                 // command's directory unknown; its relative paths then become
@@ -197,7 +197,7 @@ impl Normalizer<'_> {
             }
             wrappers::Unwrapped::NotAWrapper => {}
         }
-        self.emit(label, &program, &argv, cwd, open_tail);
+        self.emit(label, &program, &argv, cwd, open_tail, depth);
     }
 
     /// `path` seen from `cwd`, or `None` (with an unanalysable part) when
@@ -213,7 +213,7 @@ impl Normalizer<'_> {
         }
     }
 
-    fn emit(&mut self, label: &str, program: &str, argv: &[Word], cwd: Option<&Path>, open_tail: bool) {
+    fn emit(&mut self, label: &str, program: &str, argv: &[Word], cwd: Option<&Path>, open_tail: bool, depth: usize) {
         // A bare name is looked up, not resolved against the directory.
         if program.contains('/') && is_relative(program) && cwd.is_none() {
             self.unanalysable(label, "the working directory is only known at run time");
@@ -233,12 +233,12 @@ impl Normalizer<'_> {
             label: label.to_owned(),
             request: Request::Exec(ExecRequest { program, args, open_tail }),
         });
-        self.effects(label, &names, argv, cwd);
+        self.effects(label, &names, argv, cwd, depth);
     }
 
     /// The parts of what a command does, by its program's model; without
     /// one, a prompt for each argument that names a denied path.
-    fn effects(&mut self, label: &str, names: &[String], argv: &[Word], cwd: Option<&Path>) {
+    fn effects(&mut self, label: &str, names: &[String], argv: &[Word], cwd: Option<&Path>, depth: usize) {
         let args = argv.get(1..).unwrap_or_default();
         let model = names.iter().find_map(|name| models::stock().get(name).map(|m| (name, m)));
         let Some((name, model)) = model else {
@@ -285,7 +285,7 @@ impl Normalizer<'_> {
             }
         }
         for text in effects.shell {
-            self.shell(&text, cwd, MAX_DEPTH.saturating_sub(1));
+            self.shell(&text, cwd, depth + 1);
         }
     }
 }

@@ -251,20 +251,13 @@ fn known(word: &Word) -> Option<&str> {
     }
 }
 
+/// Whether the model names `option` at all.
 fn model_knows(model: &Model, option: &str) -> bool {
-    [
-        &model.value_options,
-        &model.read_options,
-        &model.write_options,
-        &model.at_read_options,
-        &model.code_options,
-        &model.unanalysable_options,
-        &model.in_place_options,
-    ]
-    .iter()
-    .any(|list| list.iter().any(|o| o == option))
+    takes_value(model, option)
+        || [&model.unanalysable_options, &model.in_place_options].iter().any(|list| list.iter().any(|o| o == option))
 }
 
+/// Whether `option` takes a value under the model.
 fn takes_value(model: &Model, option: &str) -> bool {
     [&model.value_options, &model.read_options, &model.write_options, &model.at_read_options, &model.code_options]
         .iter()

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use vtpolicy_compiler::profile::landlock::{FileKind, FileSystem, FindQuery, find_by_walking};
+use vtpolicy_compiler::profile::landlock::{FileKind, FileSystem, FindQuery, find_by_walking, join};
 
 use super::fs::{HostFileSystem, host_path};
 
@@ -485,16 +485,6 @@ fn stat_all(buffer: &str, spans: &[(u32, u32)]) -> Vec<Option<DirId>> {
     })
 }
 
-fn join(dir: &str, name: &str) -> String {
-    let mut path = String::with_capacity(dir.len() + 1 + name.len());
-    path.push_str(dir);
-    if !dir.ends_with('/') {
-        path.push('/');
-    }
-    path.push_str(name);
-    path
-}
-
 /// A stable hash for file names (the standard hasher may change).
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
@@ -675,23 +665,6 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
 
-    /// Entries whose name is `.env`, anywhere.
-    struct DotEnv;
-
-    impl FindQuery for DotEnv {
-        fn key(&self, _root: &str) -> String {
-            "test .env".to_owned()
-        }
-
-        fn reaches(&self, _dir: &str) -> bool {
-            true
-        }
-
-        fn matches(&self, path: &str) -> bool {
-            path.ends_with("/.env")
-        }
-    }
-
     /// Entries with one name, anywhere.
     struct Named(&'static str);
 
@@ -746,8 +719,8 @@ mod tests {
     fn search(state: &Path, workspace: &Path) -> (Vec<String>, usize) {
         let cache = WalkCache::open(Some(state), workspace);
         let root = super::super::fs::encode(workspace.as_os_str());
-        let found = cache.find(&root, &DotEnv).expect("found");
-        let walked = find_by_walking(&HostFileSystem, &root, &DotEnv).expect("walked");
+        let found = cache.find(&root, &Named(".env")).expect("found");
+        let walked = find_by_walking(&HostFileSystem, &root, &Named(".env")).expect("walked");
         assert_eq!(found, walked, "the cache answers as a walk does");
         cache.save().expect("saved");
         (found.into_iter().map(|(path, _)| path).collect(), cache.listed())
