@@ -86,6 +86,7 @@ pub fn compile(
         limits: None,
         env_keep: None,
         trusted_bin: None,
+        programs: Vec::new(),
         tests: Vec::new(),
     };
     let name = lowering.load(source, true);
@@ -104,6 +105,7 @@ pub fn compile(
             limits: lowering.limits.unwrap_or_default(),
             env_keep: lowering.env_keep.unwrap_or_else(|| DEFAULT_ENV_KEEP.iter().map(|s| (*s).to_owned()).collect()),
             trusted_bin,
+            programs: lowering.programs,
         },
         source: Arc::clone(source),
     };
@@ -124,6 +126,7 @@ struct Lowering<'a> {
     limits: Option<Limits>,
     env_keep: Option<Vec<String>>,
     trusted_bin: Option<Vec<String>>,
+    programs: Vec<crate::settings::ProgramCatalogue>,
     tests: Vec<InlineTest>,
 }
 
@@ -159,6 +162,25 @@ impl Lowering<'_> {
                 Item::Limits(limits, _) => self.limits(source, limits),
                 Item::Env(list, _) => {
                     self.env_keep = Some(list.iter().map(|s| s.node.clone()).collect());
+                }
+                Item::Programs(list, _) => {
+                    // Relative to the file that names them, as `extend` is.
+                    let base = std::path::Path::new(&source.name).parent().map(std::path::Path::to_path_buf);
+                    for file in list {
+                        let path = match &base {
+                            Some(base) if !file.node.starts_with('/') => {
+                                base.join(&file.node).to_string_lossy().into_owned()
+                            }
+                            _ => file.node.clone(),
+                        };
+                        self.programs.push(crate::settings::ProgramCatalogue {
+                            path,
+                            source: Arc::clone(source),
+                            span: file.span,
+                            text: String::new(),
+                            may_replace: false,
+                        });
+                    }
                 }
                 Item::TrustedBin(list, _) => {
                     let mut dirs = Vec::new();

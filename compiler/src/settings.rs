@@ -22,6 +22,27 @@ pub struct Settings {
     /// Directories that narrow which trusted programs allow rules can
     /// match; empty when the policy names none.
     pub trusted_bin: Vec<String>,
+    /// Program catalogues the policy adds (`programs "FILE"`), as absolute
+    /// paths, in the order written; their text once the runtime read it.
+    pub programs: Vec<ProgramCatalogue>,
+}
+
+/// A program catalogue named by a policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgramCatalogue {
+    pub path: String,
+    /// Where the policy names it.
+    #[serde(skip)]
+    pub source: std::sync::Arc<vtpolicy_grammar::SourceFile>,
+    #[serde(skip)]
+    pub span: vtpolicy_grammar::Span,
+    /// Filled by the loader; empty until then.
+    #[serde(skip)]
+    pub text: String,
+    /// Whether its models may replace stock ones (set by the loader:
+    /// not for a policy inside the workspace).
+    #[serde(skip)]
+    pub may_replace: bool,
 }
 
 /// The environment allow-list when a policy names none.

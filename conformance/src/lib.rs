@@ -24,6 +24,8 @@
 //! `${root}`, `${workspace}` and `${home}` in requests and inline policies
 //! stand for the fixture's directories.
 
+pub mod accuracy;
+
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -123,6 +125,10 @@ struct Fixture {
     /// Link path (relative to the root) → target (as written).
     #[serde(default)]
     symlinks: BTreeMap<String, String>,
+    /// Stand-in programs added to the trusted bin directory, beside
+    /// [`TRUSTED_PROGRAMS`].
+    #[serde(default)]
+    programs: Vec<String>,
     /// The directory requests run in, relative to the root [default: `ws`].
     cwd: Option<String>,
 }
@@ -140,7 +146,7 @@ impl Sandbox {
         for sub in ["ws", "home", "bin", "tmp"] {
             std::fs::create_dir_all(root.join(sub)).map_err(|e| e.to_string())?;
         }
-        for program in TRUSTED_PROGRAMS {
+        for program in TRUSTED_PROGRAMS.iter().copied().chain(fixture.programs.iter().map(String::as_str)) {
             executable(&root.join("bin").join(program))?;
         }
         for path in &fixture.planted {
@@ -165,6 +171,53 @@ impl Sandbox {
             std::os::unix::fs::symlink(&target, &path).map_err(|e| format!("symlink {link}: {e}"))?;
         }
         Ok(Sandbox { _dir: dir, root })
+    }
+
+    /// The judging environment of the fixture: its workspace, home and
+    /// tmp, programs looked up in its bin directory, unsandboxed.
+    fn environment(&self, fixture: &Fixture) -> Environment {
+        let root = &self.root;
+        Environment {
+            workspace: root.join("ws"),
+            cwd: root.join(fixture.cwd.as_deref().unwrap_or("ws")),
+            home: root.join("home").to_string_lossy().into_owned(),
+            tmp: root.join("tmp"),
+            lookup: ProgramLookup::Search(vec![root.join("bin")]),
+            mounts: Vec::new(),
+            sandboxed: false,
+        }
+    }
+
+    /// Compiles stock policies by name and inline policy texts, each with
+    /// the fixture's bin directory trusted instead of the machine's.
+    fn compile(
+        &self,
+        environment: &Environment,
+        stock: &[String],
+        texts: &[String],
+    ) -> Result<Vec<vtpolicy_compiler::CompiledPolicy>, Vec<String>> {
+        let trusted = format!("\ntrusted_bin \"{}/bin\"\n", self.root.display());
+        let mut sources = Vec::new();
+        for name in stock {
+            sources.push(format!("version 1\npolicy \"{name}\"\nextend \"{name}\"{trusted}"));
+        }
+        for text in texts {
+            let text = self.substitute(text);
+            sources.push(if text.contains("trusted_bin") { text } else { text + &trusted });
+        }
+        let mut compiled = Vec::new();
+        for (index, text) in sources.iter().enumerate() {
+            let policy_path = self.root.join(format!("policy-{index}.vtp"));
+            std::fs::write(&policy_path, text).map_err(|e| vec![e.to_string()])?;
+            let (policy, diagnostics) =
+                load_policy(&policy_path.to_string_lossy(), &environment.context(), Layering::AsWritten);
+            let errors: Vec<String> = diagnostics.iter().filter(|d| d.is_error()).map(|d| d.one_line()).collect();
+            match policy {
+                Some(policy) if errors.is_empty() => compiled.push(policy),
+                _ => return Err(errors),
+            }
+        }
+        Ok(compiled)
     }
 
     fn substitute(&self, text: &str) -> String {
@@ -252,39 +305,10 @@ fn try_run_file(path: &Path) -> Result<(), Vec<String>> {
     let text = std::fs::read_to_string(path).map_err(|e| vec![e.to_string()])?;
     let file: CaseFile = toml::from_str(&text).map_err(|e| vec![e.to_string()])?;
     let sandbox = Sandbox::new(&file.fixture).map_err(|e| vec![e])?;
-    let root = &sandbox.root;
-    let environment = Environment {
-        workspace: root.join("ws"),
-        cwd: root.join(file.fixture.cwd.as_deref().unwrap_or("ws")),
-        home: root.join("home").to_string_lossy().into_owned(),
-        tmp: root.join("tmp"),
-        lookup: ProgramLookup::Search(vec![root.join("bin")]),
-        mounts: Vec::new(),
-        sandboxed: false,
-    };
-    let trusted = format!("\ntrusted_bin \"{}/bin\"\n", root.display());
-    let mut texts = Vec::new();
-    for name in file.policy.map(|p| p.names()).unwrap_or_default() {
-        // Stock policies, with the fixture's bin directory trusted instead
-        // of the machine's.
-        texts.push(format!("version 1\npolicy \"{name}\"\nextend \"{name}\"{trusted}"));
-    }
-    for text in file.policy_text.map(|p| p.names()).unwrap_or_default() {
-        let text = sandbox.substitute(&text);
-        texts.push(if text.contains("trusted_bin") { text } else { text + &trusted });
-    }
-    let mut compiled = Vec::new();
-    for (index, text) in texts.iter().enumerate() {
-        let policy_path = root.join(format!("policy-{index}.vtp"));
-        std::fs::write(&policy_path, text).map_err(|e| vec![e.to_string()])?;
-        let (policy, diagnostics) =
-            load_policy(&policy_path.to_string_lossy(), &environment.context(), Layering::AsWritten);
-        let errors: Vec<String> = diagnostics.iter().filter(|d| d.is_error()).map(|d| d.one_line()).collect();
-        match policy {
-            Some(policy) if errors.is_empty() => compiled.push(policy),
-            _ => return Err(errors),
-        }
-    }
+    let environment = sandbox.environment(&file.fixture);
+    let stock = file.policy.map(|p| p.names()).unwrap_or_default();
+    let texts = file.policy_text.map(|p| p.names()).unwrap_or_default();
+    let compiled = sandbox.compile(&environment, &stock, &texts)?;
     let mut failures = kernel_profiles(&compiled, &environment);
     let judge = Judge::new(compiled, environment).map_err(|e| vec![e.to_string()])?;
     for (index, case) in file.cases.iter().enumerate() {

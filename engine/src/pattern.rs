@@ -277,7 +277,6 @@ const LONG_FORMS: &[(&str, char, &str)] = &[
     ("grep", 'R', "dereference-recursive"),
     ("git", 'f', "force"),
     ("git", 'd', "delete"),
-    ("git", 'D', "delete"),
     ("sed", 'i', "in-place"),
     ("tar", 'I', "use-compress-program"),
     ("shred", 'u', "remove"),

@@ -63,6 +63,8 @@ pub enum Item {
     Default(Default),
     Extend(Spanned<String>),
     TrustedBin(Vec<Spanned<String>>, Span),
+    /// Program catalogues, relative to the policy file.
+    Programs(Vec<Spanned<String>>, Span),
     Limits(Vec<Limit>, Span),
     Env(Vec<Spanned<String>>, Span),
     Rule(Rule),
@@ -75,7 +77,7 @@ impl Item {
             Item::Version(v) => v.span,
             Item::Policy(p) | Item::Extend(p) => p.span,
             Item::Default(d) => d.span,
-            Item::TrustedBin(_, span) | Item::Limits(_, span) | Item::Env(_, span) => *span,
+            Item::TrustedBin(_, span) | Item::Programs(_, span) | Item::Limits(_, span) | Item::Env(_, span) => *span,
             Item::Rule(rule) => rule.span,
             Item::Test(test) => test.span,
         }
@@ -185,7 +187,7 @@ impl PolicyFile {
                 Item::Version(v) => erase(v),
                 Item::Policy(p) | Item::Extend(p) => erase(p),
                 Item::Default(d) => d.span = Span::default(),
-                Item::TrustedBin(list, span) | Item::Env(list, span) => {
+                Item::TrustedBin(list, span) | Item::Programs(list, span) | Item::Env(list, span) => {
                     list.iter_mut().for_each(erase);
                     *span = Span::default();
                 }

@@ -31,6 +31,7 @@ pub enum ItemData {
     Default { scope: String, effect: Effect },
     Extend(String),
     TrustedBin(Vec<String>),
+    Programs(Vec<String>),
     Limits(Vec<LimitData>),
     EnvKeep(Vec<String>),
     Rule(RuleData),
@@ -138,6 +139,7 @@ fn item_data(item: &Item) -> ItemData {
         },
         Item::Extend(e) => ItemData::Extend(e.node.clone()),
         Item::TrustedBin(list, _) => ItemData::TrustedBin(strings(list)),
+        Item::Programs(list, _) => ItemData::Programs(strings(list)),
         Item::Limits(limits, _) => ItemData::Limits(
             limits.iter().map(|l| LimitData { name: l.name.node.clone(), value: l.value.node.clone() }).collect(),
         ),
@@ -237,6 +239,7 @@ fn item_ast(item: &ItemData) -> Result<Item, String> {
         }
         ItemData::Extend(e) => Item::Extend(bare(e.clone())),
         ItemData::TrustedBin(dirs) => Item::TrustedBin(list(dirs), Span::default()),
+        ItemData::Programs(files) => Item::Programs(list(files), Span::default()),
         ItemData::Limits(limits) => Item::Limits(
             limits.iter().map(|l| Limit { name: bare(l.name.clone()), value: bare(l.value.clone()) }).collect(),
             Span::default(),

@@ -128,6 +128,7 @@ fn format_item(item: &Item) -> String {
             DefaultScope::Unanalysable => format!("default unanalysable {}", default.effect.as_str()),
         },
         Item::TrustedBin(list, _) => format!("trusted_bin {}", string_list(list)),
+        Item::Programs(list, _) => format!("programs {}", string_list(list)),
         Item::Env(list, _) => {
             let items: Vec<String> = list.iter().map(|s| quote(&s.node)).collect();
             format!("env keep [{}]", items.join(", "))

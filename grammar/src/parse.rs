@@ -147,6 +147,7 @@ fn rule_name(grammar_rule: Rule) -> Option<&'static str> {
         Rule::limits => "`limits`",
         Rule::env => "`env`",
         Rule::trusted_bin => "`trusted_bin`",
+        Rule::programs => "`programs`",
         Rule::test => "`test`",
         Rule::rule | Rule::effect => "`allow`, `prompt` or `deny`",
         Rule::default_kind => "a request kind",
@@ -193,6 +194,7 @@ fn is_keyword(grammar_rule: Rule) -> bool {
             | Rule::kw_test
             | Rule::kw_tool
             | Rule::kw_trusted_bin
+            | Rule::kw_programs
             | Rule::kw_unanalysable
             | Rule::kw_unix
             | Rule::kw_version
@@ -250,6 +252,10 @@ impl Lowering<'_> {
             Rule::trusted_bin => {
                 let list = self.string_list(children(pair).next()?);
                 Item::TrustedBin(list, span)
+            }
+            Rule::programs => {
+                let list = self.string_list(children(pair).next()?);
+                Item::Programs(list, span)
             }
             Rule::env => {
                 let mut list = Vec::new();

@@ -100,6 +100,9 @@ pub struct Judge {
     located: LocatedCache,
     /// Rego policies, after the engine's in policy order.
     rego: Vec<crate::rego::RegoPolicy>,
+    /// Program models: the stock catalogue, or it merged with the
+    /// policies' own catalogues.
+    models: std::borrow::Cow<'static, std::collections::HashMap<String, crate::normalize::models::Model>>,
 }
 
 /// A judged tool call.
@@ -135,6 +138,13 @@ impl Judge {
                 Some(kept) => kept.retain(|d| dirs.contains(d)),
             }
         }
+        let catalogues: Vec<(String, bool)> =
+            policies.iter().flat_map(|p| p.settings.programs.iter().map(|c| (c.text.clone(), c.may_replace))).collect();
+        let models = if catalogues.is_empty() {
+            std::borrow::Cow::Borrowed(crate::normalize::models::stock())
+        } else {
+            std::borrow::Cow::Owned(crate::normalize::models::merged(catalogues.iter().map(|(t, r)| (t.as_str(), *r))))
+        };
         let mut sources = Vec::with_capacity(policies.len());
         let mut rules = Vec::with_capacity(policies.len());
         for compiled in policies {
@@ -150,6 +160,7 @@ impl Judge {
             bin_dirs,
             located: LocatedCache::default(),
             rego: Vec::new(),
+            models,
         })
     }
 
@@ -191,6 +202,13 @@ impl Judge {
 
     /// The normalised parts of a raw request.
     pub fn normalize(&self, raw: &RawRequest) -> Vec<Part> {
+        self.normalize_in(raw, self.environment.sandboxed)
+    }
+
+    /// [`Judge::normalize`] for a call that will (or will not) run inside
+    /// the kernel sandbox: inside it, reads and writes of paths only known
+    /// at run time are the kernel's to refuse, not a part.
+    fn normalize_in(&self, raw: &RawRequest, sandboxed: bool) -> Vec<Part> {
         let writable = |path: &str| self.writable(path);
         let trust = Trust {
             agent_roots: [&self.environment.workspace, &self.environment.tmp],
@@ -199,7 +217,7 @@ impl Judge {
             cache: &self.located,
         };
         let denied = |path: &str| self.denied(path);
-        normalize_with(raw, &self.environment, &trust, &denied)
+        normalize_with(raw, &self.environment, &trust, &denied, sandboxed, &self.models)
     }
 
     /// Whether a rule of the `.vtp` policies denies reading or writing
@@ -210,8 +228,13 @@ impl Judge {
             let decision = self.engine().decide(&request);
             decision.effect == Effect::Deny && !decision.default_applied
         };
+        // A directory is where a program works: what counts is writing
+        // inside it, not replacing the directory itself (which the
+        // workspace's own root rule denies).
+        let written =
+            if Path::new(path).is_dir() { format!("{}/x", path.trim_end_matches('/')) } else { path.to_owned() };
         !self.engine.policies().is_empty()
-            && (decide(Request::Read { path: path.to_owned() }) || decide(Request::Write { path: path.to_owned() }))
+            && (decide(Request::Read { path: path.to_owned() }) || decide(Request::Write { path: written }))
     }
 
     /// Whether the `.vtp` policies let the agent write `path` on its own:
@@ -230,7 +253,7 @@ impl Judge {
     /// [`Judge::judge`] for a call that will (or will not) run inside the
     /// kernel sandbox, whatever the environment says.
     pub fn judge_in(&self, raw: &RawRequest, sandboxed: bool) -> Judgement {
-        let parts = self.normalize(raw);
+        let parts = self.normalize_in(raw, sandboxed);
         let engine = if sandboxed { &self.engine } else { &self.unsandboxed };
         let decision = if self.rego.is_empty() {
             engine.decide_call(&parts)
@@ -251,6 +274,8 @@ fn normalize_with(
     environment: &Environment,
     trust: &Trust<'_>,
     denied: &dyn Fn(&str) -> bool,
+    sandboxed: bool,
+    models: &std::collections::HashMap<String, crate::normalize::models::Model>,
 ) -> Vec<Part> {
     let cwd = raw.cwd().map_or_else(
         || environment.cwd.clone(),
@@ -259,6 +284,7 @@ fn normalize_with(
     let mut normalizer = Normalizer {
         home: &environment.home,
         denied,
+        sandboxed,
         mounts: &environment.mounts,
         programs: ProgramResolver {
             lookup: &environment.lookup,
@@ -266,7 +292,10 @@ fn normalize_with(
             home: &environment.home,
             mounts: &environment.mounts,
         },
+        models,
         parts: Vec::new(),
+        search: None,
+        links: Vec::new(),
     };
     match raw {
         RawRequest::Exec { argv: Some(argv), .. } => {

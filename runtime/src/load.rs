@@ -77,6 +77,62 @@ impl Layering {
     }
 }
 
+/// Reads and checks the program catalogues a policy names; `false` when
+/// one cannot be used (the policy then does not load: commands would be
+/// judged by a catalogue other than the one written). From inside the
+/// workspace a catalogue may only add programs: a model that would
+/// replace a stock one is dropped with a warning, as allow rules are.
+fn read_catalogues(
+    catalogues: &mut [vtpolicy_compiler::ProgramCatalogue],
+    tightens_only: bool,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> bool {
+    let mut usable = true;
+    for catalogue in catalogues.iter_mut() {
+        let text = match std::fs::read_to_string(&catalogue.path) {
+            Ok(text) => text,
+            Err(error) => {
+                diagnostics.push(
+                    Diagnostic::error(codes::BAD_PROGRAM_MODEL, format!("cannot read {}: {error}", catalogue.path))
+                        .at(&catalogue.source, catalogue.span),
+                );
+                usable = false;
+                continue;
+            }
+        };
+        let file = vtpolicy_grammar::SourceFile::new(catalogue.path.as_str(), text.as_str());
+        let errors = crate::check_catalogue(&text);
+        for error in &errors {
+            let end =
+                text.get(error.offset..).and_then(|rest| rest.find('\n')).map_or(text.len(), |n| error.offset + n);
+            diagnostics.push(
+                Diagnostic::error(codes::BAD_PROGRAM_MODEL, error.message.clone())
+                    .at(&file, vtpolicy_grammar::Span { start: error.offset, end }),
+            );
+        }
+        if !errors.is_empty() {
+            usable = false;
+            continue;
+        }
+        if tightens_only {
+            let replaced = crate::normalize::models::stock_names_in(&text);
+            if let Some(first) = replaced.first() {
+                diagnostics.push(
+                    Diagnostic::warning(
+                        codes::WORKSPACE_ALLOW_IGNORED,
+                        format!("the model of `{first}` is ignored, with every other that replaces a stock model"),
+                    )
+                    .at(&catalogue.source, catalogue.span)
+                    .with_label("a catalogue named from inside the workspace may only add programs"),
+                );
+            }
+        }
+        catalogue.text = text;
+        catalogue.may_replace = !tightens_only;
+    }
+    usable
+}
+
 /// Loads and compiles one policy.
 pub fn load_policy(spec: &str, context: &Context, layering: Layering) -> (Option<CompiledPolicy>, Vec<Diagnostic>) {
     let source = match policy_source(spec) {
@@ -88,7 +144,11 @@ pub fn load_policy(spec: &str, context: &Context, layering: Layering) -> (Option
         return (None, diagnostics);
     };
     let workspace = Path::new(&context.workspace);
-    if !source.name.starts_with('<') && layering.tightens_only(Path::new(&source.name), workspace) {
+    let tightens_only = !source.name.starts_with('<') && layering.tightens_only(Path::new(&source.name), workspace);
+    if !read_catalogues(&mut compiled.settings.programs, tightens_only, &mut diagnostics) {
+        return (None, diagnostics);
+    }
+    if tightens_only {
         let mut kept_rules = Vec::new();
         let mut kept_sources = Vec::new();
         let mut dropped = Vec::new();

@@ -84,7 +84,17 @@ pub(crate) fn run(args: &CheckArgs, style: Style) -> Exit {
         Ok(environment) => environment,
         Err(exit) => return exit,
     };
-    let files = match policies::expand_paths(&args.paths, &[".vtp", ".rego"]) {
+    // Program catalogues are named one by one; directories hold policies.
+    let (catalogues, paths): (Vec<String>, Vec<String>) =
+        args.paths.iter().cloned().partition(|p| p.ends_with(".toml") && std::path::Path::new(p).is_file());
+    let mut report = Report { files: Vec::new(), errors: 0, warnings: 0 };
+    for file in &catalogues {
+        report.add(file, None, check_catalogue_file(file), 0, 0, args.format, style);
+    }
+    if paths.is_empty() {
+        return finish(&report, args.format);
+    }
+    let files = match policies::expand_paths(&paths, &[".vtp", ".rego"]) {
         Ok(files) => files,
         Err(message) => {
             eprintln!("error: {message}");
@@ -92,11 +102,10 @@ pub(crate) fn run(args: &CheckArgs, style: Style) -> Exit {
         }
     };
     if files.is_empty() {
-        eprintln!("error: no `.vtp` files found in {}", args.paths.join(", "));
+        eprintln!("error: no `.vtp` files found in {}", paths.join(", "));
         return Exit::Error;
     }
     let context = environment.context();
-    let mut report = Report { files: Vec::new(), errors: 0, warnings: 0 };
     for file in &files {
         if vtpolicy_runtime::rego::is_rego(file) {
             let (policy, mut diagnostics) =
@@ -143,8 +152,13 @@ pub(crate) fn run(args: &CheckArgs, style: Style) -> Exit {
         }
         report.add(file, compiled.map(|c| c.policy.name), diagnostics, passed, failed, args.format, style);
     }
-    if args.format == Format::Json {
-        match serde_json::to_string_pretty(&report) {
+    finish(&report, args.format)
+}
+
+/// Prints the JSON report if asked, and exits by the errors found.
+fn finish(report: &Report, format: Format) -> Exit {
+    if format == Format::Json {
+        match serde_json::to_string_pretty(report) {
             Ok(json) => crate::output::outln!("{json}"),
             Err(error) => {
                 eprintln!("error: {error}");
@@ -153,6 +167,26 @@ pub(crate) fn run(args: &CheckArgs, style: Style) -> Exit {
         }
     }
     if report.errors == 0 { Exit::Ok } else { Exit::Failure }
+}
+
+/// The problems of a program catalogue, each at its place in the file.
+fn check_catalogue_file(file: &str) -> Vec<Diagnostic> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(error) => {
+            return vec![Diagnostic::error(codes::BAD_PROGRAM_MODEL, format!("cannot read {file}: {error}"))];
+        }
+    };
+    let source = vtpolicy_grammar::SourceFile::new(file, text.as_str());
+    vtpolicy_runtime::check_catalogue(&text)
+        .into_iter()
+        .map(|error| {
+            let end =
+                text.get(error.offset..).and_then(|rest| rest.find('\n')).map_or(text.len(), |n| error.offset + n);
+            Diagnostic::error(codes::BAD_PROGRAM_MODEL, error.message)
+                .at(&source, vtpolicy_grammar::Span { start: error.offset, end })
+        })
+        .collect()
 }
 
 fn plural(n: usize) -> &'static str {

@@ -78,6 +78,61 @@ fn check_reports_every_error_with_a_location() {
 }
 
 #[test]
+fn check_validates_the_stock_and_a_broken_program_catalogue() {
+    let (_guard, dir) = workdir();
+    let out = vtpolicy(&dir, &["check", &repo_path("policies/programs.toml")], None);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    std::fs::write(
+        dir.join("tools.toml"),
+        "[program.a]\noperands = \"read\"\nread_options = [\"config\"]\n\n[program.b]\noperands = \"reads\"\n",
+    )
+    .expect("write");
+    let out = vtpolicy(&dir, &["check", "tools.toml"], None);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("error[VT016]: unknown variant `reads`"), "{}", out.stdout);
+    assert!(out.stdout.contains("tools.toml:6:12"), "{}", out.stdout);
+    std::fs::write(dir.join("tools.toml"), "[program.a]\noperands = \"read\"\nread_options = [\"config\"]\n")
+        .expect("write");
+    let out = vtpolicy(&dir, &["check", "tools.toml"], None);
+    assert!(out.stdout.contains("`a`: `config` in `read_options` is not an option"), "{}", out.stdout);
+    assert!(out.stdout.contains("tools.toml:1:1"), "{}", out.stdout);
+}
+
+#[test]
+fn a_policy_adds_program_models_and_a_workspace_policy_cannot_replace_stock_ones() {
+    let (_guard, dir) = workdir();
+    let user = dir.parent().expect("parent").join("user");
+    std::fs::create_dir_all(&user).expect("user dir");
+    let catalogue =
+        "[program.mytool]\noperands = \"none\"\nread_options = [\"--input\"]\n\n[program.cat]\noperands = \"none\"\n";
+    let policy =
+        "version 1\npolicy \"agent\"\nextend \"workspace-write\"\nprograms \"tools.toml\"\nallow exec mytool ..\n";
+    for place in [&user, &dir] {
+        std::fs::write(place.join("tools.toml"), catalogue).expect("catalogue");
+        std::fs::write(place.join("agent.vtp"), policy).expect("policy");
+    }
+    let secret = dir.parent().expect("parent").join("home/.ssh/id_rsa").display().to_string();
+    let from_user = user.join("agent.vtp").display().to_string();
+    // The policy's own model: `--input` is a read, so the credential deny applies.
+    let out = vtpolicy(&dir, &["explain", "--policy", &from_user, "--", "mytool", "--input", &secret], None);
+    assert!(out.stdout.starts_with("decision: deny"), "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("mytool model: reads"), "{}", out.stdout);
+    // A user's policy may replace a stock model (here, wrongly, `cat`'s).
+    let out = vtpolicy(&dir, &["explain", "--policy", &from_user, "--", "cat", &secret], None);
+    assert!(out.stdout.starts_with("decision: allow"), "{}", out.stdout);
+    // From inside the workspace the replacement is dropped with a warning;
+    // the added model still applies.
+    let out = vtpolicy(&dir, &["explain", "--policy", "agent.vtp", "--", "cat", &secret], None);
+    assert!(out.stdout.starts_with("decision: deny"), "{}", out.stdout);
+    assert!(out.stderr.contains("the model of `cat` is ignored"), "{}", out.stderr);
+    // A catalogue that cannot be read stops the policy from loading.
+    std::fs::write(user.join("tools.toml"), "[program.mytool]\noperands = 3\n").expect("catalogue");
+    let out = vtpolicy(&dir, &["explain", "--policy", &from_user, "--", "ls"], None);
+    assert_eq!(out.code, 2, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("tools.toml:2:12"), "{}", out.stderr);
+}
+
+#[test]
 fn check_runs_inline_tests_and_reports_failures() {
     let (_guard, dir) = workdir();
     std::fs::write(

@@ -11,7 +11,7 @@
 //!   unwrapped and the inner command judged (`wrappers`).
 
 mod environment;
-mod models;
+pub(crate) mod models;
 mod path;
 mod program;
 mod shell;
@@ -36,10 +36,22 @@ pub(crate) struct Normalizer<'a> {
     /// Whether the policies deny reading or writing a path: an argument
     /// of a program without a model that names one raises a prompt.
     pub(crate) denied: &'a dyn Fn(&str) -> bool,
+    /// Whether the call runs inside the kernel sandbox, which refuses by
+    /// itself what the policies deny on the file system.
+    pub(crate) sandboxed: bool,
     /// The sandbox's file system view (empty: the host's).
     pub(crate) mounts: &'a [(std::path::PathBuf, std::path::PathBuf)],
     pub(crate) programs: ProgramResolver<'a>,
+    /// Program models by name: the stock catalogue and the policies'.
+    pub(crate) models: &'a std::collections::HashMap<String, models::Model>,
     pub(crate) parts: Vec<Part>,
+    /// Where programs are looked up while judging a command whose text set
+    /// `PATH`; `None` for the environment's own lookup.
+    pub(crate) search: Option<ProgramLookup>,
+    /// Symbolic links made by earlier commands of the same call (link,
+    /// target), both resolved: a later path through one is judged as its
+    /// target.
+    pub(crate) links: Vec<(String, String)>,
 }
 
 /// A word of an argv: known, or only known at run time.
@@ -89,10 +101,28 @@ impl Normalizer<'_> {
         for extracted in shell::extract(text, self.home) {
             match extracted {
                 Extracted::Unanalysable { label, reason } => self.unanalysable(&label, reason),
-                Extracted::Command { label, argv, cwd: state } => {
+                Extracted::Command { label, argv, cwd: state, search } => {
                     let cwd = effective_cwd(cwd, &state);
                     let argv: Vec<Word> = argv.into_iter().map(Word::from).collect();
+                    // A `PATH` the text set holds for this command and for
+                    // the shell text it runs; otherwise the inherited one.
+                    let lookup = match search.map(|dirs| self.lookup_in(&dirs, cwd.as_deref())) {
+                        Some(Some(lookup)) => Some(lookup),
+                        Some(None) => {
+                            self.unanalysable(
+                                &label,
+                                "`PATH` names a directory relative to one only known at run time",
+                            );
+                            continue;
+                        }
+                        None => None,
+                    };
+                    let inherited = match lookup {
+                        Some(lookup) => self.search.replace(lookup),
+                        None => self.search.clone(),
+                    };
                     self.exec(&label, argv, cwd.as_deref(), false, depth + 1);
+                    self.search = inherited;
                 }
                 Extracted::Redirect { label, access, target, cwd: state } => {
                     let cwd = effective_cwd(cwd, &state);
@@ -136,7 +166,7 @@ impl Normalizer<'_> {
         // A wrapper is transparent only when it is the real one: a planted
         // `./env` or `/tmp/x/bash` does whatever it likes with its arguments.
         let judged_outer = !matches!(unwrapped, wrappers::Unwrapped::NotAWrapper)
-            && !self.programs.resolve(&program, cwd.unwrap_or(Path::new("/"))).trusted;
+            && !self.programs.resolve(&program, cwd.unwrap_or(Path::new("/")), self.search.as_ref()).trusted;
         if judged_outer {
             self.emit(label, &program, &argv, cwd, open_tail, depth);
         }
@@ -203,14 +233,85 @@ impl Normalizer<'_> {
     /// `path` seen from `cwd`, or `None` (with an unanalysable part) when
     /// it is relative and the directory is only known at run time.
     fn path_from(&mut self, label: &str, path: &str, cwd: Option<&Path>) -> Option<String> {
-        match cwd {
-            Some(cwd) => Some(self.path(path, cwd)),
-            None if !is_relative(path) => Some(self.path(path, Path::new("/"))),
+        let resolved = match cwd {
+            Some(cwd) => self.path(path, cwd),
+            None if !is_relative(path) => self.path(path, Path::new("/")),
             None => {
                 self.unanalysable(label, "the working directory is only known at run time");
-                None
+                return None;
+            }
+        };
+        Some(self.through_links(resolved))
+    }
+
+    /// The entries a recursive delete of `dir` takes with it that the
+    /// policies protect by name: those directly inside it, and a
+    /// repository's config and hooks (`dir/.git/…`, or `dir/…` when `dir`
+    /// is one). Bounded: a directory with more entries is judged by its
+    /// repository's alone.
+    fn protected_entries(&self, dir: &str) -> Vec<String> {
+        const MAX_ENTRIES: usize = 1024;
+        let dir = dir.trim_end_matches('/');
+        let root = Path::new(dir);
+        if !root.is_dir() {
+            return Vec::new();
+        }
+        let mut candidates: Vec<PathBuf> = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(root) {
+            candidates.extend(entries.flatten().take(MAX_ENTRIES + 1).map(|e| e.path()));
+            if candidates.len() > MAX_ENTRIES {
+                candidates.clear();
             }
         }
+        let repository =
+            if root.file_name().is_some_and(|n| n == ".git") { root.to_path_buf() } else { root.join(".git") };
+        candidates.extend(
+            ["config", "hooks", "commondir"].map(|name| repository.join(name)).into_iter().filter(|p| p.exists()),
+        );
+        candidates.into_iter().map(|p| p.to_string_lossy().into_owned()).filter(|p| (self.denied)(p)).collect()
+    }
+
+    /// The lookup of a `PATH` set by the text: its directories resolved
+    /// against `cwd`, the inherited lookup where `$PATH` stood.
+    fn lookup_in(&self, dirs: &[String], cwd: Option<&Path>) -> Option<ProgramLookup> {
+        let inherited = self.search.clone().unwrap_or_else(|| self.programs.lookup.clone());
+        let mut chain = Vec::new();
+        let mut run = Vec::new();
+        for dir in dirs {
+            if dir == shell::PATH_MARKER {
+                if !run.is_empty() {
+                    chain.push(ProgramLookup::Search(std::mem::take(&mut run)));
+                }
+                chain.push(inherited.clone());
+                continue;
+            }
+            let base = match cwd {
+                Some(cwd) => cwd,
+                None if !is_relative(dir) => Path::new("/"),
+                None => return None,
+            };
+            run.push(PathBuf::from(self.path(dir, base)));
+        }
+        if !run.is_empty() {
+            chain.push(ProgramLookup::Search(run));
+        }
+        Some(ProgramLookup::Chain(chain))
+    }
+
+    /// `path` with a link made earlier in the call replaced by its target
+    /// (the latest link first, a bounded number of hops).
+    fn through_links(&self, mut path: String) -> String {
+        for _ in 0..8 {
+            let hop = self.links.iter().rev().find_map(|(link, target)| {
+                let rest = path.strip_prefix(link.as_str())?;
+                (rest.is_empty() || rest.starts_with('/')).then(|| format!("{target}{rest}"))
+            });
+            match hop {
+                Some(next) if next != path => path = next,
+                _ => break,
+            }
+        }
+        path
     }
 
     fn emit(&mut self, label: &str, program: &str, argv: &[Word], cwd: Option<&Path>, open_tail: bool, depth: usize) {
@@ -219,7 +320,7 @@ impl Normalizer<'_> {
             self.unanalysable(label, "the working directory is only known at run time");
             return;
         }
-        let program = self.programs.resolve(program, cwd.unwrap_or(Path::new("/")));
+        let program = self.programs.resolve(program, cwd.unwrap_or(Path::new("/")), self.search.as_ref());
         let args = argv
             .iter()
             .skip(1)
@@ -240,7 +341,7 @@ impl Normalizer<'_> {
     /// one, a prompt for each argument that names a denied path.
     fn effects(&mut self, label: &str, names: &[String], argv: &[Word], cwd: Option<&Path>, depth: usize) {
         let args = argv.get(1..).unwrap_or_default();
-        let model = names.iter().find_map(|name| models::stock().get(name).map(|m| (name, m)));
+        let model = names.iter().find_map(|name| self.models.get(name).map(|m| (name, m)));
         let Some((name, model)) = model else {
             for word in args {
                 let Some(text) = word.text() else { continue };
@@ -265,8 +366,59 @@ impl Normalizer<'_> {
         for reason in effects.unanalysable {
             self.unanalysable(label, reason);
         }
-        for (paths, write) in [(effects.reads, false), (effects.writes, true)] {
-            for path in paths.iter().flat_map(|p| expand_glob(p, cwd)) {
+        if effects.unknown_paths > 0 && !self.sandboxed {
+            self.unanalysable(label, format!("`{name}` reads or writes a path only known at run time"));
+        }
+        let mut writes = effects.writes;
+        if let Some((destination, sources)) = effects.destination {
+            // Into a directory that exists (or is written as one), each
+            // source becomes an entry named after it.
+            let is_dir = destination.ends_with('/')
+                || self.path_from(label, &destination, cwd).is_some_and(|p| Path::new(&p).is_dir());
+            if is_dir {
+                let base = destination.trim_end_matches('/');
+                writes.extend(sources.iter().map(|s| format!("{base}/{}", entry_name(s))));
+            } else {
+                writes.push(destination);
+            }
+        }
+        let mut reads = effects.reads;
+        if let Some((file, write)) = effects.git_config {
+            let path = match file {
+                models::GitConfigFile::Global => format!("{}/.gitconfig", self.home.trim_end_matches('/')),
+                models::GitConfigFile::System => "/etc/gitconfig".to_owned(),
+                models::GitConfigFile::File(path) => path,
+                models::GitConfigFile::Local => repository_config(cwd),
+            };
+            if write { writes.push(path) } else { reads.push(path) }
+        }
+        for tree in &effects.deleted_trees {
+            for entry in expand_glob(tree, cwd).into_iter().flatten() {
+                if let Some(resolved) = self.path_from(label, &entry, cwd) {
+                    writes.extend(self.protected_entries(&resolved));
+                }
+            }
+        }
+        let mut unnamed_entries = Vec::new();
+        for (dir, names) in effects.into {
+            let base = dir.trim_end_matches('/');
+            for name in names {
+                if name == "*" {
+                    // Entries named at run time (an archive's): one write
+                    // stands for them, and only the sandbox holds them all.
+                    unnamed_entries.push(format!("{base}/*"));
+                    if !self.sandboxed {
+                        let reason = format!("`{name}` writes entries into `{dir}` that are only known at run time");
+                        self.unanalysable(label, reason);
+                    }
+                } else {
+                    writes.push(format!("{base}/{name}"));
+                }
+            }
+        }
+        let lists = [(reads, false, false), (writes, true, false), (unnamed_entries, true, true)];
+        for (paths, write, literal) in lists {
+            for path in paths.iter().flat_map(|p| if literal { vec![Ok(p.clone())] } else { expand_glob(p, cwd) }) {
                 let path = match path {
                     Ok(path) => path,
                     Err(reason) => {
@@ -284,46 +436,98 @@ impl Normalizer<'_> {
                 self.parts.push(Part::Request { label: format!("{label} ({name} model: {verb}s {path})"), request });
             }
         }
+        // Links are recorded after their own writes are judged: later
+        // commands of the call see through them.
+        for (link, target) in effects.links {
+            let Some(link) = self.path_from(label, &link, cwd) else { continue };
+            // A relative target is relative to the link's directory.
+            let parent = Path::new(&link).parent().unwrap_or(Path::new("/")).to_path_buf();
+            let target = self.through_links(self.path(&target, &parent));
+            self.links.push((link, target));
+        }
+        for (host, port) in effects.connections {
+            let host = self.host(&host);
+            self.parts.push(Part::Request {
+                label: format!("{label} ({name} model: connects to {host}:{port})"),
+                request: Request::Net { host, port },
+            });
+        }
         for text in effects.shell {
             self.shell(&text, cwd, depth + 1);
         }
     }
 }
 
-/// A path operand with shell glob characters in its last component, as
-/// bash expands it now: the matching entries of its directory, or the
-/// text itself when none match. Globs in a directory component are not
-/// expanded (an error naming why).
+/// The `.git/config` of the repository `cwd` lies in: the nearest
+/// directory upwards that holds `.git`, else `cwd`'s own.
+fn repository_config(cwd: Option<&Path>) -> String {
+    let Some(cwd) = cwd else { return ".git/config".to_owned() };
+    let found = cwd.ancestors().find(|dir| dir.join(".git").exists()).unwrap_or(cwd);
+    found.join(".git/config").to_string_lossy().into_owned()
+}
+
+/// The last component of a path as written.
+fn entry_name(path: &str) -> &str {
+    let trimmed = path.trim_end_matches('/');
+    trimmed.rsplit('/').next().unwrap_or(trimmed)
+}
+
+/// A path operand with shell glob characters, as bash expands it now: the
+/// matching paths, component by component, or the text itself when
+/// nothing matches. More than [`MAX_GLOB_MATCHES`] matches, or a relative
+/// glob where the directory is only known at run time, is an error naming
+/// why.
 fn expand_glob(path: &str, cwd: Option<&Path>) -> Vec<Result<String, String>> {
     let is_glob = |text: &str| text.contains(['*', '?', '[']);
     if !is_glob(path) {
         return vec![Ok(path.to_owned())];
     }
-    let (dir, pattern) = match path.rsplit_once('/') {
-        Some((dir, pattern)) => (if dir.is_empty() { "/" } else { dir }, pattern),
-        None => (".", path),
-    };
-    if is_glob(dir) {
-        return vec![Err(format!("`{path}` is a glob across directories, only known when the shell expands it"))];
-    }
-    let base = match (Path::new(dir).is_absolute(), cwd) {
-        (true, _) => PathBuf::from(dir),
-        (false, Some(cwd)) => cwd.join(dir),
+    let absolute = path.starts_with('/');
+    let base = match (absolute, cwd) {
+        (true, _) => PathBuf::from("/"),
+        (false, Some(cwd)) => cwd.to_path_buf(),
         (false, None) => return vec![Err(format!("`{path}` is a glob in a directory only known at run time"))],
     };
-    let Ok(entries) = std::fs::read_dir(&base) else { return vec![Ok(path.to_owned())] };
-    let mut names: Vec<String> = entries
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| shell_glob_matches(pattern, name))
-        .collect();
-    if names.is_empty() {
+    // Each candidate: the path as it will be written, and where it is.
+    let mut candidates: Vec<(String, PathBuf)> = vec![(if absolute { "/".to_owned() } else { String::new() }, base)];
+    for component in path.split('/').filter(|c| !c.is_empty()) {
+        let mut next = Vec::new();
+        for (written, on_disk) in &candidates {
+            let join = |name: &str| {
+                if written.is_empty() || written.ends_with('/') {
+                    format!("{written}{name}")
+                } else {
+                    format!("{written}/{name}")
+                }
+            };
+            if !is_glob(component) {
+                next.push((join(component), on_disk.join(component)));
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(on_disk) else { continue };
+            let mut names: Vec<String> = entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| shell_glob_matches(component, name))
+                .collect();
+            names.sort();
+            next.extend(names.into_iter().map(|name| (join(&name), on_disk.join(&name))));
+        }
+        if next.len() > MAX_GLOB_MATCHES {
+            return vec![Err(format!("`{path}` matches more than {MAX_GLOB_MATCHES} paths"))];
+        }
+        candidates = next;
+    }
+    // A match names an existing path, whatever follows the glob.
+    candidates.retain(|(_, on_disk)| on_disk.symlink_metadata().is_ok());
+    if candidates.is_empty() {
         return vec![Ok(path.to_owned())];
     }
-    names.sort();
-    let prefix = if path.contains('/') { format!("{dir}/") } else { String::new() };
-    names.into_iter().map(|name| Ok(format!("{prefix}{name}"))).collect()
+    candidates.into_iter().map(|(written, _)| Ok(written)).collect()
 }
+
+/// Most paths a glob operand is judged as.
+const MAX_GLOB_MATCHES: usize = 256;
 
 /// Whether `name` matches the bash glob `pattern` (`*`, `?`, `[…]`); a
 /// leading `.` is only matched by a literal one.
@@ -403,7 +607,13 @@ mod tests {
         assert_eq!(found, [".env"]);
         let found: Vec<String> = expand_glob("*", Some(dir.path())).into_iter().flatten().collect();
         assert_eq!(found, ["a.txt"]);
-        assert!(expand_glob("*/x", Some(dir.path())).iter().all(Result::is_err));
+        // Globs in directory components expand component by component.
+        std::fs::create_dir(dir.path().join(".ssh")).expect("mkdir");
+        std::fs::write(dir.path().join(".ssh/id_rsa"), "").expect("write");
+        let found: Vec<String> = expand_glob(".ss?/id_*", Some(dir.path())).into_iter().flatten().collect();
+        assert_eq!(found, [".ssh/id_rsa"]);
+        assert_eq!(expand_glob("*/x", Some(dir.path())), [Ok("*/x".to_owned())]);
+        assert!(expand_glob("*", None).iter().all(Result::is_err));
         assert_eq!(expand_glob("none*", Some(dir.path())), [Ok("none*".to_owned())]);
     }
 }

@@ -26,6 +26,13 @@ pub(crate) enum Operands {
     Copy,
     Move,
     Link,
+    /// Directories (or files) it lists: read, not recursively.
+    List,
+    /// find's starting points: the operands before the first expression
+    /// word, `.` when there are none.
+    Roots,
+    /// URLs it connects to.
+    Urls,
     None,
 }
 
@@ -34,6 +41,18 @@ pub(crate) enum Operands {
 pub(crate) enum Script {
     Sed,
     Awk,
+    Python,
+    Node,
+    Perl,
+    Ruby,
+}
+
+impl Script {
+    /// An interpreter's code comes only from its code options (`-c`,
+    /// `-e`); its first operand is a script file, not code.
+    fn is_interpreter(self) -> bool {
+        !matches!(self, Script::Sed | Script::Awk)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -48,6 +67,8 @@ pub(crate) struct Model {
     #[serde(default)]
     write_options: Vec<String>,
     #[serde(default)]
+    dir_options: Vec<String>,
+    #[serde(default)]
     at_read_options: Vec<String>,
     #[serde(default)]
     code_options: Vec<String>,
@@ -60,6 +81,16 @@ pub(crate) struct Model {
     skip_unless: Vec<String>,
     #[serde(default)]
     in_place_options: Vec<String>,
+    #[serde(default)]
+    recursive_options: Vec<String>,
+    /// Operands starting with one of these are commands for the program
+    /// (`vim +'!id'`, `less +…`).
+    #[serde(default)]
+    code_prefixes: Vec<String>,
+    /// The program reads commands from standard input (`ed`), where `!`
+    /// runs programs.
+    #[serde(default)]
+    stdin_commands: bool,
     script: Option<Script>,
 }
 
@@ -75,6 +106,30 @@ pub(crate) fn stock() -> &'static HashMap<String, Model> {
     MODELS.get_or_init(|| parse(STOCK).unwrap_or_default())
 }
 
+/// The names (and aliases) of a catalogue that the stock catalogue models
+/// too, sorted.
+pub(crate) fn stock_names_in(text: &str) -> Vec<String> {
+    let mut names: Vec<String> =
+        parse(text).unwrap_or_default().into_keys().filter(|n| stock().contains_key(n)).collect();
+    names.sort();
+    names
+}
+
+/// The stock catalogue with the policies' catalogues over it, in order:
+/// a later model of a name replaces an earlier one, except that a
+/// catalogue which may not replace only adds names.
+pub(crate) fn merged<'a>(catalogues: impl Iterator<Item = (&'a str, bool)>) -> HashMap<String, Model> {
+    let mut models = stock().clone();
+    for (text, may_replace) in catalogues {
+        for (name, model) in parse(text).unwrap_or_default() {
+            if may_replace || !stock().contains_key(&name) {
+                models.insert(name, model);
+            }
+        }
+    }
+    models
+}
+
 /// A catalogue's models by name and alias; the error names the line.
 pub(crate) fn parse(text: &str) -> Result<HashMap<String, Model>, String> {
     let catalogue: Catalogue = toml::from_str(text).map_err(|e| e.to_string())?;
@@ -88,6 +143,74 @@ pub(crate) fn parse(text: &str) -> Result<HashMap<String, Model>, String> {
     Ok(out)
 }
 
+/// A problem in a program catalogue, at a byte offset of its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogueError {
+    pub offset: usize,
+    pub message: String,
+}
+
+/// Every problem of a catalogue's text: TOML and field errors, options
+/// spelled without `-`, script options that take no value, and a program
+/// name given to two models.
+pub fn check_catalogue(text: &str) -> Vec<CatalogueError> {
+    let catalogue: Catalogue = match toml::from_str(text) {
+        Ok(catalogue) => catalogue,
+        Err(error) => {
+            let offset = error.span().map_or(0, |span| span.start);
+            return vec![CatalogueError { offset, message: error.message().trim().to_owned() }];
+        }
+    };
+    let table_offset = |name: &str| {
+        text.find(&format!("[program.{name}]")).or_else(|| text.find(&format!("[program.\"{name}\"]"))).unwrap_or(0)
+    };
+    let mut errors = Vec::new();
+    let mut owner: HashMap<&str, &str> = HashMap::new();
+    let mut names: Vec<&String> = catalogue.program.keys().collect();
+    names.sort();
+    for name in names {
+        let Some(model) = catalogue.program.get(name) else { continue };
+        let at = table_offset(name);
+        for alias in std::iter::once(name).chain(&model.aliases) {
+            if let Some(first) = owner.insert(alias, name)
+                && first != name
+            {
+                errors.push(CatalogueError {
+                    offset: at,
+                    message: format!("`{alias}` is named by the models `{first}` and `{name}`"),
+                });
+            }
+        }
+        let lists = [
+            ("value_options", &model.value_options),
+            ("read_options", &model.read_options),
+            ("write_options", &model.write_options),
+            ("dir_options", &model.dir_options),
+            ("at_read_options", &model.at_read_options),
+            ("code_options", &model.code_options),
+            ("unanalysable_options", &model.unanalysable_options),
+            ("skip_unless", &model.skip_unless),
+            ("in_place_options", &model.in_place_options),
+            ("recursive_options", &model.recursive_options),
+        ];
+        for (field, options) in lists {
+            for option in options.iter().filter(|o| !o.starts_with('-') || o.len() < 2) {
+                errors.push(CatalogueError {
+                    offset: at,
+                    message: format!("`{name}`: `{option}` in `{field}` is not an option (options start with `-`)"),
+                });
+            }
+        }
+        for option in model.skip_unless.iter().filter(|o| !takes_value(model, o)) {
+            errors.push(CatalogueError {
+                offset: at,
+                message: format!("`{name}`: `{option}` in `skip_unless` gives a script, so it must take a value (list it in `value_options` or `read_options`)"),
+            });
+        }
+    }
+    errors
+}
+
 /// What a command does, by its model.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Effects {
@@ -97,12 +220,105 @@ pub(crate) struct Effects {
     pub(crate) shell: Vec<String>,
     /// Why part of it cannot be analysed.
     pub(crate) unanalysable: Vec<String>,
+    /// Paths it reads or writes that are only known at run time.
+    pub(crate) unknown_paths: usize,
+    /// A copy, move or link: the last operand and the sources. The
+    /// destination is written, or, when it is a directory, an entry named
+    /// after each source inside it.
+    pub(crate) destination: Option<(String, Vec<String>)>,
+    /// Directories it writes entries into, with the entries' names (`*`
+    /// for names only known at run time, such as an archive's).
+    pub(crate) into: Vec<(String, Vec<String>)>,
+    /// Links it makes: (link, target as written).
+    pub(crate) links: Vec<(String, String)>,
+    /// Hosts and ports it connects to.
+    pub(crate) connections: Vec<(String, u16)>,
+    /// `git config`: the file it reads or writes, and whether it writes.
+    pub(crate) git_config: Option<(GitConfigFile, bool)>,
+    /// Directories it deletes with everything in them.
+    pub(crate) deleted_trees: Vec<String>,
+}
+
+/// The file a `git config` command acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum GitConfigFile {
+    /// The repository's own `.git/config`.
+    Local,
+    /// `~/.gitconfig`.
+    Global,
+    /// `/etc/gitconfig`.
+    System,
+    /// `--file PATH`.
+    File(String),
+}
+
+/// What `git config ARGS` does: which file, and whether it writes it.
+/// `None` when an argument is only known at run time.
+fn git_config(args: &[Word]) -> Option<(GitConfigFile, bool)> {
+    const WRITES: &[&str] =
+        &["--unset", "--unset-all", "--add", "--replace-all", "--rename-section", "--remove-section", "-e", "--edit"];
+    const READS: &[&str] = &["--get", "--get-all", "--get-regexp", "--get-urlmatch", "-l", "--list", "--get-color"];
+    const VALUED: &[&str] = &["--type", "--default", "--comment", "--value", "--blob"];
+    let mut file = GitConfigFile::Local;
+    let mut writes = false;
+    let mut reads = false;
+    let mut positionals = Vec::new();
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        let text = known(word)?;
+        match text {
+            "--global" => file = GitConfigFile::Global,
+            "--system" => file = GitConfigFile::System,
+            "--local" | "--worktree" => file = GitConfigFile::Local,
+            "-f" | "--file" => file = GitConfigFile::File(known(words.next()?)?.to_owned()),
+            t if t.starts_with("--file=") => file = GitConfigFile::File(t["--file=".len()..].to_owned()),
+            t if WRITES.contains(&t) => writes = true,
+            t if READS.contains(&t) => reads = true,
+            t if VALUED.contains(&t) => {
+                words.next();
+            }
+            t if t.starts_with('-') => {}
+            t => positionals.push(t),
+        }
+    }
+    // `git config set|unset|get|list …` (git 2.46) or the classic form,
+    // where a name and a value set it.
+    let verb_writes =
+        matches!(positionals.first(), Some(&("set" | "unset" | "rename-section" | "remove-section" | "edit")));
+    let verb_reads = matches!(positionals.first(), Some(&("get" | "list")));
+    let writes = writes || verb_writes || (!reads && !verb_reads && positionals.len() >= 2);
+    Some((file, writes))
 }
 
 /// The effects of `args` (without the program) under `model`. Words only
-/// known at run time are not judged as paths.
+/// known at run time in a path's place are counted, not judged.
 pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
     let mut out = Effects::default();
+    if model.stdin_commands {
+        out.unanalysable.push(format!("`{program}` reads its commands from standard input, where `!` runs programs"));
+    }
+    // `+10`, `+G` and `+/pattern` move the cursor; a command with `!`,
+    // `:`, `|`, a call or words (`+'r !id'`, `+'call system(…)'`) runs.
+    let runs = |text: &str| {
+        model.code_prefixes.iter().any(|prefix| {
+            text.strip_prefix(prefix.as_str()).is_some_and(|rest| rest.contains(['!', ':', '|', '(', ' ']))
+        })
+    };
+    if let Some(code) = args.iter().filter_map(known).find(|t| runs(t)) {
+        out.unanalysable.push(format!("`{program} {code}` runs a command of the program's own"));
+    }
+    if model.operands == Operands::Roots {
+        // The expression is find's own language (`-exec` is unwrapped
+        // elsewhere, its writing actions are the policies' to name).
+        let roots: Vec<&Word> =
+            args.iter().take_while(|w| !matches!(w, Word::Known(t) if t.starts_with(['-', '(', '!', ')']))).collect();
+        out.unknown_paths = roots.iter().filter(|w| known(w).is_none()).count();
+        out.reads.extend(roots.iter().filter_map(|w| known(w).map(str::to_owned)));
+        if roots.is_empty() {
+            out.reads.push(".".to_owned());
+        }
+        return out;
+    }
     let mut operands: Vec<&Word> = Vec::new();
     let mut given: Vec<String> = Vec::new();
     let mut script_values: Vec<String> = Vec::new();
@@ -110,6 +326,7 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
     let mut options_ended = false;
     let git = program == "git";
     let mut git_subcommand: Option<String> = None;
+    let mut target_directory: Option<String> = None;
     while let Some(word) = args.get(index) {
         index += 1;
         let Word::Known(text) = word else {
@@ -183,12 +400,26 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
                 args.get(index - 1).cloned()
             }
         };
-        let Some(Word::Known(value)) = value else { continue };
+        let Some(Word::Known(value)) = value else {
+            if model.skip_unless.contains(&option) && model.script.is_some() {
+                out.unanalysable.push(format!("`{program} {option}` runs code only known at run time"));
+            }
+            if [&model.read_options, &model.write_options, &model.dir_options, &model.at_read_options]
+                .iter()
+                .any(|list| list.contains(&option))
+            {
+                out.unknown_paths += 1;
+            }
+            continue;
+        };
         if model.read_options.contains(&option) {
             out.reads.push(value.clone());
         }
         if model.write_options.contains(&option) {
             out.writes.push(value.clone());
+        }
+        if model.dir_options.contains(&option) {
+            target_directory = Some(value.clone());
         }
         if model.at_read_options.contains(&option)
             && let Some((_, path)) = value.split_once('@')
@@ -206,7 +437,7 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
     let skip_given = model.skip_unless.iter().any(|o| given.contains(o));
     let skip = if skip_given { 0 } else { model.skip_operands.min(operands.len()) };
     if let Some(script) = model.script {
-        let texts: Vec<&str> = if skip_given {
+        let texts: Vec<&str> = if skip_given || script.is_interpreter() {
             script_values.iter().map(String::as_str).collect()
         } else {
             operands.first().and_then(|w| known(w)).into_iter().collect()
@@ -217,31 +448,124 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
             }
         }
     }
-    let paths: Vec<String> = operands.iter().skip(skip).filter_map(|w| known(w).map(str::to_owned)).collect();
+    if git && git_subcommand.as_deref() == Some("config") {
+        let start = args.iter().position(|w| known(w) == Some("config")).map_or(args.len(), |i| i + 1);
+        match git_config(args.get(start..).unwrap_or_default()) {
+            Some(found) => out.git_config = Some(found),
+            None => out.unknown_paths += 1,
+        }
+    }
+    // An empty operand names no file (the call fails on it).
+    let paths: Vec<String> =
+        operands.iter().skip(skip).filter_map(|w| known(w).filter(|t| !t.is_empty()).map(str::to_owned)).collect();
+    if model.operands != Operands::None {
+        out.unknown_paths += operands.iter().skip(skip).filter(|w| known(w).is_none()).count();
+    }
     let in_place = model
         .in_place_options
         .iter()
         .any(|o| given.contains(o) || given.iter().any(|g| g.starts_with(&format!("{o}="))));
-    match model.operands {
-        Operands::Read if in_place => out.writes.extend(paths),
-        Operands::Read => out.reads.extend(paths),
-        Operands::Write | Operands::Delete | Operands::Move => out.writes.extend(paths),
-        Operands::Copy => match paths.split_last() {
+    let entry_name = |path: &String| path.trim_end_matches('/').rsplit('/').next().unwrap_or(path).to_owned();
+    if model.operands == Operands::Urls {
+        out.connections.extend(paths.iter().filter_map(|url| url_endpoint(url)));
+    }
+    let copying = matches!(model.operands, Operands::Copy | Operands::Move | Operands::Link);
+    match (model.operands, target_directory) {
+        // `cp -t DIR A B`: every operand is a source, copied into DIR.
+        (_, Some(dir)) if copying => {
+            if model.operands == Operands::Copy {
+                out.reads.extend(paths.iter().cloned());
+            }
+            if model.operands == Operands::Move {
+                out.writes.extend(paths.iter().cloned());
+            }
+            if model.operands == Operands::Link {
+                let names = paths.iter().map(|p| (format!("{dir}/{}", entry_name(p)), p.clone()));
+                out.links.extend(names);
+            }
+            out.into.push((dir, paths.iter().map(entry_name).collect()));
+        }
+        // `tar -C DIR`, `unzip -d DIR`: entries only known at run time.
+        (_, Some(dir)) => {
+            out.into.push((dir, vec!["*".to_owned()]));
+            if model.operands == Operands::Read {
+                out.reads.extend(paths);
+            }
+        }
+        (Operands::Read, None) if in_place => out.writes.extend(paths),
+        (Operands::Read | Operands::List, None) => out.reads.extend(paths),
+        (Operands::Delete, None) if model.recursive_options.iter().any(|o| given.contains(o)) => {
+            // A tree only known at run time (a variable, find's `{}`) may
+            // be the repository itself: no sandbox keeps that.
+            let found_by_find = |p: &String| p.split('/').any(|c| c == "{}");
+            if operands.iter().skip(skip).any(|w| known(w).is_none()) || paths.iter().any(found_by_find) {
+                out.unanalysable.push(format!("`{program}` deletes a tree only known at run time"));
+            }
+            out.deleted_trees.extend(paths.iter().cloned());
+            out.writes.extend(paths);
+        }
+        (Operands::Write | Operands::Delete, None) => out.writes.extend(paths),
+        (Operands::Copy | Operands::Move, None) => match paths.split_last() {
             Some((last, sources)) if !sources.is_empty() => {
-                out.reads.extend(sources.iter().cloned());
-                out.writes.push(last.clone());
+                if model.operands == Operands::Copy {
+                    out.reads.extend(sources.iter().cloned());
+                } else {
+                    out.writes.extend(sources.iter().cloned());
+                }
+                out.destination = Some((last.clone(), sources.to_vec()));
             }
             _ => out.reads.extend(paths),
         },
-        Operands::Link => match paths.split_last() {
-            Some((last, targets)) if !targets.is_empty() => out.writes.push(last.clone()),
+        (Operands::Link, None) => match paths.split_last() {
+            Some((last, targets)) if !targets.is_empty() => {
+                if let [target] = targets {
+                    out.links.push((last.clone(), target.clone()));
+                }
+                out.destination = Some((last.clone(), targets.to_vec()));
+            }
             // `ln -s TARGET`: the link is made here, named after it.
-            Some((only, _)) => out.writes.push(only.rsplit('/').next().unwrap_or(only).to_owned()),
+            Some((only, _)) => {
+                let name = entry_name(only);
+                out.links.push((name.clone(), only.clone()));
+                out.writes.push(name);
+            }
             None => {}
         },
-        Operands::None => {}
+        (Operands::None | Operands::Roots | Operands::Urls, None) => {}
     }
     out
+}
+
+/// The host and port a URL operand connects to; a bare host means
+/// `http://`, as curl and wget take it.
+pub(crate) fn url_endpoint(url: &str) -> Option<(String, u16)> {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "http" => 80,
+        "https" => 443,
+        "ftp" => 21,
+        "ftps" => 990,
+        _ => return None,
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = if let Some(bracketed) = host_port.strip_prefix('[') {
+        let (host, after) = bracketed.split_once(']')?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match host_port.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        }
+    };
+    if host.is_empty() || host.contains(['*', '?', '[', '{']) {
+        return None;
+    }
+    let port = match port {
+        Some(port) => port.parse().ok()?,
+        None => default_port,
+    };
+    Some((host.to_owned(), port))
 }
 
 fn known(word: &Word) -> Option<&str> {
@@ -259,9 +583,16 @@ fn model_knows(model: &Model, option: &str) -> bool {
 
 /// Whether `option` takes a value under the model.
 fn takes_value(model: &Model, option: &str) -> bool {
-    [&model.value_options, &model.read_options, &model.write_options, &model.at_read_options, &model.code_options]
-        .iter()
-        .any(|list| list.iter().any(|o| o == option))
+    [
+        &model.value_options,
+        &model.read_options,
+        &model.write_options,
+        &model.dir_options,
+        &model.at_read_options,
+        &model.code_options,
+    ]
+    .iter()
+    .any(|list| list.iter().any(|o| o == option))
 }
 
 /// git's options that run code: `-c` with a key that names a program or
@@ -312,18 +643,285 @@ fn script_runs_code(script: Script, text: &str) -> Option<&'static str> {
         Script::Awk => {
             if text.contains("system") {
                 Some("calls `system`")
-            } else if text.contains('|') {
+            } else if awk_pipes(text) {
                 Some("pipes to or from a command")
             } else if text.contains("getline") {
                 Some("reads with `getline`")
-            } else if text.contains("print") && text.contains('>') {
-                Some("may print into a file")
+            } else if awk_print_redirects(text) {
+                Some("prints into a file")
             } else {
                 None
             }
         }
         Script::Sed => sed_runs_code(text),
+        Script::Python => python_runs_code(text),
+        Script::Node => words_run_code(text, NODE_REACH, "reaches processes, the network or dynamic code"),
+        Script::Perl => words_run_code(text, PERL_REACH, "runs programs, opens pipes or loads code"),
+        Script::Ruby => words_run_code(text, RUBY_REACH, "runs programs, opens connections or loads code"),
     }
+}
+
+/// Modules a `python -c` program may import and still only compute: none
+/// of them starts programs or opens connections.
+const PYTHON_PURE_MODULES: &[&str] = &[
+    "json",
+    "sys",
+    "math",
+    "cmath",
+    "re",
+    "datetime",
+    "time",
+    "random",
+    "itertools",
+    "functools",
+    "collections",
+    "string",
+    "textwrap",
+    "pathlib",
+    "platform",
+    "hashlib",
+    "hmac",
+    "base64",
+    "csv",
+    "statistics",
+    "decimal",
+    "fractions",
+    "uuid",
+    "pprint",
+    "tomllib",
+    "configparser",
+    "argparse",
+    "glob",
+    "fnmatch",
+    "difflib",
+    "struct",
+    "binascii",
+    "zlib",
+    "locale",
+    "unicodedata",
+    "enum",
+    "dataclasses",
+    "typing",
+    "operator",
+    "heapq",
+    "bisect",
+    "array",
+    "copy",
+    "calendar",
+    "secrets",
+    "shlex",
+    "io",
+    "contextlib",
+    "abc",
+    "numbers",
+    "keyword",
+    "ast",
+    "traceback",
+    "warnings",
+    "sysconfig",
+    "html",
+    "xml",
+    "gzip",
+    "bz2",
+    "lzma",
+    "zipfile",
+    "tarfile",
+];
+
+/// Why a `python -c` program may do more than compute: an import outside
+/// [`PYTHON_PURE_MODULES`], a dunder (`__import__`, `__builtins__`), a
+/// builtin that runs or reaches code by name, or an attribute path to a
+/// module that does (`pathlib.os`, `sys.modules`).
+fn python_runs_code(code: &str) -> Option<&'static str> {
+    if code.contains("__") {
+        return Some("reaches Python's internals (`__…__`)");
+    }
+    const BUILTINS: &[&str] =
+        &["exec", "eval", "compile", "getattr", "setattr", "globals", "locals", "vars", "breakpoint"];
+    if identifiers(code).any(|(word, next)| BUILTINS.contains(&word) && next == Some('(')) {
+        return Some("runs code built at run time");
+    }
+    if code.contains(".os") || code.contains("sys.modules") || code.contains(".subprocess") {
+        return Some("reaches a module that runs programs");
+    }
+    let statements = code.split([';', '\n']).map(str::trim);
+    for statement in statements {
+        let modules: Vec<&str> = if let Some(rest) = statement.strip_prefix("import ") {
+            rest.split(',').map(|m| m.split_whitespace().next().unwrap_or_default()).collect()
+        } else if let Some(rest) = statement.strip_prefix("from ") {
+            rest.split_whitespace().next().into_iter().collect()
+        } else {
+            continue;
+        };
+        let pure = |module: &&str| PYTHON_PURE_MODULES.contains(&module.split('.').next().unwrap_or_default());
+        if !modules.iter().all(pure) {
+            return Some("imports a module that can run programs or open connections");
+        }
+    }
+    None
+}
+
+/// Identifiers of `code` with the character that follows each.
+fn identifiers(code: &str) -> impl Iterator<Item = (&str, Option<char>)> {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut rest = code;
+    std::iter::from_fn(move || {
+        let start = rest.find(is_word)?;
+        let after = &rest[start..];
+        let end = after.find(|c: char| !is_word(c)).unwrap_or(after.len());
+        let word = &after[..end];
+        rest = &after[end..];
+        Some((word, rest.trim_start().chars().next()))
+    })
+}
+
+/// Words that let node code start programs, reach the network or build
+/// code at run time.
+const NODE_REACH: &[&str] = &[
+    "child_process",
+    "spawn",
+    "exec",
+    "execSync",
+    "fork",
+    "fetch",
+    "http",
+    "https",
+    "http2",
+    "net",
+    "dgram",
+    "tls",
+    "dns",
+    "eval",
+    "Function",
+    "constructor",
+    "import",
+    "binding",
+    "dlopen",
+    "worker_threads",
+    "vm",
+    "cluster",
+    "inspector",
+    "XMLHttpRequest",
+    "WebSocket",
+    "globalThis",
+    "mainModule",
+    "Deno",
+    "Bun",
+    "__proto__",
+];
+const PERL_REACH: &[&str] = &[
+    "system", "exec", "qx", "open", "pipe", "fork", "socket", "Socket", "LWP", "HTTP", "IO", "eval", "require", "use",
+    "do", "syscall", "glob", "readpipe",
+];
+const RUBY_REACH: &[&str] = &[
+    "system",
+    "exec",
+    "spawn",
+    "popen",
+    "open",
+    "Open3",
+    "Socket",
+    "TCPSocket",
+    "Net",
+    "URI",
+    "eval",
+    "require",
+    "load",
+    "send",
+    "__send__",
+    "public_send",
+    "Kernel",
+    "Process",
+    "fork",
+    "syscall",
+    "instance_eval",
+    "class_eval",
+    "const_get",
+    "ObjectSpace",
+    "method",
+    "IO",
+    "File",
+];
+
+/// Why code may do more than compute: one of `reach` as a word, a
+/// backtick (perl and ruby run commands in them), `%x`, or a `require` of
+/// a module by a name only known at run time.
+fn words_run_code(code: &str, reach: &[&str], what: &'static str) -> Option<&'static str> {
+    if code.contains('`') || code.contains("%x") {
+        return Some("runs commands in backticks");
+    }
+    if identifiers(code).any(|(word, _)| reach.contains(&word)) {
+        return Some(what);
+    }
+    // `require` (node's: perl and ruby name it in `reach`) only of pure
+    // modules or of a JSON file.
+    for call in code.split("require(").skip(1) {
+        let name = call.trim_start().trim_start_matches(['"', '\'']);
+        let name = name.split(['"', '\'']).next().unwrap_or_default();
+        let pure =
+            ["path", "util", "assert", "url", "querystring", "crypto", "buffer", "events", "string_decoder", "os"];
+        if !(pure.contains(&name) || name.ends_with(".json")) {
+            return Some("loads a module that can run programs or open connections");
+        }
+    }
+    None
+}
+
+/// The bytes of an awk program outside string literals, with their index.
+fn awk_code(text: &str) -> impl Iterator<Item = (usize, u8)> + '_ {
+    let mut in_string = false;
+    let mut escaped = false;
+    text.bytes().enumerate().filter(move |&(_, byte)| {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            return false;
+        }
+        if byte == b'"' {
+            in_string = true;
+            return false;
+        }
+        true
+    })
+}
+
+/// A `|` outside strings that is not half of `||`.
+fn awk_pipes(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let pipe_at = |index: Option<usize>| index.and_then(|i| bytes.get(i)) == Some(&b'|');
+    awk_code(text).any(|(index, byte)| byte == b'|' && !pipe_at(Some(index + 1)) && !pipe_at(index.checked_sub(1)))
+}
+
+/// `print … > FILE` or `>> FILE`: a `>` after `print` or `printf`, before
+/// the statement ends, outside parentheses and strings (`print (a > b)`
+/// and `NR > 1 { print }` compare).
+fn awk_print_redirects(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut in_print = false;
+    let mut depth = 0usize;
+    for (index, byte) in awk_code(text) {
+        if !in_print {
+            let starts_word = index == 0 || !bytes.get(index - 1).copied().is_some_and(is_word);
+            if starts_word && text[index..].starts_with("print") {
+                in_print = true;
+                depth = 0;
+            }
+            continue;
+        }
+        match byte {
+            b'(' => depth += 1,
+            b')' => depth = depth.saturating_sub(1),
+            b';' | b'}' | b'\n' if depth == 0 => in_print = false,
+            b'>' if depth == 0 => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// sed commands `e`, `w`, `W`, `r`, `R` and the `s` flags `e` and `w`.
@@ -426,15 +1024,28 @@ mod tests {
         assert_eq!(of("cat", &["a", "-n", "b"]).reads, ["a", "b"]);
         assert_eq!(
             of("cp", &["-r", "src", "dst"]),
-            Effects { reads: vec!["src".into()], writes: vec!["dst".into()], ..Effects::default() }
+            Effects {
+                reads: vec!["src".into()],
+                destination: Some(("dst".into(), vec!["src".into()])),
+                ..Effects::default()
+            }
         );
-        assert_eq!(of("cp", &["x", "-t", "dir"]).writes, ["dir"]);
+        assert_eq!(of("cp", &["x", "-t", "dir"]).into, [("dir".to_owned(), vec!["x".to_owned()])]);
+        assert_eq!(of("ln", &["-s", "../t", "link"]).links, [("link".to_owned(), "../t".to_owned())]);
+        assert_eq!(
+            of("curl", &["-fsSL", "https://example.com:8443/x"]).connections,
+            [("example.com".to_owned(), 8443)]
+        );
+        assert_eq!(of("find", &["src", "-name", "*.rs"]).reads, ["src"]);
+        assert_eq!(of("find", &["-name", "x"]).reads, ["."]);
+        assert_eq!(of("rm", &["-rf", "a"]).deleted_trees, ["a"]);
+        assert_eq!(of("rm", &["-f", "a"]).deleted_trees, Vec::<String>::new());
         assert_eq!(of("sort", &["-o", "out", "in"]).writes, ["out"]);
         assert_eq!(of("sort", &["-oout", "in"]).writes, ["out"]);
         assert_eq!(of("sort", &["--output=out", "in"]).reads, ["in"]);
         assert_eq!(of("tee", &["-a", "~/.bashrc"]).writes, ["~/.bashrc"]);
-        assert_eq!(of("ln", &["-sf", "a", "b"]).writes, ["b"]);
-        assert_eq!(of("uniq", &["in", "out"]).writes, ["out"]);
+        assert_eq!(of("ln", &["-sf", "a", "b"]).destination, Some(("b".to_owned(), vec!["a".to_owned()])));
+        assert_eq!(of("uniq", &["in", "out"]).destination, Some(("out".to_owned(), vec!["in".to_owned()])));
         assert_eq!(of("grep", &["-r", ".", "~/.ssh"]).reads, ["~/.ssh"]);
         assert_eq!(of("grep", &["-e", "x", "file"]).reads, ["file"]);
         assert_eq!(of("cut", &["-c1-", "f"]).reads, ["f"]);

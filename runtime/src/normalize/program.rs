@@ -23,6 +23,9 @@ pub enum ProgramLookup {
     /// exist, at these absolute paths (regular files, no symlinks), and
     /// nothing is read from disk.
     Fixture(Vec<(String, PathBuf)>),
+    /// The first of several lookups that finds the name: a `PATH` the
+    /// command line set, around the one it started with.
+    Chain(Vec<ProgramLookup>),
 }
 
 impl ProgramLookup {
@@ -32,6 +35,7 @@ impl ProgramLookup {
         match self {
             ProgramLookup::Search(dirs) => dirs.iter().map(|dir| dir.join(name)).find(|c| is_executable(c)),
             ProgramLookup::Fixture(programs) => programs.iter().find(|(n, _)| n == name).map(|(_, p)| p.clone()),
+            ProgramLookup::Chain(lookups) => lookups.iter().find_map(|lookup| lookup.search(name)),
         }
     }
 
@@ -95,7 +99,10 @@ pub(crate) struct ProgramResolver<'a> {
 }
 
 impl ProgramResolver<'_> {
-    pub(crate) fn resolve(&self, spelled: &str, cwd: &Path) -> Program {
+    /// Locates `spelled` (in `search` when the command line set `PATH`)
+    /// and decides whether it is trusted.
+    pub(crate) fn resolve(&self, spelled: &str, cwd: &Path, search: Option<&ProgramLookup>) -> Program {
+        let lookup = search.unwrap_or(self.lookup);
         // Builtins run inside the shell: there is no file to plant.
         if SHELL_BUILTINS.contains(&spelled) {
             return Program::trusted_name(spelled);
@@ -106,14 +113,14 @@ impl ProgramResolver<'_> {
         // Where it is found, nothing resolved yet.
         let located = if spelled.contains('/') {
             let located = path::absolute(spelled, cwd, self.home);
-            if let ProgramLookup::Fixture(programs) = self.lookup
+            if let ProgramLookup::Fixture(programs) = lookup
                 && !programs.iter().any(|(_, p)| *p == located)
             {
                 return untrusted(names);
             }
             located
         } else {
-            match self.lookup.search(spelled) {
+            match lookup.search(spelled) {
                 Some(found) => found,
                 None => return untrusted(names),
             }
@@ -135,13 +142,18 @@ impl ProgramResolver<'_> {
         if let Some(known) = self.trust.cache.lock().ok().and_then(|cache| cache.get(located).cloned()) {
             return known;
         }
-        let (resolved, chain) = match self.lookup {
-            ProgramLookup::Fixture(_) => (located.to_path_buf(), fixture_chain(located)),
+        // A fixture's programs are not read from disk; anything else is
+        // (a `PATH` the command line set can lead there).
+        let fixture =
+            matches!(self.lookup, ProgramLookup::Fixture(programs) if programs.iter().any(|(_, p)| p == located));
+        let (resolved, chain) = if fixture {
+            (located.to_path_buf(), fixture_chain(located))
+        } else {
             // The walk sees the sandbox's mounts as the judge does (a
             // program under `/tmp` is one in `${tmp}`).
-            ProgramLookup::Search(_) => path::resolve_recording(located, self.mounts),
+            path::resolve_recording(located, self.mounts)
         };
-        let found = (matches!(self.lookup, ProgramLookup::Fixture(_)) || is_executable(&resolved)).then(|| {
+        let found = (fixture || is_executable(&resolved)).then(|| {
             let trusted = self.trust.unwritable(&chain) && self.trust.in_bin_dirs(located, &resolved);
             Located { resolved, trusted }
         });

@@ -20,6 +20,11 @@ use shuck_parser::parser::{ParseStatus, Parser};
 
 /// Longest shell text analysed.
 pub(crate) const MAX_SHELL_BYTES: usize = 64 * 1024;
+/// Stands for the `PATH` the text started with in a `PATH` the text set.
+pub(crate) const PATH_MARKER: &str = "\u{0}PATH\u{0}";
+
+/// Most values of a `for` loop judged one by one.
+const MAX_LOOP_VALUES: usize = 16;
 /// Deepest nesting of `(`, `{` and substitutions analysed.
 const MAX_NESTING: usize = 64;
 const PARSER_STACK_BYTES: usize = 16 * 1024 * 1024;
@@ -48,6 +53,10 @@ pub(crate) enum Extracted {
         /// The working directory after `cd`s seen so far, when known; `None`
         /// for the starting directory.
         cwd: CwdState,
+        /// The `PATH` the command is looked up in, when the text set it:
+        /// directories in order, [`PATH_MARKER`] standing for the `PATH`
+        /// the text started with.
+        search: Option<Vec<String>>,
     },
     Redirect {
         label: String,
@@ -81,7 +90,14 @@ const MAX_IDLE_PARSERS: usize = 4;
 struct ParseJob {
     source: String,
     home: String,
-    reply: mpsc::Sender<Vec<Extracted>>,
+    reply: mpsc::Sender<Walked>,
+}
+
+/// What the parser thread found: the extracted commands, and how many
+/// substitution bodies the walk judged.
+struct Walked {
+    extracted: Vec<Extracted>,
+    substitutions: usize,
 }
 
 /// A thread that parses and walks shell text, one job at a time.
@@ -105,9 +121,20 @@ impl ParserThread {
     }
 }
 
-fn parse_and_walk(source: &str, home: &str) -> Vec<Extracted> {
+fn parse_and_walk(source: &str, home: &str) -> Walked {
     let result = Parser::with_dialect(source, ShellDialect::Bash).parse();
-    let mut walker = Walker { source, home, out: Vec::new() };
+    // `$HOME` and `$PWD` are expanded unless the text may set them.
+    let expand_variables = only_read(source, "HOME") && only_read(source, "PWD");
+    let mut walker = Walker {
+        source,
+        home,
+        expand_variables,
+        out: Vec::new(),
+        substitutions: 0,
+        bindings: Vec::new(),
+        search: None,
+        reading_path: false,
+    };
     if result.status != ParseStatus::Clean {
         walker.out.push(Extracted::Unanalysable {
             label: shorten(source),
@@ -117,7 +144,7 @@ fn parse_and_walk(source: &str, home: &str) -> Vec<Extracted> {
     if result.status != ParseStatus::Fatal {
         walker.seq(&result.file.body, &mut CwdState::Start);
     }
-    walker.out
+    Walked { extracted: walker.out, substitutions: walker.substitutions }
 }
 
 /// Extracts the commands of `text`. `home` expands `~`.
@@ -139,27 +166,38 @@ pub(crate) fn extract(text: &str, home: &str) -> Vec<Extracted> {
         }];
     }
     let mut out = Vec::new();
-    for reason in substitution_scan(text) {
-        out.push(Extracted::Unanalysable { label: label(), reason: reason.to_owned() });
-    }
+    // The scan is the backstop for substitutions the parser might not
+    // see: when the walk judged fewer substitution bodies than the scan
+    // counts, each kind found is unanalysable.
+    let (reasons, scanned) = substitution_scan(text);
+    let backstop = |out: &mut Vec<Extracted>| {
+        for reason in &reasons {
+            out.push(Extracted::Unanalysable { label: label(), reason: (*reason).to_owned() });
+        }
+    };
 
     // Parsing runs on a parser thread with a big stack (hostile text must
     // not overflow the caller's), kept between calls: starting a thread
     // per call costs more than parsing a command.
     let worker = IDLE_PARSERS.lock().ok().and_then(|mut idle| idle.pop()).or_else(ParserThread::start);
     let Some(worker) = worker else {
+        backstop(&mut out);
         out.push(Extracted::Unanalysable { label: label(), reason: "could not start the shell parser".to_owned() });
         return out;
     };
     let (reply, receiver) = mpsc::channel();
     let job = ParseJob { source: text.to_owned(), home: home.to_owned(), reply };
     if worker.jobs.send(job).is_err() {
+        backstop(&mut out);
         out.push(Extracted::Unanalysable { label: label(), reason: "the shell parser stopped".to_owned() });
         return out;
     }
     match receiver.recv_timeout(PARSER_TIMEOUT) {
-        Ok(extracted) => {
-            out.extend(extracted);
+        Ok(walked) => {
+            if walked.substitutions < scanned {
+                backstop(&mut out);
+            }
+            out.extend(walked.extracted);
             if let Ok(mut idle) = IDLE_PARSERS.lock()
                 && idle.len() < MAX_IDLE_PARSERS
             {
@@ -168,12 +206,42 @@ pub(crate) fn extract(text: &str, home: &str) -> Vec<Extracted> {
         }
         // The thread is dropped: it ends once the parse does, since no
         // more work can reach it.
-        Err(_) => out.push(Extracted::Unanalysable {
-            label: label(),
-            reason: "the shell parser did not finish in time".to_owned(),
-        }),
+        Err(_) => {
+            backstop(&mut out);
+            out.push(Extracted::Unanalysable {
+                label: label(),
+                reason: "the shell parser did not finish in time".to_owned(),
+            });
+        }
     }
     out
+}
+
+/// Whether every mention of the variable `name` in `text` reads it as
+/// `$NAME` or `${NAME}`: nothing can set it (`NAME=`, `read NAME`,
+/// `export NAME`, `for NAME in`, `${NAME:=…}`).
+fn only_read(text: &str, name: &str) -> bool {
+    let bytes = text.as_bytes();
+    let is_ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut from = 0;
+    while let Some(found) = text[from..].find(name) {
+        let start = from + found;
+        let end = start + name.len();
+        from = end;
+        let before = start.checked_sub(1).and_then(|i| bytes.get(i)).copied();
+        let after = bytes.get(end).copied();
+        if before.is_some_and(is_ident) || after.is_some_and(is_ident) {
+            continue; // part of another name
+        }
+        let plain = before == Some(b'$');
+        let braced = before == Some(b'{')
+            && start.checked_sub(2).and_then(|i| bytes.get(i)) == Some(&b'$')
+            && after == Some(b'}');
+        if !plain && !braced {
+            return false;
+        }
+    }
+    true
 }
 
 fn shorten(text: &str) -> String {
@@ -209,9 +277,13 @@ fn nesting_depth(text: &str) -> usize {
 /// Command substitutions, backticks and process substitutions outside
 /// single quotes. Arithmetic `$((` is not a substitution, but one nested in
 /// it is found.
-fn substitution_scan(text: &str) -> Vec<&'static str> {
+fn substitution_scan(text: &str) -> (Vec<&'static str>, usize) {
     let mut found = Vec::new();
+    let mut count = 0;
+    let mut backticks = 0;
+    let mut nested_backticks = false;
     let mut note = |reason: &'static str| {
+        count += 1;
         if !found.contains(&reason) {
             found.push(reason);
         }
@@ -223,7 +295,14 @@ fn substitution_scan(text: &str) -> Vec<&'static str> {
     while let Some(&byte) = bytes.get(index) {
         let next = bytes.get(index + 1).copied();
         match byte {
-            b'\\' if !in_single => index += 1,
+            b'\\' if !in_single => {
+                // `\`` inside backticks opens a nested substitution, which
+                // the parser may read as a literal: the backstop must hold.
+                if backticks % 2 == 1 && next == Some(b'`') {
+                    nested_backticks = true;
+                }
+                index += 1;
+            }
             b'\'' if !in_double => {
                 // `$'…'` is ANSI-C quoting: backslash escapes apply inside.
                 in_single = !in_single;
@@ -237,7 +316,11 @@ fn substitution_scan(text: &str) -> Vec<&'static str> {
                 }
             }
             b'`' if !in_single => {
-                note("backtick command substitution runs a command whose output is only known at run time")
+                // An opening and a closing backtick make one substitution.
+                backticks += 1;
+                if backticks % 2 == 1 {
+                    note("backtick command substitution runs a command whose output is only known at run time");
+                }
             }
             b'<' | b'>' if !in_single && !in_double && next == Some(b'(') => {
                 note("process substitution `<(…)`/`>(…)` runs a command in the background");
@@ -246,7 +329,11 @@ fn substitution_scan(text: &str) -> Vec<&'static str> {
         }
         index += 1;
     }
-    found
+    if nested_backticks {
+        found.push("nested backtick command substitution runs commands the parser may read as text");
+        count = usize::MAX;
+    }
+    (found, count)
 }
 
 /// Programs that run code given on standard input.
@@ -274,7 +361,17 @@ const INTERPRETERS: &[&str] = &[
 struct Walker<'a> {
     source: &'a str,
     home: &'a str,
+    /// Whether `$HOME` and `$PWD` are known (nothing in the text sets them).
+    expand_variables: bool,
     out: Vec<Extracted>,
+    /// Substitution bodies walked, for the backstop scan.
+    substitutions: usize,
+    /// `for` loop variables and the value of the pass being walked.
+    bindings: Vec<(String, String)>,
+    /// The `PATH` set by `PATH=…` or `export PATH=…` earlier in this shell.
+    search: Option<Vec<String>>,
+    /// While reading a `PATH` value: `$PATH` is [`PATH_MARKER`].
+    reading_path: bool,
 }
 
 impl Walker<'_> {
@@ -315,7 +412,8 @@ impl Walker<'_> {
                 RedirectTarget::Heredoc(heredoc) => {
                     for part in &heredoc.body.parts {
                         if let HeredocBodyPart::CommandSubstitution { body, .. } = &part.kind {
-                            self.seq(body, &mut cwd.clone());
+                            self.substitutions += 1;
+                            self.isolated(|walker| walker.seq(body, &mut cwd.clone()));
                         }
                     }
                 }
@@ -323,14 +421,25 @@ impl Walker<'_> {
         }
         match &stmt.command {
             Command::Simple(simple) => {
+                let name_text = simple.name.span.slice(self.source);
+                let bare = name_text.is_empty() && simple.args.is_empty();
+                let mut search = self.search.clone();
                 for assignment in simple.assignments.iter() {
                     if let shuck_ast::AssignmentValue::Scalar(word) = &assignment.value {
                         self.word_commands(word, cwd);
+                        if assignment.target.name.as_str() == "PATH"
+                            && let Some(dirs) = self.path_value(word)
+                        {
+                            // A prefix sets it for the command, a bare
+                            // assignment for the rest of the shell.
+                            search = Some(dirs);
+                            continue;
+                        }
                     }
                     self.setting(&assignment.target.name, &label);
                 }
-                let name_text = simple.name.span.slice(self.source);
-                if name_text.is_empty() && simple.args.is_empty() {
+                if bare {
+                    self.search = search;
                     return;
                 }
                 self.word_commands(&simple.name, cwd);
@@ -349,7 +458,7 @@ impl Walker<'_> {
                     });
                 }
                 self.special_builtin(&argv, &label, cwd);
-                self.out.push(Extracted::Command { label, argv, cwd: cwd.clone() });
+                self.out.push(Extracted::Command { label, argv, cwd: cwd.clone(), search });
             }
             Command::Builtin(_) => {}
             Command::Decl(decl) => {
@@ -366,10 +475,19 @@ impl Walker<'_> {
                             argv.push(self.word(word));
                         }
                         shuck_ast::DeclOperand::Assignment(assignment) => {
+                            let mut path = None;
                             if let shuck_ast::AssignmentValue::Scalar(word) = &assignment.value {
                                 self.word_commands(word, cwd);
+                                if assignment.target.name.as_str() == "PATH" {
+                                    path = self.path_value(word);
+                                }
                             }
-                            self.setting(&assignment.target.name, &label);
+                            // `export PATH=…`: the rest of the shell looks
+                            // programs up there.
+                            match path {
+                                Some(dirs) => self.search = Some(dirs),
+                                None => self.setting(&assignment.target.name, &label),
+                            }
                             argv.push(ShellWord::Static(assignment.span.slice(self.source).to_owned()));
                         }
                         shuck_ast::DeclOperand::Name(name) => {
@@ -378,25 +496,25 @@ impl Walker<'_> {
                         }
                     }
                 }
-                self.out.push(Extracted::Command { label, argv, cwd: cwd.clone() });
+                self.out.push(Extracted::Command { label, argv, cwd: cwd.clone(), search: self.search.clone() });
             }
             Command::Binary(binary) => {
                 if matches!(binary.op, shuck_ast::BinaryOp::Pipe | shuck_ast::BinaryOp::PipeAll) {
                     // Each side of a pipeline runs in its own subshell.
-                    self.stmt(&binary.left, &mut cwd.clone());
-                    self.stmt(&binary.right, &mut cwd.clone());
+                    self.isolated(|walker| walker.stmt(&binary.left, &mut cwd.clone()));
+                    self.isolated(|walker| walker.stmt(&binary.right, &mut cwd.clone()));
                 } else {
                     self.stmt(&binary.left, cwd);
                     self.stmt(&binary.right, cwd);
                 }
             }
             Command::Compound(compound) => self.compound(compound, cwd),
-            Command::Function(function) => self.stmt(&function.body, &mut cwd.clone()),
+            Command::Function(function) => self.isolated(|walker| walker.stmt(&function.body, &mut cwd.clone())),
             Command::AnonymousFunction(function) => {
                 for arg in &function.args {
                     self.word_commands(arg, cwd);
                 }
-                self.stmt(&function.body, &mut cwd.clone());
+                self.isolated(|walker| walker.stmt(&function.body, &mut cwd.clone()));
             }
         }
     }
@@ -433,6 +551,10 @@ impl Walker<'_> {
             "enable" => self.out.push(Extracted::Unanalysable {
                 label: label.to_owned(),
                 reason: "`enable` can load builtins from a shared object".to_owned(),
+            }),
+            "exec" if argv.len() == 1 => self.out.push(Extracted::Unanalysable {
+                label: label.to_owned(),
+                reason: "`exec` with only redirections changes the open files of every later command".to_owned(),
             }),
             "alias" => self.out.push(Extracted::Unanalysable {
                 label: label.to_owned(),
@@ -475,7 +597,17 @@ impl Walker<'_> {
                 for word in c.words.iter().flatten() {
                     self.word_commands(word, cwd);
                 }
-                self.seq(&c.body, cwd);
+                match self.loop_values(c) {
+                    // The body once per value, the variable bound to it.
+                    Some((name, values)) => {
+                        for value in values {
+                            self.bindings.push((name.clone(), value));
+                            self.seq(&c.body, cwd);
+                            self.bindings.pop();
+                        }
+                    }
+                    None => self.seq(&c.body, cwd),
+                }
             }
             CompoundCommand::Repeat(c) => {
                 self.word_commands(&c.count, cwd);
@@ -508,7 +640,7 @@ impl Walker<'_> {
                 }
                 self.seq(&c.body, cwd);
             }
-            CompoundCommand::Subshell(body) => self.seq(body, &mut cwd.clone()),
+            CompoundCommand::Subshell(body) => self.isolated(|walker| walker.seq(body, &mut cwd.clone())),
             CompoundCommand::BraceGroup(body) => self.seq(body, cwd),
             CompoundCommand::Arithmetic(_) => {}
             CompoundCommand::Time(c) => {
@@ -524,9 +656,10 @@ impl Walker<'_> {
                     label,
                     argv: vec![ShellWord::Static("[[".to_owned())],
                     cwd: cwd.clone(),
+                    search: None,
                 });
             }
-            CompoundCommand::Coproc(c) => self.stmt(&c.body, &mut cwd.clone()),
+            CompoundCommand::Coproc(c) => self.isolated(|walker| walker.stmt(&c.body, &mut cwd.clone())),
             CompoundCommand::Always(c) => {
                 self.seq(&c.body, cwd);
                 self.seq(&c.always_body, cwd);
@@ -557,7 +690,8 @@ impl Walker<'_> {
     fn part_commands(&mut self, part: &WordPart, cwd: &CwdState) {
         match part {
             WordPart::CommandSubstitution { body, .. } | WordPart::ProcessSubstitution { body, .. } => {
-                self.seq(body, &mut cwd.clone());
+                self.substitutions += 1;
+                self.isolated(|walker| walker.seq(body, &mut cwd.clone()));
             }
             WordPart::DoubleQuoted { parts, .. } => {
                 for part in parts {
@@ -583,9 +717,136 @@ impl Walker<'_> {
         if word.has_active_brace_expansion() {
             return ShellWord::Dynamic;
         }
-        match shuck_ast::static_command_name_text(word, self.source) {
+        let text =
+            if (self.expand_variables || self.reading_path || !self.bindings.is_empty()) && has_variable(&word.parts) {
+                let mut text = String::new();
+                self.expand_parts(&word.parts, false, &mut text).then_some(std::borrow::Cow::Owned(text))
+            } else {
+                shuck_ast::static_command_name_text(word, self.source)
+            };
+        match text {
             Some(text) => self.tilde(word, &text).map_or(ShellWord::Dynamic, ShellWord::Static),
             None => ShellWord::Dynamic,
+        }
+    }
+
+    /// Walks `walk` as a subshell does: a `PATH` it sets stays inside.
+    fn isolated(&mut self, walk: impl FnOnce(&mut Self)) {
+        let saved = self.search.clone();
+        walk(self);
+        self.search = saved;
+    }
+
+    /// The directories of a static `PATH` value, `$PATH` in it standing
+    /// for the `PATH` before (the one the text set earlier, or
+    /// [`PATH_MARKER`]); an empty entry is the current directory, as for
+    /// the shell. `None` when the value is only known at run time.
+    fn path_value(&mut self, word: &Word) -> Option<Vec<String>> {
+        self.reading_path = true;
+        let value = self.word(word);
+        self.reading_path = false;
+        let ShellWord::Static(text) = value else { return None };
+        let mut dirs = Vec::new();
+        for entry in text.split(':') {
+            match entry {
+                PATH_MARKER => match &self.search {
+                    Some(before) => dirs.extend(before.iter().cloned()),
+                    None => dirs.push(PATH_MARKER.to_owned()),
+                },
+                "" => dirs.push(".".to_owned()),
+                dir => dirs.push(dir.to_owned()),
+            }
+        }
+        Some(dirs)
+    }
+
+    /// The value of a variable the walk knows: a `for` variable in its
+    /// pass, `$HOME` the home directory, `$PWD` the directory the command
+    /// runs in (`.`).
+    fn variable(&self, name: &str) -> Option<String> {
+        if let Some((_, value)) = self.bindings.iter().rev().find(|(bound, _)| bound == name) {
+            return Some(value.clone());
+        }
+        if self.reading_path && name == "PATH" {
+            return Some(PATH_MARKER.to_owned());
+        }
+        match name {
+            "HOME" if self.expand_variables => Some(self.home.trim_end_matches('/').to_owned()),
+            "PWD" if self.expand_variables => Some(".".to_owned()),
+            _ => None,
+        }
+    }
+
+    /// A `for NAME in WORDS` whose words are all static (at most
+    /// [`MAX_LOOP_VALUES`]) and whose body never sets NAME.
+    fn loop_values(&self, command: &shuck_ast::ForCommand) -> Option<(String, Vec<String>)> {
+        let [target] = command.targets.as_slice() else { return None };
+        let name = target.name.as_ref()?.as_str().to_owned();
+        let words = command.words.as_ref()?;
+        if words.len() > MAX_LOOP_VALUES || matches!(name.as_str(), "HOME" | "PWD") {
+            return None;
+        }
+        if !only_read(command.body.span.slice(self.source), &name) {
+            return None;
+        }
+        words
+            .iter()
+            .map(|word| match self.word(word) {
+                ShellWord::Static(text) => Some(text),
+                ShellWord::Dynamic => None,
+            })
+            .collect::<Option<Vec<String>>>()
+            .map(|values| (name, values))
+    }
+
+    /// Appends the static text of `parts` with known variables expanded;
+    /// `false` when any part is only known at run time.
+    fn expand_parts(&self, parts: &[shuck_ast::WordPartNode], quoted: bool, out: &mut String) -> bool {
+        let mut run: Vec<shuck_ast::WordPartNode> = Vec::new();
+        for part in parts {
+            let value = match &part.kind {
+                WordPart::Variable(name) => Some(self.variable(name.as_str())),
+                WordPart::Parameter(expansion) => Some(self.variable(expansion.raw_body.slice(self.source))),
+                WordPart::DoubleQuoted { parts: inner, .. } if has_variable(inner) => {
+                    if !self.static_run(&mut run, quoted, out) || !self.expand_parts(inner, true, out) {
+                        return false;
+                    }
+                    continue;
+                }
+                _ => None,
+            };
+            match value {
+                Some(Some(value)) => {
+                    if !self.static_run(&mut run, quoted, out) {
+                        return false;
+                    }
+                    out.push_str(&value);
+                }
+                Some(None) => return false,
+                None => run.push(part.clone()),
+            }
+        }
+        self.static_run(&mut run, quoted, out)
+    }
+
+    /// Appends the static text of a run of parts (decoded as inside double
+    /// quotes when `quoted`) and empties the run.
+    fn static_run(&self, run: &mut Vec<shuck_ast::WordPartNode>, quoted: bool, out: &mut String) -> bool {
+        let Some(first) = run.first() else { return true };
+        let span = first.span;
+        let parts = std::mem::take(run);
+        let parts = if quoted {
+            vec![shuck_ast::WordPartNode::new(WordPart::DoubleQuoted { parts, dollar: false }, span)]
+        } else {
+            parts
+        };
+        let word = Word { parts, span, brace_syntax: Vec::new() };
+        match shuck_ast::static_command_name_text(&word, self.source) {
+            Some(text) => {
+                out.push_str(&text);
+                true
+            }
+            None => false,
         }
     }
 
@@ -614,6 +875,16 @@ impl Walker<'_> {
             _ => Some(text.to_owned()),
         }
     }
+}
+
+/// Whether a variable expansion appears in `parts`, double quotes
+/// included.
+fn has_variable(parts: &[shuck_ast::WordPartNode]) -> bool {
+    parts.iter().any(|part| match &part.kind {
+        WordPart::Variable(_) | WordPart::Parameter(_) => true,
+        WordPart::DoubleQuoted { parts, .. } => has_variable(parts),
+        _ => false,
+    })
 }
 
 pub(crate) fn basename(program: &str) -> &str {
@@ -659,7 +930,14 @@ mod tests {
 
     #[test]
     fn nested_and_dynamic_commands() {
-        assert_eq!(commands("echo $(rm -rf /)"), ["unanalysable: command", "rm -rf /", "echo <?>"]);
+        // A substitution the walk judged is no longer unanalysable: its
+        // command is a part, its output an unknown word.
+        assert_eq!(commands("echo $(rm -rf /)"), ["rm -rf /", "echo <?>"]);
+        assert_eq!(commands("cat \"$HOME/.ssh/id_rsa\" $PWD/x"), ["cat /home/u/.ssh/id_rsa ./x"]);
+        assert_eq!(commands("HOME=/tmp; cat $HOME/x"), ["unanalysable: setting", "cat <?>"]);
+        assert_eq!(commands("for f in a b; do cat \"$f\"; done"), ["cat a", "cat b"]);
+        assert_eq!(commands("for f in a; do f=x; cat $f; done"), ["cat <?>"]);
+        assert_eq!(commands("exec 3> x")[1], "unanalysable: `exec`");
         assert_eq!(commands("$CMD --flag"), ["unanalysable: the", "<?> --flag"]);
         assert_eq!(commands("eval \"$X\""), ["unanalysable: `eval`", "eval <?>"]);
         assert_eq!(commands("{rm,-rf,/}"), ["unanalysable: the", "<?>"]);

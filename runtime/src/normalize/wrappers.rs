@@ -96,6 +96,13 @@ pub(crate) fn unwrap(program: &str, argv: &[Word]) -> Unwrapped {
         },
         "xargs" => xargs(args),
         "find" => find(args),
+        "npx" | "bunx" | "pnpx" => package_runner(args),
+        "npm" | "pnpm" | "yarn" | "bun" => match args.first() {
+            Some(Word::Known(verb)) if matches!(verb.as_str(), "exec" | "x" | "dlx") => {
+                package_runner(args.get(1..).unwrap_or_default())
+            }
+            _ => Unwrapped::NotAWrapper,
+        },
         "git" => git(argv),
         _ => Unwrapped::NotAWrapper,
     }
@@ -209,11 +216,20 @@ fn shell(program: &str, args: &[Word]) -> Unwrapped {
             break;
         }
         if let Some(long) = text.strip_prefix("--") {
-            index += if matches!(long, "rcfile" | "init-file") { 2 } else { 1 };
+            let name = long.split_once('=').map_or(long, |(name, _)| name);
+            if matches!(name, "rcfile" | "init-file") {
+                return Unwrapped::Unanalysable(format!("`{program} --{name}` runs the commands of a file first"));
+            }
+            index += 1;
             continue;
         }
         if (text.starts_with('-') || text.starts_with('+')) && text.len() > 1 {
             let cluster = text.get(1..).unwrap_or_default();
+            if text.starts_with('-') && cluster.contains('i') {
+                return Unwrapped::Unanalysable(format!(
+                    "an interactive `{program} -i` runs its start-up files and reads commands from the terminal"
+                ));
+            }
             saw_c |= cluster.contains('c');
             index += if cluster.contains(['o', 'O']) { 2 } else { 1 };
             continue;
@@ -402,7 +418,41 @@ fn xargs(args: &[Word]) -> Unwrapped {
     Unwrapped::Inner { argv: vec![command], cwd: None, open_tail, also_judge_outer: false, extra }
 }
 
+/// `npx CMD …`, `npm exec -- CMD …`, `pnpm dlx CMD …`: the runner is
+/// judged (its rules see `--yes` and the like) and so is the command it
+/// runs, which it may have fetched.
+fn package_runner(args: &[Word]) -> Unwrapped {
+    let with_value = ["-p", "--package", "--cache", "--registry", "-w", "--workspace", "--prefix"];
+    let flags =
+        ["--yes", "-y", "--no", "--no-install", "-q", "--quiet", "--prefer-offline", "--offline", "-s", "--silent"];
+    if args.iter().any(|w| matches!(w, Word::Known(t) if t == "-c" || t == "--call" || t.starts_with("--call="))) {
+        return Unwrapped::Unanalysable("`npx -c` runs shell text in a package's environment".to_owned());
+    }
+    match options(args, &with_value, &flags, |_| false) {
+        Ok([]) => Unwrapped::NotAWrapper,
+        Ok(rest) => Unwrapped::Inner {
+            argv: vec![rest.to_vec()],
+            cwd: None,
+            open_tail: false,
+            also_judge_outer: true,
+            extra: Vec::new(),
+        },
+        Err(reason) => Unwrapped::Unanalysable(reason),
+    }
+}
+
 fn find(args: &[Word]) -> Unwrapped {
+    // `{}` names a file found under the starting point: with one known
+    // starting point it is judged as an entry named `{}` inside it (so a
+    // command on the files of `~/.ssh` reads under `~/.ssh`); otherwise it
+    // is only known at run time.
+    let roots: Vec<&Word> =
+        args.iter().take_while(|w| !matches!(w, Word::Known(t) if t.starts_with(['-', '(', '!', ')']))).collect();
+    let found = match roots.as_slice() {
+        [] => Some(".".to_owned()),
+        [Word::Known(root)] => Some(root.trim_end_matches('/').to_owned()),
+        _ => None,
+    };
     let mut commands = Vec::new();
     let mut index = 0;
     while let Some(word) = args.get(index) {
@@ -415,7 +465,10 @@ fn find(args: &[Word]) -> Unwrapped {
             index += 1;
             match word {
                 Word::Known(t) if t == ";" || t == "+" => break,
-                Word::Known(t) if t.contains("{}") => command.push(Word::Unknown),
+                Word::Known(t) if t.contains("{}") => command.push(match &found {
+                    Some(root) => Word::Known(t.replace("{}", &format!("{root}/{{}}"))),
+                    None => Word::Unknown,
+                }),
                 other => command.push(other.clone()),
             }
         }
@@ -427,6 +480,35 @@ fn find(args: &[Word]) -> Unwrapped {
         return Unwrapped::NotAWrapper;
     }
     Unwrapped::Inner { argv: commands, cwd: None, open_tail: false, also_judge_outer: true, extra: Vec::new() }
+}
+
+/// A `git -c KEY=VALUE` that changes presentation or identity, never what
+/// git runs or where it reads from: `user.*`, `color.*`, `advice.*` and a
+/// few others, by an allow-list (a new key that runs code stays out).
+fn harmless_git_setting(setting: &str) -> bool {
+    const PREFIXES: &[&str] = &["user.", "color.", "advice.", "i18n."];
+    const KEYS: &[&str] = &[
+        "init.defaultbranch",
+        "core.autocrlf",
+        "core.quotepath",
+        "core.safecrlf",
+        "core.filemode",
+        "core.longpaths",
+        "core.abbrev",
+        "commit.gpgsign",
+        "tag.gpgsign",
+        "pull.rebase",
+        "pull.ff",
+        "merge.ff",
+        "push.default",
+        "fetch.prune",
+        "protocol.version",
+        "diff.renames",
+        "log.showsignature",
+        "safe.directory",
+    ];
+    let key = setting.split_once('=').map_or(setting, |(key, _)| key).to_ascii_lowercase();
+    PREFIXES.iter().any(|prefix| key.starts_with(prefix) && key.len() > prefix.len()) || KEYS.contains(&key.as_str())
 }
 
 fn git(argv: &[Word]) -> Unwrapped {
@@ -444,6 +526,9 @@ fn git(argv: &[Word]) -> Unwrapped {
                     }
                     (_, next) => next.cloned(),
                 };
+                index += 2;
+            }
+            "-c" if argv.get(index + 1).is_some_and(|w| matches!(w, Word::Known(v) if harmless_git_setting(v))) => {
                 index += 2;
             }
             "-c" | "--config-env" => {
