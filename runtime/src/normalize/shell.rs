@@ -23,6 +23,10 @@ pub(crate) const MAX_SHELL_BYTES: usize = 64 * 1024;
 /// Stands for the `PATH` the text started with in a `PATH` the text set.
 pub(crate) const PATH_MARKER: &str = "\u{0}PATH\u{0}";
 
+/// Longest text parsed on the caller's stack.
+const INLINE_MAX_BYTES: usize = 2048;
+/// Deepest nesting parsed on the caller's stack.
+const INLINE_MAX_NESTING: usize = 8;
 /// Most values of a `for` loop judged one by one.
 const MAX_LOOP_VALUES: usize = 16;
 /// Deepest nesting of `(`, `{` and substitutions analysed.
@@ -165,6 +169,11 @@ pub(crate) fn extract(text: &str, home: &str) -> Vec<Extracted> {
             reason: format!("shell text nested deeper than {MAX_NESTING} levels"),
         }];
     }
+    // Short, shallow text is parsed on the caller's stack: a thread
+    // hand-off costs more than such a parse, and the nesting bound keeps
+    // the stack it needs small (a test parses the deepest such text on a
+    // 1 MiB stack, unoptimised).
+    let inline = text.len() <= INLINE_MAX_BYTES && nesting_depth(text) <= INLINE_MAX_NESTING;
     let mut out = Vec::new();
     // The scan is the backstop for substitutions the parser might not
     // see: when the walk judged fewer substitution bodies than the scan
@@ -176,6 +185,14 @@ pub(crate) fn extract(text: &str, home: &str) -> Vec<Extracted> {
         }
     };
 
+    if inline {
+        let walked = parse_and_walk(text, home);
+        if walked.substitutions < scanned {
+            backstop(&mut out);
+        }
+        out.extend(walked.extracted);
+        return out;
+    }
     // Parsing runs on a parser thread with a big stack (hostile text must
     // not overflow the caller's), kept between calls: starting a thread
     // per call costs more than parsing a command.
@@ -954,6 +971,34 @@ mod tests {
         // still splits into its four commands.
         let text = "echdtsbx $!rm\u{e} -rf| sh -c \"l!s > xc org t| sh -c \"lmst & g&it  sh -c pu ";
         assert_eq!(commands(text), ["echdtsbx <?> -rf", "sh -c l!s > xc org t| sh -c lmst", "g", "it sh -c pu"]);
+    }
+
+    #[test]
+    fn the_deepest_text_parsed_inline_fits_a_small_stack() {
+        // Every construct that nests, at the inline bound, on a stack half
+        // the smallest a caller's thread gets by default (2 MiB), in a
+        // debug build, which needs several times the stack of a release.
+        const STACK: usize = 1024 * 1024;
+        let depth = INLINE_MAX_NESTING;
+        let texts = [
+            format!("{}rm -rf /{}", "( ".repeat(depth), " )".repeat(depth)),
+            format!("echo {}x{}", "$(echo ".repeat(depth), ")".repeat(depth)),
+            format!("{}ls{}", "{ ".repeat(depth), "; }".repeat(depth)),
+            format!("{}ls{}", "if true; then ".repeat(depth), "; fi".repeat(depth)),
+            format!("echo $(( {}1{} ))", "(".repeat(depth - 2), ")".repeat(depth - 2)),
+            format!("[[ {}a == b{} ]]", "( ".repeat(depth - 2), " )".repeat(depth - 2)),
+            format!("echo {}x{}", "\"$(echo ".repeat(depth / 2), ")\"".repeat(depth / 2)),
+        ];
+        for text in texts {
+            assert!(text.len() <= INLINE_MAX_BYTES && nesting_depth(&text) <= INLINE_MAX_NESTING, "{text}");
+            let owned = text.clone();
+            let walked = std::thread::Builder::new()
+                .stack_size(STACK)
+                .spawn(move || parse_and_walk(&owned, "/home/u").extracted.len())
+                .expect("thread")
+                .join();
+            assert!(walked.is_ok_and(|n| n > 0), "{text}");
+        }
     }
 
     #[test]
