@@ -103,11 +103,9 @@ fn read_catalogues(
         let file = vtpolicy_grammar::SourceFile::new(catalogue.path.as_str(), text.as_str());
         let errors = crate::check_catalogue(&text);
         for error in &errors {
-            let end =
-                text.get(error.offset..).and_then(|rest| rest.find('\n')).map_or(text.len(), |n| error.offset + n);
             diagnostics.push(
                 Diagnostic::error(codes::BAD_PROGRAM_MODEL, error.message.clone())
-                    .at(&file, vtpolicy_grammar::Span { start: error.offset, end }),
+                    .at(&file, vtpolicy_grammar::Span { start: error.start, end: error.end }),
             );
         }
         if !errors.is_empty() {

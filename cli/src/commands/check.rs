@@ -181,10 +181,8 @@ fn check_catalogue_file(file: &str) -> Vec<Diagnostic> {
     vtpolicy_runtime::check_catalogue(&text)
         .into_iter()
         .map(|error| {
-            let end =
-                text.get(error.offset..).and_then(|rest| rest.find('\n')).map_or(text.len(), |n| error.offset + n);
             Diagnostic::error(codes::BAD_PROGRAM_MODEL, error.message)
-                .at(&source, vtpolicy_grammar::Span { start: error.offset, end })
+                .at(&source, vtpolicy_grammar::Span { start: error.start, end: error.end })
         })
         .collect()
 }

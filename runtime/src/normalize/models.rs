@@ -143,11 +143,20 @@ pub(crate) fn parse(text: &str) -> Result<HashMap<String, Model>, String> {
     Ok(out)
 }
 
-/// A problem in a program catalogue, at a byte offset of its text.
+/// A problem in a program catalogue, at a span of its text (to the end
+/// of the line it starts on).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CatalogueError {
-    pub offset: usize,
+    pub start: usize,
+    pub end: usize,
     pub message: String,
+}
+
+impl CatalogueError {
+    fn at(text: &str, start: usize, message: String) -> CatalogueError {
+        let end = text.get(start..).and_then(|rest| rest.find('\n')).map_or(text.len(), |n| start + n);
+        CatalogueError { start, end, message }
+    }
 }
 
 /// Every problem of a catalogue's text: TOML and field errors, options
@@ -157,8 +166,8 @@ pub fn check_catalogue(text: &str) -> Vec<CatalogueError> {
     let catalogue: Catalogue = match toml::from_str(text) {
         Ok(catalogue) => catalogue,
         Err(error) => {
-            let offset = error.span().map_or(0, |span| span.start);
-            return vec![CatalogueError { offset, message: error.message().trim().to_owned() }];
+            let start = error.span().map_or(0, |span| span.start);
+            return vec![CatalogueError::at(text, start, error.message().trim().to_owned())];
         }
     };
     let table_offset = |name: &str| {
@@ -175,10 +184,11 @@ pub fn check_catalogue(text: &str) -> Vec<CatalogueError> {
             if let Some(first) = owner.insert(alias, name)
                 && first != name
             {
-                errors.push(CatalogueError {
-                    offset: at,
-                    message: format!("`{alias}` is named by the models `{first}` and `{name}`"),
-                });
+                errors.push(CatalogueError::at(
+                    text,
+                    at,
+                    format!("`{alias}` is named by the models `{first}` and `{name}`"),
+                ));
             }
         }
         let lists = [
@@ -195,17 +205,15 @@ pub fn check_catalogue(text: &str) -> Vec<CatalogueError> {
         ];
         for (field, options) in lists {
             for option in options.iter().filter(|o| !o.starts_with('-') || o.len() < 2) {
-                errors.push(CatalogueError {
-                    offset: at,
-                    message: format!("`{name}`: `{option}` in `{field}` is not an option (options start with `-`)"),
-                });
+                let message = format!("`{name}`: `{option}` in `{field}` is not an option (options start with `-`)");
+                errors.push(CatalogueError::at(text, at, message));
             }
         }
         for option in model.skip_unless.iter().filter(|o| !takes_value(model, o)) {
-            errors.push(CatalogueError {
-                offset: at,
-                message: format!("`{name}`: `{option}` in `skip_unless` gives a script, so it must take a value (list it in `value_options` or `read_options`)"),
-            });
+            let message = format!(
+                "`{name}`: `{option}` in `skip_unless` gives a script, so it must take a value (list it in `value_options` or `read_options`)"
+            );
+            errors.push(CatalogueError::at(text, at, message));
         }
     }
     errors
