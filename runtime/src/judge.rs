@@ -229,8 +229,7 @@ impl Judge {
             decision.effect == Effect::Deny && !decision.default_applied
         };
         // A directory is where a program works: what counts is writing
-        // inside it, not replacing the directory itself (which the
-        // workspace's own root rule denies).
+        // inside it (`.git/hooks/x`), not replacing the directory itself.
         let written =
             if Path::new(path).is_dir() { format!("{}/x", path.trim_end_matches('/')) } else { path.to_owned() };
         !self.engine.policies().is_empty()

@@ -108,12 +108,14 @@ impl Normalizer<'_> {
                     // the shell text it runs; otherwise the inherited one.
                     let lookup = match search.map(|dirs| self.lookup_in(&dirs, cwd.as_deref())) {
                         Some(Some(lookup)) => Some(lookup),
+                        // Still judged, with the inherited lookup: its
+                        // deny rules hold whatever `PATH` finds.
                         Some(None) => {
                             self.unanalysable(
                                 &label,
                                 "`PATH` names a directory relative to one only known at run time",
                             );
-                            continue;
+                            None
                         }
                         None => None,
                     };

@@ -117,12 +117,13 @@ pub(crate) fn stock_names_in(text: &str) -> Vec<String> {
 
 /// The stock catalogue with the policies' catalogues over it, in order:
 /// a later model of a name replaces an earlier one, except that a
-/// catalogue which may not replace only adds names.
+/// catalogue which may not replace only adds names no catalogue before
+/// it models.
 pub(crate) fn merged<'a>(catalogues: impl Iterator<Item = (&'a str, bool)>) -> HashMap<String, Model> {
     let mut models = stock().clone();
     for (text, may_replace) in catalogues {
         for (name, model) in parse(text).unwrap_or_default() {
-            if may_replace || !stock().contains_key(&name) {
+            if may_replace || !models.contains_key(&name) {
                 models.insert(name, model);
             }
         }

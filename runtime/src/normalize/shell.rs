@@ -97,11 +97,11 @@ struct ParseJob {
     reply: mpsc::Sender<Walked>,
 }
 
-/// What the parser thread found: the extracted commands, and how many
-/// substitution bodies the walk judged.
+/// What the parser thread found: the extracted commands, and where the
+/// substitutions whose bodies the walk judged start.
 struct Walked {
     extracted: Vec<Extracted>,
-    substitutions: usize,
+    substitutions: Vec<usize>,
 }
 
 /// A thread that parses and walks shell text, one job at a time.
@@ -134,7 +134,7 @@ fn parse_and_walk(source: &str, home: &str) -> Walked {
         home,
         expand_variables,
         out: Vec::new(),
-        substitutions: 0,
+        substitutions: Vec::new(),
         bindings: Vec::new(),
         search: None,
         reading_path: false,
@@ -176,8 +176,8 @@ pub(crate) fn extract(text: &str, home: &str) -> Vec<Extracted> {
     let inline = text.len() <= INLINE_MAX_BYTES && nesting_depth(text) <= INLINE_MAX_NESTING;
     let mut out = Vec::new();
     // The scan is the backstop for substitutions the parser might not
-    // see: when the walk judged fewer substitution bodies than the scan
-    // counts, each kind found is unanalysable.
+    // see: unless the walk judged the body of every substitution the scan
+    // found, at the same place, each kind found is unanalysable.
     let (reasons, scanned) = substitution_scan(text);
     let backstop = |out: &mut Vec<Extracted>| {
         for reason in &reasons {
@@ -187,7 +187,7 @@ pub(crate) fn extract(text: &str, home: &str) -> Vec<Extracted> {
 
     if inline {
         let walked = parse_and_walk(text, home);
-        if walked.substitutions < scanned {
+        if !scanned.iter().all(|at| walked.substitutions.contains(at)) {
             backstop(&mut out);
         }
         out.extend(walked.extracted);
@@ -211,7 +211,7 @@ pub(crate) fn extract(text: &str, home: &str) -> Vec<Extracted> {
     }
     match receiver.recv_timeout(PARSER_TIMEOUT) {
         Ok(walked) => {
-            if walked.substitutions < scanned {
+            if !scanned.iter().all(|at| walked.substitutions.contains(at)) {
                 backstop(&mut out);
             }
             out.extend(walked.extracted);
@@ -291,16 +291,16 @@ fn nesting_depth(text: &str) -> usize {
     max
 }
 
-/// Command substitutions, backticks and process substitutions outside
-/// single quotes. Arithmetic `$((` is not a substitution, but one nested in
-/// it is found.
-fn substitution_scan(text: &str) -> (Vec<&'static str>, usize) {
+/// Where command substitutions, backticks and process substitutions start
+/// outside single quotes, with the reasons they make a text unanalysable.
+/// Arithmetic `$((` is not a substitution, but one nested in it is found.
+fn substitution_scan(text: &str) -> (Vec<&'static str>, Vec<usize>) {
     let mut found = Vec::new();
-    let mut count = 0;
+    let mut starts = Vec::new();
     let mut backticks = 0;
     let mut nested_backticks = false;
-    let mut note = |reason: &'static str| {
-        count += 1;
+    let mut note = |reason: &'static str, at: usize| {
+        starts.push(at);
         if !found.contains(&reason) {
             found.push(reason);
         }
@@ -329,18 +329,18 @@ fn substitution_scan(text: &str) -> (Vec<&'static str>, usize) {
                 if bytes.get(index + 2) == Some(&b'(') {
                     index += 2;
                 } else {
-                    note("command substitution `$(…)` runs a command whose output is only known at run time");
+                    note("command substitution `$(…)` runs a command whose output is only known at run time", index);
                 }
             }
             b'`' if !in_single => {
                 // An opening and a closing backtick make one substitution.
                 backticks += 1;
                 if backticks % 2 == 1 {
-                    note("backtick command substitution runs a command whose output is only known at run time");
+                    note("backtick command substitution runs a command whose output is only known at run time", index);
                 }
             }
             b'<' | b'>' if !in_single && !in_double && next == Some(b'(') => {
-                note("process substitution `<(…)`/`>(…)` runs a command in the background");
+                note("process substitution `<(…)`/`>(…)` runs a command in the background", index);
             }
             _ => {}
         }
@@ -348,9 +348,10 @@ fn substitution_scan(text: &str) -> (Vec<&'static str>, usize) {
     }
     if nested_backticks {
         found.push("nested backtick command substitution runs commands the parser may read as text");
-        count = usize::MAX;
+        // No walk can account for this one.
+        starts.push(usize::MAX);
     }
-    (found, count)
+    (found, starts)
 }
 
 /// Programs that run code given on standard input.
@@ -381,8 +382,9 @@ struct Walker<'a> {
     /// Whether `$HOME` and `$PWD` are known (nothing in the text sets them).
     expand_variables: bool,
     out: Vec<Extracted>,
-    /// Substitution bodies walked, for the backstop scan.
-    substitutions: usize,
+    /// Where the substitutions whose bodies were walked start, for the
+    /// backstop scan.
+    substitutions: Vec<usize>,
     /// `for` loop variables and the value of the pass being walked.
     bindings: Vec<(String, String)>,
     /// The `PATH` set by `PATH=…` or `export PATH=…` earlier in this shell.
@@ -429,7 +431,7 @@ impl Walker<'_> {
                 RedirectTarget::Heredoc(heredoc) => {
                     for part in &heredoc.body.parts {
                         if let HeredocBodyPart::CommandSubstitution { body, .. } = &part.kind {
-                            self.substitutions += 1;
+                            self.substitutions.push(part.span.start.offset());
                             self.isolated(|walker| walker.seq(body, &mut cwd.clone()));
                         }
                     }
@@ -700,19 +702,19 @@ impl Walker<'_> {
     /// Judges the commands nested in a word (substitutions).
     fn word_commands(&mut self, word: &Word, cwd: &CwdState) {
         for part in &word.parts {
-            self.part_commands(&part.kind, cwd);
+            self.part_commands(part, cwd);
         }
     }
 
-    fn part_commands(&mut self, part: &WordPart, cwd: &CwdState) {
-        match part {
+    fn part_commands(&mut self, node: &shuck_ast::WordPartNode, cwd: &CwdState) {
+        match &node.kind {
             WordPart::CommandSubstitution { body, .. } | WordPart::ProcessSubstitution { body, .. } => {
-                self.substitutions += 1;
+                self.substitutions.push(node.span.start.offset());
                 self.isolated(|walker| walker.seq(body, &mut cwd.clone()));
             }
             WordPart::DoubleQuoted { parts, .. } => {
                 for part in parts {
-                    self.part_commands(&part.kind, cwd);
+                    self.part_commands(part, cwd);
                 }
             }
             WordPart::ParameterExpansion { operand_word_ast: Some(word), .. }
@@ -955,6 +957,12 @@ mod tests {
         assert_eq!(commands("for f in a b; do cat \"$f\"; done"), ["cat a", "cat b"]);
         assert_eq!(commands("for f in a; do f=x; cat $f; done"), ["cat <?>"]);
         assert_eq!(commands("exec 3> x")[1], "unanalysable: `exec`");
+        // Each substitution the scan finds must be one the walk judged, at
+        // the same place: the walk skips case patterns, so the scan holds.
+        assert_eq!(commands("case a in $(rm -rf ~)) echo;; esac")[0], "unanalysable: command");
+        assert_eq!(commands("echo `id` <(ls) \"$(pwd)\""), ["id", "ls", "pwd", "echo <?> <?> <?>"]);
+        assert_eq!(commands("cat <<EOF\n$(id)\nEOF\n"), ["id", "cat"]);
+        assert_eq!(commands("echo $'\\'' $(rm -rf ~) ''"), ["rm -rf /home/u", "echo ' <?> "]);
         assert_eq!(commands("$CMD --flag"), ["unanalysable: the", "<?> --flag"]);
         assert_eq!(commands("eval \"$X\""), ["unanalysable: `eval`", "eval <?>"]);
         assert_eq!(commands("{rm,-rf,/}"), ["unanalysable: the", "<?>"]);

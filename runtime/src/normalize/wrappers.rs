@@ -505,7 +505,6 @@ fn harmless_git_setting(setting: &str) -> bool {
         "protocol.version",
         "diff.renames",
         "log.showsignature",
-        "safe.directory",
     ];
     let key = setting.split_once('=').map_or(setting, |(key, _)| key).to_ascii_lowercase();
     PREFIXES.iter().any(|prefix| key.starts_with(prefix) && key.len() > prefix.len()) || KEYS.contains(&key.as_str())
