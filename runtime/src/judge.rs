@@ -138,12 +138,12 @@ impl Judge {
                 Some(kept) => kept.retain(|d| dirs.contains(d)),
             }
         }
-        let catalogues: Vec<(String, bool)> =
-            policies.iter().flat_map(|p| p.settings.programs.iter().map(|c| (c.text.clone(), c.may_replace))).collect();
-        let models = if catalogues.is_empty() {
+        let catalogues =
+            || policies.iter().flat_map(|p| &p.settings.programs).map(|c| (c.text.as_str(), c.may_replace));
+        let models = if catalogues().next().is_none() {
             std::borrow::Cow::Borrowed(crate::normalize::models::stock())
         } else {
-            std::borrow::Cow::Owned(crate::normalize::models::merged(catalogues.iter().map(|(t, r)| (t.as_str(), *r))))
+            std::borrow::Cow::Owned(crate::normalize::models::merged(catalogues()))
         };
         let mut sources = Vec::with_capacity(policies.len());
         let mut rules = Vec::with_capacity(policies.len());
@@ -228,12 +228,8 @@ impl Judge {
             let decision = self.engine().decide(&request);
             decision.effect == Effect::Deny && !decision.default_applied
         };
-        // A directory is where a program works: what counts is writing
-        // inside it (`.git/hooks/x`), not replacing the directory itself.
-        let written =
-            if Path::new(path).is_dir() { format!("{}/x", path.trim_end_matches('/')) } else { path.to_owned() };
         !self.engine.policies().is_empty()
-            && (decide(Request::Read { path: path.to_owned() }) || decide(Request::Write { path: written }))
+            && (decide(Request::Read { path: path.to_owned() }) || decide(Request::Write { path: path.to_owned() }))
     }
 
     /// Whether the `.vtp` policies let the agent write `path` on its own:

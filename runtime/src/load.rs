@@ -100,15 +100,9 @@ fn read_catalogues(
                 continue;
             }
         };
-        let file = vtpolicy_grammar::SourceFile::new(catalogue.path.as_str(), text.as_str());
-        let errors = crate::check_catalogue(&text);
-        for error in &errors {
-            diagnostics.push(
-                Diagnostic::error(codes::BAD_PROGRAM_MODEL, error.message.clone())
-                    .at(&file, vtpolicy_grammar::Span { start: error.start, end: error.end }),
-            );
-        }
+        let errors = catalogue_diagnostics(&catalogue.path, &text);
         if !errors.is_empty() {
+            diagnostics.extend(errors);
             usable = false;
             continue;
         }
@@ -129,6 +123,19 @@ fn read_catalogues(
         catalogue.may_replace = !tightens_only;
     }
     usable
+}
+
+/// The problems of a program catalogue's text (`check_catalogue`), each
+/// an error at its place in the file named `path`.
+pub fn catalogue_diagnostics(path: &str, text: &str) -> Vec<Diagnostic> {
+    let file = vtpolicy_grammar::SourceFile::new(path, text);
+    crate::normalize::models::check_catalogue(text)
+        .into_iter()
+        .map(|error| {
+            Diagnostic::error(codes::BAD_PROGRAM_MODEL, error.message)
+                .at(&file, vtpolicy_grammar::Span { start: error.start, end: error.end })
+        })
+        .collect()
 }
 
 /// Loads and compiles one policy.

@@ -177,14 +177,7 @@ fn check_catalogue_file(file: &str) -> Vec<Diagnostic> {
             return vec![Diagnostic::error(codes::BAD_PROGRAM_MODEL, format!("cannot read {file}: {error}"))];
         }
     };
-    let source = vtpolicy_grammar::SourceFile::new(file, text.as_str());
-    vtpolicy_runtime::check_catalogue(&text)
-        .into_iter()
-        .map(|error| {
-            Diagnostic::error(codes::BAD_PROGRAM_MODEL, error.message)
-                .at(&source, vtpolicy_grammar::Span { start: error.start, end: error.end })
-        })
-        .collect()
+    vtpolicy_runtime::catalogue_diagnostics(file, &text)
 }
 
 fn plural(n: usize) -> &'static str {

@@ -2,6 +2,8 @@
 //! as configuration. Setting one (`NAME=… cmd`, `env NAME=…`, `export`,
 //! `declare`, `local`, a bare assignment) makes the call unanalysable:
 //! the judge cannot know what the command will do under the new value.
+//! The one exception is a `PATH` the shell text sets to a value known
+//! from the text, which the walk resolves programs against instead.
 
 /// Exact names and why they matter.
 const NAMES: &[(&str, &str)] = &[

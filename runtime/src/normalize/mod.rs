@@ -270,6 +270,9 @@ impl Normalizer<'_> {
         candidates.extend(
             ["config", "hooks", "commondir"].map(|name| repository.join(name)).into_iter().filter(|p| p.exists()),
         );
+        // `rm -rf .git` lists its config among its own entries too.
+        candidates.sort();
+        candidates.dedup();
         candidates.into_iter().map(|p| p.to_string_lossy().into_owned()).filter(|p| (self.denied)(p)).collect()
     }
 

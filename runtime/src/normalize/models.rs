@@ -147,10 +147,10 @@ pub(crate) fn parse(text: &str) -> Result<HashMap<String, Model>, String> {
 /// A problem in a program catalogue, at a span of its text (to the end
 /// of the line it starts on).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CatalogueError {
-    pub start: usize,
-    pub end: usize,
-    pub message: String,
+pub(crate) struct CatalogueError {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) message: String,
 }
 
 impl CatalogueError {
@@ -163,7 +163,7 @@ impl CatalogueError {
 /// Every problem of a catalogue's text: TOML and field errors, options
 /// spelled without `-`, script options that take no value, and a program
 /// name given to two models.
-pub fn check_catalogue(text: &str) -> Vec<CatalogueError> {
+pub(crate) fn check_catalogue(text: &str) -> Vec<CatalogueError> {
     let catalogue: Catalogue = match toml::from_str(text) {
         Ok(catalogue) => catalogue,
         Err(error) => {
@@ -319,8 +319,7 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
     if model.operands == Operands::Roots {
         // The expression is find's own language (`-exec` is unwrapped
         // elsewhere, its writing actions are the policies' to name).
-        let roots: Vec<&Word> =
-            args.iter().take_while(|w| !matches!(w, Word::Known(t) if t.starts_with(['-', '(', '!', ')']))).collect();
+        let roots = find_roots(args);
         out.unknown_paths = roots.iter().filter(|w| known(w).is_none()).count();
         out.reads.extend(roots.iter().filter_map(|w| known(w).map(str::to_owned)));
         if roots.is_empty() {
@@ -335,6 +334,8 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
     let mut options_ended = false;
     let git = program == "git";
     let mut git_subcommand: Option<String> = None;
+    // Where git's subcommand's own words start.
+    let mut git_subcommand_end = 0;
     let mut target_directory: Option<String> = None;
     while let Some(word) = args.get(index) {
         index += 1;
@@ -349,6 +350,7 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
             }
             if git && git_subcommand.is_none() {
                 git_subcommand = Some(text.clone());
+                git_subcommand_end = index;
                 continue;
             }
             operands.push(word);
@@ -458,8 +460,7 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
         }
     }
     if git && git_subcommand.as_deref() == Some("config") {
-        let start = args.iter().position(|w| known(w) == Some("config")).map_or(args.len(), |i| i + 1);
-        match git_config(args.get(start..).unwrap_or_default()) {
+        match git_config(args.get(git_subcommand_end..).unwrap_or_default()) {
             Some(found) => out.git_config = Some(found),
             None => out.unknown_paths += 1,
         }
@@ -543,6 +544,13 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
         (Operands::None | Operands::Roots | Operands::Urls, None) => {}
     }
     out
+}
+
+/// find's starting points: its words before the first one of the
+/// expression (an option, `(`, `!` or `)`).
+pub(crate) fn find_roots(args: &[Word]) -> &[Word] {
+    let end = args.iter().position(|w| matches!(w, Word::Known(t) if t.starts_with(['-', '(', '!', ')'])));
+    args.get(..end.unwrap_or(args.len())).unwrap_or_default()
 }
 
 /// The host and port a URL operand connects to; a bare host means

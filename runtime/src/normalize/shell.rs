@@ -185,53 +185,41 @@ pub(crate) fn extract(text: &str, home: &str) -> Vec<Extracted> {
         }
     };
 
-    if inline {
-        let walked = parse_and_walk(text, home);
-        if !scanned.iter().all(|at| walked.substitutions.contains(at)) {
-            backstop(&mut out);
-        }
-        out.extend(walked.extracted);
-        return out;
-    }
-    // Parsing runs on a parser thread with a big stack (hostile text must
-    // not overflow the caller's), kept between calls: starting a thread
-    // per call costs more than parsing a command.
-    let worker = IDLE_PARSERS.lock().ok().and_then(|mut idle| idle.pop()).or_else(ParserThread::start);
-    let Some(worker) = worker else {
-        backstop(&mut out);
-        out.push(Extracted::Unanalysable { label: label(), reason: "could not start the shell parser".to_owned() });
-        return out;
-    };
-    let (reply, receiver) = mpsc::channel();
-    let job = ParseJob { source: text.to_owned(), home: home.to_owned(), reply };
-    if worker.jobs.send(job).is_err() {
-        backstop(&mut out);
-        out.push(Extracted::Unanalysable { label: label(), reason: "the shell parser stopped".to_owned() });
-        return out;
-    }
-    match receiver.recv_timeout(PARSER_TIMEOUT) {
+    let walked = if inline { Ok(parse_and_walk(text, home)) } else { parse_on_thread(text, home) };
+    match walked {
         Ok(walked) => {
             if !scanned.iter().all(|at| walked.substitutions.contains(at)) {
                 backstop(&mut out);
             }
             out.extend(walked.extracted);
-            if let Ok(mut idle) = IDLE_PARSERS.lock()
-                && idle.len() < MAX_IDLE_PARSERS
-            {
-                idle.push(worker);
-            }
         }
-        // The thread is dropped: it ends once the parse does, since no
-        // more work can reach it.
-        Err(_) => {
+        Err(reason) => {
             backstop(&mut out);
-            out.push(Extracted::Unanalysable {
-                label: label(),
-                reason: "the shell parser did not finish in time".to_owned(),
-            });
+            out.push(Extracted::Unanalysable { label: label(), reason: reason.to_owned() });
         }
     }
     out
+}
+
+/// Parses on a parser thread with a big stack (hostile text must not
+/// overflow the caller's), kept between calls: starting a thread per call
+/// costs more than parsing a command. The error says why nothing was
+/// parsed.
+fn parse_on_thread(text: &str, home: &str) -> Result<Walked, &'static str> {
+    let worker = IDLE_PARSERS.lock().ok().and_then(|mut idle| idle.pop()).or_else(ParserThread::start);
+    let worker = worker.ok_or("could not start the shell parser")?;
+    let (reply, receiver) = mpsc::channel();
+    let job = ParseJob { source: text.to_owned(), home: home.to_owned(), reply };
+    worker.jobs.send(job).map_err(|_| "the shell parser stopped")?;
+    // On a timeout the thread is dropped: it ends once the parse does,
+    // since no more work can reach it.
+    let walked = receiver.recv_timeout(PARSER_TIMEOUT).map_err(|_| "the shell parser did not finish in time")?;
+    if let Ok(mut idle) = IDLE_PARSERS.lock()
+        && idle.len() < MAX_IDLE_PARSERS
+    {
+        idle.push(worker);
+    }
+    Ok(walked)
 }
 
 /// Whether every mention of the variable `name` in `text` reads it as

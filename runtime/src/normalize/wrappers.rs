@@ -446,9 +446,7 @@ fn find(args: &[Word]) -> Unwrapped {
     // starting point it is judged as an entry named `{}` inside it (so a
     // command on the files of `~/.ssh` reads under `~/.ssh`); otherwise it
     // is only known at run time.
-    let roots: Vec<&Word> =
-        args.iter().take_while(|w| !matches!(w, Word::Known(t) if t.starts_with(['-', '(', '!', ')']))).collect();
-    let found = match roots.as_slice() {
+    let found = match super::models::find_roots(args) {
         [] => Some(".".to_owned()),
         [Word::Known(root)] => Some(root.trim_end_matches('/').to_owned()),
         _ => None,
