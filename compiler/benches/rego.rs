@@ -35,6 +35,8 @@ fn request(n: usize) -> Request {
         program: Program::trusted_name(&format!("tool{i}")),
         args: [format!("sub{i}"), format!("--flag{i}"), "x".to_owned()].into_iter().map(Arg::Known).collect(),
         open_tail: false,
+        long_forms: Default::default(),
+        implied_options: Vec::new(),
     })
 }
 

@@ -446,9 +446,9 @@ impl Lowering<'_> {
         };
         self.ids.insert(id.clone(), rule_source.clone());
         self.rules.push(engine::Rule {
-            id,
+            id: id.into(),
             effect: effect(rule.effect.node),
-            because: rule.because.as_ref().map(|b| b.node.clone()),
+            because: rule.because.as_ref().map(|b| Arc::from(b.node.as_str())),
             matchers,
             sandboxed_only: rule.sandboxed_only.is_some(),
         });

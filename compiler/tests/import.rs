@@ -27,6 +27,8 @@ fn exec(command: &str) -> Request {
         program: Program::trusted_name(words[0]),
         args: words[1..].iter().map(|w| Arg::Known((*w).to_owned())).collect(),
         open_tail: false,
+        long_forms: Default::default(),
+        implied_options: Vec::new(),
     })
 }
 

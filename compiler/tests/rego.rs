@@ -44,7 +44,7 @@ fn regorus_decides(
 }
 
 fn engine_summary(decision: &vtpolicy_engine::Decision) -> (String, Vec<String>, bool, bool) {
-    let mut ids: Vec<String> = decision.matched.iter().map(|m| m.id.clone()).collect();
+    let mut ids: Vec<String> = decision.matched.iter().map(|m| m.id.to_string()).collect();
     ids.sort();
     ids.dedup();
     (decision.effect.as_str().to_owned(), ids, decision.default_applied, decision.kernel_refusal)
@@ -87,6 +87,8 @@ fn stock_policies_export_and_decide_alike() {
             program: vtpolicy_engine::Program::trusted_name(argv[0]),
             args: argv[1..].iter().map(|a| vtpolicy_engine::Arg::Known((*a).to_owned())).collect(),
             open_tail: false,
+            long_forms: Default::default(),
+            implied_options: Vec::new(),
         })
     };
     let requests = [

@@ -169,7 +169,7 @@ pub fn judge(dir: &Path, entries: &[Entry]) -> Result<Vec<Outcome>, String> {
         for mode in Mode::ALL {
             let judgement = judge.judge_in(&request, mode == Mode::Sandboxed);
             let decision = &judgement.decision;
-            let mut why: Vec<String> = decision.matched.iter().map(|m| m.id.clone()).collect();
+            let mut why: Vec<String> = decision.matched.iter().map(|m| m.id.to_string()).collect();
             why.dedup();
             why.extend(
                 decision

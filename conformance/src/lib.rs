@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_json::Value;
-use vtpolicy_engine::{Part, reference};
+use vtpolicy_engine::reference;
 use vtpolicy_runtime::cases::{Case, PolicyList, check_case};
 use vtpolicy_runtime::sandbox::KernelProfiles;
 use vtpolicy_runtime::{Environment, Judge, Layering, ProgramLookup, load_policy};
@@ -320,8 +320,8 @@ fn try_run_file(path: &Path) -> Result<(), Vec<String>> {
             failures.push(format!("{name}: {failure}"));
         }
         // Every implementation of the semantics must agree.
-        for part in outcome.judgement.iter().flat_map(|j| &j.parts) {
-            if let Part::Request { request, .. } = part {
+        for part in outcome.judgement.iter().flat_map(|j| &j.decision.parts) {
+            if let Some(request) = &part.request {
                 let from_graph = judge.engine().decide(request);
                 let from_reference = reference::decide(judge.engine().policies(), request);
                 if from_graph != from_reference {

@@ -1,5 +1,7 @@
 //! Decisions, and how per-policy and per-part results combine.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::policy::{Effect, Policy, RequestKind};
@@ -12,11 +14,11 @@ pub struct MatchedRule {
     pub policy: usize,
     /// Index of the rule in its policy.
     pub rule: usize,
-    pub id: String,
+    pub id: Arc<str>,
     /// The effect the rule contributed: its own, or capped (see
     /// `uncertain`).
     pub effect: Effect,
-    pub because: Option<String>,
+    pub because: Option<Arc<str>>,
     /// The rule matched only for some values of what is known at run time
     /// (`$VAR`, `xargs` arguments); a deny is then capped at the policy's
     /// effect for unanalysable constructs (`prompt` unless raised).
@@ -172,9 +174,9 @@ pub(crate) fn combine_with(policies: &[Policy], verdicts: &[Verdict], external: 
             matched.push(MatchedRule {
                 policy: policies.len() + offset,
                 rule: rule_index,
-                id: id.clone(),
+                id: Arc::from(id.as_str()),
                 effect,
-                because: verdict.because.clone(),
+                because: verdict.because.as_deref().map(Arc::from),
                 uncertain: false,
             });
         }
@@ -211,23 +213,21 @@ pub(crate) fn unanalysable_decision(policies: &[Policy]) -> Decision {
 }
 
 pub(crate) fn combine_parts(
-    parts: &[Part],
+    parts: Vec<Part>,
     decide: impl Fn(&Request) -> Decision,
     policies: &[Policy],
 ) -> CallDecision {
     let mut decided = Vec::with_capacity(parts.len());
     for part in parts {
         decided.push(match part {
-            Part::Request { label, request } => PartDecision {
-                label: label.clone(),
-                request: Some(request.clone()),
-                unanalysable: None,
-                decision: decide(request),
-            },
+            Part::Request { label, request } => {
+                let decision = decide(&request);
+                PartDecision { label, request: Some(request), unanalysable: None, decision }
+            }
             Part::Unanalysable { label, reason } => PartDecision {
-                label: label.clone(),
+                label,
                 request: None,
-                unanalysable: Some(reason.clone()),
+                unanalysable: Some(reason),
                 decision: unanalysable_decision(policies),
             },
         });

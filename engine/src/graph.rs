@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
-use globset::{GlobMatcher, GlobSet, GlobSetBuilder};
+use globset::{GlobSet, GlobSetBuilder};
 use serde::{Serialize, Serializer};
 
 use crate::decision::{Decision, ExternalVerdict, Matches, Verdict, combine_with, verdict};
@@ -59,7 +59,7 @@ pub(crate) struct PolicyIndex {
     /// Deny and prompt rules that name flags, read as options (see
     /// `pattern::OptionPattern`); they also sit in `exec_strict`.
     #[serde(skip)]
-    exec_options: Vec<(OptionPattern, u32)>,
+    exec_options: OptionRules,
     pub(crate) read: GlobTable,
     pub(crate) write: GlobTable,
     net: HostTable,
@@ -148,7 +148,7 @@ impl PolicyIndex {
         let mut exec_allow = Trie::default();
         let mut exec_contained = Trie::default();
         let mut exec_strict = Trie::default();
-        let mut exec_options = Vec::new();
+        let mut exec_options = OptionRules::default();
         let mut read = GlobTableBuilder::default();
         let mut write = GlobTableBuilder::default();
         let mut net = HostTable::default();
@@ -166,7 +166,7 @@ impl PolicyIndex {
                             Effect::Allow => &mut exec_allow,
                             Effect::Prompt | Effect::Deny => {
                                 if let Some(options) = option_pattern(&pattern.tokens) {
-                                    exec_options.push((options, leaf));
+                                    exec_options.add(options, leaf);
                                 }
                                 &mut exec_strict
                             }
@@ -214,33 +214,19 @@ impl PolicyIndex {
     }
 
     fn matching_rules(&self, request: &Request) -> Matches {
-        let mut out = Matches::default();
+        let mut out = Matches { certain: Vec::with_capacity(4), possible: Vec::new() };
         match request {
             Request::Exec(exec) => {
-                self.exec_allow.matches(exec, Mode::ALLOW, &mut out.certain);
-                self.exec_contained.matches(exec, Mode::CONTAINED, &mut out.certain);
-                self.exec_strict.matches(exec, Mode::STRICT_CERTAIN, &mut out.certain);
+                let tokens = pattern::tokens(exec);
+                let mut walk = TrieWalk::default();
+                self.exec_allow.matches(&tokens, exec, Mode::ALLOW, &mut walk, &mut out.certain);
+                self.exec_contained.matches(&tokens, exec, Mode::CONTAINED, &mut walk, &mut out.certain);
+                self.exec_strict.matches(&tokens, exec, Mode::STRICT_CERTAIN, &mut walk, &mut out.certain);
                 let unknowns = has_unknowns(exec);
                 if unknowns {
-                    self.exec_strict.matches(exec, Mode::STRICT_POSSIBLE, &mut out.possible);
+                    self.exec_strict.matches(&tokens, exec, Mode::STRICT_POSSIBLE, &mut walk, &mut out.possible);
                 }
-                if !self.exec_options.is_empty() {
-                    let tokens = pattern::tokens(exec);
-                    let options = pattern::options(exec, &tokens);
-                    for (pattern, rule) in &self.exec_options {
-                        if options_match(pattern, &options, exec, Mode::STRICT_CERTAIN) {
-                            out.certain.push(*rule as usize);
-                        }
-                        // `possible` holds the certain ones too.
-                        if unknowns && options_match(pattern, &options, exec, Mode::STRICT_POSSIBLE) {
-                            out.possible.push(*rule as usize);
-                        }
-                    }
-                    for list in [&mut out.certain, &mut out.possible] {
-                        list.sort_unstable();
-                        list.dedup();
-                    }
-                }
+                self.exec_options.matches(&tokens, exec, unknowns, &mut out);
             }
             Request::Read { path } => self.read.matches(path, &mut out.certain),
             Request::Write { path } => self.write.matches(path, &mut out.certain),
@@ -249,6 +235,76 @@ impl PolicyIndex {
             Request::Tool { name } => self.tool.matches(name, &mut out.certain),
         }
         out
+    }
+}
+
+/// Deny and prompt rules read as options, indexed by the program they
+/// name, so a request only tries the rules for its own program.
+#[derive(Debug, Default)]
+struct OptionRules {
+    patterns: Vec<(OptionPattern, u32)>,
+    /// Literal program name → indices into `patterns`.
+    by_program: FastMap<Vec<usize>>,
+    /// Patterns whose program is a glob or `*`.
+    any_program: Vec<usize>,
+}
+
+impl OptionRules {
+    fn add(&mut self, pattern: OptionPattern, rule: u32) {
+        let index = self.patterns.len();
+        match pattern.program_literals() {
+            Some(names) => {
+                for name in names {
+                    self.by_program.entry(name.to_owned()).or_default().push(index);
+                }
+            }
+            None => self.any_program.push(index),
+        }
+        self.patterns.push((pattern, rule));
+    }
+
+    fn matches(&self, tokens: &[Token<'_>], exec: &ExecRequest, unknowns: bool, out: &mut Matches) {
+        if self.patterns.is_empty() {
+            return;
+        }
+        // A deny or prompt rule matches the program by any of its names or
+        // its path (see `pattern::program_matches`).
+        let mut candidates = self.any_program.clone();
+        for name in exec.program.names.iter().chain(exec.program.path.as_ref()) {
+            if let Some(indices) = self.by_program.get(name) {
+                candidates.extend_from_slice(indices);
+            }
+        }
+        if candidates.is_empty() {
+            return;
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let options = pattern::options(exec, tokens);
+        for index in candidates {
+            let Some((pattern, rule)) = self.patterns.get(index) else {
+                continue;
+            };
+            if options_match(pattern, &options, exec, Mode::STRICT_CERTAIN) {
+                out.certain.push(*rule as usize);
+            }
+            // `possible` holds the certain ones too.
+            if unknowns && options_match(pattern, &options, exec, Mode::STRICT_POSSIBLE) {
+                out.possible.push(*rule as usize);
+            }
+        }
+    }
+}
+
+/// Buffers a trie walk reuses across the tries of one request.
+struct TrieWalk {
+    stack: Vec<(u32, usize)>,
+    children: Vec<u32>,
+}
+
+impl Default for TrieWalk {
+    fn default() -> Self {
+        TrieWalk { stack: Vec::with_capacity(16), children: Vec::with_capacity(8) }
     }
 }
 
@@ -265,7 +321,11 @@ fn check_token_globs(tokens: &[TokenPattern]) -> Result<(), String> {
     Ok(())
 }
 
-fn sorted<S: Serializer, V: Serialize>(map: &HashMap<String, V>, serializer: S) -> Result<S::Ok, S::Error> {
+/// The trie's and the option index's maps: keys come from policies, and a
+/// lookup per argument is the hot path of every exec decision.
+type FastMap<V> = HashMap<String, V, foldhash::fast::RandomState>;
+
+fn sorted<S: Serializer, V: Serialize, H>(map: &HashMap<String, V, H>, serializer: S) -> Result<S::Ok, S::Error> {
     map.iter().collect::<BTreeMap<_, _>>().serialize(serializer)
 }
 
@@ -285,7 +345,7 @@ impl Default for Trie {
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct TrieNode {
     #[serde(serialize_with = "sorted", skip_serializing_if = "HashMap::is_empty")]
-    pub(crate) literal: HashMap<String, u32>,
+    pub(crate) literal: FastMap<u32>,
     /// Literal long options (`--force`), sorted, for abbreviation lookups.
     #[serde(skip)]
     long_options: Vec<String>,
@@ -303,7 +363,7 @@ pub(crate) struct TrieNode {
 pub(crate) struct GlobEdge {
     pub(crate) glob: String,
     #[serde(skip)]
-    matcher: Option<GlobMatcher>,
+    matcher: Option<pattern::TokenGlob>,
     pub(crate) child: u32,
 }
 
@@ -409,16 +469,16 @@ impl Trie {
         }
     }
 
-    fn matches(&self, exec: &ExecRequest, mode: Mode, out: &mut Vec<usize>) {
-        let tokens = pattern::tokens(exec);
-        let mut stack = vec![(0u32, 0usize)];
-        let mut children = Vec::new();
+    fn matches(&self, tokens: &[Token<'_>], exec: &ExecRequest, mode: Mode, walk: &mut TrieWalk, out: &mut Vec<usize>) {
+        let TrieWalk { stack, children } = walk;
+        stack.clear();
+        stack.push((0u32, 0usize));
         while let Some((node_index, position)) = stack.pop() {
             let Some(node) = self.nodes.get(node_index as usize) else {
                 continue;
             };
             for tail in &node.rest {
-                if argv_matches(&tail.tail, &tail.globs, &tokens, position, exec, mode) {
+                if argv_matches(&tail.tail, &tail.globs, tokens, position, exec, mode) {
                     out.push(tail.rule as usize);
                 }
             }
@@ -435,8 +495,8 @@ impl Trie {
                 continue;
             };
             children.clear();
-            node.children_for(token, exec, mode, &mut children);
-            for &child in &children {
+            node.children_for(token, exec, mode, children);
+            for &child in children.iter() {
                 stack.push((child, position + 1));
             }
         }

@@ -37,7 +37,7 @@ pub use pattern::{
     path_pattern_regexes, token_glob_regex, validate_path_glob, validate_token_glob,
 };
 pub use policy::{ArgvPattern, Atom, Defaults, Effect, Matcher, Policy, RequestKind, Rule, TokenPattern};
-pub use request::{Arg, ExecRequest, Part, Program, Request};
+pub use request::{Arg, ExecRequest, LongForm, Part, Program, Request};
 
 /// A set of policies compiled into a decision graph: the engine's façade.
 #[derive(Debug)]
@@ -66,7 +66,7 @@ impl Engine {
     }
 
     /// Decides a whole tool call: every part, strictest wins.
-    pub fn decide_call(&self, parts: &[Part]) -> CallDecision {
+    pub fn decide_call(&self, parts: Vec<Part>) -> CallDecision {
         decision::combine_parts(parts, |request| self.decide(request), self.policies())
     }
 
@@ -74,7 +74,7 @@ impl Engine {
     /// the engine: `external` gives their verdicts on each request.
     pub fn decide_call_with(
         &self,
-        parts: &[Part],
+        parts: Vec<Part>,
         external: impl Fn(&Request) -> Vec<ExternalVerdict>,
     ) -> CallDecision {
         decision::combine_parts(parts, |request| self.graph.decide_with(request, &external(request)), self.policies())

@@ -55,9 +55,40 @@ impl Mode {
     pub(crate) const STRICT_POSSIBLE: Mode = Mode { allow_rule: false, needs_trust: false, unknowns: Unknowns::Exists };
 }
 
-/// Builds the matcher of a single-token glob (`*` crosses `/`).
-pub(crate) fn token_glob(glob: &str) -> Result<GlobMatcher, globset::Error> {
-    Ok(token_glob_builder(glob)?.compile_matcher())
+/// The matcher of a single-token glob (`*` crosses `/`). Globs that are a
+/// literal with one `*` at an end (`+*`, `*.sh`) are compared directly:
+/// they are most argument globs, and a general matcher costs far more.
+#[derive(Debug, Clone)]
+pub(crate) enum TokenGlob {
+    Prefix(String),
+    Suffix(String),
+    General(GlobMatcher),
+}
+
+impl TokenGlob {
+    pub(crate) fn is_match(&self, text: &str) -> bool {
+        match self {
+            TokenGlob::Prefix(prefix) => text.starts_with(prefix.as_str()),
+            TokenGlob::Suffix(suffix) => text.ends_with(suffix.as_str()),
+            TokenGlob::General(matcher) => matcher.is_match(text),
+        }
+    }
+}
+
+/// Builds the matcher of a single-token glob.
+pub(crate) fn token_glob(glob: &str) -> Result<TokenGlob, globset::Error> {
+    let plain = |text: &str| !text.contains(['*', '?', '[', ']', '{', '}', '\\']);
+    if let Some(prefix) = glob.strip_suffix('*')
+        && plain(prefix)
+    {
+        return Ok(TokenGlob::Prefix(prefix.to_owned()));
+    }
+    if let Some(suffix) = glob.strip_prefix('*')
+        && plain(suffix)
+    {
+        return Ok(TokenGlob::Suffix(suffix.to_owned()));
+    }
+    Ok(TokenGlob::General(token_glob_builder(glob)?.compile_matcher()))
 }
 
 pub(crate) fn token_glob_builder(glob: &str) -> Result<globset::Glob, globset::Error> {
@@ -108,7 +139,7 @@ pub(crate) fn tokens(exec: &ExecRequest) -> Vec<Token<'_>> {
 }
 
 /// Whether `atom` matches the program of `exec`.
-pub(crate) fn program_matches(atom: &Atom, glob: Option<&GlobMatcher>, exec: &ExecRequest, mode: Mode) -> bool {
+pub(crate) fn program_matches(atom: &Atom, glob: Option<&TokenGlob>, exec: &ExecRequest, mode: Mode) -> bool {
     let program = &exec.program;
     if mode.needs_trust && !program.trusted {
         return false;
@@ -209,6 +240,23 @@ pub(crate) struct OptionPattern {
     globs: AtomGlobs,
 }
 
+impl OptionPattern {
+    /// The program names the pattern is limited to, when its program
+    /// position is literal: the graph indexes option rules by them.
+    pub(crate) fn program_literals(&self) -> Option<Vec<&str>> {
+        match self.operands.first()? {
+            TokenPattern::OneOf(atoms) => atoms
+                .iter()
+                .map(|atom| match atom {
+                    Atom::Literal(literal) => Some(literal.as_str()),
+                    Atom::Glob(_) => None,
+                })
+                .collect(),
+            TokenPattern::Any | TokenPattern::Rest => None,
+        }
+    }
+}
+
 /// `None` when the pattern names no flag (positional matching is all).
 pub(crate) fn option_pattern(tokens: &[TokenPattern]) -> Option<OptionPattern> {
     let mut flags = Vec::new();
@@ -246,7 +294,7 @@ pub(crate) struct Options<'a> {
     /// Where each operand is among the arguments.
     operand_args: Vec<usize>,
     shorts: Vec<char>,
-    longs: Vec<String>,
+    longs: Vec<&'a str>,
     /// Tokens only known at run time: each could be an option or an
     /// operand, not both.
     unknown_tokens: bool,
@@ -254,47 +302,19 @@ pub(crate) struct Options<'a> {
     open_tail: bool,
 }
 
-/// Short flags and the long options they stand for, per program: `-r`
-/// and `--recursive` are one option to `rm`, so a rule naming either
-/// catches both spellings.
-const LONG_FORMS: &[(&str, char, &str)] = &[
-    ("rm", 'r', "recursive"),
-    ("rm", 'R', "recursive"),
-    ("rm", 'f', "force"),
-    ("rm", 'd', "dir"),
-    ("rm", 'i', "interactive"),
-    ("rm", 'v', "verbose"),
-    ("cp", 'r', "recursive"),
-    ("cp", 'R', "recursive"),
-    ("cp", 'f', "force"),
-    ("mv", 'f', "force"),
-    ("ln", 's', "symbolic"),
-    ("ln", 'f', "force"),
-    ("chmod", 'R', "recursive"),
-    ("chown", 'R', "recursive"),
-    ("chgrp", 'R', "recursive"),
-    ("grep", 'r', "recursive"),
-    ("grep", 'R', "dereference-recursive"),
-    ("git", 'f', "force"),
-    ("git", 'd', "delete"),
-    ("sed", 'i', "in-place"),
-    ("tar", 'I', "use-compress-program"),
-    ("shred", 'u', "remove"),
-];
-
 pub(crate) fn options<'a>(exec: &'a ExecRequest, tokens: &[Token<'a>]) -> Options<'a> {
     let mut out = Options {
-        operands: Vec::new(),
-        operand_args: Vec::new(),
-        shorts: Vec::new(),
-        longs: Vec::new(),
+        operands: Vec::with_capacity(tokens.len()),
+        operand_args: Vec::with_capacity(tokens.len()),
+        shorts: Vec::with_capacity(8),
+        longs: Vec::with_capacity(4),
         unknown_tokens: false,
         open_tail: exec.open_tail,
     };
     for (position, token) in tokens.iter().enumerate() {
         match *token {
             Token::Known { text, options_ended: false } if is_option(text) => match text.strip_prefix("--") {
-                Some(long) => out.longs.push(long.split_once('=').map_or(long, |(name, _)| name).to_owned()),
+                Some(long) => out.longs.push(long.split_once('=').map_or(long, |(name, _)| name)),
                 None => out.shorts.extend(text.chars().skip(1)),
             },
             other => {
@@ -306,15 +326,19 @@ pub(crate) fn options<'a>(exec: &'a ExecRequest, tokens: &[Token<'a>]) -> Option
             }
         }
     }
-    // Each option also in its other spelling, for the programs whose
-    // spellings are known.
-    for &(program, short, long) in LONG_FORMS {
-        if !exec.program.names.iter().any(|name| name == program) {
-            continue;
+    for implied in &exec.implied_options {
+        match implied.strip_prefix("--") {
+            Some(long) => out.longs.push(long),
+            None => out.shorts.extend(implied.chars().skip(1)),
         }
-        let long_given = out.longs.iter().any(|name| name.len() >= 2 && long.starts_with(name.as_str()));
+    }
+    // Each option also in its other spelling, where the program's model
+    // gives both.
+    for form in exec.long_forms.iter() {
+        let (short, long) = (form.short, form.long.as_str());
+        let long_given = out.longs.iter().any(|name| name.len() >= 2 && long.starts_with(name));
         if out.shorts.contains(&short) && !long_given {
-            out.longs.push(long.to_owned());
+            out.longs.push(long);
         } else if long_given && !out.shorts.contains(&short) {
             out.shorts.push(short);
         }
@@ -334,7 +358,7 @@ pub(crate) fn options_match(pattern: &OptionPattern, options: &Options<'_>, exec
         Flag::Short(c) => options.shorts.contains(c),
         // `--force=x`, and getopt abbreviations of at least two characters.
         Flag::Long(long) => {
-            options.longs.iter().any(|name| name == long || (name.len() >= 2 && long.starts_with(name.as_str())))
+            options.longs.iter().any(|name| name == long || (name.len() >= 2 && long.starts_with(name)))
         }
     };
     let flags_given = |could_be_given: bool| {
@@ -392,11 +416,12 @@ pub fn option_reading(tokens: &[TokenPattern]) -> Option<(FlagPositions, Vec<Tok
 pub fn option_view(exec: &ExecRequest) -> (Vec<usize>, Vec<char>, Vec<String>, bool) {
     let tokens = tokens(exec);
     let options = options(exec, &tokens);
-    (options.operand_args, options.shorts, options.longs, options.unknown_tokens)
+    let longs = options.longs.iter().map(|long| (*long).to_owned()).collect();
+    (options.operand_args, options.shorts, longs, options.unknown_tokens)
 }
 
 /// Compiled globs of a pattern, aligned with its atoms.
-pub(crate) type AtomGlobs = Vec<Vec<Option<GlobMatcher>>>;
+pub(crate) type AtomGlobs = Vec<Vec<Option<TokenGlob>>>;
 
 pub(crate) fn compile_atom_globs(pattern: &[TokenPattern]) -> AtomGlobs {
     pattern
@@ -417,7 +442,7 @@ pub(crate) fn compile_atom_globs(pattern: &[TokenPattern]) -> AtomGlobs {
 /// Whether one token pattern matches the token at `position`.
 pub(crate) fn token_matches(
     pattern: &TokenPattern,
-    globs: &[Option<GlobMatcher>],
+    globs: &[Option<TokenGlob>],
     token: Token<'_>,
     exec: &ExecRequest,
     mode: Mode,
@@ -440,11 +465,10 @@ pub(crate) fn token_matches(
 }
 
 /// Whether `pattern` matches `tokens[start..]` (followed by the request's
-/// open tail, if any). Dynamic programming over (pattern, token) positions,
-/// so `..` never backtracks exponentially.
+/// open tail, if any).
 pub(crate) fn argv_matches(
     pattern: &[TokenPattern],
-    globs: &[Vec<Option<GlobMatcher>>],
+    globs: &[Vec<Option<TokenGlob>>],
     tokens: &[Token<'_>],
     start: usize,
     exec: &ExecRequest,
@@ -456,11 +480,77 @@ pub(crate) fn argv_matches(
         return false;
     }
     let tokens = tokens.get(start..).unwrap_or_default();
+    let matches_at = |p: usize, t: usize| match (pattern.get(p), tokens.get(t)) {
+        (Some(token_pattern), Some(token)) => {
+            token_matches(token_pattern, globs.get(p).map(Vec::as_slice).unwrap_or_default(), *token, exec, mode)
+        }
+        _ => false,
+    };
+    if exec.open_tail {
+        return dynamic_match(pattern, tokens, exec, mode, matches_at);
+    }
+    segment_match(pattern, tokens.len(), matches_at)
+}
+
+/// [`argv_matches`] without an open tail: the pattern is segments of
+/// single-token patterns between `..`s, the first anchored at the start,
+/// the last at the end. Each middle segment is taken at its leftmost
+/// match: a token's match does not depend on the others, so an earlier
+/// place never leaves less room for the segments after it.
+fn segment_match(pattern: &[TokenPattern], n_tokens: usize, matches_at: impl Fn(usize, usize) -> bool) -> bool {
+    let segment_at = |p: usize, t: usize, len: usize| (0..len).all(|i| matches_at(p + i, t + i));
+    let is_rest = |tp: &TokenPattern| *tp == TokenPattern::Rest;
+    let (Some(first_rest), Some(last_rest)) = (pattern.iter().position(is_rest), pattern.iter().rposition(is_rest))
+    else {
+        return pattern.len() == n_tokens && segment_at(0, 0, n_tokens);
+    };
+    let last_len = pattern.len() - last_rest - 1;
+    if first_rest + last_len > n_tokens {
+        return false;
+    }
+    // Tokens before `limit` are left to the segments up to the last `..`.
+    let limit = n_tokens - last_len;
+    if !segment_at(0, 0, first_rest) || !segment_at(last_rest + 1, limit, last_len) {
+        return false;
+    }
+    let mut t = first_rest;
+    let mut p = first_rest + 1;
+    while p < last_rest {
+        let end = pattern.get(p..last_rest).and_then(|rest| rest.iter().position(is_rest)).map_or(last_rest, |i| p + i);
+        let len = end - p;
+        match (t..=limit.saturating_sub(len)).find(|&start| start + len <= limit && segment_at(p, start, len)) {
+            Some(start) => t = start + len,
+            None => return false,
+        }
+        p = end + 1;
+    }
+    true
+}
+
+/// The general case of [`argv_matches`]: dynamic programming over
+/// (pattern, token) positions, so `..` never backtracks exponentially.
+/// `can[p][t]` (pattern[p..] matches tokens[t..] and the open tail) needs
+/// only row `p + 1`, so two rows are kept, on the stack for short argvs.
+fn dynamic_match(
+    pattern: &[TokenPattern],
+    tokens: &[Token<'_>],
+    exec: &ExecRequest,
+    mode: Mode,
+    matches_at: impl Fn(usize, usize) -> bool,
+) -> bool {
+    const STACK_WIDTH: usize = 32;
     let n_pattern = pattern.len();
     let n_tokens = tokens.len();
-    // can[p][t]: pattern[p..] matches tokens[t..] (+ open tail).
     let width = n_tokens + 1;
-    let mut can = vec![false; (n_pattern + 1) * width];
+    let (mut stack_next, mut stack_here) = ([false; STACK_WIDTH], [false; STACK_WIDTH]);
+    let (mut heap_next, mut heap_here);
+    let (mut next, mut here): (&mut [bool], &mut [bool]) = if width <= STACK_WIDTH {
+        (&mut stack_next[..width], &mut stack_here[..width])
+    } else {
+        heap_next = vec![false; width];
+        heap_here = vec![false; width];
+        (&mut heap_next, &mut heap_here)
+    };
     for p in (0..=n_pattern).rev() {
         for t in (0..=n_tokens).rev() {
             let value = if t == n_tokens && exec.open_tail {
@@ -476,34 +566,44 @@ pub(crate) fn argv_matches(
             } else if p == n_pattern {
                 t == n_tokens
             } else {
-                let here = pattern.get(p);
-                let next_p = can.get((p + 1) * width + t).copied().unwrap_or(false);
-                let diagonal = can.get((p + 1) * width + t + 1).copied().unwrap_or(false);
-                let skip_token = can.get(p * width + t + 1).copied().unwrap_or(false);
-                match here {
+                let next_p = next.get(t).copied().unwrap_or(false);
+                let diagonal = next.get(t + 1).copied().unwrap_or(false);
+                let skip_token = here.get(t + 1).copied().unwrap_or(false);
+                match pattern.get(p) {
                     Some(TokenPattern::Rest) => next_p || (t < n_tokens && skip_token),
-                    Some(token_pattern) => {
-                        t < n_tokens
-                            && diagonal
-                            && tokens.get(t).is_some_and(|token| {
-                                token_matches(
-                                    token_pattern,
-                                    globs.get(p).map(Vec::as_slice).unwrap_or_default(),
-                                    *token,
-                                    exec,
-                                    mode,
-                                )
-                            })
-                    }
+                    Some(_) => t < n_tokens && diagonal && matches_at(p, t),
                     None => false,
                 }
             };
-            if let Some(slot) = can.get_mut(p * width + t) {
+            if let Some(slot) = here.get_mut(t) {
                 *slot = value;
             }
         }
+        std::mem::swap(&mut next, &mut here);
     }
-    can.first().copied().unwrap_or(false)
+    // After the last swap, `next` holds row 0.
+    next.first().copied().unwrap_or(false)
+}
+
+/// The dynamic programme alone, for testing the shortcuts against it.
+#[cfg(test)]
+pub(crate) fn argv_matches_general(
+    pattern: &[TokenPattern],
+    globs: &[Vec<Option<TokenGlob>>],
+    tokens: &[Token<'_>],
+    exec: &ExecRequest,
+    mode: Mode,
+) -> bool {
+    if mode.needs_trust && !exec.program.trusted {
+        return false;
+    }
+    let matches_at = |p: usize, t: usize| match (pattern.get(p), tokens.get(t)) {
+        (Some(token_pattern), Some(token)) => {
+            token_matches(token_pattern, globs.get(p).map(Vec::as_slice).unwrap_or_default(), *token, exec, mode)
+        }
+        _ => false,
+    };
+    dynamic_match(pattern, tokens, exec, mode, matches_at)
 }
 
 /// Lower-cased, trailing dot removed, and IPv4 addresses written as one
@@ -634,4 +734,100 @@ pub fn token_glob_regex(glob: &str) -> Result<String, String> {
 fn text_regex(glob: &globset::Glob) -> String {
     let regex = glob.regex();
     regex.strip_prefix("(?-u)").unwrap_or(regex).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::request::Program;
+
+    fn token_pattern() -> impl Strategy<Value = TokenPattern> {
+        prop_oneof![
+            1 => Just(TokenPattern::Any),
+            3 => Just(TokenPattern::Rest),
+            1 => Just(TokenPattern::OneOf(vec![Atom::Literal("git".into())])),
+            2 => Just(TokenPattern::OneOf(vec![Atom::Literal("a".into()), Atom::Literal("-f".into())])),
+            1 => Just(TokenPattern::OneOf(vec![Atom::Literal("--force".into())])),
+            2 => Just(TokenPattern::OneOf(vec![Atom::Glob("a*".into())])),
+        ]
+    }
+
+    fn arg() -> impl Strategy<Value = Arg> {
+        prop_oneof![
+            Just(Arg::Known("a".into())),
+            Just(Arg::Known("ab".into())),
+            Just(Arg::Known("-rf".into())),
+            Just(Arg::Known("--for".into())),
+            Just(Arg::Known("--".into())),
+            Just(Arg::Unknown),
+        ]
+    }
+
+    fn mode() -> impl Strategy<Value = Mode> {
+        prop_oneof![Just(Mode::ALLOW), Just(Mode::CONTAINED), Just(Mode::STRICT_CERTAIN), Just(Mode::STRICT_POSSIBLE)]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 4000, ..ProptestConfig::default() })]
+
+        /// The position-by-position shortcuts answer as the dynamic
+        /// programme does, from every start.
+        #[test]
+        fn shortcuts_agree_with_the_general_match(
+            pattern in proptest::collection::vec(token_pattern(), 0..8),
+            args in proptest::collection::vec(arg(), 0..8),
+            open_tail: bool,
+            trusted: bool,
+            mode in mode(),
+            start in 0usize..3,
+        ) {
+            let mut program = Program::trusted_name("git");
+            program.trusted = trusted;
+            let exec = ExecRequest { program, args, open_tail, long_forms: Default::default(), implied_options: Vec::new() };
+            let globs = compile_atom_globs(&pattern);
+            let all = tokens(&exec);
+            let shortcut = argv_matches(&pattern, &globs, &all, start, &exec, mode);
+            let general = argv_matches_general_from(&pattern, &globs, &all, start, &exec, mode);
+            prop_assert_eq!(shortcut, general);
+        }
+    }
+
+    proptest! {
+        /// The direct forms of token globs agree with the general matcher.
+        #[test]
+        fn plain_token_globs_agree_with_globset(
+            body in "[a+./-]{0,3}",
+            star_first: bool,
+            text in "[a+./-]{0,5}",
+        ) {
+            let glob = if star_first { format!("*{body}") } else { format!("{body}*") };
+            let general = token_glob_builder(&glob).map(|g| g.compile_matcher());
+            prop_assert!(general.is_ok());
+            let direct = token_glob(&glob);
+            prop_assert!(direct.is_ok());
+            prop_assert!(!matches!(direct, Ok(TokenGlob::General(_))));
+            prop_assert_eq!(
+                direct.map(|d| d.is_match(&text)).ok(),
+                general.map(|g| g.is_match(&text)).ok()
+            );
+        }
+    }
+
+    fn argv_matches_general_from(
+        pattern: &[TokenPattern],
+        globs: &[Vec<Option<TokenGlob>>],
+        tokens: &[Token<'_>],
+        start: usize,
+        exec: &ExecRequest,
+        mode: Mode,
+    ) -> bool {
+        if start > 0 {
+            // The trust check applies at the program position only.
+            let mode = Mode { needs_trust: false, ..mode };
+            return argv_matches_general(pattern, globs, tokens.get(start..).unwrap_or_default(), exec, mode);
+        }
+        argv_matches_general(pattern, globs, tokens, exec, mode)
+    }
 }

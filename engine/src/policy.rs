@@ -5,6 +5,8 @@
 //! positions; a rule's `id` is the key of the compiler's side table that maps
 //! it back to its source.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// The three effects, ordered from the most to the least permissive.
@@ -113,9 +115,10 @@ impl Defaults {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rule {
     /// The rule's id: given in the policy, or derived from its position.
-    pub id: String,
+    /// Shared: every decision the rule takes part in names it.
+    pub id: Arc<str>,
     pub effect: Effect,
-    pub because: Option<String>,
+    pub because: Option<Arc<str>>,
     /// The rule matches a request when any of its matchers does.
     pub matchers: Vec<Matcher>,
     /// `when sandboxed`: the rule applies only to calls that will run

@@ -74,7 +74,7 @@ pub fn trace(policies: &[Policy], request: &Request) -> Vec<TraceEntry> {
             entries.push(TraceEntry {
                 policy: policy_index,
                 rule: rule_index,
-                id: rule.id.clone(),
+                id: rule.id.to_string(),
                 effect: rule.effect,
                 matched,
                 reason,

@@ -4,6 +4,8 @@
 //! located, shell text split into simple commands); the engine takes them as
 //! they are.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::policy::RequestKind;
@@ -73,6 +75,28 @@ pub struct ExecRequest {
     /// (`xargs cmd`): zero or more unknown tokens follow `args`.
     #[serde(default)]
     pub open_tail: bool,
+    /// Short options and the long options they stand for, as the
+    /// program's model (and subcommand) gives them: `-r` and
+    /// `--recursive` are one option to `rm`, so a deny or prompt rule
+    /// naming either catches both spellings.
+    #[serde(default, skip_serializing_if = "no_long_forms")]
+    pub long_forms: Arc<[LongForm]>,
+    /// Options the command behaves as if given, by its model (`git
+    /// restore FILE` restores the worktree as `--worktree` would): deny
+    /// and prompt rules that name them match.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub implied_options: Vec<String>,
+}
+
+fn no_long_forms(forms: &Arc<[LongForm]>) -> bool {
+    forms.is_empty()
+}
+
+/// `-r` is `--recursive`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LongForm {
+    pub short: char,
+    pub long: String,
 }
 
 /// The program of an exec request, located.

@@ -12,7 +12,7 @@ use vtpolicy_engine::{
 
 fn summary(decision: &vtpolicy_engine::Decision) -> (Effect, Vec<String>, bool, bool) {
     // Rule indices change when rules are shuffled; ids do not.
-    let mut ids: Vec<String> = decision.matched.iter().map(|m| m.id.clone()).collect();
+    let mut ids: Vec<String> = decision.matched.iter().map(|m| m.id.to_string()).collect();
     ids.sort();
     (decision.effect, ids, decision.default_applied, decision.kernel_refusal)
 }
@@ -72,7 +72,7 @@ fn exec_rule(id: &str, effect: Effect, tokens: &[&str]) -> Rule {
         })
         .collect();
     Rule {
-        id: id.to_owned(),
+        id: id.into(),
         effect,
         because: None,
         matchers: vec![Matcher::Exec { pattern: ArgvPattern { tokens } }],
@@ -96,6 +96,8 @@ fn allow_rules_match_tokens_exactly_and_deny_rules_see_flag_spellings() {
             program: Program::trusted_name(argv[0]),
             args: argv[1..].iter().map(|a| Arg::Known((*a).to_owned())).collect(),
             open_tail: false,
+            long_forms: Default::default(),
+            implied_options: Vec::new(),
         })
     };
     assert_eq!(engine.decide(&exec(&["rm", "-i", "x"])).effect, Effect::Allow);
@@ -103,7 +105,7 @@ fn allow_rules_match_tokens_exactly_and_deny_rules_see_flag_spellings() {
     for spelling in ["--force", "-f", "-fu", "-uf", "--force=true", "--forc", "--fo"] {
         let decision = engine.decide(&exec(&["git", "push", "origin", spelling]));
         assert_eq!(decision.effect, Effect::Deny, "{spelling}");
-        assert_eq!(decision.matched[0].id, "no-force");
+        assert_eq!(&*decision.matched[0].id, "no-force");
     }
     // After `--`, tokens are operands, not flags.
     assert_eq!(engine.decide(&exec(&["git", "push", "--", "-fu"])).effect, Effect::Prompt);

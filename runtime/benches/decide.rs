@@ -27,6 +27,8 @@ fn exec(argv: &[&str]) -> Request {
         program: Program::trusted_name(argv[0]),
         args: argv[1..].iter().map(|a| Arg::Known((*a).to_owned())).collect(),
         open_tail: false,
+        long_forms: Default::default(),
+        implied_options: Vec::new(),
     })
 }
 

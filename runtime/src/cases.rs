@@ -83,7 +83,7 @@ pub fn check_case(judge: &Judge, case: &Case) -> CaseOutcome {
     if let Some(expected) = &case.rules {
         let mut expected = expected.clone();
         expected.sort();
-        let mut actual: Vec<String> = judgement.decision.matched.iter().map(|m| m.id.clone()).collect();
+        let mut actual: Vec<String> = judgement.decision.matched.iter().map(|m| m.id.to_string()).collect();
         actual.sort();
         actual.dedup();
         if actual != expected {

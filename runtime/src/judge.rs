@@ -102,13 +102,13 @@ pub struct Judge {
     rego: Vec<crate::rego::RegoPolicy>,
     /// Program models: the stock catalogue, or it merged with the
     /// policies' own catalogues.
-    models: std::borrow::Cow<'static, std::collections::HashMap<String, crate::normalize::models::Model>>,
+    models: std::borrow::Cow<'static, crate::normalize::models::Models>,
 }
 
-/// A judged tool call.
+/// A judged tool call: its parts (the normalised requests, or why a
+/// part could not be analysed) and the decision on each.
 #[derive(Debug, Clone)]
 pub struct Judgement {
-    pub parts: Vec<Part>,
     pub decision: CallDecision,
 }
 
@@ -251,11 +251,11 @@ impl Judge {
         let parts = self.normalize_in(raw, sandboxed);
         let engine = if sandboxed { &self.engine } else { &self.unsandboxed };
         let decision = if self.rego.is_empty() {
-            engine.decide_call(&parts)
+            engine.decide_call(parts)
         } else {
-            engine.decide_call_with(&parts, |request| self.rego.iter().map(|p| p.decide(request)).collect())
+            engine.decide_call_with(parts, |request| self.rego.iter().map(|p| p.decide(request)).collect())
         };
-        Judgement { parts, decision }
+        Judgement { decision }
     }
 
     /// The per-rule trace of one normalised request.
@@ -270,7 +270,7 @@ fn normalize_with(
     trust: &Trust<'_>,
     denied: &dyn Fn(&str) -> bool,
     sandboxed: bool,
-    models: &std::collections::HashMap<String, crate::normalize::models::Model>,
+    models: &crate::normalize::models::Models,
 ) -> Vec<Part> {
     let cwd = raw.cwd().map_or_else(
         || environment.cwd.clone(),

@@ -131,9 +131,9 @@ fn rules(judge: &Judge, matched: &[MatchedRule]) -> Vec<RuleReport> {
     matched
         .iter()
         .map(|rule| RuleReport {
-            id: rule.id.clone(),
+            id: rule.id.to_string(),
             effect: rule.effect,
-            because: rule.because.clone(),
+            because: rule.because.as_deref().map(str::to_owned),
             policy: policy_name(judge, rule.policy),
             source: source(judge, rule.policy, rule.rule),
             uncertain: rule.uncertain,

@@ -158,9 +158,8 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
     let why = describe(&rules, &reasons, &deciding_parts, judgement.decision.default_applied);
     // Run the program that was judged, not whatever the child's PATH
     // would find under the same name.
-    let program = match judgement.parts.first() {
-        Some(Part::Request { request: Request::Exec(exec), .. })
-            if args.command.is_none() && exec.program.spelled == program =>
+    let program = match judgement.decision.parts.first().and_then(|part| part.request.as_ref()) {
+        Some(Request::Exec(exec)) if args.command.is_none() && exec.program.spelled == program =>
         {
             exec.program.path.clone().unwrap_or(program)
         }
@@ -307,16 +306,16 @@ fn trusted_bash(judge: &Judge) -> Option<String> {
 
 /// The deciding rule ids and their reasons.
 fn deciding(judgement: &Judgement) -> (Vec<String>, Vec<String>) {
-    let mut rules = Vec::new();
-    let mut reasons = Vec::new();
+    let mut rules: Vec<String> = Vec::new();
+    let mut reasons: Vec<String> = Vec::new();
     for matched in &judgement.decision.matched {
-        if !rules.contains(&matched.id) {
-            rules.push(matched.id.clone());
+        if !rules.iter().any(|id| **id == *matched.id) {
+            rules.push(matched.id.to_string());
         }
         if let Some(because) = &matched.because
-            && !reasons.contains(because)
+            && !reasons.iter().any(|reason| **reason == **because)
         {
-            reasons.push(because.clone());
+            reasons.push(because.to_string());
         }
     }
     for part in &judgement.decision.parts {

@@ -89,7 +89,7 @@ pub fn report(policies: &[&CompiledPolicy], artifacts: &Artifacts<'_>, landlock_
             }
             rules.push(RuleFidelity {
                 policy: compiled.policy.name.clone(),
-                rule: rule.id.clone(),
+                rule: rule.id.to_string(),
                 effect: rule.effect,
                 layers,
             });
@@ -189,7 +189,7 @@ fn net_coverage(rule: &vtpolicy_engine::Rule, artifacts: &Artifacts<'_>, abi: u8
 fn path_coverage(rule: &vtpolicy_engine::Rule, artifacts: &Artifacts<'_>, abi: u8) -> Vec<LayerCoverage> {
     let mut out = Vec::new();
     let paths = |list: &[super::landlock::Note]| -> Vec<String> {
-        let mut found: Vec<String> = list.iter().filter(|n| n.rule == rule.id).map(|n| n.path.clone()).collect();
+        let mut found: Vec<String> = list.iter().filter(|n| *n.rule == *rule.id).map(|n| n.path.clone()).collect();
         found.dedup();
         found
     };

@@ -81,7 +81,7 @@ impl SandboxModel {
             for rule in &compiled.policy.rules {
                 for matcher in &rule.matchers {
                     let Matcher::Path { read: r, write: w, glob } = matcher else { continue };
-                    let entry = PathGlob { glob: glob.clone(), rule: rule.id.clone() };
+                    let entry = PathGlob { glob: glob.clone(), rule: rule.id.to_string() };
                     match rule.effect {
                         Effect::Allow => {
                             if *r {
@@ -154,7 +154,7 @@ fn network(policies: &[&CompiledPolicy]) -> Network {
         }
         let mut connect = Vec::new();
         let mut every_port = false;
-        let mut host_rules = Vec::new();
+        let mut host_rules: Vec<String> = Vec::new();
         for rule in &compiled.policy.rules {
             if rule.effect != Effect::Allow {
                 continue;
@@ -166,8 +166,8 @@ fn network(policies: &[&CompiledPolicy]) -> Network {
                 } else {
                     connect.extend(ports.iter().copied());
                 }
-                if host != "*" && !host_rules.contains(&rule.id) {
-                    host_rules.push(rule.id.clone());
+                if host != "*" && !host_rules.iter().any(|id| **id == *rule.id) {
+                    host_rules.push(rule.id.to_string());
                 }
             }
         }

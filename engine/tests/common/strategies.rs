@@ -6,7 +6,7 @@
 
 use proptest::prelude::*;
 use vtpolicy_engine::{
-    Arg, ArgvPattern, Atom, Defaults, Effect, ExecRequest, Matcher, Policy, Program, Request, Rule, TokenPattern,
+    Arg, ArgvPattern, Atom, Defaults, Effect, ExecRequest, LongForm, Matcher, Policy, Program, Request, Rule, TokenPattern,
 };
 
 const WORDS: &[&str] = &[
@@ -124,7 +124,7 @@ pub fn policy(name: &'static str) -> impl Strategy<Value = Policy> {
             .into_iter()
             .enumerate()
             .map(|(index, (effect, matchers))| Rule {
-                id: format!("{name}-{index}"),
+                id: format!("{name}-{index}").into(),
                 effect,
                 because: None,
                 matchers,
@@ -152,8 +152,18 @@ pub fn request() -> impl Strategy<Value = Request> {
             trusted,
         },
     );
-    let exec = (program, prop::collection::vec(arg, 0..6), any::<bool>())
-        .prop_map(|(program, args, open_tail)| Request::Exec(ExecRequest { program, args, open_tail }));
+    // The spellings a model would give (`rm -r` is `rm --recursive`).
+    let long_forms = prop::collection::vec(
+        prop::sample::select(&[('r', "recursive"), ('R', "recursive"), ('f', "force")][..])
+            .prop_map(|(short, long)| LongForm { short, long: long.to_owned() }),
+        0..3,
+    );
+    let implied = prop::collection::vec(prop::sample::select(&["--force", "-r"][..]).prop_map(str::to_owned), 0..2);
+    let exec = (program, prop::collection::vec(arg, 0..6), any::<bool>(), long_forms, implied).prop_map(
+        |(program, args, open_tail, long_forms, implied_options)| {
+            Request::Exec(ExecRequest { program, args, open_tail, long_forms: long_forms.into(), implied_options })
+        },
+    );
     prop_oneof![
         4 => exec,
         2 => prop::sample::select(PATHS).prop_map(|p| Request::Read { path: p.to_owned() }),

@@ -43,7 +43,7 @@ pub(crate) struct Normalizer<'a> {
     pub(crate) mounts: &'a [(std::path::PathBuf, std::path::PathBuf)],
     pub(crate) programs: ProgramResolver<'a>,
     /// Program models by name: the stock catalogue and the policies'.
-    pub(crate) models: &'a std::collections::HashMap<String, models::Model>,
+    pub(crate) models: &'a models::Models,
     pub(crate) parts: Vec<Part>,
     /// Where programs are looked up while judging a command whose text set
     /// `PATH`; `None` for the environment's own lookup.
@@ -334,40 +334,48 @@ impl Normalizer<'_> {
                 Word::Unknown => Arg::Unknown,
             })
             .collect();
-        let names = program.names.clone();
+        let models = self.models;
+        // The model of the first name that has one, with that name.
+        let modelled = program.names.iter().find_map(|name| {
+            models.get(name).map(|model| (name.clone(), models::effects(name, model, argv.get(1..).unwrap_or_default())))
+        });
+        let unmodelled_name = if modelled.is_none() { program.names.first().cloned() } else { None };
+        let mut modelled = modelled;
+        let (long_forms, implied_options) = match &mut modelled {
+            Some((_, effects)) => (std::mem::take(&mut effects.long_forms), std::mem::take(&mut effects.implied)),
+            None => (Default::default(), Vec::new()),
+        };
         self.parts.push(Part::Request {
             label: label.to_owned(),
-            request: Request::Exec(ExecRequest { program, args, open_tail }),
+            request: Request::Exec(ExecRequest { program, args, open_tail, long_forms, implied_options }),
         });
-        self.effects(label, &names, argv, cwd, depth);
+        match modelled {
+            Some((name, effects)) => self.effect_parts(label, &name, effects, cwd, depth),
+            None => self.unmodelled(label, unmodelled_name.as_deref().unwrap_or_default(), argv, cwd),
+        }
     }
 
-    /// The parts of what a command does, by its program's model; without
-    /// one, a prompt for each argument that names a denied path.
-    fn effects(&mut self, label: &str, names: &[String], argv: &[Word], cwd: Option<&Path>, depth: usize) {
-        let args = argv.get(1..).unwrap_or_default();
-        let model = names.iter().find_map(|name| self.models.get(name).map(|m| (name, m)));
-        let Some((name, model)) = model else {
-            for word in args {
-                let Some(text) = word.text() else { continue };
-                let value = text.split_once('=').map_or(text, |(_, v)| v);
-                if !(value.contains('/') || value.starts_with('.') || value.starts_with('~')) {
-                    continue;
-                }
-                let Some(path) = self.path_from(label, value, cwd) else { continue };
-                if (self.denied)(&path) {
-                    self.unanalysable(
-                        label,
-                        format!(
-                            "`{text}` names `{path}`, which the policies deny, and `{}` has no model",
-                            names.first().map_or("", String::as_str)
-                        ),
-                    );
-                }
+    /// A command with no model: a prompt for each argument that names a
+    /// path the policies deny.
+    fn unmodelled(&mut self, label: &str, program: &str, argv: &[Word], cwd: Option<&Path>) {
+        for word in argv.get(1..).unwrap_or_default() {
+            let Some(text) = word.text() else { continue };
+            let value = text.split_once('=').map_or(text, |(_, v)| v);
+            if !(value.contains('/') || value.starts_with('.') || value.starts_with('~')) {
+                continue;
             }
-            return;
-        };
-        let effects = models::effects(name, model, args);
+            let Some(path) = self.path_from(label, value, cwd) else { continue };
+            if (self.denied)(&path) {
+                self.unanalysable(
+                    label,
+                    format!("`{text}` names `{path}`, which the policies deny, and `{program}` has no model"),
+                );
+            }
+        }
+    }
+
+    /// The parts of what a modelled command does.
+    fn effect_parts(&mut self, label: &str, name: &str, effects: models::Effects, cwd: Option<&Path>, depth: usize) {
         for reason in effects.unanalysable {
             self.unanalysable(label, reason);
         }

@@ -7,10 +7,11 @@
 //! no model gets a prompt wherever an argument names a path the policies
 //! deny.
 
-use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
+use vtpolicy_engine::LongForm;
 
 use super::Word;
 
@@ -72,9 +73,15 @@ pub(crate) struct Model {
     at_read_options: Vec<String>,
     #[serde(default)]
     code_options: Vec<String>,
+    /// Options whose value is shell text the program runs
+    /// (`git rebase -x`): judged as the commands it holds.
+    #[serde(default)]
+    shell_options: Vec<String>,
     #[serde(default)]
     unanalysable_options: Vec<String>,
-    operands: Operands,
+    /// Required for a program, the program's for a subcommand that
+    /// leaves it out.
+    operands: Option<Operands>,
     #[serde(default)]
     skip_operands: usize,
     #[serde(default)]
@@ -92,7 +99,169 @@ pub(crate) struct Model {
     #[serde(default)]
     stdin_commands: bool,
     script: Option<Script>,
+    /// Short options and the long options they are (`r = "--recursive"`).
+    #[serde(default)]
+    long_forms: BTreeMap<String, String>,
+    /// Long options may be abbreviated to a unique prefix, as getopt_long
+    /// and git's option parser allow.
+    #[serde(default)]
+    abbreviations: bool,
+    /// Options the command behaves as if given unless one of some others
+    /// is (`git restore` restores the worktree unless told `--staged`).
+    #[serde(default)]
+    implied: Vec<Implied>,
+    /// Subcommands, each a model of the words after it. The program's
+    /// option lists still apply there; a subcommand's `operands`,
+    /// `script` and the like replace the program's. A program with
+    /// subcommands takes its first operand as one, modelled or not.
+    #[serde(default)]
+    subcommand: BTreeMap<String, Model>,
+    /// `long_forms` with the enclosing models' under them, as requests
+    /// carry them (see [`Model::prepare`]).
+    #[serde(skip)]
+    forms: Arc<[LongForm]>,
 }
+
+impl Model {
+    /// Fills in the long forms requests carry: the enclosing models',
+    /// with this model's own over them.
+    fn prepare(&mut self, inherited: &[LongForm]) {
+        let mut forms = inherited.to_vec();
+        for (short, long) in &self.long_forms {
+            let (Some(short), Some(long)) = (short.chars().next(), long.strip_prefix("--")) else { continue };
+            forms.retain(|f| f.short != short);
+            forms.push(LongForm { short, long: long.to_owned() });
+        }
+        for sub in self.subcommand.values_mut() {
+            sub.prepare(&forms);
+        }
+        self.forms = forms.into();
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Implied {
+    option: String,
+    #[serde(default)]
+    unless: Vec<String>,
+}
+
+/// Subcommands nest at most this deep (`git worktree remove`).
+const MAX_SUBCOMMAND_DEPTH: usize = 3;
+
+/// A program's model and the models of the subcommands its command
+/// names, outermost first: the grammar its later words are read with.
+struct Grammar<'m> {
+    levels: [&'m Model; MAX_SUBCOMMAND_DEPTH + 1],
+    depth: usize,
+}
+
+impl<'m> Grammar<'m> {
+    fn new(model: &'m Model) -> Grammar<'m> {
+        Grammar { levels: [model; MAX_SUBCOMMAND_DEPTH + 1], depth: 1 }
+    }
+
+    fn models(&self) -> &[&'m Model] {
+        self.levels.get(..self.depth).unwrap_or_default()
+    }
+
+    fn innermost(&self) -> &'m Model {
+        self.models().last().copied().unwrap_or(self.levels[0])
+    }
+
+    /// The subcommand `word` names, entered; `false` when it names none.
+    fn enter(&mut self, word: &str) -> bool {
+        let Some(sub) = self.innermost().subcommand.get(word) else { return false };
+        let Some(slot) = self.levels.get_mut(self.depth) else { return false };
+        *slot = sub;
+        self.depth += 1;
+        true
+    }
+
+    /// Whether the innermost model takes subcommands.
+    fn expects_subcommand(&self) -> bool {
+        !self.innermost().subcommand.is_empty() && self.depth <= MAX_SUBCOMMAND_DEPTH
+    }
+
+    fn has(&self, list: fn(&Model) -> &Vec<String>, option: &str) -> bool {
+        self.models().iter().any(|model| list(model).iter().any(|o| o == option))
+    }
+
+    fn takes_value(&self, option: &str) -> bool {
+        VALUE_LISTS.iter().any(|list| self.has(*list, option))
+    }
+
+    /// Whether any model of the chain names `option` at all.
+    fn knows(&self, option: &str) -> bool {
+        KNOWN_LISTS.iter().any(|list| self.has(*list, option))
+            || self.models().iter().any(|m| m.long_forms.values().any(|long| long == option))
+    }
+
+    /// The innermost model's value of a field the subcommand may give.
+    fn operands(&self) -> Operands {
+        self.models().iter().rev().find_map(|m| m.operands).unwrap_or(Operands::None)
+    }
+
+    fn scalar<T: Copy>(&self, field: fn(&Model) -> Option<T>) -> Option<T> {
+        self.models().iter().rev().find_map(|m| field(m))
+    }
+
+    /// The long option a word abbreviates: where the program allows
+    /// abbreviations, an unambiguous prefix of one the model knows.
+    fn abbreviation_of(&self, option: &str) -> Option<&'m str> {
+        if !option.starts_with("--") || option.len() < 4 || self.knows(option) {
+            return None;
+        }
+        if !self.models().iter().any(|m| m.abbreviations) {
+            return None;
+        }
+        let mut found: Option<&'m str> = None;
+        for &model in self.models() {
+            let lists = KNOWN_LISTS.iter().flat_map(|list| list(model).iter());
+            for candidate in lists.chain(model.long_forms.values()) {
+                if candidate.starts_with(option) && found != Some(candidate.as_str()) {
+                    if found.is_some() {
+                        return None;
+                    }
+                    found = Some(candidate);
+                }
+            }
+        }
+        found
+    }
+
+    /// The short options' long forms, a subcommand's over the program's.
+    fn long_forms(&self) -> Arc<[LongForm]> {
+        Arc::clone(&self.innermost().forms)
+    }
+}
+
+/// The lists whose options take a value.
+const VALUE_LISTS: &[fn(&Model) -> &Vec<String>] = &[
+    |m| &m.value_options,
+    |m| &m.read_options,
+    |m| &m.write_options,
+    |m| &m.dir_options,
+    |m| &m.at_read_options,
+    |m| &m.code_options,
+    |m| &m.shell_options,
+];
+
+/// Every list of options.
+const KNOWN_LISTS: &[fn(&Model) -> &Vec<String>] = &[
+    |m| &m.value_options,
+    |m| &m.read_options,
+    |m| &m.write_options,
+    |m| &m.dir_options,
+    |m| &m.at_read_options,
+    |m| &m.code_options,
+    |m| &m.shell_options,
+    |m| &m.unanalysable_options,
+    |m| &m.in_place_options,
+    |m| &m.recursive_options,
+    |m| &m.skip_unless,
+];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -100,9 +269,12 @@ struct Catalogue {
     program: HashMap<String, Model>,
 }
 
+/// Models by every name they go by: looked up once per command judged.
+pub(crate) type Models = HashMap<String, Model, foldhash::fast::RandomState>;
+
 /// The stock models by every name they go by.
-pub(crate) fn stock() -> &'static HashMap<String, Model> {
-    static MODELS: OnceLock<HashMap<String, Model>> = OnceLock::new();
+pub(crate) fn stock() -> &'static Models {
+    static MODELS: OnceLock<Models> = OnceLock::new();
     MODELS.get_or_init(|| parse(STOCK).unwrap_or_default())
 }
 
@@ -119,7 +291,7 @@ pub(crate) fn stock_names_in(text: &str) -> Vec<String> {
 /// a later model of a name replaces an earlier one, except that a
 /// catalogue which may not replace only adds names no catalogue before
 /// it models.
-pub(crate) fn merged<'a>(catalogues: impl Iterator<Item = (&'a str, bool)>) -> HashMap<String, Model> {
+pub(crate) fn merged<'a>(catalogues: impl Iterator<Item = (&'a str, bool)>) -> Models {
     let mut models = stock().clone();
     for (text, may_replace) in catalogues {
         for (name, model) in parse(text).unwrap_or_default() {
@@ -132,10 +304,14 @@ pub(crate) fn merged<'a>(catalogues: impl Iterator<Item = (&'a str, bool)>) -> H
 }
 
 /// A catalogue's models by name and alias; the error names the line.
-pub(crate) fn parse(text: &str) -> Result<HashMap<String, Model>, String> {
+pub(crate) fn parse(text: &str) -> Result<Models, String> {
     let catalogue: Catalogue = toml::from_str(text).map_err(|e| e.to_string())?;
-    let mut out = HashMap::new();
-    for (name, model) in catalogue.program {
+    if let Some(name) = catalogue.program.iter().find_map(|(name, model)| model.operands.is_none().then_some(name)) {
+        return Err(format!("the model `{name}` gives no `operands`"));
+    }
+    let mut out = Models::default();
+    for (name, mut model) in catalogue.program {
+        model.prepare(&[]);
         for alias in &model.aliases {
             out.insert(alias.clone(), model.clone());
         }
@@ -192,32 +368,67 @@ pub(crate) fn check_catalogue(text: &str) -> Vec<CatalogueError> {
                 ));
             }
         }
-        let lists = [
-            ("value_options", &model.value_options),
-            ("read_options", &model.read_options),
-            ("write_options", &model.write_options),
-            ("dir_options", &model.dir_options),
-            ("at_read_options", &model.at_read_options),
-            ("code_options", &model.code_options),
-            ("unanalysable_options", &model.unanalysable_options),
-            ("skip_unless", &model.skip_unless),
-            ("in_place_options", &model.in_place_options),
-            ("recursive_options", &model.recursive_options),
-        ];
-        for (field, options) in lists {
-            for option in options.iter().filter(|o| !o.starts_with('-') || o.len() < 2) {
-                let message = format!("`{name}`: `{option}` in `{field}` is not an option (options start with `-`)");
-                errors.push(CatalogueError::at(text, at, message));
-            }
+        if model.operands.is_none() {
+            errors.push(CatalogueError::at(text, at, format!("`{name}` gives no `operands`")));
         }
-        for option in model.skip_unless.iter().filter(|o| !takes_value(model, o)) {
-            let message = format!(
-                "`{name}`: `{option}` in `skip_unless` gives a script, so it must take a value (list it in `value_options` or `read_options`)"
-            );
-            errors.push(CatalogueError::at(text, at, message));
-        }
+        check_model(text, at, name, model, 0, &mut errors);
     }
     errors
+}
+
+/// The problems of one model and its subcommands' (`path` names it:
+/// `git push`), reported at its program's table.
+fn check_model(text: &str, at: usize, path: &str, model: &Model, depth: usize, errors: &mut Vec<CatalogueError>) {
+    let mut messages: Vec<String> = Vec::new();
+    let mut error = |message: String| messages.push(message);
+    let lists = [
+        ("value_options", &model.value_options),
+        ("read_options", &model.read_options),
+        ("write_options", &model.write_options),
+        ("dir_options", &model.dir_options),
+        ("at_read_options", &model.at_read_options),
+        ("code_options", &model.code_options),
+        ("shell_options", &model.shell_options),
+        ("unanalysable_options", &model.unanalysable_options),
+        ("skip_unless", &model.skip_unless),
+        ("in_place_options", &model.in_place_options),
+        ("recursive_options", &model.recursive_options),
+    ];
+    for (field, options) in lists {
+        for option in options.iter().filter(|o| !o.starts_with('-') || o.len() < 2) {
+            error(format!("`{option}` in `{field}` is not an option (options start with `-`)"));
+        }
+    }
+    for option in model.skip_unless.iter().filter(|o| !Grammar::new(model).takes_value(o)) {
+        error(format!(
+            "`{option}` in `skip_unless` gives a script, so it must take a value (list it in `value_options` or `read_options`)"
+        ));
+    }
+    for (short, long) in &model.long_forms {
+        if short.chars().count() != 1 || !short.chars().all(|c| c.is_ascii_alphanumeric()) {
+            error(format!("`{short}` in `long_forms` is not a short option's letter"));
+        }
+        if !long.starts_with("--") || long.len() < 4 {
+            error(format!("`{long}` in `long_forms` is not a long option (`--name`)"));
+        }
+    }
+    for implied in &model.implied {
+        if !implied.option.starts_with('-') || implied.unless.iter().any(|o| !o.starts_with('-')) {
+            error(format!("`implied` names `{}`, which is not an option", implied.option));
+        }
+    }
+    if depth >= MAX_SUBCOMMAND_DEPTH && !model.subcommand.is_empty() {
+        error(format!("subcommands nest at most {MAX_SUBCOMMAND_DEPTH} deep"));
+    }
+    for (name, sub) in &model.subcommand {
+        if !sub.aliases.is_empty() {
+            error(format!("the subcommand `{name}` has `aliases`; give each name its own table"));
+        }
+    }
+    errors.extend(messages.into_iter().map(|m| CatalogueError::at(text, at, format!("`{path}`: {m}"))));
+    for (name, sub) in &model.subcommand {
+        check_model(text, at, &format!("{path} {name}"), sub, depth + 1, errors);
+    }
 }
 
 /// What a command does, by its model.
@@ -246,6 +457,10 @@ pub(crate) struct Effects {
     pub(crate) git_config: Option<(GitConfigFile, bool)>,
     /// Directories it deletes with everything in them.
     pub(crate) deleted_trees: Vec<String>,
+    /// The short options' long forms under its grammar, for the request.
+    pub(crate) long_forms: Arc<[LongForm]>,
+    /// Options it behaves as if given, for the request.
+    pub(crate) implied: Vec<String>,
 }
 
 /// The file a `git config` command acts on.
@@ -316,7 +531,7 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
     if let Some(code) = args.iter().filter_map(known).find(|t| runs(t)) {
         out.unanalysable.push(format!("`{program} {code}` runs a command of the program's own"));
     }
-    if model.operands == Operands::Roots {
+    if model.operands == Some(Operands::Roots) {
         // The expression is find's own language (`-exec` is unwrapped
         // elsewhere, its writing actions are the policies' to name).
         let roots = find_roots(args);
@@ -327,19 +542,27 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
         }
         return out;
     }
-    let mut operands: Vec<&Word> = Vec::new();
-    let mut given: Vec<String> = Vec::new();
-    let mut script_values: Vec<String> = Vec::new();
+    let mut grammar = Grammar::new(model);
+    let mut operands: Vec<&Word> = Vec::with_capacity(args.len());
+    let mut given = Given::default();
+    let mut script_values: Vec<&str> = Vec::new();
     let mut index = 0;
     let mut options_ended = false;
     let git = program == "git";
-    let mut git_subcommand: Option<String> = None;
-    // Where git's subcommand's own words start.
-    let mut git_subcommand_end = 0;
+    // The first subcommand named, and where the innermost one's words
+    // start.
+    let mut subcommand: Option<&str> = None;
+    let mut subcommand_end = 0;
+    let mut subcommand_expected = grammar.expects_subcommand();
     let mut target_directory: Option<String> = None;
     while let Some(word) = args.get(index) {
         index += 1;
         let Word::Known(text) = word else {
+            if subcommand_expected {
+                // The subcommand itself is only known at run time.
+                out.unanalysable.push(format!("`{program}` runs a subcommand only known at run time"));
+                subcommand_expected = false;
+            }
             operands.push(word);
             continue;
         };
@@ -348,9 +571,10 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
                 options_ended = true;
                 continue;
             }
-            if git && git_subcommand.is_none() {
-                git_subcommand = Some(text.clone());
-                git_subcommand_end = index;
+            if subcommand_expected && !options_ended {
+                subcommand = subcommand.or(Some(text));
+                subcommand_end = index;
+                subcommand_expected = grammar.enter(text) && grammar.expects_subcommand();
                 continue;
             }
             operands.push(word);
@@ -361,95 +585,133 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
             continue;
         }
         // `--name=value`, `--name value`, `-x value`, `-xvalue`, clusters.
-        let (option, glued): (String, Option<String>) = match text.split_once('=') {
-            Some((name, value)) if text.starts_with("--") => (name.to_owned(), Some(value.to_owned())),
-            _ if text.starts_with("--") => (text.clone(), None),
+        let mut buffer = [0u8; 8];
+        let (written, glued): (&str, Option<&str>) = match text.split_once('=') {
+            Some((name, value)) if text.starts_with("--") => (name, Some(value)),
+            _ if text.starts_with("--") => (text, None),
             // Single-dash long options (`-out`, `-inkey` of openssl).
-            _ if model_knows(model, text) => (text.clone(), None),
+            _ if grammar.knows(text) => (text, None),
             _ => {
                 // A cluster: the first short option that takes a value
                 // takes the rest of the cluster, or the next word.
                 let mut found = None;
                 for (at, c) in text.char_indices().skip(1) {
-                    let short = format!("-{c}");
-                    given.push(short.clone());
-                    if takes_value(model, &short) {
-                        let rest = &text[at + c.len_utf8()..];
-                        found = Some((short, (!rest.is_empty()).then(|| rest.to_owned())));
+                    if !given.shorts.contains(&c) {
+                        given.shorts.push(c);
+                    }
+                    let mut letter = [0u8; 8];
+                    let short = short_option(c, &mut letter);
+                    if grammar.has(|m| &m.unanalysable_options, short) {
+                        out.unanalysable.push(format!("`{program} {short}` runs programs the judge cannot see"));
+                    }
+                    if grammar.takes_value(short) {
+                        let rest = text.get(at + c.len_utf8()..).unwrap_or_default();
+                        found = Some((c, (!rest.is_empty()).then_some(rest)));
                         break;
                     }
                 }
                 match found {
-                    Some(found) => found,
+                    Some((c, rest)) => (short_option(c, &mut buffer), rest),
                     None => continue,
                 }
             }
         };
-        given.push(option.clone());
-        if git {
-            git_option(
-                &option,
-                glued.as_deref().or(args.get(index).and_then(known)),
-                git_subcommand.as_deref(),
-                &mut out,
-            );
-            if option == "-c" && glued.is_none() {
-                index += 1;
-                continue;
+        let abbreviation = grammar.abbreviation_of(written);
+        let option: &str = abbreviation.unwrap_or(written);
+        let abbreviated = abbreviation.is_some();
+        match (short_letter(option), abbreviation) {
+            (Some(c), _) => {
+                if !given.shorts.contains(&c) {
+                    given.shorts.push(c);
+                }
+            }
+            (None, Some(long)) => given.longs.push(long),
+            (None, None) => given.longs.push(if text.starts_with("--") {
+                text.split_once('=').map_or(text.as_str(), |(name, _)| name)
+            } else {
+                text.as_str()
+            }),
+        }
+        if git && option == "-c" && subcommand.is_none() {
+            let value = glued.or(args.get(index).and_then(known));
+            let key = value.and_then(|v| v.split_once('=').map(|(k, _)| k).or(Some(v))).unwrap_or("");
+            if git_key_runs_code(key) {
+                out.unanalysable.push(format!("`git -c {key}` configures a program git runs"));
             }
         }
-        if model.unanalysable_options.contains(&option) {
+        if grammar.has(|m| &m.unanalysable_options, option) {
             out.unanalysable.push(format!("`{program} {option}` runs programs the judge cannot see"));
         }
-        if !takes_value(model, &option) {
+        if !grammar.takes_value(option) {
             continue;
         }
-        let value = match glued {
-            Some(value) => Some(Word::Known(value)),
+        let value: Option<&Word> = match glued {
+            Some(_) => None,
             None => {
                 index += 1;
-                args.get(index - 1).cloned()
+                let next = args.get(index - 1);
+                // An abbreviation could also be an option the model does
+                // not list that takes no value: the word is judged as an
+                // operand too.
+                if abbreviated && let Some(next) = next {
+                    operands.push(next);
+                }
+                next
             }
         };
-        let Some(Word::Known(value)) = value else {
-            if model.skip_unless.contains(&option) && model.script.is_some() {
+        let value: Option<&str> = match (glued, value) {
+            (Some(glued), _) => Some(glued),
+            (None, Some(Word::Known(next))) => Some(next),
+            (None, _) => None,
+        };
+        let Some(value) = value else {
+            if grammar.has(|m| &m.skip_unless, option) && grammar.scalar(|m| m.script).is_some() {
                 out.unanalysable.push(format!("`{program} {option}` runs code only known at run time"));
             }
-            if [&model.read_options, &model.write_options, &model.dir_options, &model.at_read_options]
-                .iter()
-                .any(|list| list.contains(&option))
-            {
+            if grammar.has(|m| &m.shell_options, option) {
+                out.unanalysable.push(format!("`{program} {option}` runs a command only known at run time"));
+            }
+            if PATH_LISTS.iter().any(|list| grammar.has(*list, option)) {
                 out.unknown_paths += 1;
             }
             continue;
         };
-        if model.read_options.contains(&option) {
-            out.reads.push(value.clone());
+        if grammar.has(|m| &m.read_options, option) {
+            out.reads.push(value.to_owned());
         }
-        if model.write_options.contains(&option) {
-            out.writes.push(value.clone());
+        if grammar.has(|m| &m.write_options, option) {
+            out.writes.push(value.to_owned());
         }
-        if model.dir_options.contains(&option) {
-            target_directory = Some(value.clone());
+        if grammar.has(|m| &m.dir_options, option) {
+            target_directory = Some(value.to_owned());
         }
-        if model.at_read_options.contains(&option)
+        if grammar.has(|m| &m.at_read_options, option)
             && let Some((_, path)) = value.split_once('@')
             && !path.is_empty()
         {
             out.reads.push(path.to_owned());
         }
-        if model.code_options.contains(&option) {
+        if grammar.has(|m| &m.code_options, option) {
             out.unanalysable.push(format!("`{program} {option}` runs `{value}`"));
         }
-        if model.skip_unless.contains(&option) && !model.read_options.contains(&option) {
+        if grammar.has(|m| &m.shell_options, option) {
+            out.shell.push(value.to_owned());
+        }
+        if grammar.has(|m| &m.skip_unless, option) && !grammar.has(|m| &m.read_options, option) {
             script_values.push(value);
         }
     }
-    let skip_given = model.skip_unless.iter().any(|o| given.contains(o));
-    let skip = if skip_given { 0 } else { model.skip_operands.min(operands.len()) };
-    if let Some(script) = model.script {
+    out.long_forms = grammar.long_forms();
+    for implied in grammar.models().iter().flat_map(|m| &m.implied) {
+        if !given.any(&implied.unless) && !given.any(std::slice::from_ref(&implied.option)) {
+            out.implied.push(implied.option.clone());
+        }
+    }
+    let skip_given = grammar.models().iter().any(|m| given.any(&m.skip_unless));
+    let skip = if skip_given { 0 } else { grammar.innermost().skip_operands.min(operands.len()) };
+    if let Some(script) = grammar.scalar(|m| m.script) {
         let texts: Vec<&str> = if skip_given || script.is_interpreter() {
-            script_values.iter().map(String::as_str).collect()
+            script_values
         } else {
             operands.first().and_then(|w| known(w)).into_iter().collect()
         };
@@ -459,37 +721,35 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
             }
         }
     }
-    if git && git_subcommand.as_deref() == Some("config") {
-        match git_config(args.get(git_subcommand_end..).unwrap_or_default()) {
+    if git && subcommand == Some("config") {
+        match git_config(args.get(subcommand_end..).unwrap_or_default()) {
             Some(found) => out.git_config = Some(found),
             None => out.unknown_paths += 1,
         }
     }
+    let kind = grammar.operands();
     // An empty operand names no file (the call fails on it).
     let paths: Vec<String> =
         operands.iter().skip(skip).filter_map(|w| known(w).filter(|t| !t.is_empty()).map(str::to_owned)).collect();
-    if model.operands != Operands::None {
+    if kind != Operands::None {
         out.unknown_paths += operands.iter().skip(skip).filter(|w| known(w).is_none()).count();
     }
-    let in_place = model
-        .in_place_options
-        .iter()
-        .any(|o| given.contains(o) || given.iter().any(|g| g.starts_with(&format!("{o}="))));
+    let in_place = grammar.models().iter().any(|m| given.any(&m.in_place_options));
     let entry_name = |path: &String| path.trim_end_matches('/').rsplit('/').next().unwrap_or(path).to_owned();
-    if model.operands == Operands::Urls {
+    if kind == Operands::Urls {
         out.connections.extend(paths.iter().filter_map(|url| url_endpoint(url)));
     }
-    let copying = matches!(model.operands, Operands::Copy | Operands::Move | Operands::Link);
-    match (model.operands, target_directory) {
+    let copying = matches!(kind, Operands::Copy | Operands::Move | Operands::Link);
+    match (kind, target_directory) {
         // `cp -t DIR A B`: every operand is a source, copied into DIR.
         (_, Some(dir)) if copying => {
-            if model.operands == Operands::Copy {
+            if kind == Operands::Copy {
                 out.reads.extend(paths.iter().cloned());
             }
-            if model.operands == Operands::Move {
+            if kind == Operands::Move {
                 out.writes.extend(paths.iter().cloned());
             }
-            if model.operands == Operands::Link {
+            if kind == Operands::Link {
                 let names = paths.iter().map(|p| (format!("{dir}/{}", entry_name(p)), p.clone()));
                 out.links.extend(names);
             }
@@ -498,13 +758,13 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
         // `tar -C DIR`, `unzip -d DIR`: entries only known at run time.
         (_, Some(dir)) => {
             out.into.push((dir, vec!["*".to_owned()]));
-            if model.operands == Operands::Read {
+            if kind == Operands::Read {
                 out.reads.extend(paths);
             }
         }
         (Operands::Read, None) if in_place => out.writes.extend(paths),
         (Operands::Read | Operands::List, None) => out.reads.extend(paths),
-        (Operands::Delete, None) if model.recursive_options.iter().any(|o| given.contains(o)) => {
+        (Operands::Delete, None) if grammar.models().iter().any(|m| given.any(&m.recursive_options)) => {
             // A tree only known at run time (a variable, find's `{}`) may
             // be the repository itself: no sandbox keeps that.
             let found_by_find = |p: &String| p.split('/').any(|c| c == "{}");
@@ -517,7 +777,7 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
         (Operands::Write | Operands::Delete, None) => out.writes.extend(paths),
         (Operands::Copy | Operands::Move, None) => match paths.split_last() {
             Some((last, sources)) if !sources.is_empty() => {
-                if model.operands == Operands::Copy {
+                if kind == Operands::Copy {
                     out.reads.extend(sources.iter().cloned());
                 } else {
                     out.writes.extend(sources.iter().cloned());
@@ -544,6 +804,44 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
         (Operands::None | Operands::Roots | Operands::Urls, None) => {}
     }
     out
+}
+
+/// The lists whose option values are paths.
+const PATH_LISTS: &[fn(&Model) -> &Vec<String>] =
+    &[|m| &m.read_options, |m| &m.write_options, |m| &m.dir_options, |m| &m.at_read_options];
+
+/// The options a command gives: short ones by letter, long ones (and
+/// single-dash long ones) by name, as the model spells them.
+#[derive(Default)]
+struct Given<'a> {
+    shorts: Vec<char>,
+    longs: Vec<&'a str>,
+}
+
+impl<'a> Given<'a> {
+    /// Whether any of `options` was given.
+    fn any(&self, options: &[String]) -> bool {
+        options.iter().any(|option| match short_letter(option) {
+            Some(c) => self.shorts.contains(&c),
+            None => self.longs.contains(&option.as_str()),
+        })
+    }
+}
+
+/// `-x` → `x`.
+fn short_letter(option: &str) -> Option<char> {
+    let mut chars = option.strip_prefix('-')?.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) if c != '-' => Some(c),
+        _ => None,
+    }
+}
+
+/// `-x` for the letter `x`, written into `buffer`.
+fn short_option(c: char, buffer: &mut [u8; 8]) -> &str {
+    buffer[0] = b'-';
+    let len = c.encode_utf8(&mut buffer[1..]).len();
+    std::str::from_utf8(&buffer[..=len]).unwrap_or("-")
 }
 
 /// find's starting points: its words before the first one of the
@@ -589,45 +887,6 @@ fn known(word: &Word) -> Option<&str> {
     match word {
         Word::Known(text) => Some(text),
         Word::Unknown => None,
-    }
-}
-
-/// Whether the model names `option` at all.
-fn model_knows(model: &Model, option: &str) -> bool {
-    takes_value(model, option)
-        || [&model.unanalysable_options, &model.in_place_options].iter().any(|list| list.iter().any(|o| o == option))
-}
-
-/// Whether `option` takes a value under the model.
-fn takes_value(model: &Model, option: &str) -> bool {
-    [
-        &model.value_options,
-        &model.read_options,
-        &model.write_options,
-        &model.dir_options,
-        &model.at_read_options,
-        &model.code_options,
-    ]
-    .iter()
-    .any(|list| list.iter().any(|o| o == option))
-}
-
-/// git's options that run code: `-c` with a key that names a program or
-/// command, `rebase -x`, `grep -O`.
-fn git_option(option: &str, value: Option<&str>, subcommand: Option<&str>, out: &mut Effects) {
-    match (subcommand, option) {
-        (None, "-c") => {
-            let key = value.and_then(|v| v.split_once('=').map(|(k, _)| k).or(Some(v))).unwrap_or("");
-            if git_key_runs_code(key) {
-                out.unanalysable.push(format!("`git -c {key}` configures a program git runs"));
-            }
-        }
-        (Some("rebase"), "-x" | "--exec") => match value {
-            Some(text) => out.shell.push(text.to_owned()),
-            None => out.unanalysable.push("`git rebase --exec` runs a command only known at run time".to_owned()),
-        },
-        (Some("grep"), "-O") => out.unanalysable.push("`git grep -O` runs a pager program".to_owned()),
-        _ => {}
     }
 }
 
@@ -1037,10 +1296,74 @@ mod tests {
     }
 
     #[test]
+    fn subcommands_read_their_own_options() {
+        assert_eq!(of("git", &["rebase", "-x", "make test", "main"]).shell, ["make test"]);
+        assert_eq!(of("git", &["rebase", "--exec=make", "main"]).shell, ["make"]);
+        assert_eq!(of("git", &["log", "--output", "/tmp/x"]).writes, ["/tmp/x"]);
+        assert_eq!(of("git", &["-C", "sub", "log", "--output=y"]).writes, ["y"]);
+        assert!(!of("git", &["grep", "-Oless", "x"]).unanalysable.is_empty());
+        assert!(!of("git", &["clone", "--template", "t", "https://h/r"]).unanalysable.is_empty());
+        assert_eq!(of("git", &["worktree", "add", "../other", "main"]).writes, ["../other", "main"]);
+        // `-x` is rebase's: elsewhere it is a plain flag or another option.
+        assert!(of("git", &["log", "-x", "a"]).shell.is_empty());
+        // A subcommand only known at run time could be any of them.
+        let unknown = Effects { long_forms: Default::default(), ..of("git", &["x"]) };
+        assert_eq!(unknown, Effects::default());
+        let words = vec![Word::Unknown, Word::Known("-x".into())];
+        let model = stock().get("git").expect("git");
+        assert!(!effects("git", model, &words).unanalysable.is_empty());
+    }
+
+    #[test]
+    fn long_forms_follow_the_subcommand() {
+        let forms = |args: &[&str]| {
+            of("git", args).long_forms.iter().map(|f| format!("-{} --{}", f.short, f.long)).collect::<Vec<_>>()
+        };
+        assert!(forms(&["push", "-f"]).contains(&"-f --force".to_owned()));
+        assert!(forms(&["branch", "-d", "x"]).contains(&"-d --delete".to_owned()));
+        assert!(forms(&["switch", "-d", "x"]).contains(&"-d --detach".to_owned()));
+        assert!(!forms(&["status"]).iter().any(|f| f.starts_with("-d ")));
+        assert_eq!(of("git", &["restore", "src/a.rs"]).implied, ["--worktree"]);
+        assert!(of("git", &["restore", "--staged", "src/a.rs"]).implied.is_empty());
+        assert!(of("git", &["restore", "--sta", "src/a.rs"]).implied.is_empty());
+    }
+
+    #[test]
+    fn abbreviated_long_options_are_the_options_they_abbreviate() {
+        assert_eq!(of("sed", &["--in-pl", "s/a/b/", "f"]).writes, ["f"]);
+        assert_eq!(of("rm", &["--rec", "d"]).deleted_trees, ["d"]);
+        // An abbreviation that takes a value may also be an option the
+        // model does not list: its word is judged as an operand too.
+        let into = vec!["dir".to_owned(), "a".to_owned()];
+        assert_eq!(of("cp", &["--target-d", "dir", "a"]).into, [("dir".to_owned(), into)]);
+        let copied = of("cp", &["--suff", "x", "a", "b"]);
+        assert_eq!(copied.destination, Some(("b".to_owned(), vec!["x".to_owned(), "a".to_owned()])));
+        // Too short or ambiguous, nothing is resolved.
+        assert!(of("rm", &["--r", "d"]).deleted_trees.is_empty());
+        assert_eq!(of("tar", &["--ex", "x", "-cf", "a.tar", "."]).reads.len(), 3);
+    }
+
+    #[test]
+    fn the_catalogue_check_reads_the_new_fields() {
+        let errors = |text: &str| check_catalogue(text).into_iter().map(|e| e.message).collect::<Vec<_>>();
+        assert_eq!(errors("[program.x]\nvalue_options = [\"-v\"]\n"), ["`x` gives no `operands`"]);
+        assert_eq!(
+            errors("[program.x]\noperands = \"none\"\nlong_forms = { rr = \"--recursive\" }\n"),
+            ["`x`: `rr` in `long_forms` is not a short option's letter"]
+        );
+        assert_eq!(
+            errors("[program.x]\noperands = \"none\"\n[program.x.subcommand.y]\nshell_options = [\"x\"]\n"),
+            ["`x y`: `x` in `shell_options` is not an option (options start with `-`)"]
+        );
+        assert!(errors(STOCK).is_empty(), "{:?}", errors(STOCK));
+    }
+
+    #[test]
     fn operands_and_option_values_become_reads_and_writes() {
         assert_eq!(of("cat", &["a", "-n", "b"]).reads, ["a", "b"]);
+        let copy = of("cp", &["-r", "src", "dst"]);
         assert_eq!(
-            of("cp", &["-r", "src", "dst"]),
+            Effects { long_forms: Default::default(), ..copy },
             Effects {
                 reads: vec!["src".into()],
                 destination: Some(("dst".into(), vec!["src".into()])),

@@ -85,11 +85,44 @@ fn fixture_chain(path: &Path) -> Vec<PathBuf> {
 /// Builtins of bash that run no program, by bare name. `eval`, `source`,
 /// `.`, `trap`, `enable` and `exec` are handled as unanalysable or as
 /// wrappers before a program is ever resolved.
-const SHELL_BUILTINS: &[&str] = &[
-    "cd", "pushd", "popd", "dirs", "echo", "printf", "test", "[", "[[", "shopt", "true", "false", "pwd", "export",
-    "set", "unset", "shift", "read", "type", "umask", "wait", "jobs", "local", "declare", "typeset", "readonly", "let",
-    "getopts", "hash", "times", ":", "builtin", "command", "exec",
-];
+fn is_shell_builtin(name: &str) -> bool {
+    matches!(
+        name,
+        "cd" | "pushd"
+            | "popd"
+            | "dirs"
+            | "echo"
+            | "printf"
+            | "test"
+            | "["
+            | "[["
+            | "shopt"
+            | "true"
+            | "false"
+            | "pwd"
+            | "export"
+            | "set"
+            | "unset"
+            | "shift"
+            | "read"
+            | "type"
+            | "umask"
+            | "wait"
+            | "jobs"
+            | "local"
+            | "declare"
+            | "typeset"
+            | "readonly"
+            | "let"
+            | "getopts"
+            | "hash"
+            | "times"
+            | ":"
+            | "builtin"
+            | "command"
+            | "exec"
+    )
+}
 
 pub(crate) struct ProgramResolver<'a> {
     pub(crate) lookup: &'a ProgramLookup,
@@ -104,35 +137,34 @@ impl ProgramResolver<'_> {
     pub(crate) fn resolve(&self, spelled: &str, cwd: &Path, search: Option<&ProgramLookup>) -> Program {
         let lookup = search.unwrap_or(self.lookup);
         // Builtins run inside the shell: there is no file to plant.
-        if SHELL_BUILTINS.contains(&spelled) {
+        if is_shell_builtin(spelled) {
             return Program::trusted_name(spelled);
         }
-        let name = super::shell::basename(spelled).to_owned();
-        let names = vec![name];
-        let untrusted = |names| Program { spelled: spelled.to_owned(), names, path: None, trusted: false };
+        let name = super::shell::basename(spelled);
+        let untrusted = || Program { spelled: spelled.to_owned(), names: vec![name.to_owned()], path: None, trusted: false };
         // Where it is found, nothing resolved yet.
         let located = if spelled.contains('/') {
             let located = path::absolute(spelled, cwd, self.home);
             if let ProgramLookup::Fixture(programs) = lookup
                 && !programs.iter().any(|(_, p)| *p == located)
             {
-                return untrusted(names);
+                return untrusted();
             }
             located
         } else {
             match lookup.search(spelled) {
                 Some(found) => found,
-                None => return untrusted(names),
+                None => return untrusted(),
             }
         };
-        let Some(Located { resolved, trusted }) = self.locate(&located) else { return untrusted(names) };
-        let mut names = names;
-        if let Some(resolved_name) = resolved.file_name().map(|n| n.to_string_lossy().into_owned())
-            && !names.contains(&resolved_name)
-        {
-            names.push(resolved_name);
+        let Some(Located { resolved, name_at, trusted }) = self.locate(&located) else { return untrusted() };
+        let mut names = Vec::with_capacity(2);
+        names.push(name.to_owned());
+        let resolved_name = resolved.get(name_at..).unwrap_or_default();
+        if !resolved_name.is_empty() && resolved_name != name {
+            names.push(resolved_name.to_owned());
         }
-        Program { spelled: spelled.to_owned(), names, path: Some(resolved.to_string_lossy().into_owned()), trusted }
+        Program { spelled: spelled.to_owned(), names, path: Some(resolved), trusted }
     }
 
     /// The file `located` executes and whether it is trusted; `None` when
@@ -155,7 +187,9 @@ impl ProgramResolver<'_> {
         };
         let found = (fixture || is_executable(&resolved)).then(|| {
             let trusted = self.trust.unwritable(&chain) && self.trust.in_bin_dirs(located, &resolved);
-            Located { resolved, trusted }
+            let resolved = resolved.to_string_lossy().into_owned();
+            let name_at = resolved.rfind('/').map_or(0, |slash| slash + 1);
+            Located { resolved, name_at, trusted }
         });
         if let Ok(mut cache) = self.trust.cache.lock() {
             cache.insert(located.to_path_buf(), found.clone());
@@ -167,12 +201,16 @@ impl ProgramResolver<'_> {
 /// A located program: the file that runs, and whether it is trusted.
 #[derive(Debug, Clone)]
 pub(crate) struct Located {
-    resolved: PathBuf,
+    /// The file that executes, as the request's program path.
+    resolved: String,
+    /// Where its file name starts in `resolved`.
+    name_at: usize,
     trusted: bool,
 }
 
 /// Located programs by where they were found.
-pub(crate) type LocatedCache = std::sync::Mutex<std::collections::HashMap<PathBuf, Option<Located>>>;
+pub(crate) type LocatedCache =
+    std::sync::Mutex<std::collections::HashMap<PathBuf, Option<Located>, foldhash::fast::RandomState>>;
 
 fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)

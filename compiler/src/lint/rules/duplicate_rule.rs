@@ -35,7 +35,7 @@ pub(crate) fn check(policy: &CompiledPolicy, diagnostics: &mut Vec<Diagnostic>) 
         }
         if let Some(source) = policy.sources.get(index) {
             let first = policy.sources.get(earlier).map(|s| s.location()).unwrap_or_default();
-            let first_id = rules.get(earlier).map(|r| r.id.as_str()).unwrap_or_default();
+            let first_id = rules.get(earlier).map(|r| &*r.id).unwrap_or_default();
             diagnostics.push(
                 Diagnostic::warning(codes::DUPLICATE_RULE, format!("rule `{}` repeats rule `{first_id}`", rule.id))
                     .at(&source.file, source.span)

@@ -33,7 +33,7 @@ pub(crate) fn check(policy: &CompiledPolicy, report: &FidelityReport, diagnostic
         return;
     }
     for (rule, source) in policy.policy.rules.iter().zip(&policy.sources) {
-        let Some(fidelity) = report.rules.iter().find(|f| f.policy == policy.policy.name && f.rule == rule.id) else {
+        let Some(fidelity) = report.rules.iter().find(|f| f.policy == policy.policy.name && *f.rule == *rule.id) else {
             continue;
         };
         let gaps: Vec<String> = fidelity
