@@ -544,13 +544,15 @@ fn dynamic_match(
     let width = n_tokens + 1;
     let (mut stack_next, mut stack_here) = ([false; STACK_WIDTH], [false; STACK_WIDTH]);
     let (mut heap_next, mut heap_here);
-    let (mut next, mut here): (&mut [bool], &mut [bool]) = if width <= STACK_WIDTH {
-        (&mut stack_next[..width], &mut stack_here[..width])
-    } else {
-        heap_next = vec![false; width];
-        heap_here = vec![false; width];
-        (&mut heap_next, &mut heap_here)
-    };
+    let (mut next, mut here): (&mut [bool], &mut [bool]) =
+        match (stack_next.get_mut(..width), stack_here.get_mut(..width)) {
+            (Some(next), Some(here)) => (next, here),
+            _ => {
+                heap_next = vec![false; width];
+                heap_here = vec![false; width];
+                (&mut heap_next, &mut heap_here)
+            }
+        };
     for p in (0..=n_pattern).rev() {
         for t in (0..=n_tokens).rev() {
             let value = if t == n_tokens && exec.open_tail {

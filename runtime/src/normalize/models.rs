@@ -120,22 +120,74 @@ pub(crate) struct Model {
     /// carry them (see [`Model::prepare`]).
     #[serde(skip)]
     forms: Arc<[LongForm]>,
+    /// Every option this model and the enclosing ones name, with the
+    /// roles the lists give it (see [`Model::prepare`]).
+    #[serde(skip)]
+    roles: Arc<HashMap<String, u16, foldhash::fast::RandomState>>,
+}
+
+/// The roles of an option, one bit per list that names it.
+mod role {
+    pub(super) const VALUE: u16 = 1;
+    pub(super) const READ: u16 = 1 << 1;
+    pub(super) const WRITE: u16 = 1 << 2;
+    pub(super) const DIR: u16 = 1 << 3;
+    pub(super) const AT_READ: u16 = 1 << 4;
+    pub(super) const CODE: u16 = 1 << 5;
+    pub(super) const SHELL: u16 = 1 << 6;
+    pub(super) const UNANALYSABLE: u16 = 1 << 7;
+    pub(super) const IN_PLACE: u16 = 1 << 8;
+    pub(super) const RECURSIVE: u16 = 1 << 9;
+    pub(super) const SKIP_UNLESS: u16 = 1 << 10;
+    /// The long form of a short option.
+    pub(super) const LONG_FORM: u16 = 1 << 11;
+    /// The option takes a value.
+    pub(super) const TAKES_VALUE: u16 = VALUE | READ | WRITE | DIR | AT_READ | CODE | SHELL;
+    /// The option's value is a path.
+    pub(super) const PATH: u16 = READ | WRITE | DIR | AT_READ;
 }
 
 impl Model {
-    /// Fills in the long forms requests carry: the enclosing models',
-    /// with this model's own over them.
-    fn prepare(&mut self, inherited: &[LongForm]) {
+    fn lists(&self) -> [(&Vec<String>, u16); 11] {
+        [
+            (&self.value_options, role::VALUE),
+            (&self.read_options, role::READ),
+            (&self.write_options, role::WRITE),
+            (&self.dir_options, role::DIR),
+            (&self.at_read_options, role::AT_READ),
+            (&self.code_options, role::CODE),
+            (&self.shell_options, role::SHELL),
+            (&self.unanalysable_options, role::UNANALYSABLE),
+            (&self.in_place_options, role::IN_PLACE),
+            (&self.recursive_options, role::RECURSIVE),
+            (&self.skip_unless, role::SKIP_UNLESS),
+        ]
+    }
+
+    /// Fills in what judging a command reads in one lookup: the long
+    /// forms requests carry and the roles of every option, the enclosing
+    /// models' with this model's own over (or, for roles, beside) them.
+    fn prepare(&mut self, inherited: &[LongForm], inherited_roles: &HashMap<String, u16, foldhash::fast::RandomState>) {
         let mut forms = inherited.to_vec();
         for (short, long) in &self.long_forms {
             let (Some(short), Some(long)) = (short.chars().next(), long.strip_prefix("--")) else { continue };
             forms.retain(|f| f.short != short);
             forms.push(LongForm { short, long: long.to_owned() });
         }
+        let mut roles = inherited_roles.clone();
+        for (list, bit) in self.lists() {
+            for option in list {
+                *roles.entry(option.clone()).or_default() |= bit;
+            }
+        }
+        for long in self.long_forms.values() {
+            *roles.entry(long.clone()).or_default() |= role::LONG_FORM;
+        }
         for sub in self.subcommand.values_mut() {
-            sub.prepare(&forms);
+            sub.prepare(&forms, &roles);
         }
         self.forms = forms.into();
+        self.roles = Arc::new(roles);
     }
 }
 
@@ -184,18 +236,22 @@ impl<'m> Grammar<'m> {
         !self.innermost().subcommand.is_empty() && self.depth <= MAX_SUBCOMMAND_DEPTH
     }
 
-    fn has(&self, list: fn(&Model) -> &Vec<String>, option: &str) -> bool {
-        self.models().iter().any(|model| list(model).iter().any(|o| o == option))
+    /// The roles the chain's lists give `option`.
+    fn roles(&self, option: &str) -> u16 {
+        self.innermost().roles.get(option).copied().unwrap_or(0)
+    }
+
+    fn has(&self, role: u16, option: &str) -> bool {
+        self.roles(option) & role != 0
     }
 
     fn takes_value(&self, option: &str) -> bool {
-        VALUE_LISTS.iter().any(|list| self.has(*list, option))
+        self.has(role::TAKES_VALUE, option)
     }
 
     /// Whether any model of the chain names `option` at all.
     fn knows(&self, option: &str) -> bool {
-        KNOWN_LISTS.iter().any(|list| self.has(*list, option))
-            || self.models().iter().any(|m| m.long_forms.values().any(|long| long == option))
+        self.roles(option) != 0
     }
 
     /// The innermost model's value of a field the subcommand may give.
@@ -217,15 +273,12 @@ impl<'m> Grammar<'m> {
             return None;
         }
         let mut found: Option<&'m str> = None;
-        for &model in self.models() {
-            let lists = KNOWN_LISTS.iter().flat_map(|list| list(model).iter());
-            for candidate in lists.chain(model.long_forms.values()) {
-                if candidate.starts_with(option) && found != Some(candidate.as_str()) {
-                    if found.is_some() {
-                        return None;
-                    }
-                    found = Some(candidate);
+        for candidate in self.innermost().roles.keys() {
+            if candidate.starts_with(option) {
+                if found.is_some() {
+                    return None;
                 }
+                found = Some(candidate);
             }
         }
         found
@@ -237,31 +290,7 @@ impl<'m> Grammar<'m> {
     }
 }
 
-/// The lists whose options take a value.
-const VALUE_LISTS: &[fn(&Model) -> &Vec<String>] = &[
-    |m| &m.value_options,
-    |m| &m.read_options,
-    |m| &m.write_options,
-    |m| &m.dir_options,
-    |m| &m.at_read_options,
-    |m| &m.code_options,
-    |m| &m.shell_options,
-];
 
-/// Every list of options.
-const KNOWN_LISTS: &[fn(&Model) -> &Vec<String>] = &[
-    |m| &m.value_options,
-    |m| &m.read_options,
-    |m| &m.write_options,
-    |m| &m.dir_options,
-    |m| &m.at_read_options,
-    |m| &m.code_options,
-    |m| &m.shell_options,
-    |m| &m.unanalysable_options,
-    |m| &m.in_place_options,
-    |m| &m.recursive_options,
-    |m| &m.skip_unless,
-];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -311,7 +340,7 @@ pub(crate) fn parse(text: &str) -> Result<Models, String> {
     }
     let mut out = Models::default();
     for (name, mut model) in catalogue.program {
-        model.prepare(&[]);
+        model.prepare(&[], &HashMap::default());
         for alias in &model.aliases {
             out.insert(alias.clone(), model.clone());
         }
@@ -340,13 +369,16 @@ impl CatalogueError {
 /// spelled without `-`, script options that take no value, and a program
 /// name given to two models.
 pub(crate) fn check_catalogue(text: &str) -> Vec<CatalogueError> {
-    let catalogue: Catalogue = match toml::from_str(text) {
+    let mut catalogue: Catalogue = match toml::from_str(text) {
         Ok(catalogue) => catalogue,
         Err(error) => {
             let start = error.span().map_or(0, |span| span.start);
             return vec![CatalogueError::at(text, start, error.message().trim().to_owned())];
         }
     };
+    for model in catalogue.program.values_mut() {
+        model.prepare(&[], &HashMap::default());
+    }
     let table_offset = |name: &str| {
         text.find(&format!("[program.{name}]")).or_else(|| text.find(&format!("[program.\"{name}\"]"))).unwrap_or(0)
     };
@@ -601,7 +633,7 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
                     }
                     let mut letter = [0u8; 8];
                     let short = short_option(c, &mut letter);
-                    if grammar.has(|m| &m.unanalysable_options, short) {
+                    if grammar.has(role::UNANALYSABLE, short) {
                         out.unanalysable.push(format!("`{program} {short}` runs programs the judge cannot see"));
                     }
                     if grammar.takes_value(short) {
@@ -639,7 +671,7 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
                 out.unanalysable.push(format!("`git -c {key}` configures a program git runs"));
             }
         }
-        if grammar.has(|m| &m.unanalysable_options, option) {
+        if grammar.has(role::UNANALYSABLE, option) {
             out.unanalysable.push(format!("`{program} {option}` runs programs the judge cannot see"));
         }
         if !grammar.takes_value(option) {
@@ -665,39 +697,39 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
             (None, _) => None,
         };
         let Some(value) = value else {
-            if grammar.has(|m| &m.skip_unless, option) && grammar.scalar(|m| m.script).is_some() {
+            if grammar.has(role::SKIP_UNLESS, option) && grammar.scalar(|m| m.script).is_some() {
                 out.unanalysable.push(format!("`{program} {option}` runs code only known at run time"));
             }
-            if grammar.has(|m| &m.shell_options, option) {
+            if grammar.has(role::SHELL, option) {
                 out.unanalysable.push(format!("`{program} {option}` runs a command only known at run time"));
             }
-            if PATH_LISTS.iter().any(|list| grammar.has(*list, option)) {
+            if grammar.has(role::PATH, option) {
                 out.unknown_paths += 1;
             }
             continue;
         };
-        if grammar.has(|m| &m.read_options, option) {
+        if grammar.has(role::READ, option) {
             out.reads.push(value.to_owned());
         }
-        if grammar.has(|m| &m.write_options, option) {
+        if grammar.has(role::WRITE, option) {
             out.writes.push(value.to_owned());
         }
-        if grammar.has(|m| &m.dir_options, option) {
+        if grammar.has(role::DIR, option) {
             target_directory = Some(value.to_owned());
         }
-        if grammar.has(|m| &m.at_read_options, option)
+        if grammar.has(role::AT_READ, option)
             && let Some((_, path)) = value.split_once('@')
             && !path.is_empty()
         {
             out.reads.push(path.to_owned());
         }
-        if grammar.has(|m| &m.code_options, option) {
+        if grammar.has(role::CODE, option) {
             out.unanalysable.push(format!("`{program} {option}` runs `{value}`"));
         }
-        if grammar.has(|m| &m.shell_options, option) {
+        if grammar.has(role::SHELL, option) {
             out.shell.push(value.to_owned());
         }
-        if grammar.has(|m| &m.skip_unless, option) && !grammar.has(|m| &m.read_options, option) {
+        if grammar.has(role::SKIP_UNLESS, option) && !grammar.has(role::READ, option) {
             script_values.push(value);
         }
     }
@@ -806,9 +838,6 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
     out
 }
 
-/// The lists whose option values are paths.
-const PATH_LISTS: &[fn(&Model) -> &Vec<String>] =
-    &[|m| &m.read_options, |m| &m.write_options, |m| &m.dir_options, |m| &m.at_read_options];
 
 /// The options a command gives: short ones by letter, long ones (and
 /// single-dash long ones) by name, as the model spells them.
@@ -839,9 +868,10 @@ fn short_letter(option: &str) -> Option<char> {
 
 /// `-x` for the letter `x`, written into `buffer`.
 fn short_option(c: char, buffer: &mut [u8; 8]) -> &str {
-    buffer[0] = b'-';
-    let len = c.encode_utf8(&mut buffer[1..]).len();
-    std::str::from_utf8(&buffer[..=len]).unwrap_or("-")
+    let [dash, rest @ ..] = buffer;
+    *dash = b'-';
+    let len = c.encode_utf8(rest).len();
+    buffer.get(..=len).and_then(|bytes| std::str::from_utf8(bytes).ok()).unwrap_or("-")
 }
 
 /// find's starting points: its words before the first one of the
