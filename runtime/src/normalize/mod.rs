@@ -17,6 +17,7 @@ mod program;
 mod shell;
 mod wrappers;
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use vtpolicy_engine::{Arg, ExecRequest, Part, Request, normalize_host};
@@ -170,7 +171,7 @@ impl Normalizer<'_> {
         let judged_outer = !matches!(unwrapped, wrappers::Unwrapped::NotAWrapper)
             && !self.programs.resolve(&program, cwd.unwrap_or(Path::new("/")), self.search.as_ref()).trusted;
         if judged_outer {
-            self.emit(label, &program, &argv, cwd, open_tail, depth);
+            self.emit(label, &program, Cow::Borrowed(&argv), cwd, open_tail, depth);
         }
         match unwrapped {
             wrappers::Unwrapped::Shell(Word::Known(text)) => {
@@ -206,7 +207,7 @@ impl Normalizer<'_> {
                     }
                 }
                 if also_judge_outer && !judged_outer {
-                    self.emit(label, &program, &argv, cwd, open_tail, depth);
+                    self.emit(label, &program, Cow::Borrowed(&argv), cwd, open_tail, depth);
                 }
                 // A directory only known at run time leaves the inner
                 // command's directory unknown; its relative paths then become
@@ -229,7 +230,7 @@ impl Normalizer<'_> {
             }
             wrappers::Unwrapped::NotAWrapper => {}
         }
-        self.emit(label, &program, &argv, cwd, open_tail, depth);
+        self.emit(label, &program, Cow::Owned(argv), cwd, open_tail, depth);
     }
 
     /// `path` seen from `cwd`, or `None` (with an unanalysable part) when
@@ -319,46 +320,67 @@ impl Normalizer<'_> {
         path
     }
 
-    fn emit(&mut self, label: &str, program: &str, argv: &[Word], cwd: Option<&Path>, open_tail: bool, depth: usize) {
+    /// The exec part of a command and the parts of its effects. `argv` is
+    /// moved into the request when the caller is done with it.
+    fn emit(
+        &mut self,
+        label: &str,
+        program: &str,
+        argv: Cow<'_, [Word]>,
+        cwd: Option<&Path>,
+        open_tail: bool,
+        depth: usize,
+    ) {
         // A bare name is looked up, not resolved against the directory.
         if program.contains('/') && is_relative(program) && cwd.is_none() {
             self.unanalysable(label, "the working directory is only known at run time");
             return;
         }
         let program = self.programs.resolve(program, cwd.unwrap_or(Path::new("/")), self.search.as_ref());
-        let args = argv
-            .iter()
-            .skip(1)
-            .map(|word| match word {
-                Word::Known(text) => Arg::Known(text.clone()),
-                Word::Unknown => Arg::Unknown,
-            })
-            .collect();
         let models = self.models;
+        let words = argv.get(1..).unwrap_or_default();
         // The model of the first name that has one, with that name.
-        let modelled = program.names.iter().find_map(|name| {
-            models.get(name).map(|model| (name.clone(), models::effects(name, model, argv.get(1..).unwrap_or_default())))
-        });
-        let unmodelled_name = if modelled.is_none() { program.names.first().cloned() } else { None };
-        let mut modelled = modelled;
+        let mut modelled = program
+            .names
+            .iter()
+            .find_map(|name| models.get(name).map(|model| (name.clone(), models::effects(name, model, words))));
+        // Without one, the arguments that name denied paths.
+        let denied_arguments = if modelled.is_none() {
+            let name = program.names.first().map_or("", String::as_str);
+            self.denied_arguments(label, name, words, cwd)
+        } else {
+            Vec::new()
+        };
         let (long_forms, implied_options) = match &mut modelled {
             Some((_, effects)) => (std::mem::take(&mut effects.long_forms), std::mem::take(&mut effects.implied)),
             None => (Default::default(), Vec::new()),
         };
+        let args = argv
+            .into_owned()
+            .into_iter()
+            .skip(1)
+            .map(|word| match word {
+                Word::Known(text) => Arg::Known(text),
+                Word::Unknown => Arg::Unknown,
+            })
+            .collect();
         self.parts.push(Part::Request {
             label: label.to_owned(),
             request: Request::Exec(ExecRequest { program, args, open_tail, long_forms, implied_options }),
         });
-        match modelled {
-            Some((name, effects)) => self.effect_parts(label, &name, effects, cwd, depth),
-            None => self.unmodelled(label, unmodelled_name.as_deref().unwrap_or_default(), argv, cwd),
+        for reason in denied_arguments {
+            self.unanalysable(label, reason);
+        }
+        if let Some((name, effects)) = modelled {
+            self.effect_parts(label, &name, effects, cwd, depth);
         }
     }
 
-    /// A command with no model: a prompt for each argument that names a
-    /// path the policies deny.
-    fn unmodelled(&mut self, label: &str, program: &str, argv: &[Word], cwd: Option<&Path>) {
-        for word in argv.get(1..).unwrap_or_default() {
+    /// For a command with no model, why each argument that names a path
+    /// the policies deny makes it unanalysable (it then prompts).
+    fn denied_arguments(&mut self, label: &str, program: &str, words: &[Word], cwd: Option<&Path>) -> Vec<String> {
+        let mut reasons = Vec::new();
+        for word in words {
             let Some(text) = word.text() else { continue };
             let value = text.split_once('=').map_or(text, |(_, v)| v);
             if !(value.contains('/') || value.starts_with('.') || value.starts_with('~')) {
@@ -366,12 +388,10 @@ impl Normalizer<'_> {
             }
             let Some(path) = self.path_from(label, value, cwd) else { continue };
             if (self.denied)(&path) {
-                self.unanalysable(
-                    label,
-                    format!("`{text}` names `{path}`, which the policies deny, and `{program}` has no model"),
-                );
+                reasons.push(format!("`{text}` names `{path}`, which the policies deny, and `{program}` has no model"));
             }
         }
+        reasons
     }
 
     /// The parts of what a modelled command does.
