@@ -1334,6 +1334,9 @@ mod tests {
         assert!(!of("git", &["grep", "-Oless", "x"]).unanalysable.is_empty());
         assert!(!of("git", &["clone", "--template", "t", "https://h/r"]).unanalysable.is_empty());
         assert_eq!(of("git", &["worktree", "add", "../other", "main"]).writes, ["../other", "main"]);
+        assert_eq!(of("cargo", &["new", "../x"]).writes, ["../x"]);
+        assert_eq!(of("cargo", &["build", "--release"]).writes, Vec::<String>::new());
+        assert_eq!(of("pip", &["download", "-d", "/w", "flask"]).into, [("/w".to_owned(), vec!["*".to_owned()])]);
         // `-x` is rebase's: elsewhere it is a plain flag or another option.
         assert!(of("git", &["log", "-x", "a"]).shell.is_empty());
         // A subcommand only known at run time could be any of them.
