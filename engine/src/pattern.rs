@@ -474,6 +474,26 @@ pub(crate) fn argv_matches(
     exec: &ExecRequest,
     mode: Mode,
 ) -> bool {
+    argv_match(pattern, globs, tokens, start, exec, mode, MatchBy::Shortcuts)
+}
+
+/// How [`argv_match`] decides: the segment shortcuts where no tail is
+/// open, or the dynamic programme always (for testing the shortcuts).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MatchBy {
+    Shortcuts,
+    General,
+}
+
+fn argv_match(
+    pattern: &[TokenPattern],
+    globs: &[Vec<Option<TokenGlob>>],
+    tokens: &[Token<'_>],
+    start: usize,
+    exec: &ExecRequest,
+    mode: Mode,
+    strategy: MatchBy,
+) -> bool {
     // Allow rules never match an untrusted program, not even through `*`
     // or `..` in program position.
     if start == 0 && mode.needs_trust && !exec.program.trusted {
@@ -486,7 +506,7 @@ pub(crate) fn argv_matches(
         }
         _ => false,
     };
-    if exec.open_tail {
+    if exec.open_tail || strategy == MatchBy::General {
         return dynamic_match(pattern, tokens, exec, mode, matches_at);
     }
     segment_match(pattern, tokens.len(), matches_at)
@@ -585,27 +605,6 @@ fn dynamic_match(
     }
     // After the last swap, `next` holds row 0.
     next.first().copied().unwrap_or(false)
-}
-
-/// The dynamic programme alone, for testing the shortcuts against it.
-#[cfg(test)]
-pub(crate) fn argv_matches_general(
-    pattern: &[TokenPattern],
-    globs: &[Vec<Option<TokenGlob>>],
-    tokens: &[Token<'_>],
-    exec: &ExecRequest,
-    mode: Mode,
-) -> bool {
-    if mode.needs_trust && !exec.program.trusted {
-        return false;
-    }
-    let matches_at = |p: usize, t: usize| match (pattern.get(p), tokens.get(t)) {
-        (Some(token_pattern), Some(token)) => {
-            token_matches(token_pattern, globs.get(p).map(Vec::as_slice).unwrap_or_default(), *token, exec, mode)
-        }
-        _ => false,
-    };
-    dynamic_match(pattern, tokens, exec, mode, matches_at)
 }
 
 /// Lower-cased, trailing dot removed, and IPv4 addresses written as one
@@ -791,7 +790,7 @@ mod tests {
             let globs = compile_atom_globs(&pattern);
             let all = tokens(&exec);
             let shortcut = argv_matches(&pattern, &globs, &all, start, &exec, mode);
-            let general = argv_matches_general_from(&pattern, &globs, &all, start, &exec, mode);
+            let general = argv_match(&pattern, &globs, &all, start, &exec, mode, MatchBy::General);
             prop_assert_eq!(shortcut, general);
         }
     }
@@ -816,20 +815,5 @@ mod tests {
             );
         }
     }
-
-    fn argv_matches_general_from(
-        pattern: &[TokenPattern],
-        globs: &[Vec<Option<TokenGlob>>],
-        tokens: &[Token<'_>],
-        start: usize,
-        exec: &ExecRequest,
-        mode: Mode,
-    ) -> bool {
-        if start > 0 {
-            // The trust check applies at the program position only.
-            let mode = Mode { needs_trust: false, ..mode };
-            return argv_matches_general(pattern, globs, tokens.get(start..).unwrap_or_default(), exec, mode);
-        }
-        argv_matches_general(pattern, globs, tokens, exec, mode)
-    }
 }
+

@@ -148,19 +148,20 @@ mod role {
 }
 
 impl Model {
-    fn lists(&self) -> [(&Vec<String>, u16); 11] {
+    /// Each option list: its field's name, the list, the role it gives.
+    fn lists(&self) -> [(&'static str, &Vec<String>, u16); 11] {
         [
-            (&self.value_options, role::VALUE),
-            (&self.read_options, role::READ),
-            (&self.write_options, role::WRITE),
-            (&self.dir_options, role::DIR),
-            (&self.at_read_options, role::AT_READ),
-            (&self.code_options, role::CODE),
-            (&self.shell_options, role::SHELL),
-            (&self.unanalysable_options, role::UNANALYSABLE),
-            (&self.in_place_options, role::IN_PLACE),
-            (&self.recursive_options, role::RECURSIVE),
-            (&self.skip_unless, role::SKIP_UNLESS),
+            ("value_options", &self.value_options, role::VALUE),
+            ("read_options", &self.read_options, role::READ),
+            ("write_options", &self.write_options, role::WRITE),
+            ("dir_options", &self.dir_options, role::DIR),
+            ("at_read_options", &self.at_read_options, role::AT_READ),
+            ("code_options", &self.code_options, role::CODE),
+            ("shell_options", &self.shell_options, role::SHELL),
+            ("unanalysable_options", &self.unanalysable_options, role::UNANALYSABLE),
+            ("in_place_options", &self.in_place_options, role::IN_PLACE),
+            ("recursive_options", &self.recursive_options, role::RECURSIVE),
+            ("skip_unless", &self.skip_unless, role::SKIP_UNLESS),
         ]
     }
 
@@ -175,7 +176,7 @@ impl Model {
             forms.push(LongForm { short, long: long.to_owned() });
         }
         let mut roles = inherited_roles.clone();
-        for (list, bit) in self.lists() {
+        for (_, list, bit) in self.lists() {
             for option in list {
                 *roles.entry(option.clone()).or_default() |= bit;
             }
@@ -255,10 +256,6 @@ impl<'m> Grammar<'m> {
     }
 
     /// The innermost model's value of a field the subcommand may give.
-    fn operands(&self) -> Operands {
-        self.models().iter().rev().find_map(|m| m.operands).unwrap_or(Operands::None)
-    }
-
     fn scalar<T: Copy>(&self, field: fn(&Model) -> Option<T>) -> Option<T> {
         self.models().iter().rev().find_map(|m| field(m))
     }
@@ -413,20 +410,7 @@ pub(crate) fn check_catalogue(text: &str) -> Vec<CatalogueError> {
 fn check_model(text: &str, at: usize, path: &str, model: &Model, depth: usize, errors: &mut Vec<CatalogueError>) {
     let mut messages: Vec<String> = Vec::new();
     let mut error = |message: String| messages.push(message);
-    let lists = [
-        ("value_options", &model.value_options),
-        ("read_options", &model.read_options),
-        ("write_options", &model.write_options),
-        ("dir_options", &model.dir_options),
-        ("at_read_options", &model.at_read_options),
-        ("code_options", &model.code_options),
-        ("shell_options", &model.shell_options),
-        ("unanalysable_options", &model.unanalysable_options),
-        ("skip_unless", &model.skip_unless),
-        ("in_place_options", &model.in_place_options),
-        ("recursive_options", &model.recursive_options),
-    ];
-    for (field, options) in lists {
+    for (field, options, _) in model.lists() {
         for option in options.iter().filter(|o| !o.starts_with('-') || o.len() < 2) {
             error(format!("`{option}` in `{field}` is not an option (options start with `-`)"));
         }
@@ -577,6 +561,8 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
     let mut grammar = Grammar::new(model);
     let mut operands: Vec<&Word> = Vec::with_capacity(args.len());
     let mut given = Given::default();
+    // What the options given do, together (`role::RECURSIVE`, ...).
+    let mut given_roles: u16 = 0;
     let mut script_values: Vec<&str> = Vec::new();
     let mut index = 0;
     let mut options_ended = false;
@@ -633,6 +619,7 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
                     }
                     let mut letter = [0u8; 8];
                     let short = short_option(c, &mut letter);
+                    given_roles |= grammar.roles(short);
                     // The one that takes a value is checked below, as
                     // any option is.
                     if grammar.has(role::UNANALYSABLE, short) && !grammar.takes_value(short) {
@@ -653,6 +640,7 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
         let abbreviation = grammar.abbreviation_of(written);
         let option: &str = abbreviation.unwrap_or(written);
         let abbreviated = abbreviation.is_some();
+        given_roles |= grammar.roles(option);
         match (short_letter(option), abbreviation) {
             (Some(c), _) => {
                 if !given.shorts.contains(&c) {
@@ -741,7 +729,7 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
             out.implied.push(implied.option.clone());
         }
     }
-    let skip_given = grammar.models().iter().any(|m| given.any(&m.skip_unless));
+    let skip_given = given_roles & role::SKIP_UNLESS != 0;
     let skip = if skip_given { 0 } else { grammar.innermost().skip_operands.min(operands.len()) };
     if let Some(script) = grammar.scalar(|m| m.script) {
         let texts: Vec<&str> = if skip_given || script.is_interpreter() {
@@ -761,14 +749,14 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
             None => out.unknown_paths += 1,
         }
     }
-    let kind = grammar.operands();
+    let kind = grammar.scalar(|m| m.operands).unwrap_or(Operands::None);
     // An empty operand names no file (the call fails on it).
     let paths: Vec<String> =
         operands.iter().skip(skip).filter_map(|w| known(w).filter(|t| !t.is_empty()).map(str::to_owned)).collect();
     if kind != Operands::None {
         out.unknown_paths += operands.iter().skip(skip).filter(|w| known(w).is_none()).count();
     }
-    let in_place = grammar.models().iter().any(|m| given.any(&m.in_place_options));
+    let in_place = given_roles & role::IN_PLACE != 0;
     let entry_name = |path: &String| path.trim_end_matches('/').rsplit('/').next().unwrap_or(path).to_owned();
     if kind == Operands::Urls {
         out.connections.extend(paths.iter().filter_map(|url| url_endpoint(url)));
@@ -798,7 +786,7 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
         }
         (Operands::Read, None) if in_place => out.writes.extend(paths),
         (Operands::Read | Operands::List, None) => out.reads.extend(paths),
-        (Operands::Delete, None) if grammar.models().iter().any(|m| given.any(&m.recursive_options)) => {
+        (Operands::Delete, None) if given_roles & role::RECURSIVE != 0 => {
             // A tree only known at run time (a variable, find's `{}`) may
             // be the repository itself: no sandbox keeps that.
             let found_by_find = |p: &String| p.split('/').any(|c| c == "{}");
