@@ -52,12 +52,46 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// What this machine can enforce.
     Sandbox(SandboxArgs),
+    /// Answer a Claude Code or Codex PreToolUse hook: judge the tool call
+    /// on standard input and print the permission decision.
+    ///
+    /// An allowed or asked `Bash` call is rewritten into `vtpolicy run`
+    /// with the same policies, so it executes in the kernel sandbox; it is
+    /// judged as a sandboxed call. Exits 0 with the answer on standard
+    /// output, or 2 with the reason on standard error when the call cannot
+    /// be judged (which both agents take as a refusal); never 1.
+    Hook(HookArgs),
     /// Translate another agent's permission rules into a `.vtp` policy.
     ///
     /// Writes the policy to standard output (or `-o`), with a comment per
     /// translated rule; what could not be translated is listed on standard
     /// error and in a closing comment block.
     Import(ImportArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum HookAgent {
+    /// Claude Code (`.claude/settings.json` `hooks.PreToolUse`).
+    ClaudeCode,
+    /// Codex (`hooks.json`, the same PreToolUse protocol).
+    Codex,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct HookArgs {
+    #[arg(value_enum)]
+    pub(crate) agent: HookAgent,
+    /// A policy file or stock policy name. Repeat to combine policies.
+    #[arg(long = "policy", short = 'p', value_name = "P", required = true)]
+    pub(crate) policies: Vec<String>,
+    /// The workspace [default: `$CLAUDE_PROJECT_DIR` for Claude Code, else
+    /// the payload's `cwd`]. `$CLAUDE_PROJECT_DIR` wins over this flag.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) workspace: Option<PathBuf>,
+    /// Judge `Bash` calls as unsandboxed and leave them as they are,
+    /// instead of rewriting them to run under `vtpolicy run`.
+    #[arg(long)]
+    pub(crate) no_sandbox: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -116,6 +116,70 @@ impl Judgement {
     pub fn effect(&self) -> Effect {
         self.decision.effect
     }
+
+    /// The deciding rule ids, each once, and the reasons: the deciding
+    /// rules' `because` texts, then why each deciding part could not be
+    /// analysed.
+    pub fn deciding(&self) -> (Vec<String>, Vec<String>) {
+        let mut rules: Vec<String> = Vec::new();
+        let mut reasons: Vec<String> = Vec::new();
+        for matched in &self.decision.matched {
+            if !rules.iter().any(|id| **id == *matched.id) {
+                rules.push(matched.id.to_string());
+            }
+            if let Some(because) = &matched.because
+                && !reasons.iter().any(|reason| **reason == **because)
+            {
+                reasons.push(because.to_string());
+            }
+        }
+        for part in &self.decision.parts {
+            if let Some(reason) = &part.unanalysable
+                && part.decision.effect == self.effect()
+            {
+                reasons.push(format!("`{}` cannot be analysed: {reason}", part.label));
+            }
+        }
+        (rules, reasons)
+    }
+
+    /// The labels of the parts that decided, each once.
+    pub fn deciding_parts(&self) -> Vec<&str> {
+        let mut parts: Vec<&str> = self
+            .decision
+            .parts
+            .iter()
+            .filter(|p| p.decision.effect == self.effect())
+            .map(|p| p.label.as_str())
+            .collect();
+        parts.dedup();
+        parts
+    }
+
+    /// One line saying why: the deciding parts, the reasons and the rule
+    /// ids, or that the default applied.
+    pub fn summary(&self) -> String {
+        let (rules, reasons) = self.deciding();
+        let mut text = String::new();
+        let parts = self.deciding_parts();
+        if !parts.is_empty() {
+            let quoted: Vec<String> =
+                parts.iter().map(|p| format!("`{}`", p.trim_end_matches([';', '|', '&', ' ']))).collect();
+            text.push_str(&quoted.join(", "));
+            text.push_str(": ");
+        }
+        text.push_str(&reasons.join("; "));
+        if !rules.is_empty() {
+            let ids = rules.join(", ");
+            match reasons.is_empty() {
+                true => text.push_str(&format!("rule {ids}")),
+                false => text.push_str(&format!(" (rule {ids})")),
+            }
+        } else if self.decision.default_applied && reasons.is_empty() {
+            text.push_str("no rule matched, so the policy's default applies");
+        }
+        text
+    }
 }
 
 impl Judge {

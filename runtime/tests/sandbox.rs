@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use vtpolicy_compiler::profile::landlock::WriteDenies;
 use vtpolicy_compiler::{CompiledPolicy, Context};
-use vtpolicy_runtime::sandbox::{KernelProfiles, Prepared, RunPlace, Sandbox, Status};
+use vtpolicy_runtime::sandbox::{KernelProfiles, MountSupport, Prepared, RunPlace, Sandbox, Status};
 use vtpolicy_runtime::{Layering, load_policy};
 
 /// A run id no other test of this process uses (cgroups are named by it).
@@ -251,4 +251,33 @@ fn a_kernel_below_the_minimum_abi_is_refused() {
     ruleset.minimum_abi = u8::MAX;
     let error = Prepared::new(Some(ruleset), profiles.seccomp.as_ref(), false).err().expect("refused");
     assert!(error.to_string().contains("the policy needs at least 255"), "{error}");
+}
+
+/// A hook judges a call before `run` prepares anything: what it expects
+/// (sandboxed or not, the file-system view) is what `run` then prepares,
+/// for a workspace outside and inside `/tmp`.
+#[test]
+fn the_expected_run_is_the_prepared_run() {
+    let fixture = Fixture::new(None);
+    let in_tmp = tempfile::Builder::new().prefix("vtpolicy-expected").tempdir_in("/tmp").expect("tempdir");
+    let in_tmp = in_tmp.path().canonicalize().expect("canonical");
+    for workspace in [fixture.workspace.clone(), in_tmp] {
+        for name in ["workspace-write", "read-only", "danger-full-access"] {
+            let policy = compiled(name, &fixture);
+            let place = RunPlace {
+                workspace: workspace.clone(),
+                cwd: workspace.clone(),
+                tmp: fixture.tmp.clone(),
+                home: fixture.home.display().to_string(),
+                state: Some(fixture.home.join(".local/state/vtpolicy")),
+            };
+            let expected = place.expected(&[&policy]);
+            let sandbox = Sandbox::prepare(&[&policy], place, &run_id()).expect("prepare");
+            assert_eq!(expected.sandboxed, sandbox.is_sandboxed(), "{name} in {}", workspace.display());
+            assert_eq!(expected.view, sandbox.view(), "{name} in {}", workspace.display());
+            if name == "workspace-write" && MountSupport::detect().available() {
+                assert_eq!(expected.view.first().map(|(at, _)| at.as_path()), Some(Path::new("/tmp")));
+            }
+        }
+    }
 }

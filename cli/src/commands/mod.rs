@@ -4,6 +4,7 @@ pub(crate) mod check;
 pub(crate) mod compile;
 pub(crate) mod explain;
 pub(crate) mod fmt;
+pub(crate) mod hook;
 pub(crate) mod import;
 pub(crate) mod run;
 pub(crate) mod sandbox;

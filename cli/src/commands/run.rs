@@ -10,7 +10,7 @@ use vtpolicy_compiler::CompiledPolicy;
 use vtpolicy_engine::{Effect, Part, Request};
 use vtpolicy_runtime::events::{Event, EventBody};
 use vtpolicy_runtime::sandbox::{RunPlace, Sandbox};
-use vtpolicy_runtime::{Judge, Judgement, Layering, RawRequest};
+use vtpolicy_runtime::{Judge, Layering, RawRequest};
 
 use crate::Exit;
 use crate::args::RunArgs;
@@ -137,25 +137,17 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         workspace: None,
     };
     let judgement = judge.judge(&raw);
-    let (rules, reasons) = deciding(&judgement);
+    let (rules, reasons) = judgement.deciding();
     let parts: Vec<String> = judgement.decision.parts.iter().map(|p| p.label.clone()).collect();
     events.emit(EventBody::Decision {
         command: command_text.clone(),
         parts: parts.clone(),
         effect: judgement.effect().as_str().to_owned(),
-        rules: rules.clone(),
-        reasons: reasons.clone(),
+        rules,
+        reasons,
         default_applied: judgement.decision.default_applied,
     });
-    let mut deciding_parts: Vec<&str> = judgement
-        .decision
-        .parts
-        .iter()
-        .filter(|p| p.decision.effect == judgement.effect())
-        .map(|p| p.label.as_str())
-        .collect();
-    deciding_parts.dedup();
-    let why = describe(&rules, &reasons, &deciding_parts, judgement.decision.default_applied);
+    let why = judgement.summary();
     // Run the program that was judged, not whatever the child's PATH
     // would find under the same name.
     let program = match judgement.decision.parts.first().and_then(|part| part.request.as_ref()) {
@@ -302,50 +294,6 @@ fn trusted_bash(judge: &Judge) -> Option<String> {
         Some(Part::Request { request: Request::Exec(exec), .. }) if exec.program.trusted => exec.program.path.clone(),
         _ => None,
     }
-}
-
-/// The deciding rule ids and their reasons.
-fn deciding(judgement: &Judgement) -> (Vec<String>, Vec<String>) {
-    let mut rules: Vec<String> = Vec::new();
-    let mut reasons: Vec<String> = Vec::new();
-    for matched in &judgement.decision.matched {
-        if !rules.iter().any(|id| **id == *matched.id) {
-            rules.push(matched.id.to_string());
-        }
-        if let Some(because) = &matched.because
-            && !reasons.iter().any(|reason| **reason == **because)
-        {
-            reasons.push(because.to_string());
-        }
-    }
-    for part in &judgement.decision.parts {
-        if let Some(reason) = &part.unanalysable
-            && part.decision.effect == judgement.effect()
-        {
-            reasons.push(format!("`{}` cannot be analysed: {reason}", part.label));
-        }
-    }
-    (rules, reasons)
-}
-
-fn describe(rules: &[String], reasons: &[String], parts: &[&str], default_applied: bool) -> String {
-    let mut text = String::new();
-    if !parts.is_empty() {
-        let quoted: Vec<String> =
-            parts.iter().map(|p| format!("`{}`", p.trim_end_matches([';', '|', '&', ' ']))).collect();
-        text.push_str(&quoted.join(", "));
-        text.push_str(": ");
-    }
-    text.push_str(&reasons.join("; "));
-    if !rules.is_empty() {
-        if !text.is_empty() {
-            text.push(' ');
-        }
-        text.push_str(&format!("(rule {})", rules.join(", ")));
-    } else if default_applied && reasons.is_empty() {
-        text.push_str("no rule matched, so the policy's default applies");
-    }
-    text
 }
 
 /// Asks for a `prompt` decision: the session store, `--yes`, then the

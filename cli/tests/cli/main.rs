@@ -6,6 +6,8 @@ use std::process::{Command, Stdio};
 
 use std::io::Write as _;
 
+mod hook;
+
 struct Output {
     code: i32,
     stdout: String,

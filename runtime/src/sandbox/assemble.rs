@@ -67,6 +67,37 @@ impl RunPlace {
     }
 }
 
+/// How `run` will run a command at a place, known before it prepares
+/// anything: whether the command is sandboxed (the judge then applies
+/// `when sandboxed` rules) and the file-system view it is judged in.
+#[derive(Debug, Clone)]
+pub struct ExpectedRun {
+    pub sandboxed: bool,
+    pub view: MountView,
+}
+
+impl RunPlace {
+    /// What `run` at this place will do with `policies`, computed without
+    /// searching the workspace or touching the kernel: for a hook that
+    /// judges a call now and rewrites it into `run`, which judges it again
+    /// in the same view. `place.tmp` need not exist.
+    pub fn expected(&self, policies: &[&CompiledPolicy]) -> ExpectedRun {
+        let context = Context {
+            workspace: self.workspace.to_string_lossy().into_owned(),
+            home: self.home.clone(),
+            tmp: self.tmp.to_string_lossy().into_owned(),
+            cwd: self.cwd.to_string_lossy().into_owned(),
+        };
+        let sandboxed = SandboxModel::new(policies, &context).enabled;
+        let view = if sandboxed && MountSupport::detect().available() {
+            tmp_view(&self.tmp, &kept_in_tmp(self))
+        } else {
+            Vec::new()
+        };
+        ExpectedRun { sandboxed, view }
+    }
+}
+
 /// How the run's file system differs from the host's, as mount points
 /// (where the child sees it) and what they show (host paths). The judge
 /// resolves paths through it, so decisions and the kernel agree.
@@ -264,14 +295,10 @@ impl Sandbox {
 
     /// The run's file system as the judge must see it.
     pub fn view(&self) -> MountView {
-        let Some(tmp) = &self.private.tmp else { return Vec::new() };
-        let mut view = vec![(PathBuf::from("/tmp"), tmp.clone())];
-        for kept in &self.private.keep {
-            if let Ok(relative) = kept.strip_prefix("/tmp") {
-                view.push((tmp.join(relative), kept.clone()));
-            }
+        match &self.private.tmp {
+            Some(tmp) => tmp_view(tmp, &self.private.keep),
+            None => Vec::new(),
         }
-        view
     }
 
     pub fn limits(&self) -> &Limits {
@@ -438,6 +465,12 @@ fn private_dirs(profiles: &KernelProfiles, place: &RunPlace) -> PrivateDirs {
             cover.push(dir);
         }
     }
+    PrivateDirs { tmp: Some(place.tmp.clone()), keep: kept_in_tmp(place), cover, shm: Path::new("/dev/shm").is_dir() }
+}
+
+/// The host directories under `/tmp` that stay visible in the private
+/// `/tmp`: the workspace and the working directory, when they are there.
+fn kept_in_tmp(place: &RunPlace) -> Vec<PathBuf> {
     let mut keep: Vec<PathBuf> = Vec::new();
     for dir in [&place.workspace, &place.cwd] {
         if dir.starts_with("/tmp") && !dir.starts_with(&place.tmp) && !keep.iter().any(|k| dir.starts_with(k)) {
@@ -445,7 +478,19 @@ fn private_dirs(profiles: &KernelProfiles, place: &RunPlace) -> PrivateDirs {
             keep.push(dir.clone());
         }
     }
-    PrivateDirs { tmp: Some(place.tmp.clone()), keep, cover, shm: Path::new("/dev/shm").is_dir() }
+    keep
+}
+
+/// The private `/tmp` as the judge sees it: `/tmp` shows `tmp`, and each
+/// kept directory shows itself at its own path.
+fn tmp_view(tmp: &Path, keep: &[PathBuf]) -> MountView {
+    let mut view = vec![(PathBuf::from("/tmp"), tmp.to_path_buf())];
+    for kept in keep {
+        if let Ok(relative) = kept.strip_prefix("/tmp") {
+            view.push((tmp.join(relative), kept.clone()));
+        }
+    }
+    view
 }
 
 /// The resource limits of the child: the policy's, core dumps off, and

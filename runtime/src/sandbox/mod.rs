@@ -21,7 +21,7 @@ mod tree;
 mod walk_cache;
 
 pub use apply::{Enforcement, Prepared, SandboxError};
-pub use assemble::{Created, Enforced, Leftovers, MountView, RunPlace, Sandbox};
+pub use assemble::{Created, Enforced, ExpectedRun, Leftovers, MountView, RunPlace, Sandbox};
 pub use cgroup::{CgroupSupport, RunCgroups};
 pub use child::{Resource, Rlimit};
 pub use fs::HostFileSystem;
