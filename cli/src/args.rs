@@ -61,6 +61,16 @@ pub(crate) enum Command {
     /// output, or 2 with the reason on standard error when the call cannot
     /// be judged (which both agents take as a refusal); never 1.
     Hook(HookArgs),
+    /// Answer decisions over JSON lines, on standard input and output or
+    /// on a unix socket.
+    ///
+    /// Each line `{"id": 1, "request": {…}}` (with `"explain": true` for
+    /// the full trace, `"sandboxed": true` for a call that will run in the
+    /// sandbox) gets `{"id": 1, "decision": …, "rules": […], "reasons":
+    /// […], "default_applied": …}`; a bad line gets `{"id": …, "error":
+    /// …}` and the server goes on. Policies reload when their files
+    /// change. Exits 0 at the end of standard input.
+    Serve(ServeArgs),
     /// Translate another agent's permission rules into a `.vtp` policy.
     ///
     /// Writes the policy to standard output (or `-o`), with a comment per
@@ -92,6 +102,20 @@ pub(crate) struct HookArgs {
     /// instead of rewriting them to run under `vtpolicy run`.
     #[arg(long)]
     pub(crate) no_sandbox: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ServeArgs {
+    /// A policy file or stock policy name. Repeat to combine policies.
+    #[arg(long = "policy", short = 'p', value_name = "P", required = true)]
+    pub(crate) policies: Vec<String>,
+    /// The workspace `${workspace}` stands for [default: the current directory].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) workspace: Option<PathBuf>,
+    /// Listen on this unix socket (mode 0600, any number of clients)
+    /// instead of standard input and output.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) socket: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

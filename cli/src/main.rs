@@ -58,6 +58,7 @@ fn main() -> ExitCode {
         args::Command::Schema(args) => commands::schema::run(&args),
         args::Command::Run(args) => commands::run::run(&args),
         args::Command::Sandbox(args) => commands::sandbox::run(&args),
+        args::Command::Serve(args) => commands::serve::run(&args, style),
         args::Command::Hook(args) => commands::hook::run(&args, style),
         args::Command::Import(args) => commands::import::run(&args),
     };

@@ -77,6 +77,13 @@ pub enum EventBody {
         message: String,
         exit_code: i32,
     },
+    /// `serve` reloaded its policies after their files changed, or kept
+    /// the old ones because the new ones do not load.
+    Reload {
+        policies: Vec<String>,
+        loaded: bool,
+        message: Option<String>,
+    },
 }
 
 impl Event {

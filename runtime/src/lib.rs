@@ -15,6 +15,7 @@
 
 pub mod cases;
 pub mod events;
+pub mod explanation;
 pub mod hook;
 mod judge;
 mod load;

@@ -2,58 +2,13 @@
 
 use std::io::Read as _;
 
-use serde::Serialize;
-use vtpolicy_engine::{Decision, Effect, MatchedRule, Request, reference::TraceEntry};
-use vtpolicy_runtime::{Judge, RawRequest, parse_request};
+use vtpolicy_runtime::explanation::{Explanation, RuleReport};
+use vtpolicy_runtime::{RawRequest, parse_request};
 
 use crate::Exit;
 use crate::args::{ExplainArgs, Format};
 use crate::policies;
 use crate::style::Style;
-
-/// `explain --format json`. Field names are stable (see the README).
-#[derive(Serialize)]
-struct Explanation {
-    decision: Effect,
-    matched: Vec<RuleReport>,
-    default_applied: bool,
-    parts: Vec<PartReport>,
-}
-
-#[derive(Serialize)]
-struct RuleReport {
-    id: String,
-    effect: Effect,
-    because: Option<String>,
-    policy: String,
-    source: String,
-    /// Matched only for some values known at run time; effect capped.
-    uncertain: bool,
-}
-
-#[derive(Serialize)]
-struct PartReport {
-    label: String,
-    request: Option<Request>,
-    unanalysable: Option<String>,
-    decision: Effect,
-    matched: Vec<RuleReport>,
-    default_applied: bool,
-    kernel_refusal: bool,
-    trace: Vec<TraceReport>,
-}
-
-#[derive(Serialize)]
-struct TraceReport {
-    id: String,
-    effect: Effect,
-    policy: String,
-    matched: bool,
-    reason: String,
-    /// The rule is about another program (folded away in human output).
-    program_differs: bool,
-    source: String,
-}
 
 pub(crate) fn run(args: &ExplainArgs, style: Style) -> Exit {
     let (raw, sandboxed) = match read_request(args) {
@@ -75,19 +30,7 @@ pub(crate) fn run(args: &ExplainArgs, style: Style) -> Exit {
         return Exit::Error;
     };
     let judgement = judge.judge(&raw);
-    let explanation = Explanation {
-        decision: judgement.decision.effect,
-        matched: rules(&judge, &judgement.decision.matched),
-        default_applied: judgement.decision.default_applied,
-        parts: judgement
-            .decision
-            .parts
-            .iter()
-            .map(|part| {
-                part_report(&judge, &part.label, part.request.as_ref(), part.unanalysable.as_deref(), &part.decision)
-            })
-            .collect(),
-    };
+    let explanation = Explanation::new(&judge, &judgement);
     match args.format {
         Format::Json => match serde_json::to_string_pretty(&explanation) {
             Ok(json) => crate::output::outln!("{json}"),
@@ -125,67 +68,6 @@ fn read_request(args: &ExplainArgs) -> Result<(RawRequest, bool), String> {
         return Err("give the call to judge: `--request FILE`, `--command TEXT`, or `-- PROGRAM ARGS…`".to_owned());
     }
     Ok((RawRequest::Exec { argv: Some(args.argv.clone()), command: None, cwd: None, workspace: None }, false))
-}
-
-fn rules(judge: &Judge, matched: &[MatchedRule]) -> Vec<RuleReport> {
-    matched
-        .iter()
-        .map(|rule| RuleReport {
-            id: rule.id.to_string(),
-            effect: rule.effect,
-            because: rule.because.as_deref().map(str::to_owned),
-            policy: policy_name(judge, rule.policy),
-            source: source(judge, rule.policy, rule.rule),
-            uncertain: rule.uncertain,
-        })
-        .collect()
-}
-
-fn policy_name(judge: &Judge, policy: usize) -> String {
-    judge.policy_name(policy).unwrap_or_default().to_owned()
-}
-
-fn source(judge: &Judge, policy: usize, rule: usize) -> String {
-    // Rego policies have no rule spans: the module's file stands for them.
-    judge
-        .rule_source(policy, rule)
-        .map(|s| s.location())
-        .or_else(|| judge.policy_name(policy).filter(|_| policy >= judge.engine().policies().len()).map(str::to_owned))
-        .unwrap_or_default()
-}
-
-fn part_report(
-    judge: &Judge,
-    label: &str,
-    request: Option<&Request>,
-    unanalysable: Option<&str>,
-    decision: &Decision,
-) -> PartReport {
-    let trace = request
-        .map(|request| judge.trace(request).iter().map(|entry| trace_report(judge, entry)).collect())
-        .unwrap_or_default();
-    PartReport {
-        label: label.to_owned(),
-        request: request.cloned(),
-        unanalysable: unanalysable.map(str::to_owned),
-        decision: decision.effect,
-        matched: rules(judge, &decision.matched),
-        default_applied: decision.default_applied,
-        kernel_refusal: decision.kernel_refusal,
-        trace,
-    }
-}
-
-fn trace_report(judge: &Judge, entry: &TraceEntry) -> TraceReport {
-    TraceReport {
-        id: entry.id.clone(),
-        effect: entry.effect,
-        policy: policy_name(judge, entry.policy),
-        matched: entry.matched,
-        reason: entry.reason.clone(),
-        program_differs: entry.program_differs,
-        source: source(judge, entry.policy, entry.rule),
-    }
 }
 
 fn print_human(explanation: &Explanation, style: Style) {

@@ -9,4 +9,5 @@ pub(crate) mod import;
 pub(crate) mod run;
 pub(crate) mod sandbox;
 pub(crate) mod schema;
+pub(crate) mod serve;
 pub(crate) mod test;

@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use std::io::Write as _;
 
 mod hook;
+mod serve;
 
 struct Output {
     code: i32,
