@@ -35,7 +35,12 @@ fn lines(count: usize, client: usize) -> Vec<u8> {
 }
 
 /// Sends `input` and counts the answers, returning the time it took.
-fn exchange(mut writer: impl std::io::Write + Send + 'static, reader: impl std::io::Read, input: Vec<u8>, count: usize) -> Duration {
+fn exchange(
+    mut writer: impl std::io::Write + Send + 'static,
+    reader: impl std::io::Read,
+    input: Vec<u8>,
+    count: usize,
+) -> Duration {
     let start = Instant::now();
     let feeder = std::thread::spawn(move || {
         writer.write_all(&input).unwrap();

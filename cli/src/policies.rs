@@ -3,10 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use vtpolicy_compiler::CompiledPolicy;
-use vtpolicy_grammar::Diagnostic;
-use vtpolicy_runtime::rego::RegoPolicy;
-use vtpolicy_runtime::{Environment, Judge, Layering, load_policy};
+use vtpolicy::{Diagnostic, Environment, Judge, Layering, Policies};
 
 use crate::style::Style;
 
@@ -25,37 +22,21 @@ pub(crate) fn environment(workspace: Option<&Path>, cwd: Option<&Path>) -> Resul
     })
 }
 
-/// Compiles every `.vtp` (or policy JSON) `--policy`; `None` (diagnostics
-/// printed) when any fails. Rego specs are left to [`load_rego`].
-pub(crate) fn compile_all(
-    specs: &[String],
-    environment: &Environment,
-    layering: Layering,
-    style: Style,
-) -> Option<Vec<CompiledPolicy>> {
-    let context = environment.context();
-    let mut compiled = Vec::new();
-    let mut failed = false;
-    for spec in specs.iter().filter(|s| !vtpolicy_runtime::rego::is_rego(s)) {
-        let (policy, diagnostics) = load_policy(spec, &context, layering);
-        match loaded(policy, diagnostics, style) {
-            Some(policy) => compiled.push(policy),
-            None => failed = true,
+/// Loads every `--policy` (`.vtp`, policy JSON, Rego, stock names);
+/// `None` (diagnostics printed) when any fails.
+pub(crate) fn load(specs: &[String], environment: &Environment, layering: Layering, style: Style) -> Option<Policies> {
+    match Policies::load(specs, environment, layering) {
+        Ok(policies) => {
+            print_diagnostics(&dropped_allows(policies.warnings()), style);
+            Some(policies)
         }
-    }
-    if failed {
-        eprintln!("error: the policy does not compile; nothing was judged");
-        return None;
-    }
-    Some(compiled)
-}
-
-/// The judge of every `--policy`, Rego ones included.
-pub(crate) fn judge(specs: &[String], environment: Environment, layering: Layering, style: Style) -> Option<Judge> {
-    let compiled = compile_all(specs, &environment, layering, style)?;
-    let rego = load_rego(specs, &environment, layering, style)?;
-    match Judge::new(compiled, environment) {
-        Ok(judge) => Some(judge.with_rego(rego)),
+        Err(vtpolicy::Error::Policy { diagnostics }) => {
+            let errors: Vec<Diagnostic> = diagnostics.iter().filter(|d| d.is_error()).cloned().collect();
+            print_diagnostics(&dropped_allows(&diagnostics), style);
+            print_diagnostics(&errors, style);
+            eprintln!("error: the policy does not compile; nothing was judged");
+            None
+        }
         Err(error) => {
             eprintln!("error: {error}");
             None
@@ -63,55 +44,40 @@ pub(crate) fn judge(specs: &[String], environment: Environment, layering: Layeri
     }
 }
 
+/// The judge of every `--policy`.
+pub(crate) fn judge(specs: &[String], environment: Environment, layering: Layering, style: Style) -> Option<Judge> {
+    match load(specs, &environment, layering, style)?.judge(environment) {
+        Ok(judge) => Some(judge),
+        Err(error) => {
+            eprintln!("error: {error}");
+            None
+        }
+    }
+}
+
+/// Of a policy's warnings, the one printed outside `check`: a rule dropped
+/// by layering changes what is enforced (VT104). Other lint warnings are
+/// for `check`.
+fn dropped_allows(diagnostics: &[Diagnostic]) -> Vec<Diagnostic> {
+    diagnostics
+        .iter()
+        .filter(|w| !w.is_error() && w.code == vtpolicy::compiler::codes::WORKSPACE_ALLOW_IGNORED)
+        .cloned()
+        .collect()
+}
+
 /// Says, once, that the Rego policies among `specs` add nothing to the
 /// kernel profile: for commands that compile or apply one.
 pub(crate) fn note_rego_without_kernel_profile(specs: &[String], style: Style) {
-    if let Some(first) = specs.iter().find(|s| vtpolicy_runtime::rego::is_rego(s)) {
+    if let Some(first) = specs.iter().find(|s| vtpolicy::runtime::rego::is_rego(s)) {
         let warning = Diagnostic::warning(
-            vtpolicy_compiler::codes::REGO_NO_SANDBOX,
+            vtpolicy::compiler::codes::REGO_NO_SANDBOX,
             format!(
                 "`{first}` is a Rego policy: it adds nothing to the kernel profile, which comes from `.vtp` policies"
             ),
         );
         print_diagnostics(&[warning], style);
     }
-}
-
-/// Loads every Rego `--policy`; `None` (diagnostics printed) when any
-/// fails.
-pub(crate) fn load_rego(
-    specs: &[String],
-    environment: &Environment,
-    layering: Layering,
-    style: Style,
-) -> Option<Vec<RegoPolicy>> {
-    let mut rego = Vec::new();
-    let mut failed = false;
-    for spec in specs.iter().filter(|s| vtpolicy_runtime::rego::is_rego(s)) {
-        let (policy, diagnostics) = RegoPolicy::load(spec, &environment.workspace, layering);
-        match loaded(policy, diagnostics, style) {
-            Some(policy) => rego.push(policy),
-            None => failed = true,
-        }
-    }
-    if failed {
-        eprintln!("error: the policy does not compile; nothing was judged");
-        return None;
-    }
-    Some(rego)
-}
-
-/// Prints a loaded policy's errors and, since a rule dropped by layering
-/// changes what is enforced, its VT104 warning (other lint warnings are
-/// for `check`). The policy, when it has no error.
-fn loaded<T>(policy: Option<T>, diagnostics: Vec<Diagnostic>, style: Style) -> Option<T> {
-    let (errors, warnings): (Vec<Diagnostic>, Vec<Diagnostic>) =
-        diagnostics.into_iter().partition(Diagnostic::is_error);
-    let dropped: Vec<Diagnostic> =
-        warnings.into_iter().filter(|w| w.code == vtpolicy_compiler::codes::WORKSPACE_ALLOW_IGNORED).collect();
-    print_diagnostics(&dropped, style);
-    print_diagnostics(&errors, style);
-    policy.filter(|_| errors.is_empty())
 }
 
 /// Expands directories into the files below them with one of `extensions`.

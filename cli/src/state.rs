@@ -45,7 +45,7 @@ pub(crate) struct Journal {
     pub(crate) started: String,
     pub(crate) tmp: PathBuf,
     pub(crate) cgroups: Vec<PathBuf>,
-    pub(crate) leftovers: vtpolicy_runtime::sandbox::Leftovers,
+    pub(crate) leftovers: vtpolicy::runtime::sandbox::Leftovers,
 }
 
 fn journal_dir() -> Option<PathBuf> {
@@ -83,7 +83,7 @@ pub(crate) fn recover_crashed_runs() -> Vec<(String, Vec<String>)> {
         else {
             continue;
         };
-        let alive = !vtpolicy_runtime::sandbox::procfs::is_zombie(journal.supervisor)
+        let alive = !vtpolicy::runtime::sandbox::procfs::is_zombie(journal.supervisor)
             && start_time(journal.supervisor).is_some_and(|now| now == journal.started);
         if alive {
             continue;
@@ -209,7 +209,7 @@ fn session_alive(key: &str) -> bool {
 
 /// Field 22 of `/proc/PID/stat`: start time in clock ticks since boot.
 fn start_time(pid: i32) -> Option<String> {
-    vtpolicy_runtime::sandbox::procfs::stat_fields(pid)?.get(19).cloned()
+    vtpolicy::runtime::sandbox::procfs::stat_fields(pid)?.get(19).cloned()
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 
 use std::io::IsTerminal;
 
-use vtpolicy_engine::Effect;
-use vtpolicy_grammar::Severity;
+use vtpolicy::engine::Effect;
+use vtpolicy::grammar::Severity;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Style {

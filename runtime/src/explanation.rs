@@ -130,4 +130,3 @@ fn trace_report(judge: &Judge, entry: &TraceEntry) -> TraceReport {
         source: source(judge, entry.policy, entry.rule),
     }
 }
-

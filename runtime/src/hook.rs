@@ -104,9 +104,7 @@ impl ToolUse {
         let cwd = self.cwd.clone();
         let path = |field: &str| self.string(field).map(str::to_owned);
         Ok(match self.tool_name.as_str() {
-            "Bash" => {
-                RawRequest::Exec { argv: None, command: Some(self.command()?.to_owned()), cwd, workspace: None }
-            }
+            "Bash" => RawRequest::Exec { argv: None, command: Some(self.command()?.to_owned()), cwd, workspace: None },
             "Read" => RawRequest::Read { path: path("file_path")?, cwd, workspace: None },
             "LS" => RawRequest::Read { path: path("path")?, cwd, workspace: None },
             "Glob" | "Grep" => {
@@ -374,9 +372,8 @@ mod tests {
     fn quoting_keeps_any_text_one_word() {
         // bash reads the quoted word back as the original text.
         for text in ["it's", "a'b'c", "$(id) `id` \\ \" ; &&", "line\nbreak", "'", ""] {
-            let Ok(output) = std::process::Command::new("bash")
-                .args(["-c", &format!("printf %s {}", shell_quote(text))])
-                .output()
+            let Ok(output) =
+                std::process::Command::new("bash").args(["-c", &format!("printf %s {}", shell_quote(text))]).output()
             else {
                 unreachable!("bash runs")
             };

@@ -21,7 +21,7 @@ fn read_source(path: &Path) -> Result<Arc<SourceFile>, String> {
     let canonical = std::fs::canonicalize(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     let text = std::fs::read_to_string(&canonical).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     if canonical.extension().is_some_and(|e| e == "json") {
-        return policy_from_json(&canonical, &text);
+        return policy_json_source(&canonical.to_string_lossy(), &text);
     }
     Ok(SourceFile::new(canonical.to_string_lossy(), text))
 }
@@ -29,14 +29,14 @@ fn read_source(path: &Path) -> Result<Arc<SourceFile>, String> {
 /// A policy given as data (`schemas/policy.schema.json`): validated, then
 /// compiled from its canonical `.vtp` form, which is what later
 /// diagnostics point into (the file is named `FILE.json (as .vtp)`).
-fn policy_from_json(path: &Path, text: &str) -> Result<Arc<SourceFile>, String> {
-    let shown = path.display();
+pub fn policy_json_source(path: &str, text: &str) -> Result<Arc<SourceFile>, String> {
+    let shown = path;
     let value: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| format!("`{shown}`: invalid JSON at line {} column {}: {e}", e.line(), e.column()))?;
     crate::schemas::validate(crate::schemas::POLICY, &value).map_err(|e| format!("`{shown}`: {e}"))?;
     let data: vtpolicy_grammar::data::PolicyData =
         serde_json::from_value(value).map_err(|e| format!("`{shown}`: {e}"))?;
-    let name = format!("{} (as .vtp)", path.to_string_lossy());
+    let name = format!("{path} (as .vtp)");
     let file = vtpolicy_grammar::data::from_data(&data, SourceFile::new(name.clone(), ""))
         .map_err(|e| format!("`{shown}`: {e}"))?;
     Ok(SourceFile::new(name, vtpolicy_grammar::format(&file)))
@@ -144,7 +144,18 @@ pub fn load_policy(spec: &str, context: &Context, layering: Layering) -> (Option
         Ok(source) => source,
         Err(diagnostic) => return (None, vec![diagnostic]),
     };
-    let (compiled, mut diagnostics) = compiler::compile(&source, context, &FileResolver);
+    load_policy_source(&source, context, layering)
+}
+
+/// [`load_policy`] of a policy already read: its `extend`s are read
+/// relative to `source`'s name, a file inside the workspace may only
+/// tighten (for [`Layering::Enforce`]).
+pub fn load_policy_source(
+    source: &Arc<SourceFile>,
+    context: &Context,
+    layering: Layering,
+) -> (Option<CompiledPolicy>, Vec<Diagnostic>) {
+    let (compiled, mut diagnostics) = compiler::compile(source, context, &FileResolver);
     let Some(mut compiled) = compiled else {
         return (None, diagnostics);
     };

@@ -62,7 +62,16 @@ impl RegoPolicy {
                 );
             }
         };
-        let name = canonical.to_string_lossy().into_owned();
+        let tighten_only = layering.tightens_only(&canonical, workspace);
+        RegoPolicy::from_text(&canonical.to_string_lossy(), &text, tighten_only)
+    }
+
+    /// A Rego module given as text, named `name` in diagnostics. With
+    /// `tighten_only` its `allow` decisions are ignored, as for a module
+    /// loaded from inside the workspace.
+    pub fn from_text(name: &str, text: &str, tighten_only: bool) -> (Option<RegoPolicy>, Vec<Diagnostic>) {
+        let name = name.to_owned();
+        let text = text.to_owned();
         let source = SourceFile::new(name.clone(), text.clone());
         let mut engine = regorus::Engine::new();
         if let Err(error) = engine.add_policy(name.clone(), text.clone()) {
@@ -86,7 +95,6 @@ impl RegoPolicy {
                 .with_help("define `decision` as \"allow\", \"prompt\" or \"deny\""),
             );
         }
-        let tighten_only = layering.tightens_only(&canonical, workspace);
         if tighten_only {
             diagnostics.push(
                 Diagnostic::warning(

@@ -43,6 +43,21 @@ pub enum RawRequest {
 }
 
 impl RawRequest {
+    /// A program and its arguments, run in the environment's cwd.
+    pub fn argv<S: Into<String>>(argv: impl IntoIterator<Item = S>) -> RawRequest {
+        RawRequest::Exec {
+            argv: Some(argv.into_iter().map(Into::into).collect()),
+            command: None,
+            cwd: None,
+            workspace: None,
+        }
+    }
+
+    /// Shell text, parsed into its commands and redirections.
+    pub fn shell(text: impl Into<String>) -> RawRequest {
+        RawRequest::Exec { argv: None, command: Some(text.into()), cwd: None, workspace: None }
+    }
+
     pub fn cwd(&self) -> Option<&str> {
         match self {
             RawRequest::Exec { cwd, .. }

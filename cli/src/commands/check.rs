@@ -1,11 +1,11 @@
 //! `vtpolicy check`.
 
 use serde::Serialize;
-use vtpolicy_compiler::{codes, kernel_lints};
-use vtpolicy_grammar::{Diagnostic, DiagnosticReport};
-use vtpolicy_runtime::rego::RegoPolicy;
-use vtpolicy_runtime::sandbox::KernelProfiles;
-use vtpolicy_runtime::{TestOutcome, load_policy, run_inline_tests};
+use vtpolicy::compiler::{codes, kernel_lints};
+use vtpolicy::grammar::{Diagnostic, DiagnosticReport};
+use vtpolicy::runtime::rego::RegoPolicy;
+use vtpolicy::runtime::sandbox::KernelProfiles;
+use vtpolicy::runtime::{TestOutcome, load_policy, run_inline_tests};
 
 use crate::Exit;
 use crate::args::{CheckArgs, Format};
@@ -107,16 +107,16 @@ pub(crate) fn run(args: &CheckArgs, style: Style) -> Exit {
     }
     let context = environment.context();
     for file in &files {
-        if vtpolicy_runtime::rego::is_rego(file) {
+        if vtpolicy::runtime::rego::is_rego(file) {
             let (policy, mut diagnostics) =
-                RegoPolicy::load(file, &environment.workspace, vtpolicy_runtime::Layering::AsWritten);
+                RegoPolicy::load(file, &environment.workspace, vtpolicy::runtime::Layering::AsWritten);
             if let Some(policy) = &policy {
                 diagnostics.push(
                     Diagnostic::warning(
                         codes::REGO_NO_SANDBOX,
                         "a Rego policy decides tool calls but adds nothing to the kernel profile of `run`",
                     )
-                    .at(&policy.source, vtpolicy_grammar::Span { start: 0, end: 0 })
+                    .at(&policy.source, vtpolicy::grammar::Span { start: 0, end: 0 })
                     .with_help(
                         "combine it with a `.vtp` policy that states the sandbox, e.g. `--policy workspace-write`",
                     ),
@@ -125,7 +125,7 @@ pub(crate) fn run(args: &CheckArgs, style: Style) -> Exit {
             report.add(file, policy.map(|p| p.name), diagnostics, 0, 0, args.format, style);
             continue;
         }
-        let (compiled, mut diagnostics) = load_policy(file, &context, vtpolicy_runtime::Layering::AsWritten);
+        let (compiled, mut diagnostics) = load_policy(file, &context, vtpolicy::runtime::Layering::AsWritten);
         let mut passed = 0;
         let mut failed = 0;
         if let Some(compiled) = &compiled {
@@ -133,7 +133,7 @@ pub(crate) fn run(args: &CheckArgs, style: Style) -> Exit {
                 Ok(profiles) => diagnostics.extend(kernel_lints(compiled, &profiles.report(&[compiled]))),
                 Err(message) => diagnostics.push(
                     Diagnostic::warning(codes::KERNEL_ABI, format!("no kernel profile on this machine: {message}"))
-                        .at(&compiled.source, vtpolicy_grammar::Span { start: 0, end: 0 }),
+                        .at(&compiled.source, vtpolicy::grammar::Span { start: 0, end: 0 }),
                 ),
             }
             match run_inline_tests(compiled, &environment) {
@@ -177,7 +177,7 @@ fn check_catalogue_file(file: &str) -> Vec<Diagnostic> {
             return vec![Diagnostic::error(codes::BAD_PROGRAM_MODEL, format!("cannot read {file}: {error}"))];
         }
     };
-    vtpolicy_runtime::catalogue_diagnostics(file, &text)
+    vtpolicy::runtime::catalogue_diagnostics(file, &text)
 }
 
 fn plural(n: usize) -> &'static str {

@@ -1,9 +1,9 @@
 //! `vtpolicy compile`.
 
-use vtpolicy_compiler::profile::bpf;
-use vtpolicy_compiler::profile::fidelity::{Coverage, FidelityReport, Layer};
-use vtpolicy_compiler::profile::seccomp::{Arch, syscall_name};
-use vtpolicy_runtime::sandbox::KernelProfiles;
+use vtpolicy::compiler::profile::bpf;
+use vtpolicy::compiler::profile::fidelity::{Coverage, FidelityReport, Layer};
+use vtpolicy::compiler::profile::seccomp::{Arch, syscall_name};
+use vtpolicy::runtime::sandbox::KernelProfiles;
 
 use crate::Exit;
 use crate::args::{ArtifactFormat, CompileArgs, Target};
@@ -42,12 +42,12 @@ pub(crate) fn run(args: &CompileArgs) -> Exit {
     }
     let bytes = if matches!(args.target, Target::Graph | Target::Rego) {
         let Some(judge) =
-            policies::judge(&args.policy.policies, environment, vtpolicy_runtime::Layering::Enforce, style)
+            policies::judge(&args.policy.policies, environment, vtpolicy::runtime::Layering::Enforce, style)
         else {
             return Exit::Error;
         };
         match (args.target, format) {
-            (Target::Rego, _) => match vtpolicy_compiler::rego::export(judge.engine().policies()) {
+            (Target::Rego, _) => match vtpolicy::compiler::rego::export(judge.engine().policies()) {
                 Ok(module) => module.into_bytes(),
                 Err(error) => {
                     eprintln!("error: cannot export to Rego: {error}");
@@ -62,12 +62,11 @@ pub(crate) fn run(args: &CompileArgs) -> Exit {
         }
     } else {
         policies::note_rego_without_kernel_profile(&args.policy.policies, style);
-        let Some(compiled) =
-            policies::compile_all(&args.policy.policies, &environment, vtpolicy_runtime::Layering::Enforce, style)
+        let Some(loaded) = policies::load(&args.policy.policies, &environment, vtpolicy::Layering::Enforce, style)
         else {
             return Exit::Error;
         };
-        let refs: Vec<_> = compiled.iter().collect();
+        let refs: Vec<_> = loaded.compiled().iter().collect();
         let profiles = match KernelProfiles::compile(&refs, &environment.context()) {
             Ok(profiles) => profiles,
             Err(message) => {
@@ -87,7 +86,7 @@ fn kernel_artifact(
     target: Target,
     format: ArtifactFormat,
     profiles: &KernelProfiles,
-    policies: &[&vtpolicy_compiler::CompiledPolicy],
+    policies: &[&vtpolicy::compiler::CompiledPolicy],
 ) -> Result<Vec<u8>, Exit> {
     let none = |what: &str| {
         eprintln!("note: the policy enables no kernel sandbox, so there is no {what}");
@@ -158,19 +157,19 @@ fn policy_data(policies: &[String], output: Option<&std::path::Path>) -> Exit {
         eprintln!("error: `--target json` takes exactly one `--policy`");
         return Exit::Error;
     };
-    let source = match vtpolicy_runtime::policy_source(spec) {
+    let source = match vtpolicy::runtime::policy_source(spec) {
         Ok(source) => source,
         Err(diagnostic) => {
             eprintln!("{}", diagnostic.render());
             return Exit::Error;
         }
     };
-    let (file, diagnostics) = vtpolicy_grammar::parse(&source);
+    let (file, diagnostics) = vtpolicy::grammar::parse(&source);
     if !diagnostics.is_empty() {
         policies::print_diagnostics(&diagnostics, Style::detect());
         return Exit::Error;
     }
-    let bytes = match json(&vtpolicy_grammar::data::to_data(&file)) {
+    let bytes = match json(&vtpolicy::grammar::data::to_data(&file)) {
         Ok(bytes) => bytes,
         Err(exit) => return exit,
     };

@@ -2,8 +2,8 @@
 
 use std::io::Read as _;
 
-use vtpolicy_runtime::explanation::{Explanation, RuleReport};
-use vtpolicy_runtime::{RawRequest, parse_request};
+use vtpolicy::runtime::explanation::RuleReport;
+use vtpolicy::{Explanation, RawRequest, parse_request};
 
 use crate::Exit;
 use crate::args::{ExplainArgs, Format};
@@ -25,8 +25,7 @@ pub(crate) fn run(args: &ExplainArgs, style: Style) -> Exit {
         Err(exit) => return exit,
     };
     environment.sandboxed = args.sandboxed || sandboxed;
-    let Some(judge) = policies::judge(&args.policy.policies, environment, vtpolicy_runtime::Layering::Enforce, style)
-    else {
+    let Some(judge) = policies::judge(&args.policy.policies, environment, vtpolicy::Layering::Enforce, style) else {
         return Exit::Error;
     };
     let judgement = judge.judge(&raw);
@@ -56,7 +55,7 @@ fn read_request(args: &ExplainArgs) -> Result<(RawRequest, bool), String> {
         };
         let name = if file == "-" { "<stdin>" } else { file.as_str() };
         let raw = parse_request(&text).map_err(|e| format!("{name}: {e}"))?;
-        return Ok((raw, vtpolicy_runtime::request_sandboxed(&text)));
+        return Ok((raw, vtpolicy::runtime::request_sandboxed(&text)));
     }
     if let Some(command) = &args.command {
         return Ok((

@@ -2,7 +2,7 @@
 
 use std::io::Read as _;
 
-use vtpolicy_grammar::{SourceFile, format, parse};
+use vtpolicy::grammar::{SourceFile, format, parse};
 
 use crate::Exit;
 use crate::args::FmtArgs;

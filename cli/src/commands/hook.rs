@@ -8,11 +8,8 @@
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
-use vtpolicy_compiler::CompiledPolicy;
-use vtpolicy_engine::Effect;
-use vtpolicy_runtime::hook::{self, MAX_PAYLOAD_BYTES, ToolUse};
-use vtpolicy_runtime::sandbox::RunPlace;
-use vtpolicy_runtime::{Judge, Layering};
+use vtpolicy::hook::{self, MAX_PAYLOAD_BYTES, ToolUse};
+use vtpolicy::{Effect, Judge, Layering, RunPlace};
 
 use crate::Exit;
 use crate::args::{HookAgent, HookArgs};
@@ -46,11 +43,7 @@ pub(crate) fn run(args: &HookArgs, style: Style) -> Exit {
 fn read_payload() -> Result<String, String> {
     let mut bytes = Vec::new();
     let limit = u64::try_from(MAX_PAYLOAD_BYTES).unwrap_or(u64::MAX).saturating_add(1);
-    std::io::stdin()
-        .lock()
-        .take(limit)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read the payload: {e}"))?;
+    std::io::stdin().lock().take(limit).read_to_end(&mut bytes).map_err(|e| format!("cannot read the payload: {e}"))?;
     if bytes.len() > MAX_PAYLOAD_BYTES {
         return Err(format!("the payload is larger than {} MiB", MAX_PAYLOAD_BYTES >> 20));
     }
@@ -80,18 +73,15 @@ fn answer(args: &HookArgs, style: Style) -> Result<serde_json::Value, String> {
     // A workspace `run` refuses is refused for every tool: `Write` to
     // `${workspace}/**` would otherwise reach the home's start-up files.
     place.check()?;
-    let compiled = policies::compile_all(&args.policies, &environment, Layering::Enforce, style)
-        .ok_or("the policy does not compile")?;
+    let loaded =
+        policies::load(&args.policies, &environment, Layering::Enforce, style).ok_or("the policy does not compile")?;
     let rewrite = call.is_shell() && !args.no_sandbox;
     if rewrite {
-        let refs: Vec<&CompiledPolicy> = compiled.iter().collect();
-        let expected = place.expected(&refs);
+        let expected = loaded.expected_run(&place);
         environment.sandboxed = expected.sandboxed;
         environment.mounts = expected.view;
     }
-    let rego = policies::load_rego(&args.policies, &environment, Layering::Enforce, style)
-        .ok_or("a Rego policy does not load")?;
-    let judge = Judge::new(compiled, environment).map_err(|e| e.to_string())?.with_rego(rego);
+    let judge = loaded.judge(environment).map_err(|e| e.to_string())?;
     let judgement = judge.judge(&request);
     let effect = judgement.effect();
     let reason = format!("vtpolicy ({}): {}", args.policies.join(", "), judgement.summary());
@@ -118,7 +108,7 @@ fn sandboxed_command(args: &HookArgs, judge: &Judge, command: &str) -> Result<St
     let exe = exe.to_str().ok_or("the vtpolicy binary's path is not UTF-8")?.to_owned();
     let mut specs = Vec::with_capacity(args.policies.len());
     for spec in &args.policies {
-        if vtpolicy_compiler::stock_policy(spec).is_some() {
+        if vtpolicy::compiler::stock_policy(spec).is_some() {
             specs.push(spec.clone());
             continue;
         }

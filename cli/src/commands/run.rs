@@ -6,11 +6,9 @@
 use std::io::{BufRead as _, Write as _};
 use std::time::Duration;
 
-use vtpolicy_compiler::CompiledPolicy;
-use vtpolicy_engine::{Effect, Part, Request};
-use vtpolicy_runtime::events::{Event, EventBody};
-use vtpolicy_runtime::sandbox::{RunPlace, Sandbox};
-use vtpolicy_runtime::{Judge, Layering, RawRequest};
+use vtpolicy::engine::Part;
+use vtpolicy::events::{Event, EventBody};
+use vtpolicy::{Effect, Judge, Layering, RawRequest, Request, RunPlace};
 
 use crate::Exit;
 use crate::args::RunArgs;
@@ -86,11 +84,9 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
     };
     environment.tmp = std::fs::canonicalize(tmp.path()).unwrap_or_else(|_| tmp.path().to_path_buf());
     policies::note_rego_without_kernel_profile(&args.policy.policies, Style::detect());
-    let Some(compiled) = policies::compile_all(&args.policy.policies, &environment, Layering::Enforce, Style::detect())
-    else {
+    let Some(loaded) = policies::load(&args.policy.policies, &environment, Layering::Enforce, Style::detect()) else {
         return events.fail("the policy does not compile; nothing ran".to_owned());
     };
-    let refs: Vec<&CompiledPolicy> = compiled.iter().collect();
     let place = RunPlace {
         workspace: environment.workspace.clone(),
         cwd: environment.cwd.clone(),
@@ -101,20 +97,16 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
     if let Err(message) = place.check() {
         return events.fail(message);
     }
-    let sandbox = match Sandbox::prepare(&refs, place, &run_id) {
+    let sandbox = match loaded.sandbox(place, &run_id) {
         Ok(sandbox) => sandbox,
         Err(error) => return events.fail(error.to_string()),
     };
     // The command is judged in the file system it will see.
     environment.mounts = sandbox.view();
     environment.sandboxed = sandbox.is_sandboxed();
-    let policy_names: Vec<String> = compiled.iter().map(|c| c.policy.name.clone()).collect();
-    let Some(rego) = policies::load_rego(&args.policy.policies, &environment, Layering::Enforce, Style::detect())
-    else {
-        return events.fail("a Rego policy does not load; nothing ran".to_owned());
-    };
-    let judge = match Judge::new(compiled, environment.clone()) {
-        Ok(judge) => judge.with_rego(rego),
+    let policy_names: Vec<String> = loaded.compiled().iter().map(|c| c.policy.name.clone()).collect();
+    let judge = match loaded.judge(environment.clone()) {
+        Ok(judge) => judge,
         Err(error) => return events.fail(error.to_string()),
     };
 
@@ -151,8 +143,7 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
     // Run the program that was judged, not whatever the child's PATH
     // would find under the same name.
     let program = match judgement.decision.parts.first().and_then(|part| part.request.as_ref()) {
-        Some(Request::Exec(exec)) if args.command.is_none() && exec.program.spelled == program =>
-        {
+        Some(Request::Exec(exec)) if args.command.is_none() && exec.program.spelled == program => {
             exec.program.path.clone().unwrap_or(program)
         }
         _ => program,
@@ -196,7 +187,7 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
     };
     // Unix sockets the command connects to are judged by the same policies.
     let judge = std::sync::Arc::new(judge);
-    let socket_judge: vtpolicy_runtime::sandbox::SocketJudge = {
+    let socket_judge: vtpolicy::runtime::sandbox::SocketJudge = {
         let judge = std::sync::Arc::clone(&judge);
         std::sync::Arc::new(move |path: &std::path::Path| {
             let raw = RawRequest::Net {
@@ -279,7 +270,7 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         events.emit(EventBody::Error { message, exit_code: i32::from(DENIED) });
         code = i32::from(DENIED);
     }
-    if outcome.status == vtpolicy_runtime::sandbox::Status::TimedOut {
+    if outcome.status == vtpolicy::runtime::sandbox::Status::TimedOut {
         eprintln!("vtpolicy: timed out after {} ms; killed the command and everything it started", outcome.duration_ms);
     }
     drop(tmp);

@@ -1,7 +1,7 @@
 //! `vtpolicy sandbox status`.
 
 use serde::Serialize;
-use vtpolicy_runtime::sandbox::{CgroupSupport, KernelSupport, MountSupport};
+use vtpolicy::runtime::sandbox::{CgroupSupport, KernelSupport, MountSupport};
 
 use crate::Exit;
 use crate::args::{Format, SandboxArgs, SandboxCommand};

@@ -15,9 +15,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
-use vtpolicy_runtime::events::{Event, EventBody};
-use vtpolicy_runtime::explanation::Explanation;
-use vtpolicy_runtime::{Judge, Judgement, Layering, request_from_value};
+use vtpolicy::events::{Event, EventBody};
+use vtpolicy::{Explanation, Judge, Judgement, Layering, request_from_value};
 
 use crate::Exit;
 use crate::args::ServeArgs;
@@ -73,10 +72,8 @@ pub(crate) fn run(args: &ServeArgs, style: Style) -> Exit {
 /// Compiles the policies; with them, the files whose change reloads them.
 fn load(args: &ServeArgs, style: Style) -> Result<(Judge, Vec<PathBuf>), String> {
     let environment = policies::environment(args.workspace.as_deref(), None).map_err(|_| "no workspace")?;
-    let compiled = policies::compile_all(&args.policies, &environment, Layering::Enforce, style)
-        .ok_or("the policy does not compile")?;
-    let rego = policies::load_rego(&args.policies, &environment, Layering::Enforce, style)
-        .ok_or("a Rego policy does not load")?;
+    let loaded =
+        policies::load(&args.policies, &environment, Layering::Enforce, style).ok_or("the policy does not compile")?;
     let mut watched: Vec<PathBuf> = Vec::new();
     let mut watch = |path: &Path| {
         if path.is_file() && !watched.iter().any(|w| w == path) {
@@ -86,7 +83,7 @@ fn load(args: &ServeArgs, style: Style) -> Result<(Judge, Vec<PathBuf>), String>
     for spec in &args.policies {
         watch(Path::new(spec));
     }
-    for policy in &compiled {
+    for policy in loaded.compiled() {
         for source in &policy.sources {
             watch(Path::new(&source.file.name));
         }
@@ -94,7 +91,7 @@ fn load(args: &ServeArgs, style: Style) -> Result<(Judge, Vec<PathBuf>), String>
             watch(Path::new(&catalogue.path));
         }
     }
-    let judge = Judge::new(compiled, environment).map_err(|e| e.to_string())?.with_rego(rego);
+    let judge = loaded.judge(environment).map_err(|e| e.to_string())?;
     Ok((judge, watched))
 }
 
@@ -309,7 +306,8 @@ fn serve_socket(current: &Current, path: &Path) -> Result<(), String> {
         .tempdir_in(parent)
         .map_err(|e| format!("cannot create a directory beside `{shown}`: {e}"))?;
     let staged = staging.path().join("socket");
-    let listener = std::os::unix::net::UnixListener::bind(&staged).map_err(|e| format!("cannot listen on `{shown}`: {e}"))?;
+    let listener =
+        std::os::unix::net::UnixListener::bind(&staged).map_err(|e| format!("cannot listen on `{shown}`: {e}"))?;
     std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| format!("cannot restrict `{shown}`: {e}"))?;
     std::fs::rename(&staged, path).map_err(|e| format!("cannot move the socket to `{shown}`: {e}"))?;
@@ -325,10 +323,10 @@ fn serve_socket(current: &Current, path: &Path) -> Result<(), String> {
         let current = Arc::clone(current);
         std::thread::spawn(move || {
             let Ok(reader) = stream.try_clone() else { return };
-            if let Err(error) = serve_stream(&current, reader, stream) {
-                if error.kind() != std::io::ErrorKind::BrokenPipe {
-                    eprintln!("vtpolicy: a client's connection failed: {error}");
-                }
+            if let Err(error) = serve_stream(&current, reader, stream)
+                && error.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                eprintln!("vtpolicy: a client's connection failed: {error}");
             }
         });
     }
@@ -356,7 +354,10 @@ mod tests {
     fn lines_are_bounded_and_a_long_one_is_skipped_whole() {
         let long = "x".repeat(MAX_LINE_BYTES + 1);
         let input = format!("a\n{long}\nb\n\nlast");
-        assert_eq!(lines(input.as_bytes()), vec![Ok("a".into()), Err(()), Ok("b".into()), Ok(String::new()), Ok("last".into())]);
+        assert_eq!(
+            lines(input.as_bytes()),
+            vec![Ok("a".into()), Err(()), Ok("b".into()), Ok(String::new()), Ok("last".into())]
+        );
         let exact = "y".repeat(MAX_LINE_BYTES);
         assert_eq!(lines(format!("{exact}\n").as_bytes()), vec![Ok(exact)]);
     }

@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use serde::Serialize;
-use vtpolicy_runtime::cases::{Case, CaseFile, check_case};
-use vtpolicy_runtime::{load_policy, run_inline_tests};
+use vtpolicy::runtime::cases::{Case, CaseFile, check_case};
+use vtpolicy::runtime::{load_policy, run_inline_tests};
 
 use crate::Exit;
 use crate::args::{Format, TestArgs};
@@ -44,7 +44,7 @@ pub(crate) fn run(args: &TestArgs, style: Style) -> Exit {
             toml_cases(file, &environment, style, &mut report)
         } else if file.ends_with(".jsonl") {
             jsonl_cases(file, &environment, style, &mut report)
-        } else if vtpolicy_runtime::rego::is_rego(file) {
+        } else if vtpolicy::runtime::rego::is_rego(file) {
             eprintln!(
                 "note: {file}: a Rego policy carries no inline tests; test it from a case file (`policy = \"{file}\"`)"
             );
@@ -83,11 +83,11 @@ pub(crate) fn run(args: &TestArgs, style: Style) -> Exit {
 
 fn inline_tests(
     file: &str,
-    environment: &vtpolicy_runtime::Environment,
+    environment: &vtpolicy::runtime::Environment,
     style: Style,
     report: &mut Report,
 ) -> Result<(), String> {
-    let (compiled, diagnostics) = load_policy(file, &environment.context(), vtpolicy_runtime::Layering::AsWritten);
+    let (compiled, diagnostics) = load_policy(file, &environment.context(), vtpolicy::runtime::Layering::AsWritten);
     let Some(compiled) = compiled else {
         policies::print_diagnostics(&diagnostics, style);
         return Err("the policy does not compile".to_owned());
@@ -114,7 +114,7 @@ fn resolve_policies(file: &str, names: Vec<String>) -> Vec<String> {
     names
         .into_iter()
         .map(|name| {
-            if vtpolicy_compiler::stock_policy(&name).is_some() || Path::new(&name).is_absolute() {
+            if vtpolicy::compiler::stock_policy(&name).is_some() || Path::new(&name).is_absolute() {
                 name
             } else {
                 base.join(name).to_string_lossy().into_owned()
@@ -127,14 +127,14 @@ fn run_cases(
     file: &str,
     policies_named: Vec<String>,
     cases: &[Case],
-    environment: &vtpolicy_runtime::Environment,
+    environment: &vtpolicy::runtime::Environment,
     style: Style,
     report: &mut Report,
 ) -> Result<(), String> {
     let Some(judge) = policies::judge(
         &resolve_policies(file, policies_named),
         environment.clone(),
-        vtpolicy_runtime::Layering::AsWritten,
+        vtpolicy::runtime::Layering::AsWritten,
         style,
     ) else {
         return Err("the policy does not compile".to_owned());
@@ -158,7 +158,7 @@ fn run_cases(
 
 fn toml_cases(
     file: &str,
-    environment: &vtpolicy_runtime::Environment,
+    environment: &vtpolicy::runtime::Environment,
     style: Style,
     report: &mut Report,
 ) -> Result<(), String> {
@@ -172,7 +172,7 @@ fn toml_cases(
 
 fn jsonl_cases(
     file: &str,
-    environment: &vtpolicy_runtime::Environment,
+    environment: &vtpolicy::runtime::Environment,
     style: Style,
     report: &mut Report,
 ) -> Result<(), String> {

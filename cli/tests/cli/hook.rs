@@ -99,7 +99,8 @@ fn every_tool_kind_is_judged_for_both_agents() {
     ];
     for agent in ["claude-code", "codex"] {
         for (tool, input, decision, says) in &cases {
-            let out = hook(&ws, &[agent, "--policy", "workspace-write"], &payload(agent, &ws, tool, input.clone()), &[]);
+            let out =
+                hook(&ws, &[agent, "--policy", "workspace-write"], &payload(agent, &ws, tool, input.clone()), &[]);
             let specific = answer(&out);
             assert_eq!(specific["permissionDecision"], *decision, "{agent} {tool} {input}: {specific}");
             let reason = specific["permissionDecisionReason"].as_str().expect("a reason");
@@ -131,7 +132,11 @@ fn a_call_that_cannot_be_judged_is_refused_with_exit_2() {
         (vec![], b"".to_vec(), "the payload is not JSON"),
         (vec![], br#"{"tool_name":"Bash","cwd":"/"}"#.to_vec(), "no `tool_input`"),
         (vec![], br#"{"tool_name":"Bash","tool_input":"ls"}"#.to_vec(), "`tool_input` is not an object"),
-        (vec![], br#"{"hook_event_name":"PostToolUse","tool_name":"Bash","tool_input":{}}"#.to_vec(), "PreToolUse only"),
+        (
+            vec![],
+            br#"{"hook_event_name":"PostToolUse","tool_name":"Bash","tool_input":{}}"#.to_vec(),
+            "PreToolUse only",
+        ),
         (vec![], vec![0xff, 0xfe], "not UTF-8"),
         (vec![], oversized, "larger than 16 MiB"),
         (vec![], good("Bash", json!({"description": "no command"})), "need `tool_input.command`"),
@@ -229,8 +234,7 @@ fn a_rewritten_bash_call_runs_in_the_sandbox() {
         ),
     )
     .expect("script");
-    std::fs::set_permissions(ws.join("build.sh"), std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("chmod");
+    std::fs::set_permissions(ws.join("build.sh"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
     let text = "./build.sh; echo \"it's $((6 * 7))\" > /tmp/notes.md; cat /tmp/notes.md";
     let (decision, command) = rewritten(&ws, &[], text);
     assert_eq!(decision, "allow", "{command}");
@@ -279,11 +283,8 @@ fn a_policy_file_is_named_by_its_absolute_path_in_the_rewrite() {
     let (_guard, ws) = workdir();
     let policies = ws.parent().expect("parent").join("policies");
     std::fs::create_dir_all(&policies).expect("dir");
-    std::fs::write(
-        policies.join("extra.vtp"),
-        "version 1\nextend \"workspace-write\"\ndeny exec rm .. id \"no-rm\"\n",
-    )
-    .expect("policy");
+    std::fs::write(policies.join("extra.vtp"), "version 1\nextend \"workspace-write\"\ndeny exec rm .. id \"no-rm\"\n")
+        .expect("policy");
     let out = hook(
         &policies,
         &["claude-code", "--policy", "extra.vtp", "--workspace", ws.to_str().expect("utf-8")],

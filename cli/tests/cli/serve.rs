@@ -36,7 +36,10 @@ fn every_line_gets_an_answer_in_order_and_bad_lines_an_error() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let answers = answers(&out.stdout);
     let ids: Vec<Value> = answers.iter().map(|a| a["id"].clone()).collect();
-    assert_eq!(ids, vec![json!(1), json!("two"), Value::Null, json!(4), json!(5), Value::Null, json!(7), json!(8), Value::Null]);
+    assert_eq!(
+        ids,
+        vec![json!(1), json!("two"), Value::Null, json!(4), json!(5), Value::Null, json!(7), json!(8), Value::Null]
+    );
     assert_eq!(
         answers[0],
         json!({"id": 1, "decision": "deny", "rules": ["no-force-push"], "reasons": ["rewrites shared history"],
@@ -163,7 +166,8 @@ fn the_socket_is_private_and_serves_clients_at_once() {
     let mode = std::fs::metadata(&socket).expect("socket").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     // A second server on the same socket refuses to start.
-    let second = vtpolicy(&dir, &["serve", "--policy", "workspace-write", "--socket", socket.to_str().expect("utf-8")], None);
+    let second =
+        vtpolicy(&dir, &["serve", "--policy", "workspace-write", "--socket", socket.to_str().expect("utf-8")], None);
     assert_eq!(second.code, 2);
     assert!(second.stderr.contains("another server is listening"), "{}", second.stderr);
 

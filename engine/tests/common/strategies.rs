@@ -6,7 +6,8 @@
 
 use proptest::prelude::*;
 use vtpolicy_engine::{
-    Arg, ArgvPattern, Atom, Defaults, Effect, ExecRequest, LongForm, Matcher, Policy, Program, Request, Rule, TokenPattern,
+    Arg, ArgvPattern, Atom, Defaults, Effect, ExecRequest, LongForm, Matcher, Policy, Program, Request, Rule,
+    TokenPattern,
 };
 
 const WORDS: &[&str] = &[

@@ -287,8 +287,6 @@ impl<'m> Grammar<'m> {
     }
 }
 
-
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Catalogue {
@@ -827,7 +825,6 @@ pub(crate) fn effects(program: &str, model: &Model, args: &[Word]) -> Effects {
     }
     out
 }
-
 
 /// The options a command gives: short ones by letter, long ones (and
 /// single-dash long ones) by name, as the model spells them.

@@ -141,7 +141,8 @@ impl ProgramResolver<'_> {
             return Program::trusted_name(spelled);
         }
         let name = super::shell::basename(spelled);
-        let untrusted = || Program { spelled: spelled.to_owned(), names: vec![name.to_owned()], path: None, trusted: false };
+        let untrusted =
+            || Program { spelled: spelled.to_owned(), names: vec![name.to_owned()], path: None, trusted: false };
         // Where it is found, nothing resolved yet.
         let located = if spelled.contains('/') {
             let located = path::absolute(spelled, cwd, self.home);
