@@ -283,6 +283,12 @@ pub(crate) enum Target {
     Json,
     /// A self-contained Rego module (`package vtpolicy`) deciding like the policies (text).
     Rego,
+    /// Claude Code `permissions.allow/ask/deny` for what its own rules can
+    /// express (json); what does not translate is listed on stderr.
+    ClaudeSettings,
+    /// Codex `prefix_rule`s for what its own rules can express (text);
+    /// what does not translate is listed on stderr.
+    CodexRules,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

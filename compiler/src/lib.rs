@@ -10,7 +10,7 @@
 //! Beyond the decision graph's input it compiles policies into the kernel
 //! profiles ([`profile`]: Landlock, seccomp, Seatbelt, the fidelity
 //! report) and into Rego ([`rego`]), and translates other agents' rules
-//! into policies ([`import`]).
+//! into policies ([`import`]) and back into their native rules ([`export`]).
 //!
 //! It is pure: it reads no file and makes no syscall. Policy files other
 //! than the embedded stock policies reach it through a [`Resolver`] the
@@ -22,6 +22,7 @@
 
 pub mod codes;
 mod context;
+pub mod export;
 pub mod import;
 mod lint;
 mod lower;

@@ -295,3 +295,98 @@ pub fn report(entries: &[Entry], outcomes: &[Outcome]) -> String {
     }
     out
 }
+
+/// A policy exported to another agent's native rules and imported back.
+pub struct RoundTrip {
+    /// `claude-settings` or `codex-rules`.
+    pub target: &'static str,
+    /// The exported rules, as the agent reads them.
+    pub exported: String,
+    /// Requests judged, and how many got the source's decision back.
+    pub judged: usize,
+    pub same: usize,
+    /// Requests the imported policy allows and the source does not: each
+    /// is a call the agent's own rules would let through unasked.
+    pub escalations: Vec<String>,
+    /// Decisions of named requests: (request, source, imported).
+    pub named: Vec<(String, Effect, Effect)>,
+}
+
+/// Exports the stock `workspace-write` to Claude Code settings and Codex
+/// rules, imports each back, and judges the corpus's commands and a set of
+/// file, tool and network requests under both, unsandboxed (the agent's own
+/// rules know nothing of the sandbox).
+pub fn round_trip(dir: &Path, entries: &[Entry]) -> Result<Vec<RoundTrip>, String> {
+    let fixture_path = dir.join("fixture.toml");
+    let text = std::fs::read_to_string(&fixture_path).map_err(|e| format!("{}: {e}", fixture_path.display()))?;
+    let fixture: Fixture = toml::from_str(&text).map_err(|e| format!("{}: {e}", fixture_path.display()))?;
+    let sandbox = Sandbox::new(&fixture)?;
+    let environment = sandbox.environment(&fixture);
+    let source = sandbox.compile(&environment, &["workspace-write".to_owned()], &[]).map_err(|e| e.join("; "))?;
+    let policies: Vec<&vtpolicy_engine::Policy> = source.iter().map(|c| &c.policy).collect();
+    let context = environment.context();
+    let (permissions, _) = vtpolicy_compiler::export::claude_settings(&policies, &context);
+    let settings = serde_json::json!({ "permissions": permissions }).to_string();
+    let (rules, _) = vtpolicy_compiler::export::codex_rules(&policies);
+    let claude = vtpolicy_compiler::import::claude::import(&settings, "settings.json")?;
+    let codex = vtpolicy_compiler::import::codex::import(&rules, "exported.rules")?;
+    let source_judge = vtpolicy_runtime::Judge::new(source, environment.clone()).map_err(|e| e.to_string())?;
+
+    let mut requests: Vec<(String, RawRequest)> = entries
+        .iter()
+        .map(|entry| {
+            let command = sandbox.substitute(&entry.command);
+            (command.clone(), RawRequest::shell(command))
+        })
+        .collect();
+    let path = |kind: &str, path: &str| {
+        let path = sandbox.substitute(path);
+        let raw = match kind {
+            "read" => RawRequest::Read { path: path.clone(), cwd: None, workspace: None },
+            _ => RawRequest::Write { path: path.clone(), cwd: None, workspace: None },
+        };
+        (format!("{kind} {path}"), raw)
+    };
+    for file in [
+        "${home}/.ssh/id_rsa",
+        "${workspace}/.git/config",
+        "${workspace}/src/main.rs",
+        "${workspace}/.env",
+        "/etc/hosts",
+    ] {
+        requests.push(path("read", file));
+        requests.push(path("write", file));
+    }
+    for tool in ["TodoWrite", "Task", "mcp__github__create_issue", "WebSearch"] {
+        requests.push((
+            format!("tool {tool}"),
+            RawRequest::Tool { name: tool.to_owned(), args: None, cwd: None, workspace: None },
+        ));
+    }
+    for host in ["docs.rs", "crates.io", "169.254.169.254"] {
+        let raw =
+            RawRequest::Net { host: Some(host.to_owned()), port: Some(443), unix: None, cwd: None, workspace: None };
+        requests.push((format!("net {host}:443"), raw));
+    }
+
+    let mut out = Vec::new();
+    for (target, exported, imported) in [("claude-settings", settings, claude), ("codex-rules", rules, codex)] {
+        let compiled = sandbox.compile(&environment, &[], &[imported.policy]).map_err(|e| e.join("; "))?;
+        let judge = vtpolicy_runtime::Judge::new(compiled, environment.clone()).map_err(|e| e.to_string())?;
+        let mut trip = RoundTrip { target, exported, judged: 0, same: 0, escalations: Vec::new(), named: Vec::new() };
+        for (name, request) in &requests {
+            let before = source_judge.judge_in(request, false).effect();
+            let after = judge.judge_in(request, false).effect();
+            trip.judged += 1;
+            if before == after {
+                trip.same += 1;
+            }
+            if after == Effect::Allow && before != Effect::Allow {
+                trip.escalations.push(format!("{name}: {} before, allow after", before.as_str()));
+            }
+            trip.named.push((name.clone(), before, after));
+        }
+        out.push(trip);
+    }
+    Ok(out)
+}

@@ -18,7 +18,8 @@ pub(crate) fn run(args: &CompileArgs) -> Exit {
         Target::Sbpl => ArtifactFormat::Text,
         Target::Report => ArtifactFormat::Human,
         Target::Json => ArtifactFormat::Json,
-        Target::Rego => ArtifactFormat::Text,
+        Target::Rego | Target::CodexRules => ArtifactFormat::Text,
+        Target::ClaudeSettings => ArtifactFormat::Json,
     });
     let allowed: &[ArtifactFormat] = match args.target {
         Target::Graph => &[ArtifactFormat::Json, ArtifactFormat::Dot],
@@ -27,7 +28,8 @@ pub(crate) fn run(args: &CompileArgs) -> Exit {
         Target::Sbpl => &[ArtifactFormat::Text, ArtifactFormat::Json],
         Target::Report => &[ArtifactFormat::Human, ArtifactFormat::Json],
         Target::Json => &[ArtifactFormat::Json],
-        Target::Rego => &[ArtifactFormat::Text],
+        Target::Rego | Target::CodexRules => &[ArtifactFormat::Text],
+        Target::ClaudeSettings => &[ArtifactFormat::Json],
     };
     if !allowed.contains(&format) {
         eprintln!("error: `--format {}` does not apply to `--target {}`", name(format), target_name(args.target));
@@ -39,6 +41,9 @@ pub(crate) fn run(args: &CompileArgs) -> Exit {
     };
     if args.target == Target::Json {
         return policy_data(&args.policy.policies, args.output.as_deref());
+    }
+    if matches!(args.target, Target::ClaudeSettings | Target::CodexRules) {
+        return native_rules(args, &environment, style);
     }
     let bytes = if matches!(args.target, Target::Graph | Target::Rego) {
         let Some(judge) =
@@ -147,8 +152,35 @@ fn kernel_artifact(
             let report = profiles.report(policies);
             if format == ArtifactFormat::Json { json(&report) } else { Ok(render_report(&report).into_bytes()) }
         }
-        Target::Graph | Target::Json | Target::Rego => Ok(Vec::new()),
+        Target::Graph | Target::Json | Target::Rego | Target::ClaudeSettings | Target::CodexRules => Ok(Vec::new()),
     }
+}
+
+/// `--target claude-settings` and `codex-rules`: the agents' own rules
+/// for what they can express; the rest is listed on standard error.
+fn native_rules(args: &CompileArgs, environment: &vtpolicy::Environment, style: Style) -> Exit {
+    let Some(loaded) = policies::load(&args.policy.policies, environment, vtpolicy::Layering::Enforce, style) else {
+        return Exit::Error;
+    };
+    if loaded.has_rego() {
+        eprintln!("note: Rego policies are not translated");
+    }
+    let engine_policies: Vec<&vtpolicy::engine::Policy> = loaded.compiled().iter().map(|c| &c.policy).collect();
+    let (bytes, untranslated) = if args.target == Target::ClaudeSettings {
+        let (permissions, untranslated) =
+            vtpolicy::compiler::export::claude_settings(&engine_policies, &environment.context());
+        match json(&serde_json::json!({ "permissions": permissions })) {
+            Ok(bytes) => (bytes, untranslated),
+            Err(exit) => return exit,
+        }
+    } else {
+        let (text, untranslated) = vtpolicy::compiler::export::codex_rules(&engine_policies);
+        (text.into_bytes(), untranslated)
+    };
+    for line in &untranslated {
+        eprintln!("not translated: {line}");
+    }
+    write_output(&bytes, args.output.as_deref())
 }
 
 /// `--target json`: the one policy file given, as data.
@@ -299,5 +331,7 @@ fn target_name(target: Target) -> &'static str {
         Target::Report => "report",
         Target::Json => "json",
         Target::Rego => "rego",
+        Target::ClaudeSettings => "claude-settings",
+        Target::CodexRules => "codex-rules",
     }
 }
