@@ -88,8 +88,9 @@ pub struct Judge {
     /// Owns the policies' rules (once).
     engine: Engine,
     /// The same policies with the `when sandboxed` rules matching nothing:
-    /// what judges calls that will not run sandboxed.
-    unsandboxed: Engine,
+    /// what judges calls that will not run sandboxed. Built on first use,
+    /// since most processes judge in one mode only.
+    unsandboxed: std::sync::OnceLock<Engine>,
     /// Per policy, aligned with its rules: where each rule was written.
     sources: Vec<Vec<RuleSource>>,
     environment: Environment,
@@ -103,6 +104,16 @@ pub struct Judge {
     /// Program models: the stock catalogue, or it merged with the
     /// policies' own catalogues.
     models: std::borrow::Cow<'static, crate::normalize::models::Models>,
+}
+
+/// An engine whose one policy denies every kind of request.
+fn refuse_everything() -> Engine {
+    let deny = Some(Effect::Deny);
+    let defaults =
+        vtpolicy_engine::Defaults { read: deny, write: deny, exec: deny, net: deny, tool: deny, unanalysable: deny };
+    let policy = vtpolicy_engine::Policy { name: "refuse-everything".to_owned(), rules: Vec::new(), defaults };
+    // A policy without rules has no pattern that could fail to compile.
+    Engine::new(vec![policy]).unwrap_or_else(|_| unreachable!("an empty policy compiles"))
 }
 
 /// A judged tool call: its parts (the normalised requests, or why a
@@ -215,16 +226,25 @@ impl Judge {
             sources.push(compiled.sources);
             rules.push(compiled.policy);
         }
-        let unsandboxed_rules: Vec<_> = rules.iter().map(vtpolicy_engine::Policy::unsandboxed).collect();
         Ok(Judge {
             engine: Engine::new(rules)?,
-            unsandboxed: Engine::new(unsandboxed_rules)?,
+            unsandboxed: std::sync::OnceLock::new(),
             sources,
             environment,
             bin_dirs,
             located: LocatedCache::default(),
             rego: Vec::new(),
             models,
+        })
+    }
+
+    /// The engine of calls that do not run sandboxed. Emptying rules
+    /// cannot make a graph that built fail to build; if it ever did, the
+    /// engine put in its place denies everything.
+    fn unsandboxed(&self) -> &Engine {
+        self.unsandboxed.get_or_init(|| {
+            let rules: Vec<_> = self.engine.policies().iter().map(vtpolicy_engine::Policy::unsandboxed).collect();
+            Engine::new(rules).unwrap_or_else(|_| refuse_everything())
         })
     }
 
@@ -242,7 +262,7 @@ impl Judge {
     /// The engine that judges this judge's calls: with the `when
     /// sandboxed` rules when they run sandboxed.
     pub fn engine(&self) -> &Engine {
-        if self.environment.sandboxed { &self.engine } else { &self.unsandboxed }
+        if self.environment.sandboxed { &self.engine } else { self.unsandboxed() }
     }
 
     /// The name of the policy at `policy` (an index of `MatchedRule` or
@@ -313,7 +333,7 @@ impl Judge {
     /// kernel sandbox, whatever the environment says.
     pub fn judge_in(&self, raw: &RawRequest, sandboxed: bool) -> Judgement {
         let parts = self.normalize_in(raw, sandboxed);
-        let engine = if sandboxed { &self.engine } else { &self.unsandboxed };
+        let engine = if sandboxed { &self.engine } else { self.unsandboxed() };
         let decision = if self.rego.is_empty() {
             engine.decide_call(parts)
         } else {

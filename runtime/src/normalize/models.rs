@@ -17,6 +17,8 @@ use super::Word;
 
 /// The stock catalogue, shipped with the policies.
 const STOCK: &str = include_str!("../../../policies/programs.toml");
+/// [`STOCK`] as JSON (`build.rs`), which is what start-up reads.
+const STOCK_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/programs.json"));
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -299,7 +301,11 @@ pub(crate) type Models = HashMap<String, Model, foldhash::fast::RandomState>;
 /// The stock models by every name they go by.
 pub(crate) fn stock() -> &'static Models {
     static MODELS: OnceLock<Models> = OnceLock::new();
-    MODELS.get_or_init(|| parse(STOCK).unwrap_or_default())
+    MODELS.get_or_init(|| {
+        serde_json::from_str::<Catalogue>(STOCK_JSON)
+            .map(models_of)
+            .unwrap_or_else(|_| parse(STOCK).unwrap_or_default())
+    })
 }
 
 /// The names (and aliases) of a catalogue that the stock catalogue models
@@ -333,6 +339,11 @@ pub(crate) fn parse(text: &str) -> Result<Models, String> {
     if let Some(name) = catalogue.program.iter().find_map(|(name, model)| model.operands.is_none().then_some(name)) {
         return Err(format!("the model `{name}` gives no `operands`"));
     }
+    Ok(models_of(catalogue))
+}
+
+/// A catalogue's models, prepared, under their names and aliases.
+fn models_of(catalogue: Catalogue) -> Models {
     let mut out = Models::default();
     for (name, mut model) in catalogue.program {
         model.prepare(&[], &HashMap::default());
@@ -341,7 +352,7 @@ pub(crate) fn parse(text: &str) -> Result<Models, String> {
         }
         out.insert(name, model);
     }
-    Ok(out)
+    out
 }
 
 /// A problem in a program catalogue, at a span of its text (to the end
@@ -1292,6 +1303,24 @@ fn s_flags(body: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stock_catalogue_is_read_from_its_build_time_json() {
+        let from_toml: toml::Value = toml::from_str(STOCK).expect("the stock catalogue parses");
+        let from_toml = serde_json::to_value(from_toml).expect("as JSON");
+        let from_json: serde_json::Value = serde_json::from_str(STOCK_JSON).expect("the embedded JSON parses");
+        assert_eq!(from_toml, from_json);
+        let catalogue: Catalogue = serde_json::from_str(STOCK_JSON).expect("the JSON reads as a catalogue");
+        let models = models_of(catalogue);
+        let parsed = parse(STOCK).expect("the stock catalogue parses");
+        assert_eq!(models.len(), parsed.len());
+        assert_eq!(stock().len(), parsed.len());
+        for (name, model) in &parsed {
+            let json_model = &models[name];
+            assert_eq!(format!("{:?}", json_model.long_forms), format!("{:?}", model.long_forms), "{name}");
+            assert_eq!(json_model.roles.len(), model.roles.len(), "{name}");
+        }
+    }
 
     fn words(args: &[&str]) -> Vec<Word> {
         args.iter().map(|a| Word::Known((*a).to_owned())).collect()
