@@ -4,7 +4,9 @@
 //! variants take turns, so machine noise hits them alike.
 //!
 //! `cargo bench -p vtpolicy-cli --bench start`; the iteration count is
-//! `VTPOLICY_BENCH_ITERATIONS` (default 200).
+//! `VTPOLICY_BENCH_ITERATIONS` (default 200). `VTPOLICY_BENCH_BASELINE`
+//! names another `vtpolicy` binary (an earlier build) whose hook and
+//! explain rows are measured in the same turns, for before/after figures.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -64,6 +66,17 @@ fn main() {
             samples: Vec::new(),
         },
     ];
+    if let Ok(baseline) = std::env::var("VTPOLICY_BENCH_BASELINE") {
+        let measured: Vec<(String, Vec<String>, Vec<u8>)> = variants
+            .iter()
+            .filter(|v| v.args[0] == vtpolicy && v.args[1] != "--version")
+            .map(|v| (format!("{} (baseline)", v.name), v.args.clone(), v.stdin.clone()))
+            .collect();
+        for (name, mut args, stdin) in measured {
+            args[0] = baseline.clone();
+            variants.push(Variant { name: Box::leak(name.into_boxed_str()), args, stdin, samples: Vec::new() });
+        }
+    }
     let once = |variant: &Variant| {
         let mut child = Command::new(&variant.args[0])
             .args(&variant.args[1..])
