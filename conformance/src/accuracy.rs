@@ -148,14 +148,21 @@ fn parse_label(word: &str, location: &str) -> Result<Label, String> {
     Ok(Label { effect, known_miss })
 }
 
-/// Judges every entry in both modes against the fixture under the stock
-/// `workspace-write`.
-pub fn judge(dir: &Path, entries: &[Entry]) -> Result<Vec<Outcome>, String> {
+/// The corpus's fixture (`fixture.toml`) made on disk, and the
+/// environment calls are judged in there.
+fn fixture(dir: &Path) -> Result<(Sandbox, vtpolicy_runtime::Environment), String> {
     let fixture_path = dir.join("fixture.toml");
     let text = std::fs::read_to_string(&fixture_path).map_err(|e| format!("{}: {e}", fixture_path.display()))?;
     let fixture: Fixture = toml::from_str(&text).map_err(|e| format!("{}: {e}", fixture_path.display()))?;
     let sandbox = Sandbox::new(&fixture)?;
     let environment = sandbox.environment(&fixture);
+    Ok((sandbox, environment))
+}
+
+/// Judges every entry in both modes against the fixture under the stock
+/// `workspace-write`.
+pub fn judge(dir: &Path, entries: &[Entry]) -> Result<Vec<Outcome>, String> {
+    let (sandbox, environment) = fixture(dir)?;
     let compiled = sandbox.compile(&environment, &["workspace-write".to_owned()], &[]).map_err(|e| e.join("; "))?;
     let judge = vtpolicy_runtime::Judge::new(compiled, environment).map_err(|e| e.to_string())?;
     let mut outcomes = Vec::with_capacity(entries.len() * Mode::ALL.len());
@@ -317,11 +324,7 @@ pub struct RoundTrip {
 /// file, tool and network requests under both, unsandboxed (the agent's own
 /// rules know nothing of the sandbox).
 pub fn round_trip(dir: &Path, entries: &[Entry]) -> Result<Vec<RoundTrip>, String> {
-    let fixture_path = dir.join("fixture.toml");
-    let text = std::fs::read_to_string(&fixture_path).map_err(|e| format!("{}: {e}", fixture_path.display()))?;
-    let fixture: Fixture = toml::from_str(&text).map_err(|e| format!("{}: {e}", fixture_path.display()))?;
-    let sandbox = Sandbox::new(&fixture)?;
-    let environment = sandbox.environment(&fixture);
+    let (sandbox, environment) = fixture(dir)?;
     let source = sandbox.compile(&environment, &["workspace-write".to_owned()], &[]).map_err(|e| e.join("; "))?;
     let policies: Vec<&vtpolicy_engine::Policy> = source.iter().map(|c| &c.policy).collect();
     let context = environment.context();

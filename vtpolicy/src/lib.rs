@@ -43,13 +43,7 @@
 //! environment.tmp = std::env::temp_dir().join("my-agent-call-1");
 //! std::fs::create_dir_all(&environment.tmp).map_err(|e| vtpolicy::Error::Environment(e.to_string()))?;
 //! let policies = Policies::load(&["workspace-write".to_owned()], &environment, Layering::Enforce)?;
-//! let place = RunPlace {
-//!     workspace: environment.workspace.clone(),
-//!     cwd: environment.cwd.clone(),
-//!     tmp: environment.tmp.clone(),
-//!     home: environment.home.clone(),
-//!     state: None,
-//! };
+//! let place = RunPlace::of(&environment, None);
 //! let sandbox = policies.sandbox(place, "call-1")?;
 //! environment.mounts = sandbox.view();
 //! environment.sandboxed = sandbox.is_sandboxed();

@@ -63,13 +63,7 @@ fn answer(args: &HookArgs, style: Style) -> Result<serde_json::Value, String> {
     // A rewritten call runs in a private temporary directory that does not
     // exist yet; it is judged as `run` will judge it, in that view.
     environment.tmp = std::env::temp_dir().join("vtpolicy-run-hook");
-    let place = RunPlace {
-        workspace: environment.workspace.clone(),
-        cwd: environment.cwd.clone(),
-        tmp: environment.tmp.clone(),
-        home: environment.home.clone(),
-        state: crate::state::state_dir(),
-    };
+    let place = RunPlace::of(&environment, crate::state::state_dir());
     // A workspace `run` refuses is refused for every tool: `Write` to
     // `${workspace}/**` would otherwise reach the home's start-up files.
     place.check()?;

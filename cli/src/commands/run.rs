@@ -87,13 +87,7 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
     let Some(loaded) = policies::load(&args.policy.policies, &environment, Layering::Enforce, Style::detect()) else {
         return events.fail("the policy does not compile; nothing ran".to_owned());
     };
-    let place = RunPlace {
-        workspace: environment.workspace.clone(),
-        cwd: environment.cwd.clone(),
-        tmp: environment.tmp.clone(),
-        home: environment.home.clone(),
-        state: crate::state::state_dir(),
-    };
+    let place = RunPlace::of(&environment, crate::state::state_dir());
     if let Err(message) = place.check() {
         return events.fail(message);
     }

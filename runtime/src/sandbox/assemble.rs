@@ -37,6 +37,18 @@ pub struct RunPlace {
 }
 
 impl RunPlace {
+    /// Where a call judged in `environment` runs, with vtpolicy's state
+    /// directory `state`.
+    pub fn of(environment: &crate::Environment, state: Option<PathBuf>) -> RunPlace {
+        RunPlace {
+            workspace: environment.workspace.clone(),
+            cwd: environment.cwd.clone(),
+            tmp: environment.tmp.clone(),
+            home: environment.home.clone(),
+            state,
+        }
+    }
+
     /// Refuses a workspace the sandbox would make meaningless: one that
     /// does not exist, `/`, `/tmp`, the home directory or one of its
     /// ancestors (the home's dot-files would be writable), or one holding
