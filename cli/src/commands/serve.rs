@@ -311,6 +311,7 @@ fn serve_socket(current: &Current, path: &Path) -> Result<(), String> {
     std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| format!("cannot restrict `{shown}`: {e}"))?;
     std::fs::rename(&staged, path).map_err(|e| format!("cannot move the socket to `{shown}`: {e}"))?;
+    drop(staging);
     eprintln!("vtpolicy: serving on `{shown}`");
     for stream in listener.incoming() {
         let stream = match stream {
