@@ -25,7 +25,29 @@ pub(crate) fn environment(workspace: Option<&Path>, cwd: Option<&Path>) -> Resul
 /// Loads every `--policy` (`.vtp`, policy JSON, Rego, stock names);
 /// `None` (diagnostics printed) when any fails.
 pub(crate) fn load(specs: &[String], environment: &Environment, layering: Layering, style: Style) -> Option<Policies> {
-    match Policies::load(specs, environment, layering) {
+    load_from(specs, environment, layering, None, style)
+}
+
+/// [`load`], with compiled policies remembered under the state directory
+/// (`cache/`) between calls.
+pub(crate) fn load_cached(
+    specs: &[String],
+    environment: &Environment,
+    layering: Layering,
+    style: Style,
+) -> Option<Policies> {
+    let cache = crate::state::state_dir().map(|state| state.join("cache"));
+    load_from(specs, environment, layering, cache.as_deref(), style)
+}
+
+fn load_from(
+    specs: &[String],
+    environment: &Environment,
+    layering: Layering,
+    cache: Option<&Path>,
+    style: Style,
+) -> Option<Policies> {
+    match Policies::load_cached(specs, environment, layering, cache) {
         Ok(policies) => {
             print_diagnostics(&dropped_allows(policies.warnings()), style);
             Some(policies)

@@ -1,10 +1,10 @@
 //! Non-rule settings of a policy: limits, the environment allow-list and
 //! the trusted bin directories.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Resource limits, in base units. `None`: not limited by this policy.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     pub cpu_seconds: Option<u64>,
     pub memory_bytes: Option<u64>,

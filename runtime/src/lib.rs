@@ -13,6 +13,7 @@
 //! It fails closed: what it cannot analyse becomes an unanalysable part,
 //! which the engine never decides below `prompt`.
 
+pub mod cache;
 pub mod cases;
 pub mod events;
 pub mod explanation;

@@ -121,17 +121,30 @@ impl Policies {
     /// [`Layering::Enforce`], a file inside the workspace may only tighten.
     /// Fails with every error of every spec.
     pub fn load(specs: &[String], environment: &Environment, layering: Layering) -> Result<Policies, Error> {
+        Policies::load_cached(specs, environment, layering, None)
+    }
+
+    /// [`Policies::load`], with the compiled `.vtp` policies remembered in
+    /// `cache` (a directory of the caller's, never inside the workspace)
+    /// and taken from there while nothing they came from has changed (see
+    /// [`runtime::cache`]). Rego modules are always loaded afresh.
+    pub fn load_cached(
+        specs: &[String],
+        environment: &Environment,
+        layering: Layering,
+        cache: Option<&std::path::Path>,
+    ) -> Result<Policies, Error> {
         let context = environment.context();
         let mut policies = Policies::default();
         let mut errors = Vec::new();
-        for spec in specs {
-            let (loaded, diagnostics) = if vtpolicy_runtime::rego::is_rego(spec) {
-                let (rego, diagnostics) = RegoPolicy::load(spec, &environment.workspace, layering);
-                (rego.map(|r| policies.rego.push(r)), diagnostics)
-            } else {
-                let (compiled, diagnostics) = vtpolicy_runtime::load_policy(spec, &context, layering);
-                (compiled.map(|c| policies.compiled.push(c)), diagnostics)
-            };
+        let vtp: Vec<String> = specs.iter().filter(|s| !vtpolicy_runtime::rego::is_rego(s)).cloned().collect();
+        let cache = cache.filter(|dir| !dir.starts_with(&environment.workspace));
+        let (compiled, diagnostics) = vtpolicy_runtime::cache::load_policies(&vtp, &context, layering, cache);
+        let loaded = compiled.map(|compiled| policies.compiled = compiled);
+        policies.keep(loaded, diagnostics, &mut errors);
+        for spec in specs.iter().filter(|s| vtpolicy_runtime::rego::is_rego(s)) {
+            let (rego, diagnostics) = RegoPolicy::load(spec, &environment.workspace, layering);
+            let loaded = rego.map(|r| policies.rego.push(r));
             policies.keep(loaded, diagnostics, &mut errors);
         }
         policies.into_result(errors)

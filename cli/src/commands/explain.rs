@@ -25,8 +25,19 @@ pub(crate) fn run(args: &ExplainArgs, style: Style) -> Exit {
         Err(exit) => return exit,
     };
     environment.sandboxed = args.sandboxed || sandboxed;
-    let Some(judge) = policies::judge(&args.policy.policies, environment, vtpolicy::Layering::Enforce, style) else {
+    // `${tmp}` names a per-call directory that does not exist here; one
+    // name for every `explain` lets the compiled policies be remembered.
+    environment.tmp.set_file_name("vtpolicy-explain");
+    let Some(loaded) = policies::load_cached(&args.policy.policies, &environment, vtpolicy::Layering::Enforce, style)
+    else {
         return Exit::Error;
+    };
+    let judge = match loaded.judge(environment) {
+        Ok(judge) => judge,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Exit::Error;
+        }
     };
     let judgement = judge.judge(&raw);
     let explanation = Explanation::new(&judge, &judgement);

@@ -67,8 +67,8 @@ fn answer(args: &HookArgs, style: Style) -> Result<serde_json::Value, String> {
     // A workspace `run` refuses is refused for every tool: `Write` to
     // `${workspace}/**` would otherwise reach the home's start-up files.
     place.check()?;
-    let loaded =
-        policies::load(&args.policies, &environment, Layering::Enforce, style).ok_or("the policy does not compile")?;
+    let loaded = policies::load_cached(&args.policies, &environment, Layering::Enforce, style)
+        .ok_or("the policy does not compile")?;
     let rewrite = call.is_shell() && !args.no_sandbox;
     if rewrite {
         let expected = loaded.expected_run(&place);

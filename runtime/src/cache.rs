@@ -1,0 +1,261 @@
+//! Compiled policies remembered between processes, so that a hook call or
+//! `explain` does not parse and lower the same policy text every time.
+//!
+//! An entry is keyed by everything its policies came from: the binary (its
+//! file's identity, which covers the embedded stock policies and program
+//! catalogue), the policy specs, the layering and the compile context. It
+//! holds the full text of every file the policies were read from, and is
+//! used only when each of those files still reads exactly the same, so an
+//! edited `extend`ed file or catalogue rebuilds it. Nothing is hashed for
+//! trust: the key names a file, and the entry repeats the key material,
+//! which must match in full.
+//!
+//! Entries live in a directory the caller gives (the state directory,
+//! never the workspace). They are written to a temporary file and renamed
+//! into place, so a reader sees a whole entry or none; any entry that does
+//! not read back (truncated, from another version, edited) is ignored and
+//! rebuilt. Policies with diagnostics (a workspace policy's dropped allow
+//! rules among them) are not remembered, so their warnings are never lost.
+
+use std::hash::{BuildHasher as _, Hasher as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use vtpolicy_compiler::{CompiledPolicy, Context, Limits, ProgramCatalogue, RuleSource, Settings};
+use vtpolicy_grammar::{Diagnostic, SourceFile, Span};
+
+use crate::load::{Layering, load_policy};
+
+/// Bumped whenever the entry layout changes.
+const FORMAT: u32 = 1;
+
+/// The most entries kept; the least recently written go first.
+const MAX_ENTRIES: usize = 64;
+
+/// What an entry was made from; must equal the caller's in full.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Key {
+    format: u32,
+    binary: String,
+    specs: Vec<String>,
+    enforce: bool,
+    context: [String; 4],
+}
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    key: Key,
+    /// Every source file, by index: name, text, whether it was read from
+    /// disk (and so must still read the same).
+    files: Vec<(String, String, bool)>,
+    /// Catalogue files read from disk, with their text.
+    catalogues: Vec<(String, String)>,
+    policies: Vec<StoredPolicy>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredPolicy {
+    policy: vtpolicy_engine::Policy,
+    /// Per rule: file index, span.
+    sources: Vec<(usize, usize, usize)>,
+    source: usize,
+    limits: Limits,
+    env_keep: Vec<String>,
+    trusted_bin: Vec<String>,
+    /// Path, naming file index and span, text, may replace.
+    programs: Vec<(String, usize, usize, usize, String, bool)>,
+}
+
+/// The binary's identity: its path, size and modification time.
+fn binary_identity() -> Option<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let exe = std::fs::read_link("/proc/self/exe").ok()?;
+    let metadata = std::fs::metadata(&exe).ok()?;
+    Some(format!(
+        "{}:{}:{}:{}.{}",
+        exe.display(),
+        metadata.ino(),
+        metadata.len(),
+        metadata.mtime(),
+        metadata.mtime_nsec()
+    ))
+}
+
+fn key(specs: &[String], context: &Context, layering: Layering) -> Option<Key> {
+    Some(Key {
+        format: FORMAT,
+        binary: binary_identity()?,
+        specs: specs.to_vec(),
+        enforce: layering == Layering::Enforce,
+        context: [context.workspace.clone(), context.home.clone(), context.tmp.clone(), context.cwd.clone()],
+    })
+}
+
+fn entry_path(dir: &Path, key: &Key) -> PathBuf {
+    let mut hasher = foldhash::quality::FixedState::with_seed(0x7670_6f6c_6963_7921).build_hasher();
+    hasher.write(serde_json::to_string(key).unwrap_or_default().as_bytes());
+    dir.join(format!("policies-{:016x}.json", hasher.finish()))
+}
+
+/// The compiled `.vtp` policies of `specs` (Rego specs are the caller's),
+/// from the entry in `dir` when one was made from the same inputs, else
+/// compiled and remembered there. Diagnostics as [`load_policy`] gives
+/// them; `None` when a policy does not compile.
+pub fn load_policies(
+    specs: &[String],
+    context: &Context,
+    layering: Layering,
+    dir: Option<&Path>,
+) -> (Option<Vec<CompiledPolicy>>, Vec<Diagnostic>) {
+    let key = dir.and_then(|_| key(specs, context, layering));
+    if let (Some(dir), Some(key)) = (dir, &key)
+        && let Some(policies) = read(dir, key)
+    {
+        return (Some(policies), Vec::new());
+    }
+    let mut compiled = Vec::with_capacity(specs.len());
+    let mut diagnostics = Vec::new();
+    let mut failed = false;
+    for spec in specs {
+        let (policy, found) = load_policy(spec, context, layering);
+        diagnostics.extend(found);
+        match policy {
+            Some(policy) => compiled.push(policy),
+            None => failed = true,
+        }
+    }
+    if failed || diagnostics.iter().any(Diagnostic::is_error) {
+        return (None, diagnostics);
+    }
+    if let (Some(dir), Some(key), true) = (dir, key, diagnostics.is_empty()) {
+        // A cache that cannot be written costs the next call time, nothing else.
+        let _ = write(dir, key, &compiled);
+    }
+    (Some(compiled), diagnostics)
+}
+
+fn read(dir: &Path, key: &Key) -> Option<Vec<CompiledPolicy>> {
+    let text = std::fs::read_to_string(entry_path(dir, key)).ok()?;
+    let entry: Entry = serde_json::from_str(&text).ok()?;
+    if entry.key != *key {
+        return None;
+    }
+    for (name, text, on_disk) in &entry.files {
+        if *on_disk && std::fs::read_to_string(name).ok().as_deref() != Some(text.as_str()) {
+            return None;
+        }
+    }
+    for (path, text) in &entry.catalogues {
+        if std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
+            return None;
+        }
+    }
+    let files: Vec<Arc<SourceFile>> =
+        entry.files.into_iter().map(|(name, text, _)| SourceFile::new(name, text)).collect();
+    let file = |index: usize| files.get(index).cloned();
+    let mut policies = Vec::with_capacity(entry.policies.len());
+    for stored in entry.policies {
+        let sources = stored
+            .sources
+            .iter()
+            .map(|(index, start, end)| Some(RuleSource { file: file(*index)?, span: Span::new(*start, *end) }))
+            .collect::<Option<Vec<_>>>()?;
+        if sources.len() != stored.policy.rules.len() {
+            return None;
+        }
+        let programs = stored
+            .programs
+            .into_iter()
+            .map(|(path, index, start, end, text, may_replace)| {
+                Some(ProgramCatalogue { path, source: file(index)?, span: Span::new(start, end), text, may_replace })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        policies.push(CompiledPolicy {
+            policy: stored.policy,
+            sources,
+            tests: Vec::new(),
+            settings: Settings {
+                limits: stored.limits,
+                env_keep: stored.env_keep,
+                trusted_bin: stored.trusted_bin,
+                programs,
+            },
+            source: file(stored.source)?,
+        });
+    }
+    Some(policies)
+}
+
+fn write(dir: &Path, key: Key, compiled: &[CompiledPolicy]) -> std::io::Result<()> {
+    let mut files: Vec<(String, String, bool)> = Vec::new();
+    let mut index_of = |file: &Arc<SourceFile>| -> usize {
+        if let Some(index) = files.iter().position(|(name, text, _)| *name == file.name && *text == file.text) {
+            return index;
+        }
+        // Stock sources and policy JSON (shown as `.vtp`) are not files
+        // to compare; the binary and the JSON file itself stand for them.
+        let on_disk = Path::new(&file.name).is_file();
+        files.push((file.name.clone(), file.text.clone(), on_disk));
+        files.len() - 1
+    };
+    let mut catalogues = Vec::new();
+    let mut policies = Vec::with_capacity(compiled.len());
+    for policy in compiled {
+        let sources =
+            policy.sources.iter().map(|s| (index_of(&s.file), s.span.start, s.span.end)).collect::<Vec<_>>();
+        let programs = policy
+            .settings
+            .programs
+            .iter()
+            .map(|c| {
+                catalogues.push((c.path.clone(), c.text.clone()));
+                (c.path.clone(), index_of(&c.source), c.span.start, c.span.end, c.text.clone(), c.may_replace)
+            })
+            .collect();
+        policies.push(StoredPolicy {
+            policy: policy.policy.clone(),
+            sources,
+            source: index_of(&policy.source),
+            limits: policy.settings.limits.clone(),
+            env_keep: policy.settings.env_keep.clone(),
+            trusted_bin: policy.settings.trusted_bin.clone(),
+            programs,
+        });
+    }
+    // A policy JSON file is compiled from its canonical text, named
+    // `FILE.json (as .vtp)`: the JSON file itself must stay the same.
+    for (name, _, _) in files.clone() {
+        if let Some(json) = name.strip_suffix(" (as .vtp)") {
+            let text = std::fs::read_to_string(json)?;
+            files.push((json.to_owned(), text, true));
+        }
+    }
+    let entry = Entry { key: key.clone(), files, catalogues, policies };
+    let text = serde_json::to_string(&entry).map_err(std::io::Error::other)?;
+    std::fs::create_dir_all(dir)?;
+    let mut staged = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut staged, text.as_bytes())?;
+    staged.persist(entry_path(dir, &key)).map_err(|e| e.error)?;
+    prune(dir);
+    Ok(())
+}
+
+/// Keeps the newest [`MAX_ENTRIES`] entries (one per workspace, working
+/// directory and policy set in use).
+fn prune(dir: &Path) {
+    let Ok(read) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<(std::time::SystemTime, PathBuf)> = read
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("policies-"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    if entries.len() <= MAX_ENTRIES {
+        return;
+    }
+    entries.sort();
+    let excess = entries.len() - MAX_ENTRIES;
+    for (_, path) in entries.into_iter().take(excess) {
+        let _ = std::fs::remove_file(path);
+    }
+}

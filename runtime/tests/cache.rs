@@ -1,0 +1,118 @@
+//! Compiled policies remembered between processes: an entry is used only
+//! when everything it came from is unchanged, and a broken one is rebuilt.
+
+use std::path::{Path, PathBuf};
+
+use vtpolicy_compiler::{CompiledPolicy, Context};
+use vtpolicy_runtime::Layering;
+use vtpolicy_runtime::cache::load_policies;
+
+struct Dirs {
+    _root: tempfile::TempDir,
+    cache: PathBuf,
+    policies: PathBuf,
+    context: Context,
+}
+
+fn dirs() -> Dirs {
+    let root = tempfile::tempdir().expect("tempdir");
+    let base = root.path().canonicalize().expect("canonical");
+    for dir in ["ws", "home", "cache", "policies"] {
+        std::fs::create_dir_all(base.join(dir)).expect("mkdir");
+    }
+    let s = |p: &str| base.join(p).to_string_lossy().into_owned();
+    let context = Context { workspace: s("ws"), home: s("home"), tmp: s("tmp"), cwd: s("ws") };
+    Dirs { cache: base.join("cache"), policies: base.join("policies"), context, _root: root }
+}
+
+fn load(dirs: &Dirs, specs: &[&str]) -> Vec<CompiledPolicy> {
+    let specs: Vec<String> = specs.iter().map(|s| (*s).to_owned()).collect();
+    let (compiled, diagnostics) = load_policies(&specs, &dirs.context, Layering::Enforce, Some(&dirs.cache));
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    compiled.expect("the policies compile")
+}
+
+fn entries(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir).expect("read_dir").map(|e| e.expect("entry").path()).collect()
+}
+
+fn because(compiled: &[CompiledPolicy], id: &str) -> String {
+    compiled
+        .iter()
+        .flat_map(|c| &c.policy.rules)
+        .find(|r| &*r.id == id)
+        .and_then(|r| r.because.as_deref().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+#[test]
+fn an_entry_is_read_back_whole() {
+    let dirs = dirs();
+    let first = load(&dirs, &["workspace-write"]);
+    let [entry] = entries(&dirs.cache).try_into().expect("one entry");
+    // Read from the entry, the policies are the ones compiled, with their
+    // sources and settings.
+    let second = load(&dirs, &["workspace-write"]);
+    assert_eq!(first.len(), second.len());
+    for (a, b) in first.iter().zip(&second) {
+        assert_eq!(a.policy, b.policy);
+        assert_eq!(a.settings, b.settings);
+        let locations = |c: &CompiledPolicy| c.sources.iter().map(|s| s.location()).collect::<Vec<_>>();
+        assert_eq!(locations(a), locations(b));
+    }
+    // And it is the entry that answered: an edit of it shows.
+    let text = std::fs::read_to_string(&entry).expect("entry");
+    std::fs::write(&entry, text.replace("rewrites shared history", "read from the entry")).expect("edit");
+    assert_eq!(because(&load(&dirs, &["workspace-write"]), "no-force-push"), "read from the entry");
+}
+
+#[test]
+fn a_changed_extended_file_rebuilds_the_entry() {
+    let dirs = dirs();
+    let base = dirs.policies.join("base.vtp");
+    let top = dirs.policies.join("top.vtp");
+    std::fs::write(&base, "version 1\ndeny exec rm .. id \"no-rm\" because \"first\"\n").expect("base");
+    std::fs::write(&top, "version 1\nextend \"base.vtp\"\nallow exec ls ..\n").expect("top");
+    let spec = top.to_str().expect("utf-8");
+    assert_eq!(because(&load(&dirs, &[spec]), "no-rm"), "first");
+    std::fs::write(&base, "version 1\ndeny exec rm .. id \"no-rm\" because \"second\"\n").expect("base");
+    assert_eq!(because(&load(&dirs, &[spec]), "no-rm"), "second");
+    // A different context (another workspace) is another entry.
+    let mut other = dirs.context.clone();
+    other.cwd.push_str("/sub");
+    let (compiled, _) = load_policies(&[spec.to_owned()], &other, Layering::Enforce, Some(&dirs.cache));
+    assert!(compiled.is_some());
+    assert_eq!(entries(&dirs.cache).len(), 2);
+}
+
+#[test]
+fn a_broken_entry_is_ignored_and_rebuilt() {
+    let dirs = dirs();
+    let first = load(&dirs, &["read-only"]);
+    let [entry] = entries(&dirs.cache).try_into().expect("one entry");
+    for garbage in ["", "{", "{\"key\": 1}", "null"] {
+        std::fs::write(&entry, garbage).expect("corrupt");
+        assert_eq!(load(&dirs, &["read-only"])[0].policy, first[0].policy, "after `{garbage}`");
+        assert!(std::fs::read_to_string(&entry).expect("rewritten").len() > 100, "rebuilt after `{garbage}`");
+    }
+}
+
+#[test]
+fn policies_with_diagnostics_are_not_remembered() {
+    let dirs = dirs();
+    // Inside the workspace, its allow rule is dropped with a warning.
+    let policy = Path::new(&dirs.context.workspace).join("agent.vtp");
+    std::fs::write(&policy, "version 1\nallow exec ls ..\n").expect("policy");
+    let spec = vec![policy.to_string_lossy().into_owned()];
+    for _ in 0..2 {
+        let (compiled, diagnostics) = load_policies(&spec, &dirs.context, Layering::Enforce, Some(&dirs.cache));
+        assert!(compiled.is_some());
+        assert_eq!(diagnostics.len(), 1, "the warning every time: {diagnostics:?}");
+    }
+    assert!(entries(&dirs.cache).is_empty());
+    // Nor are policies that do not compile.
+    std::fs::write(&policy, "version 1\nallow exec\n").expect("policy");
+    let (compiled, _) = load_policies(&spec, &dirs.context, Layering::Enforce, Some(&dirs.cache));
+    assert!(compiled.is_none());
+    assert!(entries(&dirs.cache).is_empty());
+}
