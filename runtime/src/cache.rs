@@ -202,8 +202,7 @@ fn write(dir: &Path, key: Key, compiled: &[CompiledPolicy]) -> std::io::Result<(
     let mut catalogues = Vec::new();
     let mut policies = Vec::with_capacity(compiled.len());
     for policy in compiled {
-        let sources =
-            policy.sources.iter().map(|s| (index_of(&s.file), s.span.start, s.span.end)).collect::<Vec<_>>();
+        let sources = policy.sources.iter().map(|s| (index_of(&s.file), s.span.start, s.span.end)).collect::<Vec<_>>();
         let programs = policy
             .settings
             .programs

@@ -116,3 +116,30 @@ fn policies_with_diagnostics_are_not_remembered() {
     assert!(compiled.is_none());
     assert!(entries(&dirs.cache).is_empty());
 }
+
+#[test]
+fn concurrent_writers_and_readers_see_whole_entries() {
+    let dirs = std::sync::Arc::new(dirs());
+    let expected = load(&dirs, &["workspace-write"])[0].policy.clone();
+    let entry = entries(&dirs.cache).pop().expect("an entry");
+    let threads: Vec<_> = (0..4)
+        .map(|thread| {
+            let dirs = std::sync::Arc::clone(&dirs);
+            let entry = entry.clone();
+            let expected = expected.clone();
+            std::thread::spawn(move || {
+                for round in 0..25 {
+                    // Half the rounds force a rewrite while others read.
+                    if (thread + round) % 2 == 0 {
+                        let _ = std::fs::remove_file(&entry);
+                    }
+                    assert_eq!(load(&dirs, &["workspace-write"])[0].policy, expected);
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("no thread failed");
+    }
+    assert_eq!(entries(&dirs.cache).len(), 1, "no staged file is left behind");
+}
