@@ -85,11 +85,14 @@ impl Environment {
 /// Compiled policies plus the environment: decides raw tool calls.
 #[derive(Debug)]
 pub struct Judge {
-    /// Owns the policies' rules (once).
-    engine: Engine,
+    /// The policies' rules, as compiled.
+    policies: Vec<vtpolicy_engine::Policy>,
+    /// The engine of calls that run sandboxed (every rule applies).
+    sandboxed: std::sync::OnceLock<Engine>,
     /// The same policies with the `when sandboxed` rules matching nothing:
-    /// what judges calls that will not run sandboxed. Built on first use,
-    /// since most processes judge in one mode only.
+    /// what judges calls that will not run sandboxed. A process mostly
+    /// judges in one mode: the engine of the environment's mode is built
+    /// with the judge, the other on first use.
     unsandboxed: std::sync::OnceLock<Engine>,
     /// Per policy, aligned with its rules: where each rule was written.
     sources: Vec<Vec<RuleSource>>,
@@ -226,9 +229,18 @@ impl Judge {
             sources.push(compiled.sources);
             rules.push(compiled.policy);
         }
+        let (sandboxed, unsandboxed) = (std::sync::OnceLock::new(), std::sync::OnceLock::new());
+        // The engine of the environment's mode is built now, so that a
+        // graph error is reported here.
+        if environment.sandboxed {
+            let _ = sandboxed.set(Engine::new(rules.clone())?);
+        } else {
+            let _ = unsandboxed.set(Engine::new(rules.iter().map(vtpolicy_engine::Policy::unsandboxed).collect())?);
+        }
         Ok(Judge {
-            engine: Engine::new(rules)?,
-            unsandboxed: std::sync::OnceLock::new(),
+            policies: rules,
+            sandboxed,
+            unsandboxed,
             sources,
             environment,
             bin_dirs,
@@ -238,14 +250,20 @@ impl Judge {
         })
     }
 
-    /// The engine of calls that do not run sandboxed. Emptying rules
-    /// cannot make a graph that built fail to build; if it ever did, the
-    /// engine put in its place denies everything.
+    /// The engine of calls that do not run sandboxed.
     fn unsandboxed(&self) -> &Engine {
         self.unsandboxed.get_or_init(|| {
-            let rules: Vec<_> = self.engine.policies().iter().map(vtpolicy_engine::Policy::unsandboxed).collect();
+            let rules: Vec<_> = self.policies.iter().map(vtpolicy_engine::Policy::unsandboxed).collect();
             Engine::new(rules).unwrap_or_else(|_| refuse_everything())
         })
+    }
+
+    /// The engine of calls that run sandboxed. Built on first use when the
+    /// judge was made for unsandboxed calls; a graph error then (the
+    /// compiler checks every pattern, so none is expected) gives an engine
+    /// that denies everything.
+    fn sandboxed(&self) -> &Engine {
+        self.sandboxed.get_or_init(|| Engine::new(self.policies.clone()).unwrap_or_else(|_| refuse_everything()))
     }
 
     /// Adds Rego policies: they decide every request beside the engine's,
@@ -262,13 +280,13 @@ impl Judge {
     /// The engine that judges this judge's calls: with the `when
     /// sandboxed` rules when they run sandboxed.
     pub fn engine(&self) -> &Engine {
-        if self.environment.sandboxed { &self.engine } else { self.unsandboxed() }
+        if self.environment.sandboxed { self.sandboxed() } else { self.unsandboxed() }
     }
 
     /// The name of the policy at `policy` (an index of `MatchedRule` or
     /// `TraceEntry`).
     pub fn policy_name(&self, policy: usize) -> Option<&str> {
-        let engine = self.engine.policies();
+        let engine = &self.policies;
         match engine.get(policy) {
             Some(p) => Some(p.name.as_str()),
             None => self.rego.get(policy - engine.len()).map(|p| p.name.as_str()),
@@ -312,7 +330,7 @@ impl Judge {
             let decision = self.engine().decide(&request);
             decision.effect == Effect::Deny && !decision.default_applied
         };
-        !self.engine.policies().is_empty()
+        !self.policies.is_empty()
             && (decide(Request::Read { path: path.to_owned() }) || decide(Request::Write { path: path.to_owned() }))
     }
 
@@ -321,7 +339,7 @@ impl Judge {
     /// one path at a time. With no `.vtp` policy, only the agent's own
     /// trees count, which [`Trust`] checks itself.
     fn writable(&self, path: &str) -> bool {
-        !self.engine.policies().is_empty()
+        !self.policies.is_empty()
             && self.engine().decide(&Request::Write { path: path.to_owned() }).effect == Effect::Allow
     }
 
@@ -333,7 +351,7 @@ impl Judge {
     /// kernel sandbox, whatever the environment says.
     pub fn judge_in(&self, raw: &RawRequest, sandboxed: bool) -> Judgement {
         let parts = self.normalize_in(raw, sandboxed);
-        let engine = if sandboxed { &self.engine } else { self.unsandboxed() };
+        let engine = if sandboxed { self.sandboxed() } else { self.unsandboxed() };
         let decision = if self.rego.is_empty() {
             engine.decide_call(parts)
         } else {
