@@ -187,6 +187,11 @@ impl Policies {
 
     fn keep(&mut self, loaded: Option<()>, diagnostics: Vec<Diagnostic>, errors: &mut Vec<Diagnostic>) {
         let failed = loaded.is_none() || diagnostics.iter().any(Diagnostic::is_error);
+        if loaded.is_none() && !diagnostics.iter().any(Diagnostic::is_error) {
+            // A policy that did not load is an error even if nothing said
+            // why: judging without it would be judging by fewer policies.
+            errors.push(Diagnostic::error(vtpolicy_compiler::codes::UNKNOWN_POLICY, "a policy did not load"));
+        }
         for diagnostic in diagnostics {
             if diagnostic.is_error() || failed {
                 errors.push(diagnostic);
