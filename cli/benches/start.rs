@@ -55,13 +55,19 @@ fn main() {
         },
         Variant {
             name: "explain argv",
-            args: ["explain", "--policy", "workspace-write", "--format", "json", "--", "git", "status"]
-                .iter()
-                .map(|s| (*s).to_owned())
-                .fold(vec![vtpolicy.clone()], |mut all, a| {
-                    all.push(a);
-                    all
-                }),
+            args: [
+                vtpolicy.as_str(),
+                "explain",
+                "--policy",
+                "workspace-write",
+                "--format",
+                "json",
+                "--",
+                "git",
+                "status",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
             stdin: Vec::new(),
             samples: Vec::new(),
         },

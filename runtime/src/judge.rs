@@ -39,7 +39,10 @@ impl Environment {
         let cwd = cwd.map_or_else(|| workspace.clone(), canonical);
         let home = std::env::var("HOME").unwrap_or_else(|_| "/".to_owned());
         let home = canonical(Path::new(&home)).to_string_lossy().into_owned();
-        let tmp = canonical(&std::env::temp_dir()).join(format!("vtpolicy-{}", std::process::id()));
+        // Outside `run`, `${tmp}` names a per-call directory that does not
+        // exist (`run` puts its own in place). One name for every process
+        // lets compiled policies be remembered between calls.
+        let tmp = canonical(&std::env::temp_dir()).join("vtpolicy-call");
         let search = std::env::var_os("PATH")
             .map(|path| std::env::split_paths(&path).filter(|p| p.is_absolute()).collect())
             .unwrap_or_default();

@@ -25,9 +25,6 @@ pub(crate) fn run(args: &ExplainArgs, style: Style) -> Exit {
         Err(exit) => return exit,
     };
     environment.sandboxed = args.sandboxed || sandboxed;
-    // `${tmp}` names a per-call directory that does not exist here; one
-    // name for every `explain` lets the compiled policies be remembered.
-    environment.tmp.set_file_name("vtpolicy-explain");
     let Some(loaded) = policies::load_cached(&args.policy.policies, &environment, vtpolicy::Layering::Enforce, style)
     else {
         return Exit::Error;

@@ -59,10 +59,9 @@ fn answer(args: &HookArgs, style: Style) -> Result<serde_json::Value, String> {
     };
     let cwd = call.cwd.as_deref().map(Path::new);
     let workspace = project_dir.or_else(|| args.workspace.clone()).or_else(|| cwd.map(Path::to_path_buf));
-    let mut environment = policies::environment(workspace.as_deref(), cwd).map_err(|_| "no workspace".to_owned())?;
     // A rewritten call runs in a private temporary directory that does not
-    // exist yet; it is judged as `run` will judge it, in that view.
-    environment.tmp = std::env::temp_dir().join("vtpolicy-run-hook");
+    // exist yet: the environment's `${tmp}` stands for it.
+    let mut environment = policies::environment(workspace.as_deref(), cwd).map_err(|_| "no workspace".to_owned())?;
     let place = RunPlace::of(&environment, crate::state::state_dir());
     // A workspace `run` refuses is refused for every tool: `Write` to
     // `${workspace}/**` would otherwise reach the home's start-up files.

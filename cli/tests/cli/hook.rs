@@ -196,19 +196,7 @@ fn the_workspace_is_the_project_dir_then_the_flag_then_the_cwd() {
 /// Runs a rewritten command as the agent's shell tool would: `bash -c`,
 /// in the payload's cwd, without a terminal.
 fn run_rewritten(ws: &Path, command: &str) -> Output {
-    let output = Command::new("/usr/bin/setsid")
-        .args(["bash", "-c", command])
-        .current_dir(ws)
-        .env("HOME", home_of(ws))
-        .env("PATH", "/usr/bin:/bin")
-        .stdin(Stdio::null())
-        .output()
-        .expect("bash runs");
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    super::detached(ws, &["bash", "-c", command])
 }
 
 fn rewritten(ws: &Path, args: &[&str], text: &str) -> (String, String) {

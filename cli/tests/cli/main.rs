@@ -408,8 +408,14 @@ fn compile_says_when_there_is_no_kernel_sandbox() {
 fn run_detached(dir: &Path, args: &[&str]) -> Output {
     let mut all = vec![env!("CARGO_BIN_EXE_vtpolicy")];
     all.extend_from_slice(args);
+    detached(dir, &all)
+}
+
+/// `argv` in `dir` in a fresh session without a controlling terminal,
+/// with `HOME` beside `dir` and a fixed `PATH`.
+fn detached(dir: &Path, all: &[&str]) -> Output {
     let output = Command::new("/usr/bin/setsid")
-        .args(&all)
+        .args(all)
         .current_dir(dir)
         .env("HOME", dir.parent().unwrap_or(dir).join("home"))
         .env("PATH", "/usr/bin:/bin")

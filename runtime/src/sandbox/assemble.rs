@@ -49,6 +49,17 @@ impl RunPlace {
         }
     }
 
+    /// The compiler's view of the place: what `${workspace}` and the other
+    /// variables stand for.
+    pub fn context(&self) -> Context {
+        Context {
+            workspace: self.workspace.to_string_lossy().into_owned(),
+            home: self.home.clone(),
+            tmp: self.tmp.to_string_lossy().into_owned(),
+            cwd: self.cwd.to_string_lossy().into_owned(),
+        }
+    }
+
     /// Refuses a workspace the sandbox would make meaningless: one that
     /// does not exist, `/`, `/tmp`, the home directory or one of its
     /// ancestors (the home's dot-files would be writable), or one holding
@@ -94,13 +105,7 @@ impl RunPlace {
     /// judges a call now and rewrites it into `run`, which judges it again
     /// in the same view. `place.tmp` need not exist.
     pub fn expected(&self, policies: &[&CompiledPolicy]) -> ExpectedRun {
-        let context = Context {
-            workspace: self.workspace.to_string_lossy().into_owned(),
-            home: self.home.clone(),
-            tmp: self.tmp.to_string_lossy().into_owned(),
-            cwd: self.cwd.to_string_lossy().into_owned(),
-        };
-        let sandboxed = SandboxModel::new(policies, &context).enabled;
+        let sandboxed = SandboxModel::new(policies, &self.context()).enabled;
         let view = if sandboxed && MountSupport::detect().available() {
             tmp_view(&self.tmp, &kept_in_tmp(self))
         } else {
@@ -217,12 +222,7 @@ impl Sandbox {
         namespaces: bool,
     ) -> Result<Sandbox, SandboxError> {
         let fail = |message: String| SandboxError(message);
-        let context = Context {
-            workspace: place.workspace.to_string_lossy().into_owned(),
-            home: place.home.clone(),
-            tmp: place.tmp.to_string_lossy().into_owned(),
-            cwd: place.cwd.to_string_lossy().into_owned(),
-        };
+        let context = place.context();
         // Git metadata joins the policies' write denies; without a sandbox
         // nothing is protected, so nothing is looked for or watched.
         let cache = WalkCache::open(place.state.as_deref(), &place.workspace);
