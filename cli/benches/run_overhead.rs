@@ -4,12 +4,14 @@
 //! turns, so machine noise hits them alike).
 //!
 //! `cargo bench -p vtpolicy-cli --bench run_overhead`; the iteration count
-//! is `VTPOLICY_BENCH_ITERATIONS` (default 200).
+//! is `VTPOLICY_BENCH_ITERATIONS` (default 200). `VTPOLICY_BENCH_BASELINE`
+//! names another `vtpolicy` binary (an earlier build) whose runs are
+//! measured in the same turns, for before/after figures.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::os::unix::process::CommandExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -41,41 +43,17 @@ fn main() {
     if root_user {
         chown_tree(&root, 65534);
     }
-    let vtpolicy = env!("CARGO_BIN_EXE_vtpolicy");
     let mut variants = vec![Variant {
         name: "fork+exec /bin/true".into(),
         command: Box::new(|| Command::new("/bin/true")),
         samples: Vec::new(),
     }];
-    let run = |ws: &Path, home: &Path, uid: Option<u32>| {
-        let (ws, home) = (ws.to_path_buf(), home.to_path_buf());
-        move || {
-            let mut command = Command::new(vtpolicy);
-            command
-                .args(["run", "--policy", "workspace-write", "--events", "/dev/null", "--workspace"])
-                .arg(&ws)
-                .args(["--", "/bin/true"])
-                .current_dir(&ws)
-                .env("HOME", &home);
-            if let Some(uid) = uid {
-                command.uid(uid).gid(uid);
-            }
-            command
-        }
-    };
-    let home = root.join("home");
-    variants.push(Variant {
-        name: format!("vtpolicy run ({})", if root_user { "as root: pids cgroup" } else { "as this user" }),
-        command: Box::new(run(&ws, &home, None)),
-        samples: Vec::new(),
-    });
-    if root_user {
-        variants.push(Variant {
-            name: "vtpolicy run (as nobody: user namespace)".into(),
-            // A home of its own: the run's journal lives under it.
-            command: Box::new(run(&ws, &root.join("home-nobody"), Some(65534))),
-            samples: Vec::new(),
-        });
+    let mut binaries = vec![(String::new(), env!("CARGO_BIN_EXE_vtpolicy").to_owned())];
+    if let Ok(baseline) = std::env::var("VTPOLICY_BENCH_BASELINE") {
+        binaries.push((" (baseline)".to_owned(), baseline));
+    }
+    for (label, vtpolicy) in binaries {
+        add_runs(&mut variants, &root, &ws, &vtpolicy, &label, root_user);
     }
     if Path::new("/usr/bin/bwrap").exists() {
         let ws = ws.clone();
@@ -138,6 +116,41 @@ fn main() {
             ms(overhead),
             med.as_secs_f64() / bare.as_secs_f64()
         );
+    }
+}
+
+/// `vtpolicy run` of `/bin/true` with `vtpolicy`, as this user and, when
+/// root, as `nobody`.
+fn add_runs(variants: &mut Vec<Variant>, root: &Path, ws: &Path, vtpolicy: &str, label: &str, root_user: bool) {
+    let run = |home: PathBuf, uid: Option<u32>| {
+        let (ws, vtpolicy) = (ws.to_path_buf(), vtpolicy.to_owned());
+        move || {
+            let mut command = Command::new(&vtpolicy);
+            command
+                .args(["run", "--policy", "workspace-write", "--events", "/dev/null", "--workspace"])
+                .arg(&ws)
+                .args(["--", "/bin/true"])
+                .current_dir(&ws)
+                .env("HOME", &home);
+            if let Some(uid) = uid {
+                command.uid(uid).gid(uid);
+            }
+            command
+        }
+    };
+    let user = if root_user { "as root" } else { "as this user" };
+    variants.push(Variant {
+        name: format!("vtpolicy run ({user}){label}"),
+        command: Box::new(run(root.join("home"), None)),
+        samples: Vec::new(),
+    });
+    if root_user {
+        variants.push(Variant {
+            name: format!("vtpolicy run (as nobody: user namespace){label}"),
+            // A home of its own: the run's journal lives under it.
+            command: Box::new(run(root.join("home-nobody"), Some(65534))),
+            samples: Vec::new(),
+        });
     }
 }
 

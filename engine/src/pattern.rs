@@ -18,6 +18,8 @@
 //! tokens exactly as written, so an allow of `rm -i` never allows
 //! `rm -irf`.
 
+use std::sync::OnceLock;
+
 use globset::{GlobBuilder, GlobMatcher};
 
 use crate::policy::{Atom, TokenPattern};
@@ -62,7 +64,9 @@ impl Mode {
 pub(crate) enum TokenGlob {
     Prefix(String),
     Suffix(String),
-    General(GlobMatcher),
+    /// Compiled to its automaton on first use: a process judges a few
+    /// calls, and most of a policy's globs never meet a token.
+    General(globset::Glob, OnceLock<GlobMatcher>),
 }
 
 impl TokenGlob {
@@ -70,7 +74,7 @@ impl TokenGlob {
         match self {
             TokenGlob::Prefix(prefix) => text.starts_with(prefix.as_str()),
             TokenGlob::Suffix(suffix) => text.ends_with(suffix.as_str()),
-            TokenGlob::General(matcher) => matcher.is_match(text),
+            TokenGlob::General(glob, matcher) => matcher.get_or_init(|| glob.compile_matcher()).is_match(text),
         }
     }
 }
@@ -88,7 +92,7 @@ pub(crate) fn token_glob(glob: &str) -> Result<TokenGlob, globset::Error> {
     {
         return Ok(TokenGlob::Suffix(suffix.to_owned()));
     }
-    Ok(TokenGlob::General(token_glob_builder(glob)?.compile_matcher()))
+    Ok(TokenGlob::General(token_glob_builder(glob)?, OnceLock::new()))
 }
 
 pub(crate) fn token_glob_builder(glob: &str) -> Result<globset::Glob, globset::Error> {
@@ -808,7 +812,7 @@ mod tests {
             prop_assert!(general.is_ok());
             let direct = token_glob(&glob);
             prop_assert!(direct.is_ok());
-            prop_assert!(!matches!(direct, Ok(TokenGlob::General(_))));
+            prop_assert!(!matches!(direct, Ok(TokenGlob::General(..))));
             prop_assert_eq!(
                 direct.map(|d| d.is_match(&text)).ok(),
                 general.map(|g| g.is_match(&text)).ok()

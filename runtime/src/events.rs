@@ -49,8 +49,8 @@ pub enum EventBody {
         seccomp_instructions: usize,
         /// What this kernel could not enforce.
         partial: Vec<String>,
-        /// How the process count is limited: `pids_cgroup`, `rlimit`,
-        /// `none`.
+        /// How the process count is limited: `pid_max` (of the run's PID
+        /// namespace), `pids_cgroup`, `rlimit`, `none`.
         process_limit: String,
         uid: u32,
     },

@@ -79,6 +79,10 @@ pub(crate) fn run(args: &SandboxArgs) -> Exit {
     enforces
         .push("no capabilities, no_new_privs, a new session, only descriptors 0-2, a scrubbed environment".to_owned());
     match (&cgroups.pids, kernel.root) {
+        _ if kernel.per_namespace_pid_max && kernel.mounts.available() => enforces.push(
+            "process-count limits through the pid_max of the run's own PID namespace (threads count; no cgroup to join)"
+                .to_owned(),
+        ),
         (Some(_), _) => enforces.push("process-count limits through a pids cgroup".to_owned()),
         (None, false) => {
             enforces.push("process-count limits through RLIMIT_NPROC (counts every process of the user)".to_owned())

@@ -822,6 +822,92 @@ fn nothing_of_a_run_outlives_sigkill_of_vtpolicy() {
     }
 }
 
+/// `processes N` caps what the command starts, threads and grandchildren
+/// included, as root and as an unprivileged user. Where each PID namespace
+/// has its own `pid_max` (Linux 6.14 on) that is the cap, and it is exact:
+/// the command and what it starts hold N PIDs at once, no more, from the
+/// first fork on and again after PIDs are reused.
+#[test]
+fn the_process_limit_caps_what_the_command_starts() {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
+    let mut numbers = release.trim().split(['.', '-']).map(|n| n.parse::<u32>().unwrap_or(0));
+    let per_namespace = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0)) >= (6, 14);
+    let users = if nix::unistd::geteuid().is_root() { vec![None, Some(65534u32)] } else { vec![None] };
+    for uid in users {
+        let dir = tempfile::Builder::new().prefix("vtpolicy-nproc").tempdir_in("/var/tmp").expect("tempdir");
+        let root = dir.path().canonicalize().expect("canonical");
+        let ws = root.join("ws");
+        std::fs::create_dir_all(&ws).expect("ws");
+        std::fs::write(
+            root.join("forks.vtp"),
+            "version 1\npolicy \"forks\"\nallow read \"/**\"\nallow write \"${workspace}/**\", \"/dev/null\"\n\
+             allow exec * ..\nlimits { processes 40 }\n",
+        )
+        .expect("policy");
+        // Forks until refused, twice: the second round after the first
+        // round's PIDs are free again. A thread takes a PID too.
+        let script = "import os, sys, threading, time\n\
+            threading.Thread(target=time.sleep, args=(5,), daemon=True).start()\n\
+            for round in range(2):\n\
+            \x20   read, write = os.pipe()\n\
+            \x20   kids = []\n\
+            \x20   while len(kids) < 500:\n\
+            \x20       try:\n\
+            \x20           pid = os.fork()\n\
+            \x20       except OSError:\n\
+            \x20           break\n\
+            \x20       if pid == 0:\n\
+            \x20           os.close(write); os.read(read, 1); os._exit(0)\n\
+            \x20       kids.append(pid)\n\
+            \x20   os.close(write); os.close(read)\n\
+            \x20   for kid in kids: os.waitpid(kid, 0)\n\
+            \x20   print(len(kids))\n";
+        std::fs::write(ws.join("forks.py"), script).expect("script");
+        let binary = root.join("vtpolicy");
+        std::fs::copy(env!("CARGO_BIN_EXE_vtpolicy"), &binary).expect("copy the binary");
+        if let Some(uid) = uid {
+            let status =
+                Command::new("chown").args(["-R", &format!("{uid}:{uid}")]).arg(&root).status().expect("chown");
+            assert!(status.success());
+        }
+        let events = root.join("events.jsonl");
+        let mut command = Command::new(&binary);
+        command
+            .args(["run", "--policy"])
+            .arg(root.join("forks.vtp"))
+            .arg("--events")
+            .arg(&events)
+            .args(["--", "/usr/bin/python3", "forks.py"])
+            .current_dir(&ws)
+            .env("HOME", &root)
+            .stdin(Stdio::null());
+        if let Some(uid) = uid {
+            std::os::unix::process::CommandExt::uid(&mut command, uid);
+            std::os::unix::process::CommandExt::gid(&mut command, uid);
+        }
+        let out = command.output().expect("vtpolicy runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{uid:?}: {stderr}");
+        let rounds: Vec<usize> =
+            String::from_utf8_lossy(&out.stdout).lines().map(|l| l.parse().expect("a count")).collect();
+        let spawn = std::fs::read_to_string(&events)
+            .expect("events")
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+            .find(|e| e["event"] == "spawn")
+            .expect("a spawn event");
+        if per_namespace {
+            // 40 PIDs: python, its thread and 38 children.
+            assert_eq!(rounds, [38, 38], "{uid:?}");
+            assert_eq!(spawn["process_limit"], "pid_max", "{uid:?}");
+            assert!(spawn["layers"].as_array().expect("layers").iter().any(|l| l == "pid_max"));
+        } else {
+            assert_eq!(rounds.len(), 2, "{uid:?}");
+            assert!(rounds.iter().all(|&n| n > 0 && n <= 38), "{uid:?}: {rounds:?}");
+        }
+    }
+}
+
 #[test]
 fn run_refuses_a_workspace_that_is_the_root_the_home_or_missing() {
     let (_guard, dir) = workdir();

@@ -15,10 +15,9 @@ use vtpolicy_engine::LongForm;
 
 use super::Word;
 
-/// The stock catalogue, shipped with the policies.
-const STOCK: &str = include_str!("../../../policies/programs.toml");
-/// [`STOCK`] as JSON (`build.rs`), which is what start-up reads.
-const STOCK_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/programs.json"));
+/// The stock catalogue, `policies/programs.toml`, as one JSON text per
+/// program (`build.rs`): each name, its aliases and its model.
+const STOCK_MODELS: &[(&str, &[&str], &str)] = include!(concat!(env!("OUT_DIR"), "/programs.rs"));
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -295,16 +294,71 @@ struct Catalogue {
     program: HashMap<String, Model>,
 }
 
+/// One program's model, prepared on first use: a process judges a few of
+/// the catalogue's hundred programs, so the stock models are read from
+/// their JSON only when a command names them.
+#[derive(Debug)]
+struct LazyModel {
+    /// The stock model's JSON; `None` for a model read from a policy's
+    /// catalogue, which is prepared when read.
+    json: Option<&'static str>,
+    model: OnceLock<Option<Model>>,
+}
+
+impl LazyModel {
+    fn ready(mut model: Model) -> LazyModel {
+        model.prepare(&[], &HashMap::default());
+        LazyModel { json: None, model: OnceLock::from(Some(model)) }
+    }
+
+    fn get(&self) -> Option<&Model> {
+        self.model
+            .get_or_init(|| {
+                // The JSON is the TOML the build read; the test
+                // `every_stock_model_reads_from_its_json` shows each one
+                // deserialises.
+                let mut model: Model = serde_json::from_str(self.json?).ok()?;
+                model.prepare(&[], &HashMap::default());
+                Some(model)
+            })
+            .as_ref()
+    }
+}
+
 /// Models by every name they go by: looked up once per command judged.
-pub(crate) type Models = HashMap<String, Model, foldhash::fast::RandomState>;
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Models {
+    by_name: HashMap<String, Arc<LazyModel>, foldhash::fast::RandomState>,
+}
+
+impl Models {
+    /// The model of a program name or alias.
+    pub(crate) fn get(&self, name: &str) -> Option<&Model> {
+        self.by_name.get(name).and_then(|model| model.get())
+    }
+
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+
+    fn names(&self) -> impl Iterator<Item = &String> {
+        self.by_name.keys()
+    }
+}
 
 /// The stock models by every name they go by.
 pub(crate) fn stock() -> &'static Models {
     static MODELS: OnceLock<Models> = OnceLock::new();
     MODELS.get_or_init(|| {
-        serde_json::from_str::<Catalogue>(STOCK_JSON)
-            .map(models_of)
-            .unwrap_or_else(|_| parse(STOCK).unwrap_or_default())
+        let mut models = Models::default();
+        for (name, aliases, json) in STOCK_MODELS {
+            let model = Arc::new(LazyModel { json: Some(json), model: OnceLock::new() });
+            for alias in *aliases {
+                models.by_name.insert((*alias).to_owned(), Arc::clone(&model));
+            }
+            models.by_name.insert((*name).to_owned(), model);
+        }
+        models
     })
 }
 
@@ -312,7 +366,7 @@ pub(crate) fn stock() -> &'static Models {
 /// too, sorted.
 pub(crate) fn stock_names_in(text: &str) -> Vec<String> {
     let mut names: Vec<String> =
-        parse(text).unwrap_or_default().into_keys().filter(|n| stock().contains_key(n)).collect();
+        parse(text).unwrap_or_default().names().filter(|n| stock().contains(n)).cloned().collect();
     names.sort();
     names
 }
@@ -324,9 +378,9 @@ pub(crate) fn stock_names_in(text: &str) -> Vec<String> {
 pub(crate) fn merged<'a>(catalogues: impl Iterator<Item = (&'a str, bool)>) -> Models {
     let mut models = stock().clone();
     for (text, may_replace) in catalogues {
-        for (name, model) in parse(text).unwrap_or_default() {
-            if may_replace || !models.contains_key(&name) {
-                models.insert(name, model);
+        for (name, model) in parse(text).unwrap_or_default().by_name {
+            if may_replace || !models.contains(&name) {
+                models.by_name.insert(name, model);
             }
         }
     }
@@ -339,20 +393,16 @@ pub(crate) fn parse(text: &str) -> Result<Models, String> {
     if let Some(name) = catalogue.program.iter().find_map(|(name, model)| model.operands.is_none().then_some(name)) {
         return Err(format!("the model `{name}` gives no `operands`"));
     }
-    Ok(models_of(catalogue))
-}
-
-/// A catalogue's models, prepared, under their names and aliases.
-fn models_of(catalogue: Catalogue) -> Models {
     let mut out = Models::default();
-    for (name, mut model) in catalogue.program {
-        model.prepare(&[], &HashMap::default());
-        for alias in &model.aliases {
-            out.insert(alias.clone(), model.clone());
+    for (name, model) in catalogue.program {
+        let aliases = model.aliases.clone();
+        let model = Arc::new(LazyModel::ready(model));
+        for alias in aliases {
+            out.by_name.insert(alias, Arc::clone(&model));
         }
-        out.insert(name, model);
+        out.by_name.insert(name, model);
     }
-    out
+    Ok(out)
 }
 
 /// A problem in a program catalogue, at a span of its text (to the end
@@ -1304,21 +1354,27 @@ fn s_flags(body: &str) -> Option<&str> {
 mod tests {
     use super::*;
 
+    /// The stock catalogue, shipped with the policies.
+    const STOCK: &str = include_str!("../../../policies/programs.toml");
+
     #[test]
-    fn the_stock_catalogue_is_read_from_its_build_time_json() {
+    fn every_stock_model_reads_from_its_json() {
         let from_toml: toml::Value = toml::from_str(STOCK).expect("the stock catalogue parses");
-        let from_toml = serde_json::to_value(from_toml).expect("as JSON");
-        let from_json: serde_json::Value = serde_json::from_str(STOCK_JSON).expect("the embedded JSON parses");
-        assert_eq!(from_toml, from_json);
-        let catalogue: Catalogue = serde_json::from_str(STOCK_JSON).expect("the JSON reads as a catalogue");
-        let models = models_of(catalogue);
+        let programs = from_toml.get("program").and_then(toml::Value::as_table).expect("[program.…] tables");
+        assert_eq!(STOCK_MODELS.len(), programs.len());
         let parsed = parse(STOCK).expect("the stock catalogue parses");
-        assert_eq!(models.len(), parsed.len());
-        assert_eq!(stock().len(), parsed.len());
-        for (name, model) in &parsed {
-            let json_model = &models[name];
-            assert_eq!(format!("{:?}", json_model.long_forms), format!("{:?}", model.long_forms), "{name}");
-            assert_eq!(json_model.roles.len(), model.roles.len(), "{name}");
+        assert_eq!(stock().by_name.len(), parsed.by_name.len());
+        for (name, aliases, json) in STOCK_MODELS {
+            let toml_model = serde_json::to_value(&programs[*name]).expect("as JSON");
+            let json_model: serde_json::Value = serde_json::from_str(json).expect("the embedded JSON parses");
+            assert_eq!(toml_model, json_model, "{name}");
+            for alias_or_name in aliases.iter().chain([name]) {
+                let lazy = stock().get(alias_or_name).unwrap_or_else(|| panic!("{alias_or_name} reads"));
+                let model = parsed.get(alias_or_name).expect("in the TOML");
+                assert_eq!(format!("{:?}", lazy.long_forms), format!("{:?}", model.long_forms), "{name}");
+                assert_eq!(lazy.roles.len(), model.roles.len(), "{name}");
+                assert_eq!(lazy.subcommand.len(), model.subcommand.len(), "{name}");
+            }
         }
     }
 
@@ -1335,7 +1391,7 @@ mod tests {
     fn the_stock_catalogue_parses_and_covers_the_file_programs() {
         let models = parse(STOCK).expect("the stock catalogue parses");
         for name in ["cat", "cp", "mv", "ln", "tee", "sort", "sed", "awk", "grep", "rg", "tar", "curl", "git", "uniq"] {
-            assert!(models.contains_key(name), "{name}");
+            assert!(models.contains(name), "{name}");
         }
         let error = parse("[program.x]\noperands = \"read\"\nbogus = 1\n").expect_err("unknown field");
         assert!(error.contains("line 3"), "{error}");

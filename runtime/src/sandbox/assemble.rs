@@ -18,9 +18,9 @@ use super::cgroup::{CgroupSupport, RunCgroups};
 use super::child::{ChildSetup, PreparedMounts, PrivateDirs, Resource, Rlimit};
 use super::git::GitMetadata;
 use super::notify::{NotifyFilter, SocketDecision, SocketJudge, SocketRules};
-use super::probe::MountSupport;
+use super::probe::{MountSupport, per_namespace_pid_max};
 use super::supervise::Running;
-use super::tree::{Exec, Namespaces, TreeSetup};
+use super::tree::{Exec, Namespaces, PidMax, TreeSetup};
 use super::walk_cache::WalkCache;
 
 /// Where the run happens: the paths the policies were compiled for.
@@ -130,7 +130,7 @@ pub struct Sandbox {
     environment: Vec<(String, String)>,
     socket_rules: SocketRules,
     place: RunPlace,
-    pids_cgroup: bool,
+    process_limit: ProcessLimit,
     output: Option<(OwnedFd, OwnedFd)>,
     /// `None` when nothing is sandboxed.
     git: Option<GitMetadata>,
@@ -191,10 +191,36 @@ impl Leftovers {
 pub struct Enforced {
     pub layers: Vec<String>,
     pub enforcement: Enforcement,
-    /// `pids_cgroup`, `rlimit` or `none`.
+    /// `pid_max`, `pids_cgroup`, `rlimit` or `none`.
     pub process_limit: &'static str,
     /// What could not be enforced here.
     pub partial: Vec<String>,
+}
+
+/// How a run's process count is capped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProcessLimit {
+    /// The policies set no `processes` limit.
+    None,
+    /// `pid_max` of the run's PID namespace allows this many processes
+    /// besides its init (see [`PidMax`]).
+    PidMax(u64),
+    /// The run's own pids cgroup.
+    PidsCgroup,
+    /// `RLIMIT_NPROC`, which counts every process of the user.
+    Rlimit,
+}
+
+impl ProcessLimit {
+    /// The name in the `spawn` event's `process_limit`.
+    fn name(self) -> &'static str {
+        match self {
+            ProcessLimit::None => "none",
+            ProcessLimit::PidMax(_) => "pid_max",
+            ProcessLimit::PidsCgroup => "pids_cgroup",
+            ProcessLimit::Rlimit => "rlimit",
+        }
+    }
 }
 
 impl Sandbox {
@@ -249,20 +275,31 @@ impl Sandbox {
             Namespaces { private: sandboxed && mounts.available(), user: mounts == MountSupport::UserNamespace };
         let limits = &profiles.model.limits;
         let root = nix::unistd::geteuid().is_root();
+        // The run's PID namespace caps its own processes where the kernel
+        // gives it a `pid_max`; a cgroup costs the child a migration (on
+        // cgroup v1 several milliseconds, waiting for RCU) and RLIMIT_NPROC
+        // counts every process of the user, and neither applies to root.
+        let pid_max = limits.processes.filter(|_| namespaces.private && per_namespace_pid_max());
+        let cgroup_processes = limits.processes.filter(|_| pid_max.is_none());
         let support = CgroupSupport::detect();
-        let cgroups = match RunCgroups::create(&support, &format!("vtpolicy-{run_id}"), limits.processes) {
+        let cgroups = match RunCgroups::create(&support, &format!("vtpolicy-{run_id}"), cgroup_processes) {
             Ok(cgroups) => Some(cgroups),
-            Err(message) if root && limits.processes.is_some() => {
+            Err(message) if root && cgroup_processes.is_some() => {
                 return Err(fail(format!("cannot limit processes as root without a pids cgroup: {message}")));
             }
             Err(_) => None,
         };
-        let pids_cgroup = cgroups.as_ref().is_some_and(RunCgroups::limits_processes);
-        if root && limits.processes.is_some() && !pids_cgroup {
-            return Err(fail(
-                "cannot limit processes as root: no writable pids cgroup (RLIMIT_NPROC does not apply to root)".into(),
-            ));
-        }
+        let process_limit = match (limits.processes, pid_max) {
+            (None, _) => ProcessLimit::None,
+            (Some(processes), Some(_)) => ProcessLimit::PidMax(processes),
+            (Some(_), None) if cgroups.as_ref().is_some_and(RunCgroups::limits_processes) => ProcessLimit::PidsCgroup,
+            (Some(_), None) if root => {
+                return Err(fail(
+                    "cannot limit processes as root: no writable pids cgroup and no per-namespace pid_max (Linux 6.14), and RLIMIT_NPROC does not apply to root".into(),
+                ));
+            }
+            (Some(_), None) => ProcessLimit::Rlimit,
+        };
         let private = if namespaces.private { private_dirs(&profiles, &place) } else { PrivateDirs::default() };
         let tmp_root = if private.tmp.is_some() { PathBuf::from("/tmp") } else { place.tmp.clone() };
         let socket_rules = SocketRules {
@@ -280,7 +317,7 @@ impl Sandbox {
         environment.push(("VTPOLICY_SANDBOX_POLICY".into(), names.join(",")));
         environment.push(("TMPDIR".into(), tmpdir));
         Ok(Sandbox {
-            rlimits: rlimits(limits, !pids_cgroup),
+            rlimits: rlimits(limits, process_limit == ProcessLimit::Rlimit),
             profiles,
             namespaces,
             private,
@@ -288,7 +325,7 @@ impl Sandbox {
             environment,
             socket_rules,
             place,
-            pids_cgroup,
+            process_limit,
             output: None,
             git,
         })
@@ -398,6 +435,10 @@ impl Sandbox {
             exec,
             output: self.output,
             memfd_noexec: root && self.namespaces.private && !self.namespaces.user,
+            pid_max: match self.process_limit {
+                ProcessLimit::PidMax(processes) => Some(PidMax::for_processes(processes)),
+                _ => None,
+            },
         };
         let mut layers: Vec<String> =
             vec!["session".into(), "rlimits".into(), "capabilities_dropped".into(), "no_new_privs".into()];
@@ -424,17 +465,15 @@ impl Sandbox {
             layers.push("unix_sockets_seccomp_notify".into());
             layers.push("memfd_noexec".into());
         }
-        if self.pids_cgroup {
-            layers.push("pids_cgroup".into());
+        match self.process_limit {
+            ProcessLimit::PidMax(_) => layers.push("pid_max".into()),
+            ProcessLimit::PidsCgroup => layers.push("pids_cgroup".into()),
+            ProcessLimit::Rlimit | ProcessLimit::None => {}
         }
         if self.cgroups.as_ref().is_some_and(RunCgroups::kills_tree) {
             layers.push("kill_cgroup".into());
         }
-        let process_limit = match (self.profiles.model.limits.processes, self.pids_cgroup) {
-            (Some(_), true) => "pids_cgroup",
-            (Some(_), false) => "rlimit",
-            (None, _) => "none",
-        };
+        let process_limit = self.process_limit.name();
         let (sender, receiver) = channel();
         let running = Running::start(setup, self.cgroups, sandboxed.then_some((self.socket_rules, sender)))?;
         Ok((running, Enforced { layers, enforcement, process_limit, partial }, receiver))

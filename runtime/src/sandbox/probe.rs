@@ -22,6 +22,24 @@ pub fn landlock_abi() -> u8 {
     u8::try_from(version).unwrap_or(0)
 }
 
+/// Whether each PID namespace has its own `pid_max` (Linux 6.14 on), which
+/// caps the processes of a run without a cgroup. On older kernels the
+/// sysctl is global: writing it from a run's namespace as root would set it
+/// for the whole machine, so this is decided by the kernel's version.
+pub(super) fn per_namespace_pid_max() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    kernel_at_least(release.trim(), (6, 14))
+}
+
+/// Whether a kernel release (`6.18.44-generic`) is at least `major.minor`.
+fn kernel_at_least(release: &str, (major, minor): (u32, u32)) -> bool {
+    let mut numbers = release.split(['.', '-', '+']).map(|n| n.parse::<u32>().ok());
+    match (numbers.next().flatten(), numbers.next().flatten()) {
+        (Some(found_major), Some(found_minor)) => (found_major, found_minor) >= (major, minor),
+        _ => false,
+    }
+}
+
 /// The sandboxing facilities of this machine.
 #[derive(Debug, Clone, Serialize)]
 pub struct KernelSupport {
@@ -33,6 +51,8 @@ pub struct KernelSupport {
     pub user_namespaces: bool,
     /// How `run` gets its private namespaces here.
     pub mounts: MountSupport,
+    /// Each PID namespace has its own `pid_max` ([`per_namespace_pid_max`]).
+    pub per_namespace_pid_max: bool,
 }
 
 impl KernelSupport {
@@ -49,6 +69,7 @@ impl KernelSupport {
             root: nix::unistd::geteuid().is_root(),
             user_namespaces,
             mounts: MountSupport::detect(),
+            per_namespace_pid_max: per_namespace_pid_max(),
         }
     }
 }
@@ -80,5 +101,21 @@ impl MountSupport {
 
     pub fn available(self) -> bool {
         self != MountSupport::Unavailable
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kernel_at_least;
+
+    #[test]
+    fn kernel_releases_compare_by_major_and_minor() {
+        assert!(kernel_at_least("6.18.44-fc-v857", (6, 14)));
+        assert!(kernel_at_least("6.14.0", (6, 14)));
+        assert!(kernel_at_least("7.0.1", (6, 14)));
+        assert!(!kernel_at_least("6.13.12-arch1-1", (6, 14)));
+        assert!(!kernel_at_least("5.15.0-105-generic", (6, 14)));
+        assert!(!kernel_at_least("garbage", (6, 14)));
+        assert!(!kernel_at_least("6", (6, 14)));
     }
 }

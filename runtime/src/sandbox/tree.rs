@@ -43,6 +43,7 @@ pub(super) enum Step {
     UserNamespace,
     Cgroup,
     Rlimits,
+    ProcessLimit,
     Mounts,
     Proc,
     Listener,
@@ -57,12 +58,13 @@ pub(super) enum Step {
 
 impl Step {
     pub(super) fn describe(code: u32) -> &'static str {
-        const ALL: [(Step, &str); 15] = [
+        const ALL: [(Step, &str); 16] = [
             (Step::Liveness, "checking the supervisor is alive"),
             (Step::Session, "starting a new session"),
             (Step::UserNamespace, "mapping the user namespace"),
             (Step::Cgroup, "joining the run's cgroup"),
             (Step::Rlimits, "setting resource limits"),
+            (Step::ProcessLimit, "capping the run's processes (pid_max of its PID namespace)"),
             (Step::Mounts, "mounting the private file system view"),
             (Step::Proc, "mounting the run's /proc"),
             (Step::Listener, "installing the socket supervision filter"),
@@ -146,6 +148,44 @@ pub(super) struct TreeSetup {
     /// `vm.memfd_noexec = 2` in the run's PID namespace, where init may
     /// write it (root).
     pub(super) memfd_noexec: bool,
+    /// The process cap init sets on its PID namespace.
+    pub(super) pid_max: Option<PidMax>,
+}
+
+/// A cap on the processes of a run's PID namespace, through its own
+/// `pid_max` (Linux 6.14 on). Once a namespace has handed out PIDs above
+/// `RESERVED_PIDS` (300), the kernel allocates only from 300 up to
+/// `pid_max`; init moves the namespace's last PID (`ns_last_pid`) past 300
+/// before the command starts, so the command and everything it starts,
+/// threads included, hold at most `pid_max - 300` PIDs at once, the
+/// `processes` limit, from the first fork on.
+#[derive(Debug, Clone)]
+pub(super) struct PidMax {
+    /// `pid_max`, as the decimal text init writes (made here: init may not
+    /// allocate).
+    pid_max: Vec<u8>,
+}
+
+/// The kernel's `RESERVED_PIDS`: PIDs below it are not reused once a
+/// namespace has gone past it.
+const RESERVED_PIDS: u64 = 300;
+/// The largest `pid_max` there is (`PID_MAX_LIMIT` on 64-bit).
+const PID_MAX_LIMIT: u64 = 4 * 1024 * 1024;
+
+impl PidMax {
+    pub(super) fn for_processes(processes: u64) -> PidMax {
+        let pid_max = processes.saturating_add(RESERVED_PIDS).min(PID_MAX_LIMIT);
+        PidMax { pid_max: pid_max.to_string().into_bytes() }
+    }
+
+    /// Sets the cap; in init, after `/proc` of the namespace is mounted.
+    unsafe fn apply(&self) -> io::Result<()> {
+        // SAFETY: writes of buffers prepared before the clone.
+        unsafe {
+            write_file(c"/proc/sys/kernel/pid_max", &self.pid_max)?;
+            write_file(c"/proc/sys/kernel/ns_last_pid", b"300")
+        }
+    }
 }
 
 /// Descriptors of a started tree, on the supervisor's side.
@@ -371,6 +411,9 @@ unsafe fn init_main(setup: &TreeSetup, pipes: &Pipes) -> ! {
             step!(report, Step::Proc, mount_proc());
             if let Some(prepared) = &setup.prepared {
                 step!(report, Step::Proc, prepared.add_deferred_rules());
+            }
+            if let Some(pid_max) = &setup.pid_max {
+                step!(report, Step::ProcessLimit, pid_max.apply());
             }
             if setup.memfd_noexec {
                 // Best effort: the listener refuses executable memfds too.
