@@ -60,6 +60,22 @@ pub enum EventBody {
         path: String,
         allowed: bool,
     },
+    /// A connection the command asked the egress proxy for.
+    Connection {
+        host: String,
+        port: u16,
+        /// `connect`, `http` or `socks5`.
+        protocol: String,
+        /// What the policies decided.
+        effect: String,
+        /// Whether the connection was made.
+        allowed: bool,
+        rules: Vec<String>,
+        /// The address connected to.
+        address: Option<String>,
+        /// Why it was refused.
+        refused: Option<String>,
+    },
     /// A run whose vtpolicy was killed, finished by a later one.
     Recovered {
         crashed_run: String,

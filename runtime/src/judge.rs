@@ -286,6 +286,24 @@ impl Judge {
         if self.environment.sandboxed { self.sandboxed() } else { self.unsandboxed() }
     }
 
+    /// Whether an allow rule that decided `judgement` names `host` itself in
+    /// a net matcher: the same name or address, no wildcard. Only such a
+    /// rule lets the egress proxy reach a loopback, private, link-local or
+    /// metadata address.
+    pub fn names_host(&self, judgement: &Judgement, host: &str) -> bool {
+        let host = vtpolicy_engine::normalize_host(host);
+        judgement.decision.matched.iter().any(|matched| {
+            let rule = self.policies.get(matched.policy).and_then(|policy| policy.rules.get(matched.rule));
+            rule.is_some_and(|rule| {
+                rule.effect == Effect::Allow
+                    && rule.matchers.iter().any(|matcher| {
+                        matches!(matcher, vtpolicy_engine::Matcher::Net { host: pattern, .. }
+                            if !pattern.contains('*') && vtpolicy_engine::normalize_host(pattern) == host)
+                    })
+            })
+        })
+    }
+
     /// The name of the policy at `policy` (an index of `MatchedRule` or
     /// `TraceEntry`).
     pub fn policy_name(&self, policy: usize) -> Option<&str> {

@@ -195,6 +195,39 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         })
     };
     let sandbox = sandbox.with_socket_judge(socket_judge);
+    // Connections through the egress proxy are judged by host and port;
+    // a prompt is asked on the terminal, one at a time.
+    let (connections_sender, connections) = std::sync::mpsc::channel();
+    let egress_judge: vtpolicy::runtime::sandbox::EgressJudge = {
+        let judge = std::sync::Arc::clone(&judge);
+        let (yes, workspace, names) = (args.yes, environment.workspace.clone(), policy_names.join(","));
+        let asking = std::sync::Mutex::new(());
+        std::sync::Arc::new(move |host: &str, port: u16| {
+            let raw = RawRequest::Net {
+                host: Some(host.to_owned()),
+                port: Some(port),
+                unix: None,
+                cwd: None,
+                workspace: None,
+            };
+            let judgement = judge.judge(&raw);
+            let (rules, _) = judgement.deciding();
+            let reason = judgement.summary();
+            let allowed = match judgement.effect() {
+                Effect::Allow => true,
+                Effect::Deny => false,
+                Effect::Prompt => {
+                    let _one = asking.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let key = format!("{names} :: net {host}:{port}");
+                    let what = [format!("connect to {host}:{port}")];
+                    approve(yes, &key, &what, &reason, &workspace).0 != "denied"
+                }
+            };
+            let explicit = judge.names_host(&judgement, host);
+            vtpolicy::runtime::sandbox::Verdict { effect: judgement.effect(), allowed, rules, reason, explicit }
+        })
+    };
+    let sandbox = sandbox.with_egress(egress_judge, connections_sender);
     // The file judged is executed under the name it was called by.
     let called = match &args.command {
         Some(_) => "bash".to_owned(),
@@ -233,6 +266,21 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
             eprintln!("vtpolicy: refused a connection to unix socket `{}`: no rule allows it", socket.path);
         }
         events.emit(EventBody::Socket { path: socket.path, allowed: socket.allowed });
+    }
+    for connection in connections.try_iter() {
+        if let Some(refused) = &connection.refused {
+            eprintln!("vtpolicy: refused a connection to {}:{}: {refused}", connection.host, connection.port);
+        }
+        events.emit(EventBody::Connection {
+            host: connection.host,
+            port: connection.port,
+            protocol: connection.protocol.to_owned(),
+            effect: connection.effect.as_str().to_owned(),
+            allowed: connection.allowed,
+            rules: connection.rules,
+            address: connection.address,
+            refused: connection.refused,
+        });
     }
     let code = outcome.status.exit_code();
     events.emit(EventBody::Exit {

@@ -94,6 +94,10 @@ pub(crate) fn run(args: &SandboxArgs) -> Exit {
     }
     if kernel.mounts.available() {
         enforces.push(
+            "host rules through vtpolicy's egress proxy, the command in a network namespace of its own with only loopback"
+                .to_owned(),
+        );
+        enforces.push(
             "a PID namespace with a fresh /proc showing only the run; killing vtpolicy, even with SIGKILL, kills every process of the run"
                 .to_owned(),
         );
@@ -107,6 +111,7 @@ pub(crate) fn run(args: &SandboxArgs) -> Exit {
             "a PID namespace: processes that leave the run's session survive a SIGKILL of vtpolicy; /tmp and /proc are shared"
                 .to_owned(),
         );
+        cannot.push("host rules: without a network namespace the kernel checks TCP ports only".to_owned());
     }
     if kernel.root && kernel.mounts.available() {
         enforces.push("vm.memfd_noexec = 2 in the run's PID namespace".to_owned());

@@ -908,6 +908,202 @@ fn the_process_limit_caps_what_the_command_starts() {
     }
 }
 
+/// A loopback HTTP server standing in for a host: answers every request
+/// with `ok PORT`, and counts the connections it accepted.
+fn stand_in_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+            let mut buffer = [0u8; 4096];
+            let _ = stream.read(&mut buffer);
+            let body = format!("ok {port}");
+            let _ =
+                write!(stream, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+        }
+    });
+    (port, accepted)
+}
+
+/// The egress proxy of `run`, as root and as an unprivileged user: hosts
+/// the policies allow are reached through it, by HTTP, CONNECT and SOCKS5;
+/// a deny answers 403 naming the rule; a wildcard never reaches loopback;
+/// a TLS client naming another server is cut off; and the command reaches
+/// nothing directly (an allowed port on 127.0.0.1, IPv6, UDP, a client
+/// that ignores the proxy variables).
+#[test]
+fn the_egress_proxy_judges_every_connection_by_host() {
+    let (allowed, allowed_hits) = stand_in_server();
+    let (denied, denied_hits) = stand_in_server();
+    let (wild, wild_hits) = stand_in_server();
+    let users = if nix::unistd::geteuid().is_root() { vec![None, Some(65534u32)] } else { vec![None] };
+    for uid in users {
+        let dir = tempfile::Builder::new().prefix("vtpolicy-egress").tempdir_in("/var/tmp").expect("tempdir");
+        let root = dir.path().canonicalize().expect("canonical");
+        let ws = root.join("ws");
+        std::fs::create_dir_all(&ws).expect("ws");
+        std::fs::write(
+            root.join("egress.vtp"),
+            format!(
+                "version 1\npolicy \"egress\"\nextend \"workspace-write\"\n\
+                 allow net \"localhost\" port {allowed}\n    id \"dev-server\"\n\
+                 deny net \"localhost\" port {denied}\n    id \"no-admin\"\n    because \"the admin port stays closed\"\n\
+                 allow net \"*\" port {wild}\n    id \"any-host\"\n"
+            ),
+        )
+        .expect("policy");
+        let script = format!(
+            r#"import os, socket, ssl, sys, urllib.request, urllib.error
+def fetch(url):
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return "%d %s" % (r.status, r.read().decode())
+    except urllib.error.HTTPError as e:
+        return "%d %s" % (e.code, e.read().decode().strip())
+    except Exception as e:
+        return "error %s" % type(e).__name__
+def proxy():
+    s = socket.create_connection(("127.0.0.1", 3128), timeout=10)
+    return s
+def connect(host, port):
+    s = proxy()
+    s.sendall(("CONNECT %s:%d HTTP/1.1\r\nHost: x\r\n\r\n" % (host, port)).encode())
+    return s, s.recv(200).decode().split("\r\n")[0]
+def direct(family, address):
+    try:
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.settimeout(3)
+        s.connect(address)
+        return "CONNECTED"
+    except OSError as e:
+        return "refused"
+print("http-allowed", fetch("http://localhost:{allowed}/"))
+print("http-denied", fetch("http://localhost:{denied}/"))
+print("http-wildcard-loopback", fetch("http://127.0.0.1:{wild}/"))
+print("http-numeric-loopback", fetch("http://2130706433:{wild}/"))
+s, line = connect("localhost", {allowed})
+s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+print("connect-allowed", line, s.recv(200).decode().split("\r\n\r\n")[-1])
+s, line = connect("localhost", {allowed})
+try:
+    ssl.create_default_context().wrap_socket(s, server_hostname="other.example")
+    print("sni-mismatch", "HANDSHAKE")
+except (OSError, ssl.SSLError):
+    print("sni-mismatch", "cut off")
+s = proxy()
+s.sendall(b"\x05\x01\x00")
+s.recv(2)
+s.sendall(b"\x05\x01\x00\x03" + bytes([9]) + b"localhost" + ({allowed}).to_bytes(2, "big"))
+reply = s.recv(10)
+s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+print("socks-allowed", reply[1], s.recv(200).decode().split("\r\n\r\n")[-1])
+s = proxy()
+s.sendall(b"\x05\x01\x00")
+s.recv(2)
+s.sendall(b"\x05\x01\x00\x03" + bytes([9]) + b"localhost" + ({denied}).to_bytes(2, "big"))
+print("socks-denied", s.recv(10)[1])
+print("direct-allowed-port", direct(socket.AF_INET, ("127.0.0.1", {allowed})))
+print("direct-ipv6", direct(socket.AF_INET6, ("::1", {allowed})))
+try:
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.sendto(b"x", ("127.0.0.1", 53))
+    print("udp", "SENT")
+except OSError:
+    print("udp", "refused")
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({{}}))
+try:
+    opener.open("http://localhost:{allowed}/", timeout=5)
+    print("no-proxy", "CONNECTED")
+except Exception:
+    print("no-proxy", "refused")
+print("env", os.environ.get("HTTPS_PROXY"), os.environ.get("no_proxy") == "")
+"#
+        );
+        std::fs::write(ws.join("egress.py"), script).expect("script");
+        let binary = root.join("vtpolicy");
+        std::fs::copy(env!("CARGO_BIN_EXE_vtpolicy"), &binary).expect("copy the binary");
+        if let Some(uid) = uid {
+            let status =
+                Command::new("chown").args(["-R", &format!("{uid}:{uid}")]).arg(&root).status().expect("chown");
+            assert!(status.success());
+        }
+        let events = root.join("events.jsonl");
+        let mut command = Command::new(&binary);
+        command
+            .args(["run", "--yes", "--policy"])
+            .arg(root.join("egress.vtp"))
+            .arg("--events")
+            .arg(&events)
+            .args(["--", "/usr/bin/python3", "egress.py"])
+            .current_dir(&ws)
+            .env("HOME", &root)
+            .stdin(Stdio::null());
+        if let Some(uid) = uid {
+            std::os::unix::process::CommandExt::uid(&mut command, uid);
+            std::os::unix::process::CommandExt::gid(&mut command, uid);
+        }
+        let (allowed_before, denied_before, wild_before) = (
+            allowed_hits.load(std::sync::atomic::Ordering::SeqCst),
+            denied_hits.load(std::sync::atomic::Ordering::SeqCst),
+            wild_hits.load(std::sync::atomic::Ordering::SeqCst),
+        );
+        let out = command.output().expect("vtpolicy runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{uid:?}: {stdout}{stderr}");
+        let expected = format!(
+            "http-allowed 200 ok {allowed}\n\
+             http-denied 403 vtpolicy: connection to localhost:{denied} refused: `net localhost:{denied}`: the admin port stays closed (rule no-admin)\n\
+             http-wildcard-loopback 403 vtpolicy: 127.0.0.1 is a loopback address, which only a rule naming `127.0.0.1` itself may reach\n\
+             http-numeric-loopback 403 vtpolicy: 2130706433 resolves to 127.0.0.1, a loopback address, which only a rule naming `2130706433` or `127.0.0.1` itself may reach\n\
+             connect-allowed HTTP/1.1 200 Connection established ok {allowed}\n\
+             sni-mismatch cut off\n\
+             socks-allowed 0 ok {allowed}\n\
+             socks-denied 2\n\
+             direct-allowed-port refused\n\
+             direct-ipv6 refused\n\
+             udp refused\n\
+             no-proxy refused\n\
+             env http://127.0.0.1:3128 True\n"
+        );
+        assert_eq!(stdout, expected, "{uid:?}: {stderr}");
+        // The servers saw the allowed connections only: plain, CONNECT,
+        // SOCKS5, and the tunnel whose TLS was cut off before any byte.
+        let hits = |counter: &std::sync::atomic::AtomicUsize, before: usize| {
+            counter.load(std::sync::atomic::Ordering::SeqCst) - before
+        };
+        assert_eq!(hits(&allowed_hits, allowed_before), 4, "{uid:?}");
+        assert_eq!(hits(&denied_hits, denied_before), 0, "{uid:?}");
+        assert_eq!(hits(&wild_hits, wild_before), 0, "{uid:?}");
+        let lines = std::fs::read_to_string(&events).expect("events");
+        let mut connections = Vec::new();
+        for line in lines.lines() {
+            vtpolicy_runtime::events::validate_event(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            let event: serde_json::Value = serde_json::from_str(line).expect("json");
+            if event["event"] == "connection" {
+                connections.push(event);
+            }
+        }
+        assert_eq!(connections.len(), 8, "{uid:?}: {lines}");
+        let sni = connections
+            .iter()
+            .find(|c| c["refused"].as_str().is_some_and(|r| r.contains("asked for `other.example`")))
+            .unwrap_or_else(|| panic!("no SNI refusal: {lines}"));
+        assert_eq!((sni["allowed"].as_bool(), sni["protocol"].as_str()), (Some(false), Some("connect")));
+        let denied_event = connections.iter().find(|c| c["port"] == denied && c["protocol"] == "http").expect("denied");
+        assert_eq!(denied_event["rules"], serde_json::json!(["no-admin"]));
+        assert_eq!(denied_event["effect"], "deny");
+        let spawn = lines.lines().find(|l| l.contains("\"spawn\"")).expect("spawn");
+        assert!(spawn.contains("\"egress_proxy\"") && spawn.contains("\"network_namespace\""), "{spawn}");
+    }
+}
+
 #[test]
 fn run_refuses_a_workspace_that_is_the_root_the_home_or_missing() {
     let (_guard, dir) = workdir();

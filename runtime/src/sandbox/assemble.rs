@@ -6,16 +6,17 @@
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
 
 use vtpolicy_compiler::profile::landlock::{MountPlan, WriteDenies};
-use vtpolicy_compiler::profile::model::{PathGlob, SandboxModel};
+use vtpolicy_compiler::profile::model::{Network, PathGlob, SandboxModel};
 use vtpolicy_compiler::{CompiledPolicy, Context, Limits};
 
 use super::KernelProfiles;
 use super::apply::{Enforcement, Prepared, SandboxError};
 use super::cgroup::{CgroupSupport, RunCgroups};
 use super::child::{ChildSetup, PreparedMounts, PrivateDirs, Resource, Rlimit};
+use super::egress::{Connection, EgressJudge, PROXY_PORT, Verdict};
 use super::git::GitMetadata;
 use super::notify::{NotifyFilter, SocketDecision, SocketJudge, SocketRules};
 use super::probe::{MountSupport, per_namespace_pid_max};
@@ -134,6 +135,8 @@ pub struct Sandbox {
     output: Option<(OwnedFd, OwnedFd)>,
     /// `None` when nothing is sandboxed.
     git: Option<GitMetadata>,
+    /// How the egress proxy judges connections, and where it reports them.
+    egress: Option<(EgressJudge, Sender<Connection>)>,
 }
 
 /// What a run must not leave behind: write-denied paths that did not
@@ -195,6 +198,32 @@ pub struct Enforced {
     pub process_limit: &'static str,
     /// What could not be enforced here.
     pub partial: Vec<String>,
+}
+
+/// Whether the policies name hosts the kernel cannot tell apart: any
+/// net rule, where the network is not off altogether.
+fn names_hosts(policies: &[&CompiledPolicy], network: &Network) -> bool {
+    !matches!(network, Network::Off)
+        && policies.iter().any(|compiled| {
+            compiled
+                .policy
+                .rules
+                .iter()
+                .any(|rule| rule.matchers.iter().any(|m| matches!(m, vtpolicy_engine::Matcher::Net { .. })))
+        })
+}
+
+/// The egress judge of a sandbox that was given none: every connection
+/// is refused, and nobody hears of it.
+fn refuse_connections() -> (EgressJudge, Sender<Connection>) {
+    let judge: EgressJudge = std::sync::Arc::new(|_: &str, _: u16| Verdict {
+        effect: vtpolicy_engine::Effect::Deny,
+        allowed: false,
+        rules: Vec::new(),
+        reason: "this sandbox was given no judge of connections".to_owned(),
+        explicit: false,
+    });
+    (judge, channel().0)
 }
 
 /// How a run's process count is capped.
@@ -271,8 +300,21 @@ impl Sandbox {
         let _ = cache.save();
         let sandboxed = profiles.landlock.is_some() || profiles.seccomp.is_some();
         let mounts = profiles.mounts;
-        let namespaces =
-            Namespaces { private: sandboxed && mounts.available(), user: mounts == MountSupport::UserNamespace };
+        let private = sandboxed && mounts.available();
+        // Host rules hold only through the proxy, which needs the child in
+        // a network namespace of its own.
+        let egress = private && names_hosts(policies, &profiles.model.network);
+        let namespaces = Namespaces { private, user: mounts == MountSupport::UserNamespace, network: egress };
+        let mut profiles = profiles;
+        if egress {
+            // Inside the namespace only the proxy answers; Landlock keeps
+            // it that way should the command bind a port of its own.
+            for layer in profiles.landlock.iter_mut().flat_map(|ruleset| ruleset.layers.iter_mut()) {
+                if layer.connect_tcp.is_some() {
+                    layer.connect_tcp = Some(vec![(PROXY_PORT, PROXY_PORT)]);
+                }
+            }
+        }
         let limits = &profiles.model.limits;
         let root = nix::unistd::geteuid().is_root();
         // The run's PID namespace caps its own processes where the kernel
@@ -316,6 +358,18 @@ impl Sandbox {
         environment.push(("VTPOLICY_SANDBOX_RUN".into(), run_id.into()));
         environment.push(("VTPOLICY_SANDBOX_POLICY".into(), names.join(",")));
         environment.push(("TMPDIR".into(), tmpdir));
+        if egress {
+            let proxy = format!("http://127.0.0.1:{PROXY_PORT}");
+            let names = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"];
+            environment.retain(|(name, _)| !names.iter().any(|n| n.eq_ignore_ascii_case(name)));
+            for name in names {
+                // Loopback goes through the proxy too: nothing else listens
+                // in the run's network namespace.
+                let value = if name == "NO_PROXY" { String::new() } else { proxy.clone() };
+                environment.push((name.to_owned(), value.clone()));
+                environment.push((name.to_ascii_lowercase(), value));
+            }
+        }
         Ok(Sandbox {
             rlimits: rlimits(limits, process_limit == ProcessLimit::Rlimit),
             profiles,
@@ -328,6 +382,7 @@ impl Sandbox {
             process_limit,
             output: None,
             git,
+            egress: None,
         })
     }
 
@@ -379,6 +434,20 @@ impl Sandbox {
     pub fn with_socket_judge(mut self, judge: SocketJudge) -> Sandbox {
         self.socket_rules.judge = Some(judge);
         self
+    }
+
+    /// Judges the connections the command asks the egress proxy for with
+    /// `judge`, and reports each on `events`. Without it, a run whose
+    /// policies name hosts refuses every connection.
+    pub fn with_egress(mut self, judge: EgressJudge, events: Sender<Connection>) -> Sandbox {
+        self.egress = Some((judge, events));
+        self
+    }
+
+    /// Whether the command reaches the network only through the egress
+    /// proxy, in a network namespace of its own.
+    pub fn has_egress_proxy(&self) -> bool {
+        self.namespaces.network
     }
 
     /// Gives the command these descriptors as standard output and error
@@ -475,7 +544,15 @@ impl Sandbox {
         }
         let process_limit = self.process_limit.name();
         let (sender, receiver) = channel();
-        let running = Running::start(setup, self.cgroups, sandboxed.then_some((self.socket_rules, sender)))?;
+        if self.namespaces.network {
+            layers.extend(["network_namespace", "egress_proxy"].map(String::from));
+        } else if sandboxed && !matches!(self.profiles.model.network, Network::Off | Network::Open) {
+            partial.push(
+                "no network namespace here: host rules are not enforced, the kernel checks TCP ports only".into(),
+            );
+        }
+        let egress = self.namespaces.network.then(|| self.egress.unwrap_or_else(refuse_connections));
+        let running = Running::start(setup, self.cgroups, sandboxed.then_some((self.socket_rules, sender)), egress)?;
         Ok((running, Enforced { layers, enforcement, process_limit, partial }, receiver))
     }
 }

@@ -27,6 +27,7 @@ use serde::Serialize;
 
 use super::apply::SandboxError;
 use super::cgroup::RunCgroups;
+use super::egress::{self, Connection, EgressJudge};
 use super::notify::{self, SocketDecision, SocketRules};
 use super::tree::{self, LIVE_INITS, TreeSetup};
 
@@ -83,6 +84,7 @@ impl Running {
         setup: TreeSetup,
         cgroups: Option<RunCgroups>,
         sockets: Option<(SocketRules, Sender<SocketDecision>)>,
+        egress: Option<(EgressJudge, Sender<Connection>)>,
     ) -> Result<Running, SandboxError> {
         let fail = |what: &str, e: &dyn std::fmt::Display| SandboxError(format!("{what}: {e}"));
         nix::sys::prctl::set_child_subreaper(true).map_err(|e| fail("cannot become a child subreaper", &e))?;
@@ -115,6 +117,9 @@ impl Running {
         };
         if let (Some(listener), Some((rules, decisions))) = (tree.listener, sockets) {
             notify::serve(listener, rules, decisions).map_err(|e| fail("cannot start the socket supervisor", &e))?;
+        }
+        if let (Some(proxy), Some((judge, events))) = (tree.proxy, egress) {
+            egress::serve(proxy, judge, events).map_err(|e| fail("cannot start the egress proxy", &e))?;
         }
         Ok(running)
     }

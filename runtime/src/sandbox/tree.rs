@@ -33,6 +33,9 @@ use super::notify::NotifyFilter;
 /// Messages on the setup pipe: three native-endian `u32`s each.
 const MESSAGE_LISTENER: u32 = 1;
 const MESSAGE_FAILED: u32 = 2;
+/// The egress proxy's listening socket, bound in the run's network
+/// namespace.
+const MESSAGE_PROXY: u32 = 3;
 
 /// Setup steps, named in the error the supervisor reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +47,7 @@ pub(super) enum Step {
     Cgroup,
     Rlimits,
     ProcessLimit,
+    Network,
     Mounts,
     Proc,
     Listener,
@@ -58,13 +62,14 @@ pub(super) enum Step {
 
 impl Step {
     pub(super) fn describe(code: u32) -> &'static str {
-        const ALL: [(Step, &str); 16] = [
+        const ALL: [(Step, &str); 17] = [
             (Step::Liveness, "checking the supervisor is alive"),
             (Step::Session, "starting a new session"),
             (Step::UserNamespace, "mapping the user namespace"),
             (Step::Cgroup, "joining the run's cgroup"),
             (Step::Rlimits, "setting resource limits"),
             (Step::ProcessLimit, "capping the run's processes (pid_max of its PID namespace)"),
+            (Step::Network, "setting up the run's network namespace and its proxy socket"),
             (Step::Mounts, "mounting the private file system view"),
             (Step::Proc, "mounting the run's /proc"),
             (Step::Listener, "installing the socket supervision filter"),
@@ -134,6 +139,9 @@ pub(super) struct Namespaces {
     /// owning them).
     pub(super) private: bool,
     pub(super) user: bool,
+    /// A network namespace with only loopback, where the egress proxy's
+    /// socket is the way out.
+    pub(super) network: bool,
 }
 
 /// Everything the two children need, prepared by the supervisor.
@@ -196,6 +204,8 @@ pub(super) struct Started {
     pub(super) status: OwnedFd,
     /// The seccomp listener, copied out of init.
     pub(super) listener: Option<OwnedFd>,
+    /// The egress proxy's listening socket, copied out of init.
+    pub(super) proxy: Option<OwnedFd>,
     /// Open for as long as the supervisor wants the tree: init sees it hang
     /// up if the supervisor is gone.
     pub(super) alive: OwnedFd,
@@ -240,6 +250,9 @@ pub(super) fn start(setup: TreeSetup) -> io::Result<Started> {
         if setup.namespaces.user {
             flags |= libc::CLONE_NEWUSER as libc::c_ulong;
         }
+        if setup.namespaces.network {
+            flags |= libc::CLONE_NEWNET as libc::c_ulong;
+        }
     }
     let mut pidfd: libc::c_int = -1;
     // Held across the clone, so that no reaper lists the new init before
@@ -276,6 +289,7 @@ pub(super) fn start(setup: TreeSetup) -> io::Result<Started> {
         error
     };
     let mut listener = None;
+    let mut proxy = None;
     loop {
         let mut message = [0u8; 12];
         let read = read_full(&setup_r, &mut message);
@@ -291,16 +305,21 @@ pub(super) fn start(setup: TreeSetup) -> io::Result<Started> {
             return Err(kill(io::Error::other("the sandbox setup stopped half-way")));
         }
         match word(0) {
-            MESSAGE_LISTENER => {
+            message @ (MESSAGE_LISTENER | MESSAGE_PROXY) => {
                 // SAFETY: pidfd_getfd on our child's pidfd; a returned
                 // descriptor is ours alone.
                 let fd = unsafe { libc::syscall(libc::SYS_pidfd_getfd, init_pidfd.as_raw_fd(), word(1), 0u32) };
+                let what = if message == MESSAGE_PROXY { "the proxy socket" } else { "the seccomp listener" };
                 if fd < 0 {
                     let error = io::Error::last_os_error();
-                    return Err(kill(io::Error::other(format!("cannot take the seccomp listener: {error}"))));
+                    return Err(kill(io::Error::other(format!("cannot take {what}: {error}"))));
                 }
                 // SAFETY: as above.
-                listener = Some(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
+                let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+                match message {
+                    MESSAGE_PROXY => proxy = Some(fd),
+                    _ => listener = Some(fd),
+                }
                 // SAFETY: one byte from a stack buffer.
                 unsafe { libc::write(ack_w.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
             }
@@ -311,7 +330,7 @@ pub(super) fn start(setup: TreeSetup) -> io::Result<Started> {
             _ => return Err(kill(io::Error::other("unexpected message from the sandbox setup"))),
         }
     }
-    Ok(Started { init_pid: pid, init_pidfd, status: status_r, listener, alive: alive.1 })
+    Ok(Started { init_pid: pid, init_pidfd, status: status_r, listener, proxy, alive: alive.1 })
 }
 
 /// Reads until `buffer` is full or end of file; the count read.
@@ -420,6 +439,15 @@ unsafe fn init_main(setup: &TreeSetup, pipes: &Pipes) -> ! {
                 let _ = write_file(c"/proc/sys/vm/memfd_noexec", b"2");
             }
         }
+        if setup.namespaces.network {
+            // Before the socket filter: init's own sockets are not the
+            // command's to be judged.
+            let fd = match proxy_socket() {
+                Ok(fd) => fd,
+                Err(error) => fail(report, Step::Network, error.raw_os_error().unwrap_or(libc::EIO)),
+            };
+            hand_over(report, pipes, MESSAGE_PROXY, fd);
+        }
         if let Some(notify) = &setup.notify {
             // Unprivileged outside a user namespace, a filter needs it.
             step!(report, Step::Listener, check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)));
@@ -427,18 +455,7 @@ unsafe fn init_main(setup: &TreeSetup, pipes: &Pipes) -> ! {
                 Ok(fd) => fd,
                 Err(error) => fail(report, Step::Listener, error.raw_os_error().unwrap_or(libc::EIO)),
             };
-            let mut message = [0u8; 12];
-            for (i, word) in [MESSAGE_LISTENER, fd as u32, 0].iter().enumerate() {
-                if let Some(slot) = message.get_mut(i * 4..i * 4 + 4) {
-                    slot.copy_from_slice(&word.to_ne_bytes());
-                }
-            }
-            libc::write(report, message.as_ptr().cast(), message.len());
-            let mut ack = [0u8; 1];
-            if libc::read(pipes.ack.0.as_raw_fd(), ack.as_mut_ptr().cast(), 1) != 1 {
-                libc::_exit(125);
-            }
-            libc::close(fd);
+            hand_over(report, pipes, MESSAGE_LISTENER, fd);
         }
         libc::close(pipes.ack.0.as_raw_fd());
         let me = libc::getpid();
@@ -468,6 +485,73 @@ unsafe fn init_main(setup: &TreeSetup, pipes: &Pipes) -> ! {
             }
         }
     }
+}
+
+/// Sends `fd` to the supervisor, which copies it out with `pidfd_getfd`,
+/// waits for its word that it did, and closes init's copy.
+unsafe fn hand_over(report: RawFd, pipes: &Pipes, kind: u32, fd: RawFd) {
+    let mut message = [0u8; 12];
+    for (i, word) in [kind, fd as u32, 0].iter().enumerate() {
+        if let Some(slot) = message.get_mut(i * 4..i * 4 + 4) {
+            slot.copy_from_slice(&word.to_ne_bytes());
+        }
+    }
+    // SAFETY: write, read and close on descriptors and stack buffers.
+    unsafe {
+        libc::write(report, message.as_ptr().cast(), message.len());
+        let mut ack = [0u8; 1];
+        if libc::read(pipes.ack.0.as_raw_fd(), ack.as_mut_ptr().cast(), 1) != 1 {
+            libc::_exit(125);
+        }
+        libc::close(fd);
+    }
+}
+
+/// In the run's fresh network namespace: brings loopback up and binds the
+/// proxy's listening socket on `127.0.0.1`.
+unsafe fn proxy_socket() -> io::Result<RawFd> {
+    // SAFETY: socket calls on stack values.
+    unsafe {
+        let control = descriptor(libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0))?;
+        let mut request: libc::ifreq = std::mem::zeroed();
+        for (slot, byte) in request.ifr_name.iter_mut().zip(b"lo\0") {
+            *slot = *byte as libc::c_char;
+        }
+        request.ifr_ifru.ifru_flags = (libc::IFF_UP | libc::IFF_LOOPBACK | libc::IFF_RUNNING) as libc::c_short;
+        let raised = libc::ioctl(control, libc::SIOCSIFFLAGS, &request);
+        let error = io::Error::last_os_error();
+        libc::close(control);
+        if raised < 0 {
+            return Err(error);
+        }
+        let fd = descriptor(libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0))?;
+        let one: libc::c_int = 1;
+        check(libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        ))?;
+        let address = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: super::egress::PROXY_PORT.to_be(),
+            sin_addr: libc::in_addr { s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be() },
+            sin_zero: [0; 8],
+        };
+        check(libc::bind(
+            fd,
+            (&address as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        ))?;
+        check(libc::listen(fd, 128))?;
+        Ok(fd)
+    }
+}
+
+/// A descriptor a call returned, or its error.
+fn descriptor(fd: libc::c_int) -> io::Result<RawFd> {
+    if fd < 0 { Err(io::Error::last_os_error()) } else { Ok(fd) }
 }
 
 /// The command: last restrictions, then `exec`.
