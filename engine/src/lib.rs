@@ -80,6 +80,22 @@ impl Engine {
         decision::combine_parts(parts, |request| self.graph.decide_with(request, &external(request)), self.policies())
     }
 
+    /// [`Engine::decide_call_with`], each request's decision passed
+    /// through `adjust` before the parts combine: the runtime raises what
+    /// its own enforcement would refuse anyway.
+    pub fn decide_call_adjusted(
+        &self,
+        parts: Vec<Part>,
+        external: impl Fn(&Request) -> Vec<ExternalVerdict>,
+        adjust: impl Fn(&Request, Decision) -> Decision,
+    ) -> CallDecision {
+        decision::combine_parts(
+            parts,
+            |request| adjust(request, self.graph.decide_with(request, &external(request))),
+            self.policies(),
+        )
+    }
+
     /// The per-rule trace of one request, for `explain`.
     pub fn trace(&self, request: &Request) -> Vec<reference::TraceEntry> {
         reference::trace(self.policies(), request)

@@ -156,6 +156,17 @@ impl Judgement {
             {
                 reasons.push(format!("`{}` cannot be analysed: {reason}", part.label));
             }
+            if part.decision.kernel_refusal && part.decision.effect == self.effect() {
+                let why = match &part.request {
+                    Some(Request::Net { .. }) => {
+                        "the egress proxy reaches loopback, private and link-local addresses only through an allow rule naming the host itself"
+                    }
+                    _ => "no allow rule grants it, so the kernel sandbox refuses it",
+                };
+                if !reasons.iter().any(|reason| reason == why) {
+                    reasons.push(why.to_owned());
+                }
+            }
         }
         (rules, reasons)
     }
@@ -291,8 +302,12 @@ impl Judge {
     /// rule lets the egress proxy reach a loopback, private, link-local or
     /// metadata address.
     pub fn names_host(&self, judgement: &Judgement, host: &str) -> bool {
+        self.rules_name_host(&judgement.decision.matched, host)
+    }
+
+    fn rules_name_host(&self, matched: &[vtpolicy_engine::MatchedRule], host: &str) -> bool {
         let host = vtpolicy_engine::normalize_host(host);
-        judgement.decision.matched.iter().any(|matched| {
+        matched.iter().any(|matched| {
             let rule = self.policies.get(matched.policy).and_then(|policy| policy.rules.get(matched.rule));
             rule.is_some_and(|rule| {
                 rule.effect == Effect::Allow
@@ -373,12 +388,47 @@ impl Judge {
     pub fn judge_in(&self, raw: &RawRequest, sandboxed: bool) -> Judgement {
         let parts = self.normalize_in(raw, sandboxed);
         let engine = if sandboxed { self.sandboxed() } else { self.unsandboxed() };
-        let decision = if self.rego.is_empty() {
-            engine.decide_call(parts)
-        } else {
-            engine.decide_call_with(parts, |request| self.rego.iter().map(|p| p.decide(request)).collect())
-        };
+        // A sandboxed connection goes through the egress proxy, which
+        // refuses what the decision must then say it refuses.
+        let proxied = sandboxed && self.has_net_rules();
+        let decision = engine.decide_call_adjusted(
+            parts,
+            |request| self.rego.iter().map(|p| p.decide(request)).collect(),
+            |request, decision| if proxied { self.as_the_proxy_would(request, decision) } else { decision },
+        );
         Judgement { decision }
+    }
+
+    /// Whether any `.vtp` policy has a net rule: then a sandboxed run
+    /// reaches the network through the egress proxy only.
+    fn has_net_rules(&self) -> bool {
+        self.policies.iter().any(|policy| {
+            policy
+                .rules
+                .iter()
+                .any(|rule| rule.matchers.iter().any(|m| matches!(m, vtpolicy_engine::Matcher::Net { .. })))
+        })
+    }
+
+    /// A connection to a loopback, private or link-local address (or to
+    /// `localhost`) that no deciding allow rule names itself: the proxy
+    /// refuses it whatever the answer to a prompt, so it is denied, as
+    /// paths the kernel would refuse are.
+    fn as_the_proxy_would(
+        &self,
+        request: &Request,
+        mut decision: vtpolicy_engine::Decision,
+    ) -> vtpolicy_engine::Decision {
+        let Request::Net { host, .. } = request else { return decision };
+        if decision.effect == Effect::Deny || !crate::sandbox::internal_host(host) {
+            return decision;
+        }
+        if self.rules_name_host(&decision.matched, host) {
+            return decision;
+        }
+        decision.effect = Effect::Deny;
+        decision.kernel_refusal = true;
+        decision
     }
 
     /// The per-rule trace of one normalised request.

@@ -99,10 +99,13 @@ fn print_human(explanation: &Explanation, style: Style) {
             style.dim(&format!("→ {what}"))
         );
         if part.kernel_refusal {
-            crate::output::outln!(
-                "    {}",
-                style.dim("raised from prompt: no allow rule grants this path, so the kernel sandbox would refuse it")
-            );
+            let why = match &part.request {
+                Some(vtpolicy::engine::Request::Net { .. }) => {
+                    "raised to deny: the egress proxy reaches loopback, private and link-local addresses only through an allow rule naming the host itself"
+                }
+                _ => "raised from prompt: no allow rule grants this path, so the kernel sandbox would refuse it",
+            };
+            crate::output::outln!("    {}", style.dim(why));
         }
         if part.default_applied && part.unanalysable.is_none() {
             crate::output::outln!("    {}", style.dim("no rule matched: the default applied"));

@@ -1057,11 +1057,12 @@ print("env", os.environ.get("HTTPS_PROXY"), os.environ.get("no_proxy") == "")
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{uid:?}: {stdout}{stderr}");
+        let proxy_only = "the egress proxy reaches loopback, private and link-local addresses only through an allow rule naming the host itself";
         let expected = format!(
             "http-allowed 200 ok {allowed}\n\
              http-denied 403 vtpolicy: connection to localhost:{denied} refused: `net localhost:{denied}`: the admin port stays closed (rule no-admin)\n\
-             http-wildcard-loopback 403 vtpolicy: 127.0.0.1 is a loopback address, which only a rule naming `127.0.0.1` itself may reach\n\
-             http-numeric-loopback 403 vtpolicy: 2130706433 resolves to 127.0.0.1, a loopback address, which only a rule naming `2130706433` or `127.0.0.1` itself may reach\n\
+             http-wildcard-loopback 403 vtpolicy: connection to 127.0.0.1:{wild} refused: `net 127.0.0.1:{wild}`: {proxy_only} (rule any-host)\n\
+             http-numeric-loopback 403 vtpolicy: connection to 2130706433:{wild} refused: `net 127.0.0.1:{wild}`: {proxy_only} (rule any-host)\n\
              connect-allowed HTTP/1.1 200 Connection established ok {allowed}\n\
              sni-mismatch cut off\n\
              socks-allowed 0 ok {allowed}\n\
@@ -1073,6 +1074,28 @@ print("env", os.environ.get("HTTPS_PROXY"), os.environ.get("no_proxy") == "")
              env http://127.0.0.1:3128 True\n"
         );
         assert_eq!(stdout, expected, "{uid:?}: {stderr}");
+        // `explain` says the same of these hosts when judging sandboxed.
+        for (host, port) in [("127.0.0.1", wild), ("localhost", wild), ("localhost", allowed)] {
+            let request = format!(r#"{{"kind": "net", "host": "{host}", "port": {port}, "sandboxed": true}}"#);
+            let explained = Command::new(env!("CARGO_BIN_EXE_vtpolicy"))
+                .args(["explain", "--format", "json", "--request", "-", "--policy"])
+                .arg(root.join("egress.vtp"))
+                .current_dir(&ws)
+                .env("HOME", &root)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .and_then(|mut child| {
+                    use std::io::Write as _;
+                    child.stdin.take().expect("stdin").write_all(request.as_bytes())?;
+                    child.wait_with_output()
+                })
+                .expect("explain runs");
+            let explained: serde_json::Value = serde_json::from_slice(&explained.stdout).expect("json");
+            let refused = port != allowed;
+            assert_eq!(explained["decision"], if refused { "deny" } else { "allow" }, "{host}:{port}");
+            assert_eq!(explained["parts"][0]["kernel_refusal"], refused, "{host}:{port}");
+        }
         // The servers saw the allowed connections only: plain, CONNECT,
         // SOCKS5, and the tunnel whose TLS was cut off before any byte.
         let hits = |counter: &std::sync::atomic::AtomicUsize, before: usize| {

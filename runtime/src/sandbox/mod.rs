@@ -25,6 +25,7 @@ pub use apply::{Enforcement, Prepared, SandboxError};
 pub use assemble::{Created, Enforced, ExpectedRun, Leftovers, MountView, RunPlace, Sandbox};
 pub use cgroup::{CgroupSupport, RunCgroups};
 pub use child::{Resource, Rlimit};
+pub(crate) use egress::internal_host;
 pub use egress::{Connection, EgressJudge, PROXY_PORT, Verdict};
 pub use fs::HostFileSystem;
 pub use git::GitMetadata;

@@ -5,6 +5,13 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+/// Whether a host, as a request names it, is an internal address or a
+/// name that is loopback by definition (`localhost`, `*.localhost`).
+pub(crate) fn internal_host(host: &str) -> bool {
+    let host = vtpolicy_engine::normalize_host(host);
+    host == "localhost" || host.ends_with(".localhost") || host.parse::<IpAddr>().is_ok_and(|ip| internal(ip).is_some())
+}
+
 /// Why the address is not a public one, if it is not.
 pub(super) fn internal(address: IpAddr) -> Option<&'static str> {
     match address {

@@ -15,6 +15,8 @@
 //!   interception: the record is read, checked and passed on as it is).
 
 mod address;
+
+pub(crate) use address::internal_host;
 mod http;
 mod socks;
 mod tls;
@@ -295,4 +297,35 @@ fn relay(client: TcpStream, mut upstream: TcpStream, first: &[u8]) -> io::Result
     let _ = client_write.shutdown(Shutdown::Write);
     let _ = outbound.join();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{EgressJudge, Target, Verdict, open};
+    use vtpolicy_engine::Effect;
+
+    fn judge(explicit: bool) -> EgressJudge {
+        std::sync::Arc::new(move |_: &str, _: u16| Verdict {
+            effect: Effect::Allow,
+            allowed: true,
+            rules: vec!["r".to_owned()],
+            reason: String::new(),
+            explicit,
+        })
+    }
+
+    /// The check after resolution: a name that resolves to loopback is
+    /// refused even when the judge allowed it, unless a rule names it.
+    #[test]
+    fn a_name_that_resolves_to_an_internal_address_needs_a_rule_naming_it() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let target = Target { host: "localhost".to_owned(), port };
+        let refused = open(&target, "connect", &judge(false)).err().expect("refused");
+        let message = refused.connection.refused.unwrap_or_default();
+        assert!(message.starts_with("localhost resolves to 127.0.0.1, a loopback address"), "{message}");
+        assert!(refused.judged);
+        let (connection, _stream) = open(&target, "connect", &judge(true)).ok().expect("connected");
+        assert_eq!(connection.address, Some(format!("127.0.0.1:{port}")));
+    }
 }
