@@ -328,6 +328,13 @@ fn translate_all(
                 ));
                 continue;
             }
+            if rule.running.is_some() {
+                untranslated.push(format!(
+                    "{}: applies only to the connections of a `vtpolicy run` of the command it names",
+                    rule.id
+                ));
+                continue;
+            }
             for matcher in &rule.matchers {
                 match translate(rule, matcher) {
                     Ok(texts) => translated.push(Translated { effect: rule.effect, texts, scope: Scope::of(matcher) }),

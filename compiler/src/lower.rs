@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use vtpolicy_engine as engine;
 use vtpolicy_grammar::{
-    self as grammar, ArgPattern, DefaultScope, Diagnostic, Item, Kind, SourceFile, Span, Target, TestRequest,
+    self as grammar, ArgPattern, DefaultScope, Diagnostic, Item, Kind, SourceFile, Span, Spanned, Target, TestRequest,
 };
 
 use crate::codes;
@@ -370,23 +370,8 @@ impl Lowering<'_> {
         let mut matchers = Vec::new();
         match &rule.target {
             Target::Argv(args) => {
-                let mut tokens = Vec::new();
-                for arg in args {
-                    match &arg.node {
-                        ArgPattern::Any => tokens.push(engine::TokenPattern::Any),
-                        ArgPattern::Rest => tokens.push(engine::TokenPattern::Rest),
-                        ArgPattern::Token(text) => {
-                            if let Some(atom) = self.atom(source, text, arg.span) {
-                                tokens.push(engine::TokenPattern::OneOf(vec![atom]));
-                            }
-                        }
-                        ArgPattern::Alternatives(options) => {
-                            let atoms: Vec<_> = options.iter().filter_map(|o| self.atom(source, o, arg.span)).collect();
-                            tokens.push(engine::TokenPattern::OneOf(atoms));
-                        }
-                    }
-                }
-                matchers.push(engine::Matcher::Exec { pattern: engine::ArgvPattern { tokens } });
+                let pattern = self.argv_pattern(source, args);
+                matchers.push(engine::Matcher::Exec { pattern });
             }
             Target::Strings(strings) => {
                 let read = kinds.contains(&Kind::Read);
@@ -444,6 +429,19 @@ impl Lowering<'_> {
                 format!("{policy_name}:{line}")
             }
         };
+        let running = match &rule.running {
+            Some(running) if !matches!(rule.target, Target::Hosts { .. }) => {
+                self.diagnostics.push(
+                    Diagnostic::error(codes::SCOPED_RULE, "`when running` scopes net rules on hosts only")
+                        .at(source, running.span)
+                        .with_label("this rule is not a `net` rule on hosts")
+                        .with_help("remove `when running`, or write the hosts the command may reach as a net rule"),
+                );
+                return;
+            }
+            Some(running) => Some(self.argv_pattern(source, &running.argv)),
+            None => None,
+        };
         self.ids.insert(id.clone(), rule_source.clone());
         self.rules.push(engine::Rule {
             id: id.into(),
@@ -451,8 +449,29 @@ impl Lowering<'_> {
             because: rule.because.as_ref().map(|b| Arc::from(b.node.as_str())),
             matchers,
             sandboxed_only: rule.sandboxed_only.is_some(),
+            running,
         });
         self.sources.push(rule_source);
+    }
+
+    fn argv_pattern(&mut self, source: &Arc<SourceFile>, args: &[Spanned<ArgPattern>]) -> engine::ArgvPattern {
+        let mut tokens = Vec::new();
+        for arg in args {
+            match &arg.node {
+                ArgPattern::Any => tokens.push(engine::TokenPattern::Any),
+                ArgPattern::Rest => tokens.push(engine::TokenPattern::Rest),
+                ArgPattern::Token(text) => {
+                    if let Some(atom) = self.atom(source, text, arg.span) {
+                        tokens.push(engine::TokenPattern::OneOf(vec![atom]));
+                    }
+                }
+                ArgPattern::Alternatives(options) => {
+                    let atoms: Vec<_> = options.iter().filter_map(|o| self.atom(source, o, arg.span)).collect();
+                    tokens.push(engine::TokenPattern::OneOf(atoms));
+                }
+            }
+        }
+        engine::ArgvPattern { tokens }
     }
 
     fn atom(&mut self, source: &Arc<SourceFile>, text: &str, span: Span) -> Option<engine::Atom> {

@@ -333,6 +333,11 @@ pub fn export(policies: &[Policy]) -> Result<String, RegoError> {
                 let _ = writeln!(out, "# (when sandboxed: not part of this export)\n");
                 continue;
             }
+            if rule.running.is_some() {
+                // Outside a run no command is running: the rule never applies.
+                let _ = writeln!(out, "# (when running: not part of this export)\n");
+                continue;
+            }
             let mut has_possible = false;
             for matcher in &rule.matchers {
                 match matcher {

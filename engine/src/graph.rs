@@ -157,6 +157,10 @@ impl PolicyIndex {
         for (rule_index, rule) in policy.rules.iter().enumerate() {
             let leaf =
                 u32::try_from(rule_index).map_err(|_| error(&rule.id, "too many rules in one policy".to_owned()))?;
+            // Scoped to a run's command that was not found running.
+            if rule.running.is_some() {
+                continue;
+            }
             for matcher in &rule.matchers {
                 match matcher {
                     Matcher::Exec { pattern } => {

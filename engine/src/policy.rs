@@ -73,6 +73,19 @@ impl Policy {
         }
         policy
     }
+
+    /// The policy for the connections of a run: each `when running` rule
+    /// whose pattern `runs` says the run's command matches applies like
+    /// any rule; the others still match nothing.
+    pub fn while_running(&self, runs: impl Fn(&ArgvPattern) -> bool) -> Policy {
+        let mut policy = self.clone();
+        for rule in &mut policy.rules {
+            if rule.running.as_ref().is_some_and(&runs) {
+                rule.running = None;
+            }
+        }
+        policy
+    }
 }
 
 /// Per-kind defaults. A kind without a default makes the policy abstain on
@@ -125,6 +138,11 @@ pub struct Rule {
     /// inside the kernel sandbox (the judge leaves it out of the others).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sandboxed_only: bool,
+    /// `when running ARGV`: the rule matches nothing until the runtime
+    /// finds the command of a run matches the pattern and lifts it
+    /// ([`Policy::while_running`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<ArgvPattern>,
 }
 
 impl Rule {

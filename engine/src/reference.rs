@@ -95,6 +95,9 @@ fn certain_mode(rule: &Rule) -> Mode {
 
 /// `Ok(why)` when the rule matches, `Err(why not)` otherwise.
 fn rule_matches(rule: &Rule, request: &Request, mode: Mode) -> Result<String, Miss> {
+    if rule.running.is_some() {
+        return Err(Miss::new("the rule applies only to a run whose command it names (`when running`)".to_owned()));
+    }
     let mut misses = Vec::new();
     for matcher in rule.matchers.iter().filter(|m| m.applies_to(request.kind())) {
         match matcher_matches(matcher, mode, request) {

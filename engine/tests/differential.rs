@@ -77,6 +77,7 @@ fn exec_rule(id: &str, effect: Effect, tokens: &[&str]) -> Rule {
         because: None,
         matchers: vec![Matcher::Exec { pattern: ArgvPattern { tokens } }],
         sandboxed_only: false,
+        running: None,
     }
 }
 

@@ -117,6 +117,16 @@ pub struct Rule {
     /// `when sandboxed`: the rule applies only to calls that will run
     /// inside the kernel sandbox.
     pub sandboxed_only: Option<Span>,
+    /// `when running ARGV`: a net rule that applies only to the
+    /// connections of a run whose command matches the pattern.
+    pub running: Option<Running>,
+    pub span: Span,
+}
+
+/// The command pattern of `when running`, and where the modifier is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Running {
+    pub argv: Vec<Spanned<ArgPattern>>,
     pub span: Span,
 }
 
@@ -217,6 +227,10 @@ impl PolicyFile {
                     }
                     if let Some(span) = &mut rule.sandboxed_only {
                         *span = Span::default();
+                    }
+                    if let Some(running) = &mut rule.running {
+                        running.argv.iter_mut().for_each(erase);
+                        running.span = Span::default();
                     }
                     rule.span = Span::default();
                 }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::ast::{
-    ArgPattern, Default, DefaultScope, Effect, Item, Kind, Limit, PolicyFile, PortRange, Rule, Target, TestBlock,
-    TestCase, TestRequest,
+    ArgPattern, Default, DefaultScope, Effect, Item, Kind, Limit, PolicyFile, PortRange, Rule, Running, Target,
+    TestBlock, TestCase, TestRequest,
 };
 use crate::source::{SourceFile, Span, Spanned};
 
@@ -71,6 +71,9 @@ pub struct RuleData {
     /// `when sandboxed`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sandboxed_only: bool,
+    /// `when running ARGV`: the command pattern, as `argv` is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running: Option<Vec<ArgData>>,
 }
 
 /// One argv position: `{"token": "git"}`, `{"one_of": ["-f", "--force"]}`,
@@ -179,20 +182,10 @@ fn rule_data(rule: &Rule) -> RuleData {
         id: rule.id.as_ref().map(|i| i.node.clone()),
         because: rule.because.as_ref().map(|b| b.node.clone()),
         sandboxed_only: rule.sandboxed_only.is_some(),
+        running: rule.running.as_ref().map(|running| argv_data(&running.argv)),
     };
     match &rule.target {
-        Target::Argv(args) => {
-            data.argv = Some(
-                args.iter()
-                    .map(|a| match &a.node {
-                        ArgPattern::Token(t) => ArgData::Token(t.clone()),
-                        ArgPattern::Alternatives(list) => ArgData::OneOf(list.clone()),
-                        ArgPattern::Any => ArgData::Any,
-                        ArgPattern::Rest => ArgData::Rest,
-                    })
-                    .collect(),
-            );
-        }
+        Target::Argv(args) => data.argv = Some(argv_data(args)),
         Target::Strings(list) => data.patterns = Some(strings(list)),
         Target::Sockets(list) => data.sockets = Some(strings(list)),
         Target::Hosts { hosts, ports } => {
@@ -270,21 +263,34 @@ fn item_ast(item: &ItemData) -> Result<Item, String> {
     })
 }
 
+fn argv_data(args: &[Spanned<ArgPattern>]) -> Vec<ArgData> {
+    args.iter()
+        .map(|a| match &a.node {
+            ArgPattern::Token(t) => ArgData::Token(t.clone()),
+            ArgPattern::Alternatives(list) => ArgData::OneOf(list.clone()),
+            ArgPattern::Any => ArgData::Any,
+            ArgPattern::Rest => ArgData::Rest,
+        })
+        .collect()
+}
+
+fn argv_ast(args: &[ArgData]) -> Vec<Spanned<ArgPattern>> {
+    args.iter()
+        .map(|a| {
+            bare(match a {
+                ArgData::Token(t) => ArgPattern::Token(t.clone()),
+                ArgData::OneOf(list) => ArgPattern::Alternatives(list.clone()),
+                ArgData::Any => ArgPattern::Any,
+                ArgData::Rest => ArgPattern::Rest,
+            })
+        })
+        .collect()
+}
+
 fn rule_ast(rule: &RuleData) -> Result<Rule, String> {
     let target = match (&rule.argv, &rule.patterns, &rule.hosts, &rule.sockets) {
         (None, None, None, Some(sockets)) if rule.ports.is_empty() => Target::Sockets(list(sockets)),
-        (Some(argv), None, None, None) if rule.ports.is_empty() => Target::Argv(
-            argv.iter()
-                .map(|a| {
-                    bare(match a {
-                        ArgData::Token(t) => ArgPattern::Token(t.clone()),
-                        ArgData::OneOf(list) => ArgPattern::Alternatives(list.clone()),
-                        ArgData::Any => ArgPattern::Any,
-                        ArgData::Rest => ArgPattern::Rest,
-                    })
-                })
-                .collect(),
-        ),
+        (Some(argv), None, None, None) if rule.ports.is_empty() => Target::Argv(argv_ast(argv)),
         (None, Some(patterns), None, None) if rule.ports.is_empty() => Target::Strings(list(patterns)),
         (None, None, Some(hosts), None) => Target::Hosts {
             hosts: list(hosts),
@@ -318,6 +324,7 @@ fn rule_ast(rule: &RuleData) -> Result<Rule, String> {
         id: rule.id.clone().map(bare),
         because: rule.because.clone().map(bare),
         sandboxed_only: rule.sandboxed_only.then(Span::default),
+        running: rule.running.as_ref().map(|argv| Running { argv: argv_ast(argv), span: Span::default() }),
         span: Span::default(),
     })
 }

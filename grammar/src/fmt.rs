@@ -211,6 +211,10 @@ fn format_rule(rule: &Rule) -> String {
     if rule.sandboxed_only.is_some() {
         let _ = write!(out, "\n{INDENT}when sandboxed");
     }
+    if let Some(running) = &rule.running {
+        let args: Vec<String> = running.argv.iter().map(|a| format_arg(&a.node)).collect();
+        let _ = write!(out, "\n{INDENT}when running {}", args.join(" "));
+    }
     out
 }
 

@@ -19,8 +19,8 @@ mod parse;
 mod source;
 
 pub use ast::{
-    ArgPattern, Default, DefaultScope, Effect, Item, Kind, Limit, PolicyFile, PortRange, Rule, Target, TestBlock,
-    TestCase, TestRequest,
+    ArgPattern, Default, DefaultScope, Effect, Item, Kind, Limit, PolicyFile, PortRange, Rule, Running, Target,
+    TestBlock, TestCase, TestRequest,
 };
 pub use diagnostic::{Diagnostic, DiagnosticReport, Location, Severity};
 pub use fmt::{format, quote};

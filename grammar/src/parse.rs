@@ -11,8 +11,8 @@ use pest::error::{ErrorVariant, InputLocation};
 use pest::iterators::Pair;
 
 use crate::ast::{
-    ArgPattern, Default, DefaultScope, Effect, Item, Kind, Limit, PolicyFile, PortRange, Rule as AstRule, Target,
-    TestBlock, TestCase, TestRequest,
+    ArgPattern, Default, DefaultScope, Effect, Item, Kind, Limit, PolicyFile, PortRange, Rule as AstRule, Running,
+    Target, TestBlock, TestCase, TestRequest,
 };
 use crate::diagnostic::Diagnostic;
 use crate::source::{SourceFile, Span, Spanned};
@@ -161,6 +161,7 @@ fn rule_name(grammar_rule: Rule) -> Option<&'static str> {
         Rule::rule_id => "`id`",
         Rule::because => "`because`",
         Rule::when_sandboxed => "`when sandboxed`",
+        Rule::when_running => "`when running`",
         Rule::test_case => "a test case",
         Rule::exec_req | Rule::shell_req | Rule::net_req | Rule::tool_req | Rule::path_req => "a test request",
         Rule::EOI => "the end of the statement",
@@ -294,6 +295,7 @@ impl Lowering<'_> {
         let mut id: Option<Spanned<String>> = None;
         let mut because: Option<Spanned<String>> = None;
         let mut sandboxed_only: Option<Span> = None;
+        let mut running: Option<Running> = None;
         for child in children(pair) {
             let child_span = self.span(&child);
             match child.as_rule() {
@@ -364,10 +366,21 @@ impl Lowering<'_> {
                     }
                     sandboxed_only = Some(child_span);
                 }
+                Rule::when_running => {
+                    if running.is_some() {
+                        self.error(
+                            child_span,
+                            "`when running` given twice in one rule".to_owned(),
+                            "remove one of them",
+                        );
+                    }
+                    let argv = children(child).find(|part| part.as_rule() == Rule::argv)?;
+                    running = Some(Running { argv: self.argv(argv), span: child_span });
+                }
                 _ => {}
             }
         }
-        Some(AstRule { effect: effect?, kinds, target: target?, id, because, sandboxed_only, span })
+        Some(AstRule { effect: effect?, kinds, target: target?, id, because, sandboxed_only, running, span })
     }
 
     fn argv(&mut self, pair: Pair<'_, Rule>) -> Vec<Spanned<ArgPattern>> {

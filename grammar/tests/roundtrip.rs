@@ -2,8 +2,8 @@
 
 use proptest::prelude::*;
 use vtpolicy_grammar::{
-    ArgPattern, Default, DefaultScope, Effect, Item, Kind, Limit, PolicyFile, PortRange, Rule, SourceFile, Span,
-    Spanned, Target, TestBlock, TestCase, TestRequest, data, format, parse,
+    ArgPattern, Default, DefaultScope, Effect, Item, Kind, Limit, PolicyFile, PortRange, Rule, Running, SourceFile,
+    Span, Spanned, Target, TestBlock, TestCase, TestRequest, data, format, parse,
 };
 
 fn spanned<T>(node: T) -> Spanned<T> {
@@ -64,8 +64,9 @@ fn rule() -> impl Strategy<Value = Item> {
         prop::option::of(text()),
         prop::option::of(text()),
         any::<bool>(),
+        prop::option::of(prop::collection::vec(arg(), 1..4)),
     )
-        .prop_map(|(effect, (kinds, target), id, because, sandboxed)| {
+        .prop_map(|(effect, (kinds, target), id, because, sandboxed, running)| {
             Item::Rule(Rule {
                 effect: spanned(effect),
                 kinds,
@@ -73,6 +74,8 @@ fn rule() -> impl Strategy<Value = Item> {
                 id: id.map(spanned),
                 because: because.map(spanned),
                 sandboxed_only: sandboxed.then(Span::default),
+                running: running
+                    .map(|args| Running { argv: args.into_iter().map(spanned).collect(), span: Span::default() }),
                 span: Span::default(),
             })
         })

@@ -297,6 +297,44 @@ impl Judge {
         if self.environment.sandboxed { self.sandboxed() } else { self.unsandboxed() }
     }
 
+    /// Makes this the judge of one run's connections: each `when running`
+    /// rule whose command pattern an exec part of `judgement` (the run's
+    /// command, judged) matches applies from now on, as an allow rule
+    /// would match that part. Returns whether any rule was lifted.
+    pub fn while_running(&mut self, judgement: &Judgement) -> bool {
+        let commands: Vec<&Request> = judgement
+            .decision
+            .parts
+            .iter()
+            .filter_map(|part| part.request.as_ref())
+            .filter(|request| matches!(request, Request::Exec(_)))
+            .collect();
+        let runs = |pattern: &vtpolicy_engine::ArgvPattern| {
+            let probe = vtpolicy_engine::Policy {
+                name: "when-running".to_owned(),
+                rules: vec![vtpolicy_engine::Rule {
+                    id: "when-running".into(),
+                    effect: Effect::Allow,
+                    because: None,
+                    matchers: vec![vtpolicy_engine::Matcher::Exec { pattern: pattern.clone() }],
+                    sandboxed_only: false,
+                    running: None,
+                }],
+                defaults: vtpolicy_engine::Defaults::default(),
+            };
+            Engine::new(vec![probe])
+                .is_ok_and(|engine| commands.iter().any(|command| engine.decide(command).effect == Effect::Allow))
+        };
+        let scoped: Vec<vtpolicy_engine::Policy> = self.policies.iter().map(|p| p.while_running(runs)).collect();
+        if scoped == self.policies {
+            return false;
+        }
+        self.policies = scoped;
+        self.sandboxed = std::sync::OnceLock::new();
+        self.unsandboxed = std::sync::OnceLock::new();
+        true
+    }
+
     /// Whether an allow rule that decided `judgement` names `host` itself in
     /// a net matcher: the same name or address, no wildcard. Only such a
     /// rule lets the egress proxy reach a loopback, private, link-local or

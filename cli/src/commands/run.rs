@@ -122,7 +122,13 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         cwd: None,
         workspace: None,
     };
-    let judgement = judge.judge(&raw);
+    let mut judge = judge;
+    let mut judgement = judge.judge(&raw);
+    // Net rules scoped to this command (`when running`) apply to the run,
+    // its own judgement included.
+    if judge.while_running(&judgement) {
+        judgement = judge.judge(&raw);
+    }
     let (rules, reasons) = judgement.deciding();
     let parts: Vec<String> = judgement.decision.parts.iter().map(|p| p.label.clone()).collect();
     events.emit(EventBody::Decision {

@@ -1127,6 +1127,73 @@ print("env", os.environ.get("HTTPS_PROXY"), os.environ.get("no_proxy") == "")
     }
 }
 
+/// `when running`: a net rule that holds only for the run of the command
+/// it names, as root and as an unprivileged user; `check` refuses it on
+/// any other kind of rule.
+#[test]
+fn net_rules_scoped_to_a_command_hold_only_for_its_run() {
+    let (port, hits) = stand_in_server();
+    let users = if nix::unistd::geteuid().is_root() { vec![None, Some(65534u32)] } else { vec![None] };
+    for uid in users {
+        let dir = tempfile::Builder::new().prefix("vtpolicy-scoped").tempdir_in("/var/tmp").expect("tempdir");
+        let root = dir.path().canonicalize().expect("canonical");
+        let ws = root.join("ws");
+        std::fs::create_dir_all(&ws).expect("ws");
+        let policy = root.join("scoped.vtp");
+        std::fs::write(
+            &policy,
+            format!(
+                "version 1\npolicy \"scoped\"\nextend \"workspace-write\"\n\
+                 allow net \"localhost\" port {port}\n    id \"fetch-only\"\n    when running python3 fetch.py ..\n"
+            ),
+        )
+        .expect("policy");
+        let script = "import sys, urllib.request, urllib.error\n\
+            try:\n\
+            \x20   print(urllib.request.urlopen(sys.argv[1], timeout=10).status)\n\
+            except urllib.error.HTTPError as e:\n\
+            \x20   print(e.code)\n";
+        for name in ["fetch.py", "other.py"] {
+            std::fs::write(ws.join(name), script).expect("script");
+        }
+        let binary = root.join("vtpolicy");
+        std::fs::copy(env!("CARGO_BIN_EXE_vtpolicy"), &binary).expect("copy the binary");
+        if let Some(uid) = uid {
+            let status =
+                Command::new("chown").args(["-R", &format!("{uid}:{uid}")]).arg(&root).status().expect("chown");
+            assert!(status.success());
+        }
+        let url = format!("http://localhost:{port}/");
+        let run = |script: &str| {
+            let mut command = Command::new(&binary);
+            command
+                .args(["run", "--yes", "--events", "/dev/null", "--policy"])
+                .arg(&policy)
+                .args(["--", "/usr/bin/python3", script, &url])
+                .current_dir(&ws)
+                .env("HOME", &root)
+                .stdin(Stdio::null());
+            if let Some(uid) = uid {
+                std::os::unix::process::CommandExt::uid(&mut command, uid);
+                std::os::unix::process::CommandExt::gid(&mut command, uid);
+            }
+            let out = command.output().expect("vtpolicy runs");
+            assert_eq!(out.status.code(), Some(0), "{uid:?}: {}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        };
+        let before = hits.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(run("fetch.py"), "200", "{uid:?}");
+        assert_eq!(run("other.py"), "403", "{uid:?}");
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst) - before, 1, "{uid:?}");
+    }
+    let (_guard, dir) = workdir();
+    std::fs::write(dir.join("bad.vtp"), "version 1\nallow write \"/tmp/**\"\n    when running npm ci ..\n")
+        .expect("policy");
+    let out = vtpolicy(&dir, &["check", "bad.vtp"], None);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stdout.contains("error[VT017]: `when running` scopes net rules on hosts only"), "{}", out.stdout);
+}
+
 #[test]
 fn run_refuses_a_workspace_that_is_the_root_the_home_or_missing() {
     let (_guard, dir) = workdir();

@@ -130,6 +130,7 @@ pub fn policy(name: &'static str) -> impl Strategy<Value = Policy> {
                 because: None,
                 matchers,
                 sandboxed_only: false,
+                running: None,
             })
             .collect(),
         defaults: Defaults { read, write, exec, net, tool, unanalysable },
