@@ -1127,6 +1127,126 @@ print("env", os.environ.get("HTTPS_PROXY"), os.environ.get("no_proxy") == "")
     }
 }
 
+/// The usual tools reach what the policy allows through the egress proxy
+/// without being told: curl, git over http, npm, pip and Python's urllib
+/// fetch from a loopback stand-in registry, as root and as an
+/// unprivileged user.
+#[test]
+fn the_usual_tools_go_through_the_egress_proxy() {
+    use std::io::BufRead as _;
+    let dir = tempfile::Builder::new().prefix("vtpolicy-tools").tempdir_in("/var/tmp").expect("tempdir");
+    let served = dir.path().canonicalize().expect("canonical").join("served");
+    std::fs::create_dir_all(served.join("simple/demo")).expect("dirs");
+    std::fs::write(served.join("hello.txt"), "hello through the proxy\n").expect("file");
+    // npm: a packument; pip: a simple index with a wheel; git: a bare
+    // repository served the dumb-http way.
+    std::fs::write(
+        served.join("demo-pkg"),
+        r#"{"name":"demo-pkg","dist-tags":{"latest":"1.2.3"},"versions":{"1.2.3":{"name":"demo-pkg","version":"1.2.3","dist":{"tarball":"http://localhost/x.tgz","shasum":"0"}}}}"#,
+    )
+    .expect("packument");
+    let wheel = "demo-1.0-py3-none-any.whl";
+    let made = Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(format!(
+            "import zipfile\nz = zipfile.ZipFile('{}', 'w')\n\
+             z.writestr('demo/__init__.py', '')\n\
+             z.writestr('demo-1.0.dist-info/METADATA', 'Metadata-Version: 2.1\\nName: demo\\nVersion: 1.0\\n')\n\
+             z.writestr('demo-1.0.dist-info/WHEEL', 'Wheel-Version: 1.0\\nGenerator: t\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n')\n\
+             z.writestr('demo-1.0.dist-info/RECORD', '')\nz.close()\n",
+            served.join("simple/demo").join(wheel).display()
+        ))
+        .status()
+        .expect("python3");
+    assert!(made.success());
+    std::fs::write(served.join("simple/demo/index.html"), format!("<a href=\"{wheel}\">{wheel}</a>\n")).expect("index");
+    let git = |args: &[&str], cwd: &Path| {
+        let status = Command::new("git").args(args).current_dir(cwd).env("HOME", dir.path()).status().expect("git");
+        assert!(status.success(), "git {args:?}");
+    };
+    let source = dir.path().join("source");
+    std::fs::create_dir_all(&source).expect("source");
+    git(&["init", "-q", "-b", "main", "."], &source);
+    std::fs::write(source.join("README"), "served\n").expect("readme");
+    git(&["add", "README"], &source);
+    git(&["-c", "user.email=a@example.org", "-c", "user.name=a", "commit", "-qm", "one"], &source);
+    git(&["clone", "-q", "--bare", source.to_str().expect("utf-8"), served.join("repo.git").to_str().expect("utf-8")], dir.path());
+    git(&["update-server-info"], &served.join("repo.git"));
+    let mut server = Command::new("/usr/bin/python3")
+        .args(["-u", "-m", "http.server", "--bind", "127.0.0.1", "0", "--directory"])
+        .arg(&served)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("http.server");
+    let mut line = String::new();
+    std::io::BufReader::new(server.stdout.take().expect("stdout")).read_line(&mut line).expect("the server's line");
+    let port: u16 = line.split(" port ").nth(1).and_then(|rest| rest.split_whitespace().next()).and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    let users = if nix::unistd::geteuid().is_root() { vec![None, Some(65534u32)] } else { vec![None] };
+    for uid in users {
+        let root = dir.path().canonicalize().expect("canonical").join(format!("run-{}", uid.unwrap_or(0)));
+        let ws = root.join("ws");
+        std::fs::create_dir_all(&ws).expect("ws");
+        let policy = root.join("tools.vtp");
+        std::fs::write(
+            &policy,
+            format!("version 1\npolicy \"tools\"\nextend \"workspace-write\"\nallow net \"localhost\" port {port}\n    id \"stand-in\"\n"),
+        )
+        .expect("policy");
+        let binary = root.join("vtpolicy");
+        std::fs::copy(env!("CARGO_BIN_EXE_vtpolicy"), &binary).expect("copy the binary");
+        if let Some(uid) = uid {
+            let status =
+                Command::new("chown").args(["-R", &format!("{uid}:{uid}")]).arg(&root).status().expect("chown");
+            assert!(status.success());
+        }
+        let base = format!("http://localhost:{port}");
+        let text = format!(
+            "set -e\n\
+             curl -sS {base}/hello.txt\n\
+             git clone -q {base}/repo.git \"$TMPDIR/clone\" && cat \"$TMPDIR/clone/README\"\n\
+             npm_config_cache=\"$TMPDIR/npm\" npm view demo-pkg version --registry {base}/ 2>/dev/null\n\
+             /usr/bin/python3 -m pip download -q --no-cache-dir --no-deps --disable-pip-version-check \
+                 --index-url {base}/simple/ --trusted-host localhost -d wheels demo==1.0 && ls wheels\n\
+             /usr/bin/python3 -c 'import urllib.request; print(urllib.request.urlopen(\"{base}/hello.txt\").read().decode().strip())'\n"
+        );
+        let mut command = Command::new(&binary);
+        command
+            .args(["run", "--yes", "--events"])
+            .arg(root.join("events.jsonl"))
+            .arg("--policy")
+            .arg(&policy)
+            .args(["-c", &text])
+            .current_dir(&ws)
+            .env("HOME", &root)
+            .env("PATH", "/usr/bin:/bin")
+            .stdin(Stdio::null());
+        if let Some(uid) = uid {
+            std::os::unix::process::CommandExt::uid(&mut command, uid);
+            std::os::unix::process::CommandExt::gid(&mut command, uid);
+        }
+        let out = command.output().expect("vtpolicy runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{uid:?}: {stderr}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("hello through the proxy\nserved\n1.2.3\n{wheel}\nhello through the proxy\n"),
+            "{uid:?}: {stderr}"
+        );
+        // Every one of them asked the proxy.
+        let events = std::fs::read_to_string(root.join("events.jsonl")).expect("events");
+        let through: Vec<serde_json::Value> = events
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+            .filter(|e| e["event"] == "connection" && e["allowed"] == true && e["port"] == port)
+            .collect();
+        assert!(through.len() >= 5, "{uid:?}: {events}");
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
 /// `when running`: a net rule that holds only for the run of the command
 /// it names, as root and as an unprivileged user; `check` refuses it on
 /// any other kind of rule.
