@@ -73,10 +73,7 @@ fn main() {
     let (mut proxied_latency, mut proxied_rate): (Vec<f64>, Vec<f64>) = proxied.into_iter().unzip();
     let (dl, pl) = (median(&mut direct_latency), median(&mut proxied_latency));
     let (dr, pr) = (median(&mut direct_rate), median(&mut proxied_rate));
-    println!(
-        "{rounds} rounds, interleaved; each {connections} connections and {} MiB in bulk\n",
-        bulk / CHUNK
-    );
+    println!("{rounds} rounds, interleaved; each {connections} connections and {} MiB in bulk\n", bulk / CHUNK);
     println!("| path | connection, median | bulk throughput |");
     println!("|---|---|---|");
     println!("| direct, no sandbox | {dl:.1} µs | {:.2} GB/s |", dr / 1e9);

@@ -281,3 +281,84 @@ fn the_expected_run_is_the_prepared_run() {
         }
     }
 }
+
+/// Where no network namespace can be made, the egress proxy listens on the
+/// host's loopback and Landlock lets the command connect to its port only:
+/// an allowed host is reached through it, a direct connection to the same
+/// server is refused, and the spawn event says what is left open.
+#[test]
+fn without_a_network_namespace_the_proxy_is_the_one_port_out() {
+    use std::io::{Read as _, Write as _};
+    let server = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = server.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        for stream in server.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buffer = [0u8; 1024];
+            let _ = stream.read(&mut buffer);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    let fixture = Fixture::new(None);
+    let policy_file = fixture.outside.join("egress.vtp");
+    std::fs::write(
+        &policy_file,
+        format!("version 1\npolicy \"egress\"\nextend \"workspace-write\"\nallow net \"localhost\" port {port}\n"),
+    )
+    .expect("policy");
+    let policy = compiled(policy_file.to_str().expect("utf-8"), &fixture);
+    let place = RunPlace {
+        workspace: fixture.workspace.clone(),
+        cwd: fixture.workspace.clone(),
+        tmp: fixture.tmp.clone(),
+        home: fixture.home.display().to_string(),
+        state: Some(fixture.home.join(".local/state/vtpolicy")),
+    };
+    let sandbox = Sandbox::prepare_without_namespaces(&[&policy], place, &run_id()).expect("prepare");
+    assert!(sandbox.has_egress_proxy());
+    let proxy = sandbox
+        .environment()
+        .iter()
+        .find(|(name, _)| name == "HTTP_PROXY")
+        .map(|(_, value)| value.clone())
+        .expect("HTTP_PROXY");
+    assert_ne!(proxy, "http://127.0.0.1:3128", "the proxy's port on the host is its own");
+    let judge: vtpolicy_runtime::sandbox::EgressJudge =
+        std::sync::Arc::new(|host: &str, _: u16| vtpolicy_runtime::sandbox::Verdict {
+            effect: vtpolicy_engine::Effect::Allow,
+            allowed: host == "localhost",
+            rules: Vec::new(),
+            reason: "only localhost".to_owned(),
+            explicit: host == "localhost",
+        });
+    let (sender, connections) = std::sync::mpsc::channel();
+    let output = tempfile::tempfile().expect("output file");
+    let sandbox = sandbox
+        .with_egress(judge, sender)
+        .with_output(output.try_clone().expect("clone").into(), tempfile::tempfile().expect("errors").into());
+    let code = format!(
+        "import socket, urllib.request\n\
+         print(urllib.request.urlopen(\"http://localhost:{port}/\", timeout=10).read().decode())\n\
+         s = socket.socket()\n\
+         try:\n\
+         \x20   s.connect((\"127.0.0.1\", {port}))\n\
+         \x20   print(\"CONNECTED\")\n\
+         except OSError as e:\n\
+         \x20   print(e.errno == 13)\n"
+    );
+    let (running, enforced, _) =
+        sandbox.spawn(Path::new("/usr/bin/python3"), &["python3".to_owned(), "-c".to_owned(), code]).expect("spawn");
+    let outcome = running.wait(Some(std::time::Duration::from_secs(30))).expect("wait");
+    assert_eq!(outcome.status, Status::Exited(0));
+    let mut text = String::new();
+    let mut output = output;
+    std::io::Seek::rewind(&mut output).expect("rewind");
+    std::io::Read::read_to_string(&mut output, &mut text).expect("read output");
+    assert_eq!(text, "ok\nTrue\n");
+    assert!(enforced.layers.iter().any(|l| l == "egress_proxy"), "{:?}", enforced.layers);
+    assert!(!enforced.layers.iter().any(|l| l == "network_namespace"), "{:?}", enforced.layers);
+    assert!(enforced.partial.iter().any(|p| p.contains("reachable directly")), "{:?}", enforced.partial);
+    let made: Vec<_> = connections.try_iter().collect();
+    assert_eq!(made.len(), 1);
+    assert!(made[0].allowed);
+}

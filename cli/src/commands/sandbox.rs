@@ -111,7 +111,10 @@ pub(crate) fn run(args: &SandboxArgs) -> Exit {
             "a PID namespace: processes that leave the run's session survive a SIGKILL of vtpolicy; /tmp and /proc are shared"
                 .to_owned(),
         );
-        cannot.push("host rules: without a network namespace the kernel checks TCP ports only".to_owned());
+        cannot.push(
+            "a network namespace: the egress proxy listens on the host's loopback and Landlock (ABI 4) lets the command connect to its port only, but to that port on any address"
+                .to_owned(),
+        );
     }
     if kernel.root && kernel.mounts.available() {
         enforces.push("vm.memfd_noexec = 2 in the run's PID namespace".to_owned());

@@ -1170,7 +1170,10 @@ fn the_usual_tools_go_through_the_egress_proxy() {
     std::fs::write(source.join("README"), "served\n").expect("readme");
     git(&["add", "README"], &source);
     git(&["-c", "user.email=a@example.org", "-c", "user.name=a", "commit", "-qm", "one"], &source);
-    git(&["clone", "-q", "--bare", source.to_str().expect("utf-8"), served.join("repo.git").to_str().expect("utf-8")], dir.path());
+    git(
+        &["clone", "-q", "--bare", source.to_str().expect("utf-8"), served.join("repo.git").to_str().expect("utf-8")],
+        dir.path(),
+    );
     git(&["update-server-info"], &served.join("repo.git"));
     let mut server = Command::new("/usr/bin/python3")
         .args(["-u", "-m", "http.server", "--bind", "127.0.0.1", "0", "--directory"])
@@ -1181,7 +1184,11 @@ fn the_usual_tools_go_through_the_egress_proxy() {
         .expect("http.server");
     let mut line = String::new();
     std::io::BufReader::new(server.stdout.take().expect("stdout")).read_line(&mut line).expect("the server's line");
-    let port: u16 = line.split(" port ").nth(1).and_then(|rest| rest.split_whitespace().next()).and_then(|p| p.parse().ok())
+    let port: u16 = line
+        .split(" port ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no port in {line:?}"));
     let users = if nix::unistd::geteuid().is_root() { vec![None, Some(65534u32)] } else { vec![None] };
     for uid in users {

@@ -76,6 +76,21 @@ pub struct Artifacts<'a> {
     pub landlock: Option<&'a LandlockRuleset>,
     pub seccomp: Option<&'a SeccompProgram>,
     pub seatbelt: Option<&'a SeatbeltProfile>,
+    /// How `run` enforces host rules where the report is made.
+    pub proxy: EgressProxy,
+}
+
+/// How `vtpolicy run` enforces host rules on a machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EgressProxy {
+    /// The command has a network namespace of its own, whose one way out
+    /// is the egress proxy.
+    Namespace,
+    /// The proxy listens on the host's loopback and Landlock limits TCP
+    /// connects to its port.
+    HostPort,
+    /// No proxy: host rules are the decision's alone.
+    Unavailable,
 }
 
 pub fn report(policies: &[&CompiledPolicy], artifacts: &Artifacts<'_>, landlock_abi: u8) -> FidelityReport {
@@ -133,8 +148,19 @@ fn net_coverage(rule: &vtpolicy_engine::Rule, artifacts: &Artifacts<'_>, abi: u8
         })
         .collect();
     let any_host = hosts.contains(&"*");
-    let proxy =
-        cover(Layer::Proxy, Coverage::None, "host names are checked only by an egress proxy, which is not configured");
+    let proxy = match artifacts.proxy {
+        EgressProxy::Namespace => cover(Layer::Proxy, Coverage::Full, ""),
+        EgressProxy::HostPort => cover(
+            Layer::Proxy,
+            Coverage::Partial,
+            "the egress proxy checks hosts, but with no network namespace here Landlock limits connects to the proxy's port by number only: that port on another address is reachable directly",
+        ),
+        EgressProxy::Unavailable => cover(
+            Layer::Proxy,
+            Coverage::None,
+            "host names are checked by the egress proxy, which `run` cannot start here (it needs a network namespace, or Landlock ABI 4 for its port)",
+        ),
+    };
     match rule.effect {
         Effect::Allow => {
             let mut out = Vec::new();

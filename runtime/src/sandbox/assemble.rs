@@ -137,6 +137,9 @@ pub struct Sandbox {
     git: Option<GitMetadata>,
     /// How the egress proxy judges connections, and where it reports them.
     egress: Option<(EgressJudge, Sender<Connection>)>,
+    /// The proxy's socket on the host's loopback, where no network
+    /// namespace can be made.
+    host_proxy: Option<OwnedFd>,
 }
 
 /// What a run must not leave behind: write-denied paths that did not
@@ -211,6 +214,21 @@ fn names_hosts(policies: &[&CompiledPolicy], network: &Network) -> bool {
                 .iter()
                 .any(|rule| rule.matchers.iter().any(|m| matches!(m, vtpolicy_engine::Matcher::Net { .. })))
         })
+}
+
+/// The port the command may connect to when the proxy is on the host's
+/// loopback.
+fn proxy_port(ruleset: &vtpolicy_compiler::profile::landlock::LandlockRuleset, host_proxy: bool) -> Option<u16> {
+    if !host_proxy {
+        return None;
+    }
+    ruleset.layers.iter().find_map(|layer| layer.connect_tcp.as_ref().and_then(|ports| ports.first()).map(|p| p.0))
+}
+
+/// Whether the model says the policies have host rules the kernel alone
+/// cannot check.
+fn names_hosts_of(profiles: &KernelProfiles) -> bool {
+    matches!(&profiles.model.network, Network::Tcp { host_rules, .. } if !host_rules.is_empty())
 }
 
 /// The egress judge of a sandbox that was given none: every connection
@@ -301,17 +319,33 @@ impl Sandbox {
         let sandboxed = profiles.landlock.is_some() || profiles.seccomp.is_some();
         let mounts = profiles.mounts;
         let private = sandboxed && mounts.available();
-        // Host rules hold only through the proxy, which needs the child in
-        // a network namespace of its own.
-        let egress = private && names_hosts(policies, &profiles.model.network);
+        // Host rules hold through the egress proxy: best with the child in
+        // a network namespace of its own, whose one way out it is; without
+        // one, on the host's loopback, with Landlock limiting connects to
+        // its port.
+        let hosts = sandboxed && names_hosts(policies, &profiles.model.network);
+        let egress = private && hosts;
+        let restricts_connects =
+            profiles.landlock.as_ref().is_some_and(|r| r.layers.iter().any(|layer| layer.connect_tcp.is_some()));
+        let host_proxy = match hosts && !private && restricts_connects {
+            true => Some(
+                std::net::TcpListener::bind(("127.0.0.1", 0))
+                    .map_err(|e| fail(format!("cannot listen for the egress proxy: {e}")))?,
+            ),
+            false => None,
+        };
+        let proxy_port = match &host_proxy {
+            Some(listener) => listener.local_addr().map_err(|e| fail(format!("the egress proxy's port: {e}")))?.port(),
+            None => PROXY_PORT,
+        };
         let namespaces = Namespaces { private, user: mounts == MountSupport::UserNamespace, network: egress };
         let mut profiles = profiles;
-        if egress {
-            // Inside the namespace only the proxy answers; Landlock keeps
-            // it that way should the command bind a port of its own.
+        if egress || host_proxy.is_some() {
+            // Only the proxy answers; Landlock keeps it that way should the
+            // command bind a port of its own.
             for layer in profiles.landlock.iter_mut().flat_map(|ruleset| ruleset.layers.iter_mut()) {
                 if layer.connect_tcp.is_some() {
-                    layer.connect_tcp = Some(vec![(PROXY_PORT, PROXY_PORT)]);
+                    layer.connect_tcp = Some(vec![(proxy_port, proxy_port)]);
                 }
             }
         }
@@ -358,8 +392,8 @@ impl Sandbox {
         environment.push(("VTPOLICY_SANDBOX_RUN".into(), run_id.into()));
         environment.push(("VTPOLICY_SANDBOX_POLICY".into(), names.join(",")));
         environment.push(("TMPDIR".into(), tmpdir));
-        if egress {
-            let proxy = format!("http://127.0.0.1:{PROXY_PORT}");
+        if egress || host_proxy.is_some() {
+            let proxy = format!("http://127.0.0.1:{proxy_port}");
             let names = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"];
             environment.retain(|(name, _)| !names.iter().any(|n| n.eq_ignore_ascii_case(name)));
             for name in names {
@@ -383,6 +417,7 @@ impl Sandbox {
             output: None,
             git,
             egress: None,
+            host_proxy: host_proxy.map(OwnedFd::from),
         })
     }
 
@@ -447,7 +482,7 @@ impl Sandbox {
     /// Whether the command reaches the network only through the egress
     /// proxy, in a network namespace of its own.
     pub fn has_egress_proxy(&self) -> bool {
-        self.namespaces.network
+        self.namespaces.network || self.host_proxy.is_some()
     }
 
     /// Gives the command these descriptors as standard output and error
@@ -544,15 +579,29 @@ impl Sandbox {
         }
         let process_limit = self.process_limit.name();
         let (sender, receiver) = channel();
+        let proxied = self.namespaces.network || self.host_proxy.is_some();
         if self.namespaces.network {
             layers.extend(["network_namespace", "egress_proxy"].map(String::from));
-        } else if sandboxed && !matches!(self.profiles.model.network, Network::Off | Network::Open) {
+        } else if let Some(port) =
+            self.profiles.landlock.as_ref().and_then(|r| proxy_port(r, self.host_proxy.is_some()))
+        {
+            layers.push("egress_proxy".into());
+            partial.push(format!(
+                "no network namespace here: the egress proxy listens on 127.0.0.1:{port} and Landlock allows TCP connects to port {port} only, on any address, so a service on that port elsewhere is reachable directly"
+            ));
+        } else if sandboxed && !matches!(self.profiles.model.network, Network::Off) && names_hosts_of(&self.profiles) {
             partial.push(
-                "no network namespace here: host rules are not enforced, the kernel checks TCP ports only".into(),
+                "no network namespace and no Landlock network rules here: host rules are not enforced by the kernel"
+                    .into(),
             );
         }
-        let egress = self.namespaces.network.then(|| self.egress.unwrap_or_else(refuse_connections));
-        let running = Running::start(setup, self.cgroups, sandboxed.then_some((self.socket_rules, sender)), egress)?;
+        let egress = proxied.then(|| self.egress.unwrap_or_else(refuse_connections));
+        let running = Running::start(
+            setup,
+            self.cgroups,
+            sandboxed.then_some((self.socket_rules, sender)),
+            egress.map(|(judge, events)| (judge, events, self.host_proxy)),
+        )?;
         Ok((running, Enforced { layers, enforcement, process_limit, partial }, receiver))
     }
 }

@@ -139,7 +139,15 @@ impl KernelProfiles {
 
     /// The fidelity report against the Landlock ABI of this kernel.
     pub fn report(&self, policies: &[&CompiledPolicy]) -> FidelityReport {
+        let proxy = if self.mounts.available() {
+            fidelity::EgressProxy::Namespace
+        } else if self.landlock.as_ref().is_some_and(|r| r.layers.iter().any(|l| l.connect_tcp.is_some())) {
+            fidelity::EgressProxy::HostPort
+        } else {
+            fidelity::EgressProxy::Unavailable
+        };
         let artifacts = Artifacts {
+            proxy,
             model: &self.model,
             landlock: self.landlock.as_ref(),
             seccomp: self.seccomp.as_ref(),

@@ -84,7 +84,7 @@ impl Running {
         setup: TreeSetup,
         cgroups: Option<RunCgroups>,
         sockets: Option<(SocketRules, Sender<SocketDecision>)>,
-        egress: Option<(EgressJudge, Sender<Connection>)>,
+        egress: Option<(EgressJudge, Sender<Connection>, Option<OwnedFd>)>,
     ) -> Result<Running, SandboxError> {
         let fail = |what: &str, e: &dyn std::fmt::Display| SandboxError(format!("{what}: {e}"));
         nix::sys::prctl::set_child_subreaper(true).map_err(|e| fail("cannot become a child subreaper", &e))?;
@@ -118,7 +118,11 @@ impl Running {
         if let (Some(listener), Some((rules, decisions))) = (tree.listener, sockets) {
             notify::serve(listener, rules, decisions).map_err(|e| fail("cannot start the socket supervisor", &e))?;
         }
-        if let (Some(proxy), Some((judge, events))) = (tree.proxy, egress) {
+        // The proxy's socket: bound in the run's network namespace by its
+        // init, or on the host's loopback where there is none.
+        if let Some((judge, events, host_proxy)) = egress
+            && let Some(proxy) = tree.proxy.or(host_proxy)
+        {
             egress::serve(proxy, judge, events).map_err(|e| fail("cannot start the egress proxy", &e))?;
         }
         Ok(running)
