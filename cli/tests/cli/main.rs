@@ -1128,9 +1128,9 @@ print("env", os.environ.get("HTTPS_PROXY"), os.environ.get("no_proxy") == "")
 }
 
 /// The usual tools reach what the policy allows through the egress proxy
-/// without being told: curl, git over http, npm, pip and Python's urllib
-/// fetch from a loopback stand-in registry, as root and as an
-/// unprivileged user.
+/// without being told: curl, git, npm, pip and Python's urllib fetch over
+/// https (a `CONNECT` tunnel whose TLS names the host) from a loopback
+/// stand-in registry, as root and as an unprivileged user.
 #[test]
 fn the_usual_tools_go_through_the_egress_proxy() {
     use std::io::BufRead as _;
@@ -1175,9 +1175,35 @@ fn the_usual_tools_go_through_the_egress_proxy() {
         dir.path(),
     );
     git(&["update-server-info"], &served.join("repo.git"));
+    // A certificate for `localhost`, which the clients are told to trust
+    // (not `.pem`: the stock policy keeps those from being read).
+    let certificate = dir.path().join("ca.crt");
+    let key = dir.path().join("key");
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&certificate)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(made.success());
+    let serve = format!(
+        "import functools, http.server, ssl\n\
+         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+         context.load_cert_chain('{}', '{}')\n\
+         handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory='{}')\n\
+         server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)\n\
+         server.socket = context.wrap_socket(server.socket, server_side=True)\n\
+         print('serving on port', server.server_address[1], flush=True)\n\
+         server.serve_forever()\n",
+        certificate.display(),
+        key.display(),
+        served.display()
+    );
     let mut server = Command::new("/usr/bin/python3")
-        .args(["-u", "-m", "http.server", "--bind", "127.0.0.1", "0", "--directory"])
-        .arg(&served)
+        .args(["-c", &serve])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -1201,6 +1227,7 @@ fn the_usual_tools_go_through_the_egress_proxy() {
             format!("version 1\npolicy \"tools\"\nextend \"workspace-write\"\nallow net \"localhost\" port {port}\n    id \"stand-in\"\n"),
         )
         .expect("policy");
+        std::fs::copy(&certificate, ws.join("ca.crt")).expect("certificate");
         let binary = root.join("vtpolicy");
         std::fs::copy(env!("CARGO_BIN_EXE_vtpolicy"), &binary).expect("copy the binary");
         if let Some(uid) = uid {
@@ -1208,15 +1235,16 @@ fn the_usual_tools_go_through_the_egress_proxy() {
                 Command::new("chown").args(["-R", &format!("{uid}:{uid}")]).arg(&root).status().expect("chown");
             assert!(status.success());
         }
-        let base = format!("http://localhost:{port}");
+        let base = format!("https://localhost:{port}");
         let text = format!(
             "set -e\n\
-             curl -sS {base}/hello.txt\n\
-             git clone -q {base}/repo.git \"$TMPDIR/clone\" && cat \"$TMPDIR/clone/README\"\n\
-             npm_config_cache=\"$TMPDIR/npm\" npm view demo-pkg version --registry {base}/ 2>/dev/null\n\
+             curl -sS --cacert ca.crt {base}/hello.txt\n\
+             git -c http.sslCAInfo=ca.crt clone -q {base}/repo.git \"$TMPDIR/clone\" && cat \"$TMPDIR/clone/README\"\n\
+             npm_config_cache=\"$TMPDIR/npm\" npm_config_cafile=ca.crt npm view demo-pkg version --registry {base}/ 2>/dev/null\n\
              /usr/bin/python3 -m pip download -q --no-cache-dir --no-deps --disable-pip-version-check \
-                 --index-url {base}/simple/ --trusted-host localhost -d wheels demo==1.0 && ls wheels\n\
-             /usr/bin/python3 -c 'import urllib.request; print(urllib.request.urlopen(\"{base}/hello.txt\").read().decode().strip())'\n"
+                 --cert ca.crt --index-url {base}/simple/ -d wheels demo==1.0 && ls wheels\n\
+             /usr/bin/python3 -c 'import ssl, urllib.request; c = ssl.create_default_context(cafile=\"ca.crt\"); \
+                 print(urllib.request.urlopen(\"{base}/hello.txt\", context=c).read().decode().strip())'\n"
         );
         let mut command = Command::new(&binary);
         command
@@ -1249,6 +1277,7 @@ fn the_usual_tools_go_through_the_egress_proxy() {
             .filter(|e| e["event"] == "connection" && e["allowed"] == true && e["port"] == port)
             .collect();
         assert!(through.len() >= 5, "{uid:?}: {events}");
+        assert!(through.iter().all(|c| c["protocol"] == "connect"), "{uid:?}: {events}");
     }
     let _ = server.kill();
     let _ = server.wait();
