@@ -202,8 +202,10 @@ pub(crate) struct PolicyArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(override_usage = "vtpolicy check [OPTIONS] <PATH>...\n       vtpolicy check --explain <CODE>")]
 pub(crate) struct CheckArgs {
-    /// Policy files, directories or stock names.
+    /// Policy files, directories or stock names (at least one, unless
+    /// `--explain`).
     #[arg(value_name = "PATH", required_unless_present = "explain")]
     pub(crate) paths: Vec<String>,
     /// Print the documentation of a diagnostic code (e.g. `VT101`) and exit.

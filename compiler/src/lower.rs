@@ -74,9 +74,25 @@ pub fn compile(
     context: &Context,
     resolver: &dyn Resolver,
 ) -> (Option<CompiledPolicy>, Vec<Diagnostic>) {
+    compile_layered(source, context, resolver, &|_| false)
+}
+
+/// [`compile`], where each file `tightens_only` names (by source name)
+/// may only tighten what the files it extends say: its allow rules are
+/// dropped, and a default, limit or environment allow-list looser than
+/// the one it would replace is ignored, each with a warning (VT104). The
+/// rules and settings of the files it extends are kept as they are.
+pub fn compile_layered(
+    source: &Arc<SourceFile>,
+    context: &Context,
+    resolver: &dyn Resolver,
+    tightens_only: &dyn Fn(&str) -> bool,
+) -> (Option<CompiledPolicy>, Vec<Diagnostic>) {
     let mut lowering = Lowering {
         context,
         resolver,
+        tightens_only,
+        dropped_allows: Vec::new(),
         diagnostics: Vec::new(),
         in_progress: Vec::new(),
         rules: Vec::new(),
@@ -90,6 +106,17 @@ pub fn compile(
         tests: Vec::new(),
     };
     let name = lowering.load(source, true);
+    // One warning per policy, at its first dropped allow rule.
+    if let Some((first_id, first_source)) = lowering.dropped_allows.first() {
+        let message = match lowering.dropped_allows.len() {
+            1 => format!("allow rule `{first_id}` is ignored"),
+            n => format!("{n} allow rules are ignored, the first `{first_id}`"),
+        };
+        let warning = Diagnostic::warning(codes::WORKSPACE_ALLOW_IGNORED, message)
+            .at(&first_source.file, first_source.span)
+            .with_label("this policy is loaded from inside the workspace, where it may only add prompt and deny rules");
+        lowering.diagnostics.push(warning);
+    }
     let has_errors = lowering.diagnostics.iter().any(Diagnostic::is_error);
     let mut diagnostics = lowering.diagnostics;
     if has_errors {
@@ -116,6 +143,10 @@ pub fn compile(
 struct Lowering<'a> {
     context: &'a Context,
     resolver: &'a dyn Resolver,
+    /// Files (by source name) that may only tighten.
+    tightens_only: &'a dyn Fn(&str) -> bool,
+    /// Allow rules of such files, left out.
+    dropped_allows: Vec<(String, RuleSource)>,
     diagnostics: Vec<Diagnostic>,
     /// Source names of the files being loaded, outermost first.
     in_progress: Vec<String>,
@@ -160,8 +191,28 @@ impl Lowering<'_> {
                 Item::Default(default) => self.default(source, default, &mut file_defaults),
                 Item::Rule(rule) => self.rule(source, &name, rule),
                 Item::Limits(limits, _) => self.limits(source, limits),
-                Item::Env(list, _) => {
-                    self.env_keep = Some(list.iter().map(|s| s.node.clone()).collect());
+                Item::Env(list, span) => {
+                    let mut keep: Vec<String> = list.iter().map(|s| s.node.clone()).collect();
+                    if (self.tightens_only)(&source.name) {
+                        // Only names the list it replaces passes already.
+                        let before = self
+                            .env_keep
+                            .clone()
+                            .unwrap_or_else(|| DEFAULT_ENV_KEEP.iter().map(|s| (*s).to_owned()).collect());
+                        let added = keep.iter().filter(|name| !before.contains(name)).count();
+                        keep.retain(|name| before.contains(name));
+                        if added > 0 {
+                            self.diagnostics.push(
+                                Diagnostic::warning(
+                                    codes::WORKSPACE_ALLOW_IGNORED,
+                                    format!("{added} name(s) added to `env keep` are ignored"),
+                                )
+                                .at(source, *span)
+                                .with_label("this policy is loaded from inside the workspace, where it may only pass fewer variables"),
+                            );
+                        }
+                    }
+                    self.env_keep = Some(keep);
                 }
                 Item::Programs(list, _) => {
                     // Relative to the file that names them, as `extend` is.
@@ -289,17 +340,28 @@ impl Lowering<'_> {
             return;
         }
         seen.insert(key, (effect, default.span));
+        // From a file that may only tighten, a default looser than the one
+        // it replaces (or than `prompt`, where none is set) stays unset.
+        let tightens_only = (self.tightens_only)(&source.name);
+        let mut ignored = false;
+        let mut set = |defaults: &mut engine::Defaults, kind: engine::RequestKind| {
+            if tightens_only && effect < defaults.get(kind).unwrap_or(engine::Effect::Prompt) {
+                ignored = true;
+            } else {
+                defaults.set(kind, effect);
+            }
+        };
         match default.scope {
             // `default E` sets every kind, then per-kind defaults override
             // it whatever their order in the file.
             DefaultScope::All => {
                 for kind in engine::RequestKind::ALL {
                     if !seen.contains_key(kind.as_str()) {
-                        self.defaults.set(kind, effect);
+                        set(&mut self.defaults, kind);
                     }
                 }
             }
-            DefaultScope::Kind(kind) => self.defaults.set(request_kind(kind), effect),
+            DefaultScope::Kind(kind) => set(&mut self.defaults, request_kind(kind)),
             DefaultScope::Unanalysable => {
                 if effect == engine::Effect::Allow {
                     self.diagnostics.push(
@@ -312,8 +374,19 @@ impl Lowering<'_> {
                     );
                     return;
                 }
-                self.defaults.unanalysable = Some(effect);
+                if tightens_only && effect < self.defaults.unanalysable.unwrap_or(engine::Effect::Prompt) {
+                    ignored = true;
+                } else {
+                    self.defaults.unanalysable = Some(effect);
+                }
             }
+        }
+        if ignored {
+            self.diagnostics.push(
+                Diagnostic::warning(codes::WORKSPACE_ALLOW_IGNORED, format!("`{}` is ignored", source.text.get(default.span.start..default.span.end).unwrap_or("default")))
+                    .at(source, default.span)
+                    .with_label("this policy is loaded from inside the workspace, where a default may only be stricter than the one it replaces"),
+            );
         }
     }
 
@@ -348,6 +421,37 @@ impl Lowering<'_> {
                         .at(source, limit.value.span)
                         .with_label(message),
                 ),
+            }
+        }
+        if (self.tightens_only)(&source.name) {
+            // Each limit may only come down; one the file would raise or
+            // lift keeps the value it had.
+            let before = self.limits.clone().unwrap_or_default();
+            let mut raised = Vec::new();
+            for (name, old, new) in [
+                ("cpu", before.cpu_seconds, &mut out.cpu_seconds),
+                ("memory", before.memory_bytes, &mut out.memory_bytes),
+                ("processes", before.processes, &mut out.processes),
+                ("file_size", before.file_size_bytes, &mut out.file_size_bytes),
+                ("open_files", before.open_files, &mut out.open_files),
+                ("wall", before.wall_milliseconds, &mut out.wall_milliseconds),
+            ] {
+                if let (Some(old), Some(value)) = (old, *new)
+                    && value > old
+                {
+                    *new = Some(old);
+                    raised.push(name);
+                }
+            }
+            if let (false, Some(first)) = (raised.is_empty(), limits.first()) {
+                self.diagnostics.push(
+                    Diagnostic::warning(
+                        codes::WORKSPACE_ALLOW_IGNORED,
+                        format!("raising `{}` is ignored", raised.join("`, `")),
+                    )
+                    .at(source, first.name.span)
+                    .with_label("this policy is loaded from inside the workspace, where limits may only come down"),
+                );
             }
         }
         self.limits = Some(out);
@@ -443,6 +547,10 @@ impl Lowering<'_> {
             None => None,
         };
         self.ids.insert(id.clone(), rule_source.clone());
+        if rule.effect.node == grammar::Effect::Allow && (self.tightens_only)(&source.name) {
+            self.dropped_allows.push((id, rule_source));
+            return;
+        }
         self.rules.push(engine::Rule {
             id: id.into(),
             effect: effect(rule.effect.node),

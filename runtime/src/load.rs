@@ -84,11 +84,13 @@ impl Layering {
 /// replace a stock one is dropped with a warning, as allow rules are.
 fn read_catalogues(
     catalogues: &mut [vtpolicy_compiler::ProgramCatalogue],
-    tightens_only: bool,
+    tightens_only: &dyn Fn(&str) -> bool,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> bool {
     let mut usable = true;
     for catalogue in catalogues.iter_mut() {
+        // What the file naming the catalogue may do.
+        let tightens_only = tightens_only(&catalogue.source.name);
         let text = match std::fs::read_to_string(&catalogue.path) {
             Ok(text) => text,
             Err(error) => {
@@ -155,43 +157,17 @@ pub fn load_policy_source(
     context: &Context,
     layering: Layering,
 ) -> (Option<CompiledPolicy>, Vec<Diagnostic>) {
-    let (compiled, mut diagnostics) = compiler::compile(source, context, &FileResolver);
+    let workspace = Path::new(&context.workspace);
+    // Each file on its own: one inside the workspace loses only its own
+    // allow rules and looser settings; the stock and user policies it
+    // extends keep theirs.
+    let tightens_only = |name: &str| !name.starts_with('<') && layering.tightens_only(Path::new(name), workspace);
+    let (compiled, mut diagnostics) = compiler::compile_layered(source, context, &FileResolver, &tightens_only);
     let Some(mut compiled) = compiled else {
         return (None, diagnostics);
     };
-    let workspace = Path::new(&context.workspace);
-    let tightens_only = !source.name.starts_with('<') && layering.tightens_only(Path::new(&source.name), workspace);
-    if !read_catalogues(&mut compiled.settings.programs, tightens_only, &mut diagnostics) {
+    if !read_catalogues(&mut compiled.settings.programs, &tightens_only, &mut diagnostics) {
         return (None, diagnostics);
-    }
-    if tightens_only {
-        let mut kept_rules = Vec::new();
-        let mut kept_sources = Vec::new();
-        let mut dropped = Vec::new();
-        for (rule, rule_source) in compiled.policy.rules.drain(..).zip(compiled.sources.drain(..)) {
-            if rule.effect == vtpolicy_engine::Effect::Allow {
-                dropped.push((rule.id, rule_source));
-            } else {
-                kept_rules.push(rule);
-                kept_sources.push(rule_source);
-            }
-        }
-        // One warning per policy, at its first allow rule.
-        if let Some((first_id, first_source)) = dropped.first() {
-            let message = match dropped.len() {
-                1 => format!("allow rule `{first_id}` is ignored"),
-                n => format!("{n} allow rules are ignored, the first `{first_id}`"),
-            };
-            diagnostics.push(
-                Diagnostic::warning(codes::WORKSPACE_ALLOW_IGNORED, message)
-                    .at(&first_source.file, first_source.span)
-                    .with_label(
-                        "this policy is loaded from inside the workspace, where it may only add prompt and deny rules",
-                    ),
-            );
-        }
-        compiled.policy.rules = kept_rules;
-        compiled.sources = kept_sources;
     }
     (Some(compiled), diagnostics)
 }

@@ -1350,6 +1350,82 @@ fn net_rules_scoped_to_a_command_hold_only_for_its_run() {
     assert!(out.stdout.contains("error[VT017]: `when running` scopes net rules on hosts only"), "{}", out.stdout);
 }
 
+/// A policy file inside the workspace loses only what is its own and
+/// looser: its allow rules, a default looser than the one it replaces, a
+/// raised limit, names added to `env keep`. The stock policy it extends
+/// keeps its allows, so everyday commands still run; a policy that grants
+/// nothing to execute is refused in one line before anything runs.
+#[test]
+fn a_workspace_policy_tightens_without_losing_what_it_extends() {
+    let (_guard, dir) = workdir();
+    std::fs::write(
+        dir.join("agent.vtp"),
+        "version 1\npolicy \"agent\"\nextend \"workspace-write\"\ndefault allow\ndefault write allow\n\
+         allow exec curl ..\ndeny exec git push ..\n    id \"no-push\"\n\
+         limits { processes 100000 }\nenv keep [\"PATH\", \"AWS_PROFILE\"]\n",
+    )
+    .expect("policy");
+    let explain = |request: &str| {
+        let out =
+            vtpolicy(&dir, &["explain", "--format", "json", "--policy", "agent.vtp", "--request", "-"], Some(request));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let value: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+        (value["decision"].as_str().unwrap_or_default().to_owned(), out.stderr)
+    };
+    let (decision, stderr) = explain(r#"{"kind": "exec", "argv": ["ls", "-la"]}"#);
+    assert_eq!(decision, "allow", "the stock allows are kept: {stderr}");
+    for warning in [
+        "warning[VT104]: `default allow` is ignored",
+        "warning[VT104]: `default write allow` is ignored",
+        "warning[VT104]: allow rule `agent:6` is ignored",
+        "warning[VT104]: raising `processes` is ignored",
+        "warning[VT104]: 1 name(s) added to `env keep` are ignored",
+    ] {
+        assert!(stderr.contains(warning), "{warning}: {stderr}");
+    }
+    assert_eq!(explain(r#"{"kind": "write", "path": "/etc/passwd"}"#).0, "deny");
+    assert_eq!(explain(r#"{"kind": "exec", "argv": ["curl", "https://example.com"]}"#).0, "prompt");
+    assert_eq!(explain(r#"{"kind": "exec", "argv": ["git", "push", "origin", "main"]}"#).0, "deny");
+    assert_eq!(explain(r#"{"kind": "exec", "argv": ["terraform", "apply"]}"#).0, "prompt");
+    // As written (`check`), the file is what it says.
+    let out = vtpolicy(&dir, &["check", "agent.vtp"], None);
+    assert!(!out.stdout.contains("VT104"), "{}", out.stdout);
+    // It runs, with the stock limits and environment.
+    let ws = dir.to_str().expect("utf-8");
+    let events = dir.parent().expect("parent").join("events.jsonl");
+    let out = run_detached(
+        &dir,
+        &["run", "--policy", "agent.vtp", "--workspace", ws, "--events", events.to_str().expect("utf-8"), "--", "ls"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // A policy that grants nothing to execute: one line, nothing run.
+    std::fs::write(
+        dir.parent().expect("parent").join("deny-only.vtp"),
+        "version 1\ndefault read deny\ndeny exec sudo ..\n",
+    )
+    .expect("policy");
+    let deny_only = dir.parent().expect("parent").join("deny-only.vtp");
+    let out = run_detached(
+        &dir,
+        &[
+            "run",
+            "--policy",
+            "workspace-write",
+            "--policy",
+            deny_only.to_str().expect("utf-8"),
+            "--workspace",
+            ws,
+            "--events",
+            events.to_str().expect("utf-8"),
+            "--",
+            "ls",
+        ],
+    );
+    assert_eq!(out.code, 125, "{}", out.stderr);
+    assert!(out.stderr.contains("grants no right to execute `"), "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+}
+
 #[test]
 fn run_refuses_a_workspace_that_is_the_root_the_home_or_missing() {
     let (_guard, dir) = workdir();

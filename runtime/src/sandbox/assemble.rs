@@ -216,6 +216,31 @@ fn names_hosts(policies: &[&CompiledPolicy], network: &Network) -> bool {
         })
 }
 
+/// The policy of the first Landlock layer that would refuse to execute
+/// `program`, which `exec` would report as a bare `Permission denied`.
+/// Under `/tmp`, which the run replaces, nothing is predicted.
+fn unexecutable(ruleset: &vtpolicy_compiler::profile::landlock::LandlockRuleset, program: &Path) -> Option<String> {
+    use vtpolicy_compiler::profile::landlock::{FileKind, FsAccess};
+    let resolved = std::fs::canonicalize(program).ok()?;
+    if resolved.starts_with("/tmp") {
+        return None;
+    }
+    ruleset
+        .layers
+        .iter()
+        .filter(|layer| layer.handled_fs.contains(&FsAccess::Execute))
+        .find(|layer| {
+            !layer.rules.iter().any(|rule| {
+                rule.access.contains(&FsAccess::Execute)
+                    && match rule.kind {
+                        FileKind::Dir => resolved.starts_with(&rule.path),
+                        _ => resolved == Path::new(&rule.path),
+                    }
+            })
+        })
+        .map(|layer| layer.policy.clone())
+}
+
 /// The port the command may connect to when the proxy is on the host's
 /// loopback.
 fn proxy_port(ruleset: &vtpolicy_compiler::profile::landlock::LandlockRuleset, host_proxy: bool) -> Option<u16> {
@@ -505,6 +530,12 @@ impl Sandbox {
         argv: &[String],
     ) -> Result<(Running, Enforced, Receiver<SocketDecision>), SandboxError> {
         let fail = |what: &str, e: &dyn std::fmt::Display| SandboxError(format!("{what}: {e}"));
+        if let Some(policy) = self.profiles.landlock.as_ref().and_then(|ruleset| unexecutable(ruleset, program)) {
+            return Err(SandboxError(format!(
+                "the policy `{policy}` grants no right to execute `{}` in the sandbox (no allow rule grants a path that holds it); nothing ran",
+                program.display()
+            )));
+        }
         let procs = match self.cgroups.as_ref().map(RunCgroups::procs_files).transpose() {
             Ok(procs) => procs.unwrap_or_default(),
             Err(message) => return Err(SandboxError(message)),
