@@ -116,7 +116,10 @@ fn codex_inline_examples_become_tests() {
 #[test]
 fn malformed_sources_are_errors_not_panics() {
     assert!(claude::import("{", "x.json").is_err());
-    assert!(claude::import("{}", "x.json").is_err());
+    assert!(claude::import("[]", "x.json").is_err());
+    // Settings without `permissions` (hooks or env only) ask for everything.
+    let imported = claude::import("{}", "x.json").expect("an empty policy");
+    assert_eq!(imported.untranslated.len(), 1, "{:?}", imported.untranslated);
     let imported =
         codex::import("prefix_rule(pattern = [\"a\", 3])\nprefix_rule(\n", "x.rules").expect("reads what it can");
     assert_eq!(imported.untranslated.len(), 2, "{:?}", imported.untranslated);

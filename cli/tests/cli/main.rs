@@ -753,6 +753,60 @@ fn import_writes_a_policy_that_checks_and_lists_what_did_not_translate() {
     assert_eq!(out.code, 2);
 }
 
+/// The importers decide as the source tool would on the cases that went
+/// wrong on real files: a Claude settings file without `permissions`,
+/// `Read(.env)` at any depth, wrappers the normaliser removes, a relative
+/// program; a vtcode config read by its content whose shell tool asks,
+/// with allow-listed commands that run without asking; a Codex token
+/// holding a comma.
+#[test]
+fn importers_decide_as_the_source_tool() {
+    let (_guard, dir) = workdir();
+    std::fs::create_dir_all(dir.join("sub")).expect("sub");
+    std::fs::write(dir.join("gradlew"), "#!/bin/sh\n").expect("gradlew");
+    std::fs::set_permissions(dir.join("gradlew"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let import = |format: &str, name: &str, text: &str| {
+        std::fs::write(dir.join(name), text).expect("source");
+        // Outside the workspace: a policy inside it could only tighten.
+        let out = vtpolicy(&dir, &["import", format, name, "-o", "../imported.vtp"], None);
+        assert_eq!(out.code, 0, "{name}: {}", out.stderr);
+        let check = vtpolicy(&dir, &["check", "../imported.vtp"], None);
+        assert_eq!(check.code, 0, "{name}:\n{}", check.stdout);
+        std::fs::read_to_string(dir.join("../imported.vtp")).expect("written")
+    };
+    let decide = |request: &str, sandboxed: bool| {
+        let mut args = vec!["explain", "--format", "json", "--policy", "../imported.vtp", "--request", "-"];
+        if sandboxed {
+            args.push("--sandboxed");
+        }
+        let out = vtpolicy(&dir, &args, Some(request));
+        let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_else(|_| panic!("{}", out.stderr));
+        value["decision"].as_str().unwrap_or_default().to_owned()
+    };
+    let policy = import("claude", "hooks-only.json", r#"{"hooks": {"PreToolUse": []}, "env": {"A": "1"}}"#);
+    assert!(policy.contains("default prompt"), "{policy}");
+    import(
+        "claude",
+        "settings.json",
+        r#"{"permissions": {"allow": ["Bash(timeout 60 make test:*)", "Bash(LC_ALL=C sort:*)", "Bash(./gradlew:*)"],
+            "deny": ["Read(.env)"]}}"#,
+    );
+    assert_eq!(decide(r#"{"kind": "read", "path": "sub/.env"}"#, false), "deny");
+    assert_eq!(decide(r#"{"kind": "exec", "command": "timeout 60 make test-unit"}"#, false), "allow");
+    assert_eq!(decide(r#"{"kind": "exec", "command": "LC_ALL=C sort -u notes.txt"}"#, false), "allow");
+    assert_eq!(decide(r#"{"kind": "exec", "argv": ["./gradlew", "build"]}"#, true), "allow");
+    let policy = import(
+        "vtcode",
+        "vtcode.toml.example",
+        "[tools.policies]\nrun_pty_cmd = \"prompt\"\n[commands]\nallow_list = [\"cargo test\"]\n",
+    );
+    assert!(policy.contains("default exec prompt"), "{policy}");
+    assert_eq!(decide(r#"{"kind": "exec", "argv": ["cargo", "test"]}"#, false), "allow");
+    assert_eq!(decide(r#"{"kind": "exec", "argv": ["cargo", "publish"]}"#, false), "prompt");
+    let policy = import("codex", "comma.rules", "prefix_rule(pattern = [\"make\", \"a,b\"], decision = \"allow\")\n");
+    assert!(policy.contains("\"a,b\""), "{policy}");
+}
+
 #[test]
 fn run_forwards_termination_signals_to_the_command() {
     let (_guard, dir) = workdir();

@@ -75,7 +75,8 @@ fn comment(text: &str) -> String {
 /// quoted.
 pub(crate) fn token(text: &str) -> String {
     let plain = !text.is_empty()
-        && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c))
+        // `,` separates list items in `.vtp`: a token holding one is quoted.
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+".contains(c))
         && !text.starts_with("..")
         && !matches!(
             text,

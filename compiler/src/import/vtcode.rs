@@ -22,13 +22,16 @@ use super::{Imported, Writer, quote};
 /// Tools that run shell commands: an exec rule over every command.
 const SHELL_TOOLS: &[&str] = &["exec_command", "run_pty_cmd", "shell", "unified_exec"];
 
+/// Reads `text` by what it holds, whatever the file is called
+/// (`vtcode.toml.example`): a JSON object is a tool policy, anything else
+/// a `vtcode.toml`.
 pub fn import(text: &str, source: &str) -> Result<Imported, String> {
-    if source.ends_with(".toml") {
-        let config: Toml = toml::from_str(text).map_err(|e| format!("{source}: invalid TOML: {e}"))?;
-        Ok(config_toml(&config, source))
-    } else {
+    if text.trim_start().starts_with('{') {
         let policy: Json = serde_json::from_str(text).map_err(|e| format!("{source}: invalid JSON: {e}"))?;
         tool_policy(&policy, source)
+    } else {
+        let config: Toml = toml::from_str(text).map_err(|e| format!("{source}: invalid TOML: {e}"))?;
+        Ok(config_toml(&config, source))
     }
 }
 
@@ -46,7 +49,12 @@ fn tool_rule(out: &mut Writer, origin: &str, tool: &str, decision: &str) {
         out.skip(origin, &format!("unknown decision `{decision}`"));
         return;
     };
-    if SHELL_TOOLS.contains(&tool) {
+    if SHELL_TOOLS.contains(&tool) && effect == "prompt" {
+        // vtcode runs allow-listed commands without asking and asks for
+        // the rest: the tool's `prompt` is the default for commands, which
+        // the `[commands]` allow lists then lift.
+        out.rule(origin, "default exec prompt");
+    } else if SHELL_TOOLS.contains(&tool) {
         out.rule(origin, &format!("{effect} exec * .."));
     } else {
         out.rule(origin, &format!("{effect} tool {}", quote(tool)));
