@@ -214,9 +214,22 @@ pub(crate) struct CheckArgs {
     /// The workspace `${workspace}` stands for [default: the current directory].
     #[arg(long, value_name = "DIR")]
     pub(crate) workspace: Option<PathBuf>,
-    /// Output format; `json` is stable (see the README).
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub(crate) format: Format,
+    /// Output format: `json` is stable (see the README), `sarif` is SARIF
+    /// 2.1.0 for code scanning, `github` workflow annotations.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub(crate) format: CheckFormat,
+    /// Fail (exit 1) on warnings too.
+    #[arg(long)]
+    pub(crate) deny_warnings: bool,
+}
+
+/// How `check` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CheckFormat {
+    Human,
+    Json,
+    Sarif,
+    Github,
 }
 
 #[derive(Debug, Args)]

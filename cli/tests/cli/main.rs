@@ -67,6 +67,48 @@ fn check_stock_policies_passes_and_names_kernel_gaps() {
     assert_eq!(out.code, 0);
 }
 
+/// `check` for CI: SARIF 2.1.0 with one result per diagnostic, GitHub
+/// annotations, and `--deny-warnings`.
+#[test]
+fn check_speaks_sarif_and_github_annotations() {
+    let (_guard, dir) = workdir();
+    std::fs::write(
+        dir.join("p.vtp"),
+        "version 1\ndeny exec git push ..\ndeny exec git push --force ..\nallow net \"*\"\n",
+    )
+    .expect("policy");
+    let json = vtpolicy(&dir, &["check", "--format", "json", "p.vtp"], None);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    let diagnostics = report["files"][0]["diagnostics"].as_array().expect("diagnostics").clone();
+    assert!(!diagnostics.is_empty());
+    let out = vtpolicy(&dir, &["check", "--format", "sarif", "p.vtp"], None);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let sarif: serde_json::Value = serde_json::from_str(&out.stdout).expect("sarif is json");
+    assert_eq!(sarif["version"], "2.1.0");
+    let run = &sarif["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "vtpolicy");
+    let results = run["results"].as_array().expect("results");
+    assert_eq!(results.len(), diagnostics.len());
+    let rules = run["tool"]["driver"]["rules"].as_array().expect("rules");
+    for (result, diagnostic) in results.iter().zip(&diagnostics) {
+        assert_eq!(result["ruleId"], diagnostic["code"]);
+        let index = result["ruleIndex"].as_u64().expect("index") as usize;
+        assert_eq!(rules[index]["id"], diagnostic["code"]);
+        if diagnostic["file"].as_str().is_some_and(|f| !f.starts_with('<')) {
+            let region = &result["locations"][0]["physicalLocation"]["region"];
+            assert_eq!(region["startLine"], diagnostic["line"]);
+            assert_eq!(result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "p.vtp");
+        }
+    }
+    let out = vtpolicy(&dir, &["check", "--format", "github", "p.vtp"], None);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), diagnostics.len(), "{}", out.stdout);
+    assert!(lines.iter().all(|l| l.starts_with("::warning ") || l.starts_with("::error ")), "{}", out.stdout);
+    assert!(lines.iter().any(|l| l.contains("file=p.vtp,line=4,")), "{}", out.stdout);
+    assert_eq!(vtpolicy(&dir, &["check", "p.vtp"], None).code, 0);
+    assert_eq!(vtpolicy(&dir, &["check", "--deny-warnings", "p.vtp"], None).code, 1);
+}
+
 #[test]
 fn check_reports_every_error_with_a_location() {
     let (_guard, dir) = workdir();

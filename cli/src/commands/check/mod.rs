@@ -1,5 +1,8 @@
 //! `vtpolicy check`.
 
+mod github;
+mod sarif;
+
 use serde::Serialize;
 use vtpolicy::compiler::{codes, kernel_lints};
 use vtpolicy::grammar::{Diagnostic, DiagnosticReport};
@@ -8,7 +11,7 @@ use vtpolicy::runtime::sandbox::KernelProfiles;
 use vtpolicy::runtime::{TestOutcome, load_policy, run_inline_tests};
 
 use crate::Exit;
-use crate::args::{CheckArgs, Format};
+use crate::args::{CheckArgs, CheckFormat as Format};
 use crate::policies;
 use crate::style::Style;
 
@@ -92,7 +95,7 @@ pub(crate) fn run(args: &CheckArgs, style: Style) -> Exit {
         report.add(file, None, check_catalogue_file(file), 0, 0, args.format, style);
     }
     if paths.is_empty() {
-        return finish(&report, args.format);
+        return finish(&report, args.format, args.deny_warnings);
     }
     let files = match policies::expand_paths(&paths, &[".vtp", ".rego"]) {
         Ok(files) => files,
@@ -152,21 +155,48 @@ pub(crate) fn run(args: &CheckArgs, style: Style) -> Exit {
         }
         report.add(file, compiled.map(|c| c.policy.name), diagnostics, passed, failed, args.format, style);
     }
-    finish(&report, args.format)
+    finish(&report, args.format, args.deny_warnings)
 }
 
-/// Prints the JSON report if asked, and exits by the errors found.
-fn finish(report: &Report, format: Format) -> Exit {
-    if format == Format::Json {
-        match serde_json::to_string_pretty(report) {
-            Ok(json) => crate::output::outln!("{json}"),
-            Err(error) => {
-                eprintln!("error: {error}");
-                return Exit::Error;
-            }
-        }
+/// A diagnostic's file as CI tools resolve it: relative to the current
+/// directory (the repository, in a workflow) when it lies below it.
+fn relative(mut diagnostic: DiagnosticReport) -> DiagnosticReport {
+    let cwd = std::env::current_dir().ok().and_then(|d| std::fs::canonicalize(d).ok());
+    if let (Some(file), Some(cwd)) = (&diagnostic.file, cwd)
+        && let Ok(inside) = std::path::Path::new(file).strip_prefix(&cwd)
+    {
+        diagnostic.file = Some(inside.to_string_lossy().into_owned());
     }
-    if report.errors == 0 { Exit::Ok } else { Exit::Failure }
+    diagnostic
+}
+
+/// Prints the report in the machine formats, and exits by the errors
+/// found (and the warnings, with `--deny-warnings`).
+fn finish(report: &Report, format: Format, deny_warnings: bool) -> Exit {
+    let json = match format {
+        Format::Json => Some(serde_json::to_string_pretty(report)),
+        Format::Sarif => {
+            let diagnostics: Vec<DiagnosticReport> =
+                report.files.iter().flat_map(|f| f.diagnostics.iter().cloned().map(relative)).collect();
+            Some(serde_json::to_string_pretty(&sarif::log(&diagnostics)))
+        }
+        Format::Github => {
+            for diagnostic in report.files.iter().flat_map(|f| &f.diagnostics) {
+                crate::output::outln!("{}", github::annotation(&relative(diagnostic.clone())));
+            }
+            None
+        }
+        Format::Human => None,
+    };
+    match json {
+        Some(Ok(json)) => crate::output::outln!("{json}"),
+        Some(Err(error)) => {
+            eprintln!("error: {error}");
+            return Exit::Error;
+        }
+        None => {}
+    }
+    if report.errors == 0 && !(deny_warnings && report.warnings > 0) { Exit::Ok } else { Exit::Failure }
 }
 
 /// The problems of a program catalogue, each at its place in the file.
