@@ -33,7 +33,7 @@ mod stock;
 
 pub use context::{Context, VARIABLES};
 pub use import::escape_glob;
-pub use lint::{kernel_lints, lint_codes};
+pub use lint::{kernel_lints, lint_codes, suppress};
 pub use lower::{CompiledPolicy, InlineTest, Resolver, RuleSource, StockOnly, compile, compile_layered};
 pub use settings::{DEFAULT_ENV_KEEP, Limits, ProgramCatalogue, Settings};
 pub use stock::{STOCK, stock_policy, stock_source_name};

@@ -137,6 +137,7 @@ pub fn compile_layered(
         source: Arc::clone(source),
     };
     crate::lint::run(&policy, &mut diagnostics);
+    crate::lint::suppress(&mut diagnostics);
     (Some(policy), diagnostics)
 }
 

@@ -60,7 +60,7 @@ fn repo_path(relative: &str) -> String {
 }
 
 #[test]
-fn check_stock_policies_passes_and_names_kernel_gaps() {
+fn check_stock_policies_passes_with_no_warning() {
     let (_guard, dir) = workdir();
     let out = vtpolicy(&dir, &["check", "read-only", "workspace-write", "danger-full-access"], None);
     insta::assert_snapshot!(out.snapshot(&dir));
@@ -107,6 +107,64 @@ fn check_speaks_sarif_and_github_annotations() {
     assert!(lines.iter().any(|l| l.contains("file=p.vtp,line=4,")), "{}", out.stdout);
     assert_eq!(vtpolicy(&dir, &["check", "p.vtp"], None).code, 0);
     assert_eq!(vtpolicy(&dir, &["check", "--deny-warnings", "p.vtp"], None).code, 1);
+}
+
+/// `# vtpolicy: ignore VT### reason` suppresses that warning on the line
+/// it ends or the line after it; a suppression without a reason does not.
+#[test]
+fn warnings_are_suppressed_with_a_reason() {
+    let (_guard, dir) = workdir();
+    std::fs::write(
+        dir.join("p.vtp"),
+        "version 1\n\
+         # vtpolicy: ignore VT102 the build farm fetches from mirrors we do not control\n\
+         allow net \"*\" port 443\n\
+         allow net \"*\" port 80  # vtpolicy: ignore VT102 plain http for the local cache\n\
+         # vtpolicy: ignore VT102\n\
+         allow net \"*\" port 8080\n\
+         allow net \"*\" port 9090  # vtpolicy: ignore VT101 a code that is not this one\n",
+    )
+    .expect("policy");
+    let out = vtpolicy(&dir, &["check", "--format", "json", "p.vtp"], None);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    let lines: Vec<u64> = report["files"][0]["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .filter(|d| d["code"] == "VT102")
+        .filter_map(|d| d["line"].as_u64())
+        .collect();
+    assert_eq!(lines, [6, 7], "{}", out.stdout);
+    // A kernel gap of the user's own rule is still a warning (the stock
+    // policies' are in the fidelity report only).
+    std::fs::write(dir.join("gap.vtp"), "version 1\nextend \"workspace-write\"\ndeny read \"**/.secret\"\n")
+        .expect("policy");
+    let out = vtpolicy(&dir, &["check", "gap.vtp"], None);
+    assert!(out.stdout.contains("warning[VT105]"), "{}", out.stdout);
+    assert!(out.stdout.contains("gap.vtp:3:1"), "{}", out.stdout);
+}
+
+/// The stock policies and the README's example policy pass `check` with
+/// no warning and are in their formatted form.
+#[test]
+fn the_stock_policies_and_the_readme_example_are_clean() {
+    let (_guard, dir) = workdir();
+    let readme = std::fs::read_to_string(repo_path("README.md")).expect("README");
+    let section = readme.split("## Writing a policy").nth(1).expect("the section");
+    let example = section.split("```\n").nth(1).expect("the example block");
+    std::fs::write(dir.join("example.vtp"), example).expect("example");
+    for policy in ["example.vtp", "read-only", "workspace-write", "danger-full-access"] {
+        let out = vtpolicy(&dir, &["check", "--deny-warnings", policy], None);
+        assert_eq!(out.code, 0, "{policy}:\n{}", out.stdout);
+        assert!(out.stdout.contains(": 0 errors, 0 warnings,"), "{policy}:\n{}", out.stdout);
+    }
+    let out = vtpolicy(&dir, &["fmt", "--check", "example.vtp"], None);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    for file in ["read-only", "workspace-write", "danger-full-access"] {
+        let path = repo_path(&format!("policies/{file}.vtp"));
+        let out = vtpolicy(&dir, &["fmt", "--check", &path], None);
+        assert_eq!(out.code, 0, "{file}: {}{}", out.stdout, out.stderr);
+    }
 }
 
 #[test]

@@ -31,6 +31,35 @@ pub fn kernel_lints(policy: &CompiledPolicy, report: &crate::profile::fidelity::
     diagnostics
 }
 
+/// Drops the warnings a comment suppresses: `# vtpolicy: ignore VT101
+/// why` at the end of the line a warning points at, or alone on the line
+/// before it. The reason is required; errors cannot be suppressed.
+pub fn suppress(diagnostics: &mut Vec<Diagnostic>) {
+    diagnostics.retain(|diagnostic| {
+        if diagnostic.is_error() {
+            return true;
+        }
+        let Some(location) = &diagnostic.location else { return true };
+        let (line, _) = location.file.line_col(location.span.start);
+        let same_line = location.file.line_text(line);
+        let comment_of = |text: &str| text.split_once('#').map(|(_, comment)| comment.trim().to_owned());
+        let line_before =
+            (line > 1).then(|| location.file.line_text(line - 1)).filter(|t| t.trim_start().starts_with('#'));
+        ![comment_of(same_line), line_before.and_then(comment_of)]
+            .into_iter()
+            .flatten()
+            .any(|comment| suppresses(&comment, diagnostic.code))
+    });
+}
+
+/// Whether a comment's text (after `#`) suppresses `code`.
+fn suppresses(comment: &str, code: &str) -> bool {
+    let Some(rest) = comment.strip_prefix("vtpolicy:") else { return false };
+    let Some(rest) = rest.trim_start().strip_prefix("ignore") else { return false };
+    let mut words = rest.split_whitespace();
+    words.next().is_some_and(|named| named.eq_ignore_ascii_case(code)) && words.next().is_some()
+}
+
 /// The codes of the registered lint rules.
 pub fn lint_codes() -> Vec<&'static str> {
     let mut codes: Vec<&'static str> = RULES.iter().map(|(code, _)| *code).collect();

@@ -133,7 +133,11 @@ pub(crate) fn run(args: &CheckArgs, style: Style) -> Exit {
         let mut failed = 0;
         if let Some(compiled) = &compiled {
             match KernelProfiles::compile(&[compiled], &context) {
-                Ok(profiles) => diagnostics.extend(kernel_lints(compiled, &profiles.report(&[compiled]))),
+                Ok(profiles) => {
+                    let mut kernel = kernel_lints(compiled, &profiles.report(&[compiled]));
+                    vtpolicy::compiler::suppress(&mut kernel);
+                    diagnostics.extend(kernel);
+                }
                 Err(message) => diagnostics.push(
                     Diagnostic::warning(codes::KERNEL_ABI, format!("no kernel profile on this machine: {message}"))
                         .at(&compiled.source, vtpolicy::grammar::Span { start: 0, end: 0 }),
