@@ -905,6 +905,16 @@ fn importers_decide_as_the_source_tool() {
     assert_eq!(decide(r#"{"kind": "exec", "argv": ["cargo", "publish"]}"#, false), "prompt");
     let policy = import("codex", "comma.rules", "prefix_rule(pattern = [\"make\", \"a,b\"], decision = \"allow\")\n");
     assert!(policy.contains("\"a,b\""), "{policy}");
+    // A quoted example no longer costs the rule it illustrates.
+    let policy = import(
+        "codex",
+        "force.rules",
+        "prefix_rule(pattern = [\"git\", \"push\", [\"--force\", \"-f\"]], decision = \"forbidden\",\n\
+         \x20   match = [\"git push --force origin 'main'\"])\n",
+    );
+    assert!(policy.contains("deny exec git push [--force | -f] .."), "{policy}");
+    assert!(policy.contains("exec git push --force origin main => deny"), "{policy}");
+    assert_eq!(decide(r#"{"kind": "exec", "argv": ["git", "push", "-f"]}"#, false), "deny");
 }
 
 #[test]

@@ -202,11 +202,12 @@ pub fn import(text: &str, source: &str) -> Result<Imported, String> {
                 Ok((rule, text, matches, not_matches)) => {
                     out.rule(&origin, &text);
                     let index = rules.len();
-                    for example in matches {
-                        examples.push((index, example, true, call.line));
-                    }
-                    for example in not_matches {
-                        examples.push((index, example, false, call.line));
+                    let all = matches.into_iter().map(|e| (e, true)).chain(not_matches.into_iter().map(|e| (e, false)));
+                    for (example, matches) in all {
+                        match example {
+                            Ok(example) => examples.push((index, example, matches, call.line)),
+                            Err(why) => out.skip(&origin, &why),
+                        }
                     }
                     rules.push(rule);
                 }
@@ -275,7 +276,10 @@ fn decision(call: &Call) -> Result<&'static str, String> {
     }
 }
 
-type PrefixParts = (PrefixRule, String, Vec<Vec<String>>, Vec<Vec<String>>);
+/// An example's words, or why it could not be read.
+type Example = Result<Vec<String>, String>;
+
+type PrefixParts = (PrefixRule, String, Vec<Example>, Vec<Example>);
 
 fn prefix_rule(call: &Call) -> Result<PrefixParts, String> {
     let Some(Literal::List(pattern)) = arg(call, "pattern") else {
@@ -313,9 +317,10 @@ fn prefix_rule(call: &Call) -> Result<PrefixParts, String> {
     if let Some(justification) = string_arg(call, "justification")? {
         text.push_str(&format!("\n    because {}", quote(&justification)));
     }
-    let examples = |name: &str| -> Result<Vec<Vec<String>>, String> {
+    // An example that cannot be read is left out, not the rule with it.
+    let examples = |name: &str| -> Vec<Example> {
         match arg(call, name) {
-            None => Ok(Vec::new()),
+            None => Vec::new(),
             Some(Literal::List(items)) => items
                 .iter()
                 .map(|item| match item {
@@ -326,19 +331,65 @@ fn prefix_rule(call: &Call) -> Result<PrefixParts, String> {
                             _ => Err(format!("a `{name}` token that is not a string")),
                         })
                         .collect(),
-                    // Codex splits string examples with shlex; plain words
-                    // split on spaces the same way.
-                    Literal::Str(command) if !command.contains(['"', '\'', '\\']) => {
-                        Ok(command.split_whitespace().map(str::to_owned).collect())
-                    }
-                    _ => Err(format!("a `{name}` example that is neither a token list nor a plain command")),
+                    // Codex splits string examples with shlex.
+                    Literal::Str(command) => shlex_split(command)
+                        .ok_or_else(|| format!("the `{name}` example `{command}` has an unclosed quote")),
+                    Literal::Other(other) => Err(format!("a `{name}` example `{other}` that is not a literal")),
                 })
                 .collect(),
-            Some(_) => Err(format!("`{name}` is not a list")),
+            Some(_) => vec![Err(format!("`{name}` is not a list"))],
         }
     };
     let rule = PrefixRule { pattern: positions, decision };
-    Ok((rule, text, examples("match")?, examples("not_match")?))
+    Ok((rule, text, examples("match"), examples("not_match")))
+}
+
+/// A command split into words as Python's `shlex.split` does (POSIX
+/// mode): single quotes literal, double quotes with `\` escaping `"`,
+/// `\`, `$` and `` ` ``, a `\` outside quotes escaping the next
+/// character. `None` for an unclosed quote or a trailing `\`.
+fn shlex_split(command: &str) -> Option<Vec<String>> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = command.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if let Some(done) = word.take() {
+                    words.push(done);
+                }
+            }
+            '\'' => {
+                let current = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next()? {
+                        '\'' => break,
+                        other => current.push(other),
+                    }
+                }
+            }
+            '"' => {
+                let current = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next()? {
+                        '"' => break,
+                        '\\' => match chars.next()? {
+                            escaped @ ('"' | '\\' | '$' | '`') => current.push(escaped),
+                            other => {
+                                current.push('\\');
+                                current.push(other);
+                            }
+                        },
+                        other => current.push(other),
+                    }
+                }
+            }
+            '\\' => word.get_or_insert_with(String::new).push(chars.next()?),
+            other => word.get_or_insert_with(String::new).push(other),
+        }
+    }
+    words.extend(word);
+    Some(words)
 }
 
 fn network_rule(call: &Call) -> Result<String, String> {
@@ -354,4 +405,19 @@ fn network_rule(call: &Call) -> Result<String, String> {
         text.push_str(&format!("\n    because {}", quote(&justification)));
     }
     Ok(text)
+}
+
+#[cfg(test)]
+mod shlex_tests {
+    use super::shlex_split;
+
+    #[test]
+    fn examples_split_as_shlex_does() {
+        let split = |text: &str| shlex_split(text).map(|w| w.join("|"));
+        assert_eq!(split("git push --force"), Some("git|push|--force".into()));
+        assert_eq!(split("git commit -m 'fix: a thing'"), Some("git|commit|-m|fix: a thing".into()));
+        assert_eq!(split(r#"echo "a \"b\" c" d\ e"#), Some(r#"echo|a "b" c|d e"#.into()));
+        assert_eq!(split("echo ''"), Some("echo|".into()));
+        assert_eq!(split("echo 'open"), None);
+    }
 }
