@@ -53,6 +53,18 @@ impl Fixture {
         Fixture { _dir: dir, workspace, outside, home, tmp }
     }
 
+    /// Where a run of the fixture happens, as `run` would place it.
+    fn place(&self) -> RunPlace {
+        RunPlace {
+            workspace: self.workspace.clone(),
+            cwd: self.workspace.clone(),
+            tmp: self.tmp.clone(),
+            home: self.home.display().to_string(),
+            // Searches are remembered here, as `run` remembers them.
+            state: Some(self.home.join(".local/state/vtpolicy")),
+        }
+    }
+
     fn context(&self) -> Context {
         let s = |p: &Path| p.to_str().expect("utf-8").to_owned();
         Context { workspace: s(&self.workspace), home: s(&self.home), tmp: s(&self.tmp), cwd: s(&self.workspace) }
@@ -92,14 +104,7 @@ enum Build {
 /// temporary directory.
 fn sandboxed(policy: &str, fixture: &Fixture, build: Build, script: &str) -> (bool, String) {
     let policy = compiled(policy, fixture);
-    let place = RunPlace {
-        workspace: fixture.workspace.clone(),
-        cwd: fixture.workspace.clone(),
-        tmp: fixture.tmp.clone(),
-        home: fixture.home.display().to_string(),
-        // Searches are remembered here, as `run` remembers them.
-        state: Some(fixture.home.join(".local/state/vtpolicy")),
-    };
+    let place = fixture.place();
     let sandbox = match build {
         Build::Namespaces => Sandbox::prepare(&[&policy], place, &run_id()),
         Build::CarvingOnly => Sandbox::prepare_without_namespaces(&[&policy], place, &run_id()),
@@ -307,13 +312,7 @@ fn without_a_network_namespace_the_proxy_is_the_one_port_out() {
     )
     .expect("policy");
     let policy = compiled(policy_file.to_str().expect("utf-8"), &fixture);
-    let place = RunPlace {
-        workspace: fixture.workspace.clone(),
-        cwd: fixture.workspace.clone(),
-        tmp: fixture.tmp.clone(),
-        home: fixture.home.display().to_string(),
-        state: Some(fixture.home.join(".local/state/vtpolicy")),
-    };
+    let place = fixture.place();
     let sandbox = Sandbox::prepare_without_namespaces(&[&policy], place, &run_id()).expect("prepare");
     assert!(sandbox.has_egress_proxy());
     let proxy = sandbox

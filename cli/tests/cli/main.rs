@@ -986,6 +986,53 @@ fn nothing_of_a_run_outlives_sigkill_of_vtpolicy() {
     }
 }
 
+/// The users a sandbox test runs as: this one and, when it is root,
+/// `nobody` too.
+fn users() -> Vec<Option<u32>> {
+    if nix::unistd::geteuid().is_root() { vec![None, Some(65534)] } else { vec![None] }
+}
+
+/// A place to run a copy of the binary as `uid` (this user when `None`):
+/// a directory under `/var/tmp` (the run replaces `/tmp`) holding `ws/`,
+/// given to the user by [`AsUser::hand_over`] once the fixture is written.
+struct AsUser {
+    _dir: tempfile::TempDir,
+    root: std::path::PathBuf,
+    ws: std::path::PathBuf,
+    uid: Option<u32>,
+}
+
+impl AsUser {
+    fn new(prefix: &str, uid: Option<u32>) -> AsUser {
+        let dir = tempfile::Builder::new().prefix(prefix).tempdir_in("/var/tmp").expect("tempdir");
+        let root = dir.path().canonicalize().expect("canonical");
+        let ws = root.join("ws");
+        std::fs::create_dir_all(&ws).expect("ws");
+        AsUser { _dir: dir, root, ws, uid }
+    }
+
+    /// Copies the binary in and makes the whole tree the user's.
+    fn hand_over(&self) {
+        std::fs::copy(env!("CARGO_BIN_EXE_vtpolicy"), self.root.join("vtpolicy")).expect("copy the binary");
+        if let Some(uid) = self.uid {
+            let status =
+                Command::new("chown").args(["-R", &format!("{uid}:{uid}")]).arg(&self.root).status().expect("chown");
+            assert!(status.success());
+        }
+    }
+
+    /// The copy, run as the user in the workspace, `HOME` the place's root.
+    fn vtpolicy(&self) -> Command {
+        let mut command = Command::new(self.root.join("vtpolicy"));
+        command.current_dir(&self.ws).env("HOME", &self.root).stdin(Stdio::null());
+        if let Some(uid) = self.uid {
+            std::os::unix::process::CommandExt::uid(&mut command, uid);
+            std::os::unix::process::CommandExt::gid(&mut command, uid);
+        }
+        command
+    }
+}
+
 /// `processes N` caps what the command starts, threads and grandchildren
 /// included, as root and as an unprivileged user. Where each PID namespace
 /// has its own `pid_max` (Linux 6.14 on) that is the cap, and it is exact:
@@ -996,12 +1043,9 @@ fn the_process_limit_caps_what_the_command_starts() {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
     let mut numbers = release.trim().split(['.', '-']).map(|n| n.parse::<u32>().unwrap_or(0));
     let per_namespace = (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0)) >= (6, 14);
-    let users = if nix::unistd::geteuid().is_root() { vec![None, Some(65534u32)] } else { vec![None] };
-    for uid in users {
-        let dir = tempfile::Builder::new().prefix("vtpolicy-nproc").tempdir_in("/var/tmp").expect("tempdir");
-        let root = dir.path().canonicalize().expect("canonical");
-        let ws = root.join("ws");
-        std::fs::create_dir_all(&ws).expect("ws");
+    for uid in users() {
+        let place = AsUser::new("vtpolicy-nproc", uid);
+        let (root, ws) = (place.root.clone(), place.ws.clone());
         std::fs::write(
             root.join("forks.vtp"),
             "version 1\npolicy \"forks\"\nallow read \"/**\"\nallow write \"${workspace}/**\", \"/dev/null\"\n\
@@ -1027,28 +1071,14 @@ fn the_process_limit_caps_what_the_command_starts() {
             \x20   for kid in kids: os.waitpid(kid, 0)\n\
             \x20   print(len(kids))\n";
         std::fs::write(ws.join("forks.py"), script).expect("script");
-        let binary = root.join("vtpolicy");
-        std::fs::copy(env!("CARGO_BIN_EXE_vtpolicy"), &binary).expect("copy the binary");
-        if let Some(uid) = uid {
-            let status =
-                Command::new("chown").args(["-R", &format!("{uid}:{uid}")]).arg(&root).status().expect("chown");
-            assert!(status.success());
-        }
+        place.hand_over();
         let events = root.join("events.jsonl");
-        let mut command = Command::new(&binary);
-        command
-            .args(["run", "--policy"])
-            .arg(root.join("forks.vtp"))
-            .arg("--events")
-            .arg(&events)
-            .args(["--", "/usr/bin/python3", "forks.py"])
-            .current_dir(&ws)
-            .env("HOME", &root)
-            .stdin(Stdio::null());
-        if let Some(uid) = uid {
-            std::os::unix::process::CommandExt::uid(&mut command, uid);
-            std::os::unix::process::CommandExt::gid(&mut command, uid);
-        }
+        let mut command = place.vtpolicy();
+        command.args(["run", "--policy"]).arg(root.join("forks.vtp")).arg("--events").arg(&events).args([
+            "--",
+            "/usr/bin/python3",
+            "forks.py",
+        ]);
         let out = command.output().expect("vtpolicy runs");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{uid:?}: {stderr}");
@@ -1106,12 +1136,9 @@ fn the_egress_proxy_judges_every_connection_by_host() {
     let (allowed, allowed_hits) = stand_in_server();
     let (denied, denied_hits) = stand_in_server();
     let (wild, wild_hits) = stand_in_server();
-    let users = if nix::unistd::geteuid().is_root() { vec![None, Some(65534u32)] } else { vec![None] };
-    for uid in users {
-        let dir = tempfile::Builder::new().prefix("vtpolicy-egress").tempdir_in("/var/tmp").expect("tempdir");
-        let root = dir.path().canonicalize().expect("canonical");
-        let ws = root.join("ws");
-        std::fs::create_dir_all(&ws).expect("ws");
+    for uid in users() {
+        let place = AsUser::new("vtpolicy-egress", uid);
+        let (root, ws) = (place.root.clone(), place.ws.clone());
         std::fs::write(
             root.join("egress.vtp"),
             format!(
@@ -1190,28 +1217,14 @@ print("env", os.environ.get("HTTPS_PROXY"), os.environ.get("no_proxy") == "")
 "#
         );
         std::fs::write(ws.join("egress.py"), script).expect("script");
-        let binary = root.join("vtpolicy");
-        std::fs::copy(env!("CARGO_BIN_EXE_vtpolicy"), &binary).expect("copy the binary");
-        if let Some(uid) = uid {
-            let status =
-                Command::new("chown").args(["-R", &format!("{uid}:{uid}")]).arg(&root).status().expect("chown");
-            assert!(status.success());
-        }
+        place.hand_over();
         let events = root.join("events.jsonl");
-        let mut command = Command::new(&binary);
-        command
-            .args(["run", "--yes", "--policy"])
-            .arg(root.join("egress.vtp"))
-            .arg("--events")
-            .arg(&events)
-            .args(["--", "/usr/bin/python3", "egress.py"])
-            .current_dir(&ws)
-            .env("HOME", &root)
-            .stdin(Stdio::null());
-        if let Some(uid) = uid {
-            std::os::unix::process::CommandExt::uid(&mut command, uid);
-            std::os::unix::process::CommandExt::gid(&mut command, uid);
-        }
+        let mut command = place.vtpolicy();
+        command.args(["run", "--yes", "--policy"]).arg(root.join("egress.vtp")).arg("--events").arg(&events).args([
+            "--",
+            "/usr/bin/python3",
+            "egress.py",
+        ]);
         let (allowed_before, denied_before, wild_before) = (
             allowed_hits.load(std::sync::atomic::Ordering::SeqCst),
             denied_hits.load(std::sync::atomic::Ordering::SeqCst),
@@ -1380,11 +1393,9 @@ fn the_usual_tools_go_through_the_egress_proxy() {
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no port in {line:?}"));
-    let users = if nix::unistd::geteuid().is_root() { vec![None, Some(65534u32)] } else { vec![None] };
-    for uid in users {
-        let root = dir.path().canonicalize().expect("canonical").join(format!("run-{}", uid.unwrap_or(0)));
-        let ws = root.join("ws");
-        std::fs::create_dir_all(&ws).expect("ws");
+    for uid in users() {
+        let place = AsUser::new("vtpolicy-tools-run", uid);
+        let (root, ws) = (place.root.clone(), place.ws.clone());
         let policy = root.join("tools.vtp");
         std::fs::write(
             &policy,
@@ -1392,13 +1403,7 @@ fn the_usual_tools_go_through_the_egress_proxy() {
         )
         .expect("policy");
         std::fs::copy(&certificate, ws.join("ca.crt")).expect("certificate");
-        let binary = root.join("vtpolicy");
-        std::fs::copy(env!("CARGO_BIN_EXE_vtpolicy"), &binary).expect("copy the binary");
-        if let Some(uid) = uid {
-            let status =
-                Command::new("chown").args(["-R", &format!("{uid}:{uid}")]).arg(&root).status().expect("chown");
-            assert!(status.success());
-        }
+        place.hand_over();
         let base = format!("https://localhost:{port}");
         let text = format!(
             "set -e\n\
@@ -1410,21 +1415,14 @@ fn the_usual_tools_go_through_the_egress_proxy() {
              /usr/bin/python3 -c 'import ssl, urllib.request; c = ssl.create_default_context(cafile=\"ca.crt\"); \
                  print(urllib.request.urlopen(\"{base}/hello.txt\", context=c).read().decode().strip())'\n"
         );
-        let mut command = Command::new(&binary);
+        let mut command = place.vtpolicy();
         command
             .args(["run", "--yes", "--events"])
             .arg(root.join("events.jsonl"))
             .arg("--policy")
             .arg(&policy)
             .args(["-c", &text])
-            .current_dir(&ws)
-            .env("HOME", &root)
-            .env("PATH", "/usr/bin:/bin")
-            .stdin(Stdio::null());
-        if let Some(uid) = uid {
-            std::os::unix::process::CommandExt::uid(&mut command, uid);
-            std::os::unix::process::CommandExt::gid(&mut command, uid);
-        }
+            .env("PATH", "/usr/bin:/bin");
         let out = command.output().expect("vtpolicy runs");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{uid:?}: {stderr}");
@@ -1453,12 +1451,9 @@ fn the_usual_tools_go_through_the_egress_proxy() {
 #[test]
 fn net_rules_scoped_to_a_command_hold_only_for_its_run() {
     let (port, hits) = stand_in_server();
-    let users = if nix::unistd::geteuid().is_root() { vec![None, Some(65534u32)] } else { vec![None] };
-    for uid in users {
-        let dir = tempfile::Builder::new().prefix("vtpolicy-scoped").tempdir_in("/var/tmp").expect("tempdir");
-        let root = dir.path().canonicalize().expect("canonical");
-        let ws = root.join("ws");
-        std::fs::create_dir_all(&ws).expect("ws");
+    for uid in users() {
+        let place = AsUser::new("vtpolicy-scoped", uid);
+        let (root, ws) = (place.root.clone(), place.ws.clone());
         let policy = root.join("scoped.vtp");
         std::fs::write(
             &policy,
@@ -1476,27 +1471,16 @@ fn net_rules_scoped_to_a_command_hold_only_for_its_run() {
         for name in ["fetch.py", "other.py"] {
             std::fs::write(ws.join(name), script).expect("script");
         }
-        let binary = root.join("vtpolicy");
-        std::fs::copy(env!("CARGO_BIN_EXE_vtpolicy"), &binary).expect("copy the binary");
-        if let Some(uid) = uid {
-            let status =
-                Command::new("chown").args(["-R", &format!("{uid}:{uid}")]).arg(&root).status().expect("chown");
-            assert!(status.success());
-        }
+        place.hand_over();
         let url = format!("http://localhost:{port}/");
         let run = |script: &str| {
-            let mut command = Command::new(&binary);
-            command
-                .args(["run", "--yes", "--events", "/dev/null", "--policy"])
-                .arg(&policy)
-                .args(["--", "/usr/bin/python3", script, &url])
-                .current_dir(&ws)
-                .env("HOME", &root)
-                .stdin(Stdio::null());
-            if let Some(uid) = uid {
-                std::os::unix::process::CommandExt::uid(&mut command, uid);
-                std::os::unix::process::CommandExt::gid(&mut command, uid);
-            }
+            let mut command = place.vtpolicy();
+            command.args(["run", "--yes", "--events", "/dev/null", "--policy"]).arg(&policy).args([
+                "--",
+                "/usr/bin/python3",
+                script,
+                &url,
+            ]);
             let out = command.output().expect("vtpolicy runs");
             assert_eq!(out.status.code(), Some(0), "{uid:?}: {}", String::from_utf8_lossy(&out.stderr));
             String::from_utf8_lossy(&out.stdout).trim().to_owned()
