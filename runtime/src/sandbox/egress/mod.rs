@@ -101,35 +101,35 @@ fn handle(mut client: TcpStream, judge: &EgressJudge, events: &Sender<Connection
     }
     if first[0] == 5 {
         let Some(target) = socks::handshake(&mut client)? else { return Ok(()) };
-        let (record, upstream) = match open(&target, "socks5", judge) {
+        return match open(&target, "socks5", judge) {
             Ok(upstream) => {
                 socks::reply(&mut client, socks::SUCCEEDED)?;
-                let checked = check_tls(&mut client, &target);
-                (checked, upstream)
+                tunnel(client, upstream, &target, events)
             }
             Err(refusal) => {
                 let code = if refusal.judged { socks::NOT_ALLOWED } else { socks::HOST_UNREACHABLE };
                 socks::reply(&mut client, code)?;
                 let _ = events.send(*refusal.connection);
-                return Ok(());
+                Ok(())
             }
         };
-        return finish(client, upstream, record, events);
     }
     match http::read(&mut client)? {
         http::Ask::Refuse(status, message) => http::answer(&mut client, status, &format!("vtpolicy: {message}")),
         http::Ask::Tunnel(target) => match open(&target, "connect", judge) {
             Ok(upstream) => {
                 http::answer(&mut client, 200, "")?;
-                let checked = check_tls(&mut client, &target);
-                finish(client, upstream, checked, events)
+                tunnel(client, upstream, &target, events)
             }
             Err(refusal) => refuse_http(client, refusal, events),
         },
         http::Ask::Forward { target, head, rest } => match open(&target, "http", judge) {
-            Ok(mut upstream) => {
-                upstream.1.write_all(&head)?;
-                finish(client, upstream, Ok(rest), events)
+            Ok((connection, mut upstream)) => {
+                let _ = events.send(connection);
+                upstream.write_all(&head)?;
+                upstream.write_all(&rest)?;
+                client.set_read_timeout(None)?;
+                relay(client, upstream)
             }
             Err(refusal) => refuse_http(client, refusal, events),
         },
@@ -143,27 +143,41 @@ fn refuse_http(mut client: TcpStream, refusal: Refusal, events: &Sender<Connecti
     http::answer(&mut client, status, &format!("vtpolicy: {message}"))
 }
 
-/// Relays between the client and the upstream once the first bytes passed
-/// the TLS check; the event is sent either way.
-fn finish(
+/// A tunnel (`CONNECT`, SOCKS5): the server's bytes flow to the client at
+/// once, for protocols where the server speaks first; the client's flow
+/// only after its first record passed the TLS check, however long the
+/// client takes to send it. The event is sent once that is decided.
+fn tunnel(
     client: TcpStream,
     (mut connection, upstream): (Connection, TcpStream),
-    first: Result<Vec<u8>, String>,
+    target: &Target,
     events: &Sender<Connection>,
 ) -> io::Result<()> {
-    let first = match first {
-        Ok(first) => first,
+    client.set_read_timeout(None)?;
+    let (mut from_upstream, mut to_client) = (upstream.try_clone()?, client.try_clone()?);
+    let inbound = std::thread::Builder::new().name("vtpolicy-egress-in".into()).spawn(move || {
+        let _ = io::copy(&mut from_upstream, &mut to_client);
+        let _ = to_client.shutdown(Shutdown::Write);
+    })?;
+    let (mut client, mut upstream) = (client, upstream);
+    match check_tls(&mut client, target) {
+        Ok(first) => {
+            let _ = events.send(connection);
+            if upstream.write_all(&first).is_ok() {
+                let _ = io::copy(&mut client, &mut upstream);
+            }
+            let _ = upstream.shutdown(Shutdown::Write);
+        }
         Err(message) => {
             connection.allowed = false;
             connection.refused = Some(message);
             let _ = events.send(connection);
+            let _ = upstream.shutdown(Shutdown::Both);
             let _ = client.shutdown(Shutdown::Both);
-            return Ok(());
         }
-    };
-    let _ = events.send(connection);
-    client.set_read_timeout(None)?;
-    relay(client, upstream, &first)
+    }
+    let _ = inbound.join();
+    Ok(())
 }
 
 /// A connection that was not made.
@@ -259,9 +273,12 @@ fn resolve(target: &Target) -> io::Result<Vec<SocketAddr>> {
 fn check_tls(client: &mut TcpStream, target: &Target) -> Result<Vec<u8>, String> {
     let mut header = [0u8; tls::HEADER];
     match client.peek(&mut header) {
-        Ok(n) if n >= 1 && header[0] != tls::HANDSHAKE => return Ok(Vec::new()),
-        Ok(0) | Err(_) => return Ok(Vec::new()),
+        // Closed before it sent anything.
+        Ok(0) => return Ok(Vec::new()),
+        // Not TLS: passed on as it is, to the host it was allowed to.
+        Ok(_) if header[0] != tls::HANDSHAKE => return Ok(Vec::new()),
         Ok(_) => {}
+        Err(error) => return Err(format!("the client's first bytes could not be read: {error}")),
     }
     let mut record = vec![0u8; tls::HEADER];
     client.read_exact(&mut record).map_err(|e| format!("the TLS record ended early: {e}"))?;
@@ -284,9 +301,8 @@ fn check_tls(client: &mut TcpStream, target: &Target) -> Result<Vec<u8>, String>
     }
 }
 
-/// Copies both ways until each side is done; `first` goes upstream first.
-fn relay(client: TcpStream, mut upstream: TcpStream, first: &[u8]) -> io::Result<()> {
-    upstream.write_all(first)?;
+/// Copies both ways until each side is done.
+fn relay(client: TcpStream, upstream: TcpStream) -> io::Result<()> {
     let (mut client_read, mut upstream_write) = (client.try_clone()?, upstream.try_clone()?);
     let outbound = std::thread::Builder::new().name("vtpolicy-egress-out".into()).spawn(move || {
         let _ = io::copy(&mut client_read, &mut upstream_write);
@@ -327,5 +343,55 @@ mod tests {
         assert!(refused.judged);
         let (connection, _stream) = open(&target, "connect", &judge(true)).ok().expect("connected");
         assert_eq!(connection.address, Some(format!("127.0.0.1:{port}")));
+    }
+
+    /// Through a tunnel, a server that speaks first is heard before the
+    /// client sends anything; a client that waits before its ClientHello
+    /// is checked all the same, and cut off when it names another host.
+    #[test]
+    fn tunnels_carry_server_first_protocols_and_check_late_client_hellos() {
+        use std::io::{Read as _, Write as _};
+        let server = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = server.local_addr().expect("address").port();
+        std::thread::spawn(move || {
+            for stream in server.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                std::thread::spawn(move || {
+                    let _ = stream.write_all(b"220 ready\r\n");
+                    let mut sink = Vec::new();
+                    let _ = stream.read_to_end(&mut sink);
+                });
+            }
+        });
+        let proxy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let proxy_port = proxy.local_addr().expect("address").port();
+        let (sender, events) = std::sync::mpsc::channel();
+        super::serve(proxy.into(), judge(true), sender).expect("serve");
+        let connect = || {
+            let mut stream = std::net::TcpStream::connect(("127.0.0.1", proxy_port)).expect("connect");
+            stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("timeout");
+            stream.write_all(format!("CONNECT localhost:{port} HTTP/1.1\r\n\r\n").as_bytes()).expect("write");
+            let mut reply = [0u8; 39];
+            stream.read_exact(&mut reply).expect("the 200");
+            assert!(reply.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&reply));
+            stream
+        };
+        let mut banner = [0u8; 11];
+        let mut first = connect();
+        first.read_exact(&mut banner).expect("the banner before any client byte");
+        assert_eq!(&banner, b"220 ready\r\n");
+        let mut late = connect();
+        late.read_exact(&mut banner).expect("the banner");
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        late.write_all(&super::tls::tests::client_hello(Some("other.example"))).expect("write");
+        let mut rest = Vec::new();
+        let _ = late.read_to_end(&mut rest);
+        assert!(rest.is_empty(), "the tunnel stayed open");
+        let refused = (0..2)
+            .map(|_| events.recv_timeout(std::time::Duration::from_secs(10)).expect("an event"))
+            .find(|c| c.refused.is_some())
+            .expect("a refusal");
+        assert!(refused.refused.unwrap_or_default().contains("asked for `other.example`"));
+        drop(first);
     }
 }
