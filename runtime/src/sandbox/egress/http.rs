@@ -12,8 +12,9 @@ const MAX_HEADERS: usize = 128;
 
 /// What the client asked for.
 pub(super) enum Ask {
-    /// `CONNECT host:port`.
-    Tunnel(Target),
+    /// `CONNECT host:port`, and what the client sent after the head
+    /// without waiting for the answer.
+    Tunnel(Target, Vec<u8>),
     /// A plain request to `target`: the head to send it, in origin form,
     /// and the body bytes already read.
     Forward { target: Target, head: Vec<u8>, rest: Vec<u8> },
@@ -51,7 +52,7 @@ fn ask(request: &httparse::Request<'_, '_>, rest: Vec<u8>) -> Ask {
     };
     if method.eq_ignore_ascii_case("CONNECT") {
         return match authority(path, None) {
-            Some(target) => Ask::Tunnel(target),
+            Some(target) => Ask::Tunnel(target, rest),
             None => Ask::Refuse(400, format!("`CONNECT {path}` names no host and port")),
         };
     }

@@ -104,7 +104,7 @@ fn handle(mut client: TcpStream, judge: &EgressJudge, events: &Sender<Connection
         return match open(&target, "socks5", judge) {
             Ok(upstream) => {
                 socks::reply(&mut client, socks::SUCCEEDED)?;
-                tunnel(client, upstream, &target, events)
+                tunnel(client, upstream, &target, Vec::new(), events)
             }
             Err(refusal) => {
                 let code = if refusal.judged { socks::NOT_ALLOWED } else { socks::HOST_UNREACHABLE };
@@ -116,10 +116,10 @@ fn handle(mut client: TcpStream, judge: &EgressJudge, events: &Sender<Connection
     }
     match http::read(&mut client)? {
         http::Ask::Refuse(status, message) => http::answer(&mut client, status, &format!("vtpolicy: {message}")),
-        http::Ask::Tunnel(target) => match open(&target, "connect", judge) {
+        http::Ask::Tunnel(target, rest) => match open(&target, "connect", judge) {
             Ok(upstream) => {
                 http::answer(&mut client, 200, "")?;
-                tunnel(client, upstream, &target, events)
+                tunnel(client, upstream, &target, rest, events)
             }
             Err(refusal) => refuse_http(client, refusal, events),
         },
@@ -151,6 +151,7 @@ fn tunnel(
     client: TcpStream,
     (mut connection, upstream): (Connection, TcpStream),
     target: &Target,
+    buffered: Vec<u8>,
     events: &Sender<Connection>,
 ) -> io::Result<()> {
     client.set_read_timeout(None)?;
@@ -160,7 +161,7 @@ fn tunnel(
         let _ = to_client.shutdown(Shutdown::Write);
     })?;
     let (mut client, mut upstream) = (client, upstream);
-    match check_tls(&mut client, target) {
+    match check_tls(&mut client, target, buffered) {
         Ok(first) => {
             let _ = events.send(connection);
             if upstream.write_all(&first).is_ok() {
@@ -267,35 +268,46 @@ fn resolve(target: &Target) -> io::Result<Vec<SocketAddr>> {
     Ok((host, target.port).to_socket_addrs()?.collect())
 }
 
-/// Reads the client's first TLS record, if it starts one, and checks that
-/// its ClientHello names the target host. Returns the bytes read, to be
-/// passed on.
-fn check_tls(client: &mut TcpStream, target: &Target) -> Result<Vec<u8>, String> {
-    let mut header = [0u8; tls::HEADER];
-    match client.peek(&mut header) {
-        // Closed before it sent anything.
-        Ok(0) => return Ok(Vec::new()),
-        // Not TLS: passed on as it is, to the host it was allowed to.
-        Ok(_) if header[0] != tls::HANDSHAKE => return Ok(Vec::new()),
-        Ok(_) => {}
-        Err(error) => return Err(format!("the client's first bytes could not be read: {error}")),
+/// Reads the client's first bytes (after `buffered`, those it sent with
+/// its request) and, when they start a TLS record, the whole record, and
+/// checks that its ClientHello names the target host. Returns the bytes
+/// read, to be passed on.
+fn check_tls(client: &mut TcpStream, target: &Target, mut buffered: Vec<u8>) -> Result<Vec<u8>, String> {
+    let mut fill = |buffered: &mut Vec<u8>, at_least: usize| -> Result<(), String> {
+        let mut chunk = [0u8; 4096];
+        while buffered.len() < at_least {
+            match client.read(&mut chunk) {
+                Ok(0) => return Err("the TLS record ended early".to_owned()),
+                Ok(n) => buffered.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+                Err(error) => return Err(format!("the client's bytes could not be read: {error}")),
+            }
+        }
+        Ok(())
+    };
+    if buffered.is_empty() {
+        match fill(&mut buffered, 1) {
+            // Closed before it sent anything.
+            Err(_) if buffered.is_empty() => return Ok(Vec::new()),
+            result => result?,
+        }
     }
-    let mut record = vec![0u8; tls::HEADER];
-    client.read_exact(&mut record).map_err(|e| format!("the TLS record ended early: {e}"))?;
-    let length = tls::record_length(&record).ok_or("not a TLS handshake record")?;
-    record.resize(length, 0);
-    client
-        .read_exact(record.get_mut(tls::HEADER..).unwrap_or_default())
-        .map_err(|e| format!("the TLS record ended early: {e}"))?;
+    // Not TLS: passed on as it is, to the host it was allowed to.
+    if buffered.first() != Some(&tls::HANDSHAKE) {
+        return Ok(buffered);
+    }
+    fill(&mut buffered, tls::HEADER)?;
+    let length = tls::record_length(&buffered).ok_or("not a TLS handshake record")?;
+    fill(&mut buffered, length)?;
+    let record = buffered.get(..length).unwrap_or_default();
     let host = vtpolicy_engine::normalize_host(&target.host);
     let literal = host.parse::<IpAddr>().is_ok();
-    match tls::server_name(&record) {
-        tls::ServerName::Named(name) if vtpolicy_engine::normalize_host(&name) == host => Ok(record),
+    match tls::server_name(record) {
+        tls::ServerName::Named(name) if vtpolicy_engine::normalize_host(&name) == host => Ok(buffered),
         tls::ServerName::Named(name) => {
             Err(format!("the TLS client asked for `{name}` on a connection allowed to `{}`", target.host))
         }
         // Clients send no server name for an address.
-        tls::ServerName::Unnamed if literal => Ok(record),
+        tls::ServerName::Unnamed if literal => Ok(buffered),
         tls::ServerName::Unnamed => Err(format!("the TLS client named no server on a connection to `{}`", target.host)),
         tls::ServerName::Unreadable => Err("the TLS ClientHello could not be read".to_owned()),
     }
@@ -391,6 +403,18 @@ mod tests {
             .map(|_| events.recv_timeout(std::time::Duration::from_secs(10)).expect("an event"))
             .find(|c| c.refused.is_some())
             .expect("a refusal");
+        assert!(refused.refused.unwrap_or_default().contains("asked for `other.example`"));
+        // A ClientHello sent with the CONNECT, before the answer, is
+        // checked as well.
+        let mut pipelined = std::net::TcpStream::connect(("127.0.0.1", proxy_port)).expect("connect");
+        pipelined.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("timeout");
+        let mut request = format!("CONNECT localhost:{port} HTTP/1.1\r\n\r\n").into_bytes();
+        request.extend(super::tls::tests::client_hello(Some("other.example")));
+        pipelined.write_all(&request).expect("write");
+        let mut answer = Vec::new();
+        let _ = pipelined.read_to_end(&mut answer);
+        assert!(answer.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+        let refused = events.recv_timeout(std::time::Duration::from_secs(10)).expect("an event");
         assert!(refused.refused.unwrap_or_default().contains("asked for `other.example`"));
         drop(first);
     }
