@@ -78,6 +78,8 @@ codes! {
         "## What it does\nReports a Rego policy (`package vtpolicy`) with no `decision` rule.\n\n## Why is this bad?\nWithout `decision` the policy abstains on every request: it decides nothing.\n\n## Example\n```\npackage vtpolicy\nallow if input.kind == \"read\"\n```\n\n## Fix\nDefine `decision` as `\"allow\"`, `\"prompt\"` or `\"deny\"`, e.g. `decision := \"deny\" if input.kind == \"net\"`.\n";
     REGO_NO_SANDBOX = "VT108", "rego-no-sandbox", Warning, "a Rego policy has no kernel profile",
         "## What it does\nReports that a Rego policy adds nothing to the kernel sandbox of `vtpolicy run`.\n\n## Why is this bad?\nThe kernel profile (Landlock, seccomp, Seatbelt) is compiled from `.vtp` policies; a Rego module decides tool calls but declares no readable or writable trees, network or limits. With Rego policies alone, `run` applies no kernel sandbox.\n\n## Example\n```\nvtpolicy run --policy rules.rego -- make\n```\n\n## Fix\nCombine it with a `.vtp` policy that states the sandbox: `--policy workspace-write --policy rules.rego`.\n";
+    WILDCARD_WITHOUT_APEX = "VT109", "wildcard-without-apex", Warning, "`*.example.com` without `example.com`",
+        crate::lint::rules::wildcard_without_apex::DOC;
 }
 
 /// The documentation of a code, looked up by code (`VT012`) or name.

@@ -14,6 +14,7 @@ const RULES: &[(&str, LintFn)] = &[
     (crate::codes::UNREACHABLE_RULE, rules::unreachable_rule::check),
     (crate::codes::NETWORK_WILDCARD_HOST, rules::network_wildcard_host::check),
     (crate::codes::DUPLICATE_RULE, rules::duplicate_rule::check),
+    (crate::codes::WILDCARD_WITHOUT_APEX, rules::wildcard_without_apex::check),
 ];
 
 pub(crate) fn run(policy: &CompiledPolicy, diagnostics: &mut Vec<Diagnostic>) {

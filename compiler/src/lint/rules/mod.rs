@@ -5,3 +5,4 @@ pub(crate) mod kernel_abi;
 pub(crate) mod kernel_gap;
 pub(crate) mod network_wildcard_host;
 pub(crate) mod unreachable_rule;
+pub(crate) mod wildcard_without_apex;

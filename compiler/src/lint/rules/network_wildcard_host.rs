@@ -46,6 +46,6 @@ mod tests {
     fn wildcard_allow_is_reported() {
         check_diagnostics("allow net \"*\" port 443\n", &["VT102 2:1 rule `test:2` allows connections to every host"]);
         check_diagnostics("deny net \"*\" port 25\n", &[]);
-        check_diagnostics("allow net \"*.crates.io\"\n", &[]);
+        check_diagnostics("allow net \"crates.io\", \"*.crates.io\"\n", &[]);
     }
 }
