@@ -80,6 +80,10 @@ codes! {
         "## What it does\nReports that a Rego policy adds nothing to the kernel sandbox of `vtpolicy run`.\n\n## Why is this bad?\nThe kernel profile (Landlock, seccomp, Seatbelt) is compiled from `.vtp` policies; a Rego module decides tool calls but declares no readable or writable trees, network or limits. With Rego policies alone, `run` applies no kernel sandbox.\n\n## Example\n```\nvtpolicy run --policy rules.rego -- make\n```\n\n## Fix\nCombine it with a `.vtp` policy that states the sandbox: `--policy workspace-write --policy rules.rego`.\n";
     WILDCARD_WITHOUT_APEX = "VT109", "wildcard-without-apex", Warning, "`*.example.com` without `example.com`",
         crate::lint::rules::wildcard_without_apex::DOC;
+    BROAD_ALLOW = "VT110", "broad-allow", Warning, "an allow of nearly everything of its kind",
+        crate::lint::rules::broad_allow::DOC;
+    INTERPRETER_WITH_CODE = "VT111", "interpreter-with-code", Warning, "a shell or interpreter allowed with code arguments",
+        crate::lint::rules::interpreter_code::DOC;
 }
 
 /// The documentation of a code, looked up by code (`VT012`) or name.

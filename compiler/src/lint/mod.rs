@@ -15,6 +15,8 @@ const RULES: &[(&str, LintFn)] = &[
     (crate::codes::NETWORK_WILDCARD_HOST, rules::network_wildcard_host::check),
     (crate::codes::DUPLICATE_RULE, rules::duplicate_rule::check),
     (crate::codes::WILDCARD_WITHOUT_APEX, rules::wildcard_without_apex::check),
+    (crate::codes::BROAD_ALLOW, rules::broad_allow::check),
+    (crate::codes::INTERPRETER_WITH_CODE, rules::interpreter_code::check),
 ];
 
 pub(crate) fn run(policy: &CompiledPolicy, diagnostics: &mut Vec<Diagnostic>) {

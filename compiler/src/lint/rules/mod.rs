@@ -1,6 +1,8 @@
 //! One lint rule per file.
 
+pub(crate) mod broad_allow;
 pub(crate) mod duplicate_rule;
+pub(crate) mod interpreter_code;
 pub(crate) mod kernel_abi;
 pub(crate) mod kernel_gap;
 pub(crate) mod network_wildcard_host;
