@@ -74,6 +74,12 @@ impl Policy {
         policy
     }
 
+    /// Whether a rule names hosts (`net`, not `net unix`): then a sandboxed
+    /// run reaches the network through the egress proxy only.
+    pub fn has_net_rules(&self) -> bool {
+        self.rules.iter().any(|rule| rule.matchers.iter().any(|m| matches!(m, Matcher::Net { .. })))
+    }
+
     /// The policy for the connections of a run: each `when running` rule
     /// whose pattern `runs` says the run's command matches applies like
     /// any rule; the others still match nothing.

@@ -76,12 +76,17 @@ impl Environment {
 
     /// The compiler's view of the same values.
     pub fn context(&self) -> Context {
-        Context {
-            workspace: self.workspace.to_string_lossy().into_owned(),
-            home: self.home.clone(),
-            tmp: self.tmp.to_string_lossy().into_owned(),
-            cwd: self.cwd.to_string_lossy().into_owned(),
-        }
+        context_of(&self.workspace, &self.home, &self.tmp, &self.cwd)
+    }
+}
+
+/// What `${workspace}`, `${home}`, `${tmp}` and `${cwd}` stand for.
+pub(crate) fn context_of(workspace: &Path, home: &str, tmp: &Path, cwd: &Path) -> Context {
+    Context {
+        workspace: workspace.to_string_lossy().into_owned(),
+        home: home.to_owned(),
+        tmp: tmp.to_string_lossy().into_owned(),
+        cwd: cwd.to_string_lossy().into_owned(),
     }
 }
 
@@ -107,6 +112,10 @@ pub struct Judge {
     located: LocatedCache,
     /// Rego policies, after the engine's in policy order.
     rego: Vec<crate::rego::RegoPolicy>,
+    /// Whether a `.vtp` policy has a net rule: then a sandboxed call
+    /// reaches the network through the egress proxy, whose refusals its
+    /// decisions include.
+    net_rules: bool,
     /// Program models: the stock catalogue, or it merged with the
     /// policies' own catalogues.
     models: std::borrow::Cow<'static, crate::normalize::models::Models>,
@@ -252,6 +261,7 @@ impl Judge {
             let _ = unsandboxed.set(Engine::new(rules.iter().map(vtpolicy_engine::Policy::unsandboxed).collect())?);
         }
         Ok(Judge {
+            net_rules: rules.iter().any(vtpolicy_engine::Policy::has_net_rules),
             policies: rules,
             sandboxed,
             unsandboxed,
@@ -428,24 +438,13 @@ impl Judge {
         let engine = if sandboxed { self.sandboxed() } else { self.unsandboxed() };
         // A sandboxed connection goes through the egress proxy, which
         // refuses what the decision must then say it refuses.
-        let proxied = sandboxed && self.has_net_rules();
+        let proxied = sandboxed && self.net_rules;
         let decision = engine.decide_call_adjusted(
             parts,
             |request| self.rego.iter().map(|p| p.decide(request)).collect(),
             |request, decision| if proxied { self.as_the_proxy_would(request, decision) } else { decision },
         );
         Judgement { decision }
-    }
-
-    /// Whether any `.vtp` policy has a net rule: then a sandboxed run
-    /// reaches the network through the egress proxy only.
-    fn has_net_rules(&self) -> bool {
-        self.policies.iter().any(|policy| {
-            policy
-                .rules
-                .iter()
-                .any(|rule| rule.matchers.iter().any(|m| matches!(m, vtpolicy_engine::Matcher::Net { .. })))
-        })
     }
 
     /// A connection to a loopback, private or link-local address (or to

@@ -53,12 +53,7 @@ impl RunPlace {
     /// The compiler's view of the place: what `${workspace}` and the other
     /// variables stand for.
     pub fn context(&self) -> Context {
-        Context {
-            workspace: self.workspace.to_string_lossy().into_owned(),
-            home: self.home.clone(),
-            tmp: self.tmp.to_string_lossy().into_owned(),
-            cwd: self.cwd.to_string_lossy().into_owned(),
-        }
+        crate::judge::context_of(&self.workspace, &self.home, &self.tmp, &self.cwd)
     }
 
     /// Refuses a workspace the sandbox would make meaningless: one that
@@ -137,9 +132,11 @@ pub struct Sandbox {
     git: Option<GitMetadata>,
     /// How the egress proxy judges connections, and where it reports them.
     egress: Option<(EgressJudge, Sender<Connection>)>,
-    /// The proxy's socket on the host's loopback, where no network
-    /// namespace can be made.
-    host_proxy: Option<OwnedFd>,
+    /// The proxy's socket on the host's loopback, and its port, where no
+    /// network namespace can be made.
+    host_proxy: Option<(OwnedFd, u16)>,
+    /// The policies have net rules, which only the egress proxy enforces.
+    host_rules: bool,
 }
 
 /// What a run must not leave behind: write-denied paths that did not
@@ -203,19 +200,6 @@ pub struct Enforced {
     pub partial: Vec<String>,
 }
 
-/// Whether the policies name hosts the kernel cannot tell apart: any
-/// net rule, where the network is not off altogether.
-fn names_hosts(policies: &[&CompiledPolicy], network: &Network) -> bool {
-    !matches!(network, Network::Off)
-        && policies.iter().any(|compiled| {
-            compiled
-                .policy
-                .rules
-                .iter()
-                .any(|rule| rule.matchers.iter().any(|m| matches!(m, vtpolicy_engine::Matcher::Net { .. })))
-        })
-}
-
 /// The policy of the first Landlock layer that would refuse to execute
 /// `program`, which `exec` would report as a bare `Permission denied`.
 /// Under `/tmp`, which the run replaces, nothing is predicted.
@@ -239,21 +223,6 @@ fn unexecutable(ruleset: &vtpolicy_compiler::profile::landlock::LandlockRuleset,
             })
         })
         .map(|layer| layer.policy.clone())
-}
-
-/// The port the command may connect to when the proxy is on the host's
-/// loopback.
-fn proxy_port(ruleset: &vtpolicy_compiler::profile::landlock::LandlockRuleset, host_proxy: bool) -> Option<u16> {
-    if !host_proxy {
-        return None;
-    }
-    ruleset.layers.iter().find_map(|layer| layer.connect_tcp.as_ref().and_then(|ports| ports.first()).map(|p| p.0))
-}
-
-/// Whether the model says the policies have host rules the kernel alone
-/// cannot check.
-fn names_hosts_of(profiles: &KernelProfiles) -> bool {
-    matches!(&profiles.model.network, Network::Tcp { host_rules, .. } if !host_rules.is_empty())
 }
 
 /// The egress judge of a sandbox that was given none: every connection
@@ -348,7 +317,9 @@ impl Sandbox {
         // a network namespace of its own, whose one way out it is; without
         // one, on the host's loopback, with Landlock limiting connects to
         // its port.
-        let hosts = sandboxed && names_hosts(policies, &profiles.model.network);
+        let hosts = sandboxed
+            && !matches!(profiles.model.network, Network::Off)
+            && policies.iter().any(|compiled| compiled.policy.has_net_rules());
         let egress = private && hosts;
         let restricts_connects =
             profiles.landlock.as_ref().is_some_and(|r| r.layers.iter().any(|layer| layer.connect_tcp.is_some()));
@@ -442,7 +413,8 @@ impl Sandbox {
             output: None,
             git,
             egress: None,
-            host_proxy: host_proxy.map(OwnedFd::from),
+            host_proxy: host_proxy.map(|listener| (OwnedFd::from(listener), proxy_port)),
+            host_rules: hosts,
         })
     }
 
@@ -613,14 +585,12 @@ impl Sandbox {
         let proxied = self.namespaces.network || self.host_proxy.is_some();
         if self.namespaces.network {
             layers.extend(["network_namespace", "egress_proxy"].map(String::from));
-        } else if let Some(port) =
-            self.profiles.landlock.as_ref().and_then(|r| proxy_port(r, self.host_proxy.is_some()))
-        {
+        } else if let Some((_, port)) = &self.host_proxy {
             layers.push("egress_proxy".into());
             partial.push(format!(
                 "no network namespace here: the egress proxy listens on 127.0.0.1:{port} and Landlock allows TCP connects to port {port} only, on any address, so a service on that port elsewhere is reachable directly"
             ));
-        } else if sandboxed && !matches!(self.profiles.model.network, Network::Off) && names_hosts_of(&self.profiles) {
+        } else if self.host_rules {
             partial.push(
                 "no network namespace and no Landlock network rules here: host rules are not enforced by the kernel"
                     .into(),
@@ -631,7 +601,7 @@ impl Sandbox {
             setup,
             self.cgroups,
             sandboxed.then_some((self.socket_rules, sender)),
-            egress.map(|(judge, events)| (judge, events, self.host_proxy)),
+            egress.map(|(judge, events)| (judge, events, self.host_proxy.map(|(socket, _)| socket))),
         )?;
         Ok((running, Enforced { layers, enforcement, process_limit, partial }, receiver))
     }
