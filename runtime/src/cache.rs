@@ -16,6 +16,15 @@
 //! not read back (truncated, from another version, edited) is ignored and
 //! rebuilt. Policies with diagnostics (a workspace policy's dropped allow
 //! rules among them) are not remembered, so their warnings are never lost.
+//!
+//! `${tmp}` is the one variable that differs on every call of `run` (each
+//! gets a private directory). So that `run` finds its entry too, policies
+//! are compiled with a placeholder for it and the entry's text has the real
+//! directory put back in when it is read. That is exact because the
+//! compiler copies an expanded variable into its output verbatim (it never
+//! resolves or rewrites the paths a policy names), and it is done only when
+//! both the placeholder and the directory are made of characters that JSON
+//! and globs take literally.
 
 use std::hash::{BuildHasher as _, Hasher as _};
 use std::path::{Path, PathBuf};
@@ -32,6 +41,19 @@ const FORMAT: u32 = 1;
 
 /// The most entries kept; the least recently written go first.
 const MAX_ENTRIES: usize = 64;
+
+/// What `${tmp}` is compiled as in a remembered entry.
+const TMP_PLACEHOLDER: &str = "/vtpolicy-cached-tmp-7a3f0c91";
+
+/// Whether `tmp` can stand where [`TMP_PLACEHOLDER`] is: an absolute path
+/// other than `/`, without a trailing `/`, made of characters that are
+/// literal in JSON strings and in globs.
+fn substitutable(tmp: &str) -> bool {
+    tmp.len() > 1
+        && tmp.starts_with('/')
+        && !tmp.ends_with('/')
+        && tmp.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b))
+}
 
 /// What an entry was made from; must equal the caller's in full.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,12 +130,15 @@ pub fn load_policies(
     layering: Layering,
     dir: Option<&Path>,
 ) -> (Option<Vec<CompiledPolicy>>, Vec<Diagnostic>) {
-    let key = dir.and_then(|_| key(specs, context, layering));
-    if let (Some(dir), Some(key)) = (dir, &key)
-        && let Some(policies) = read(dir, key)
+    if let Some(dir) = dir
+        && let Some(policies) = load_remembered(specs, context, layering, dir)
     {
         return (Some(policies), Vec::new());
     }
+    compile(specs, context, layering)
+}
+
+fn compile(specs: &[String], context: &Context, layering: Layering) -> (Option<Vec<CompiledPolicy>>, Vec<Diagnostic>) {
     let mut compiled = Vec::with_capacity(specs.len());
     let mut diagnostics = Vec::new();
     let mut failed = false;
@@ -128,17 +153,71 @@ pub fn load_policies(
     if failed || diagnostics.iter().any(Diagnostic::is_error) {
         return (None, diagnostics);
     }
-    if let (Some(dir), Some(key), true) = (dir, key, diagnostics.is_empty()) {
-        // A cache that cannot be written costs the next call time, nothing else.
-        let _ = write(dir, key, &compiled);
-    }
     (Some(compiled), diagnostics)
 }
 
-fn read(dir: &Path, key: &Key) -> Option<Vec<CompiledPolicy>> {
-    let text = std::fs::read_to_string(entry_path(dir, key)).ok()?;
-    let entry: Entry = serde_json::from_str(&text).ok()?;
-    if entry.key != *key {
+/// The policies from the entry for these inputs, compiling and
+/// remembering them first when there is none; `None` when they are not to
+/// be remembered (they have diagnostics, or the inputs cannot be keyed),
+/// and the caller compiles them as they are.
+fn load_remembered(specs: &[String], context: &Context, layering: Layering, dir: &Path) -> Option<Vec<CompiledPolicy>> {
+    let (keyed, tmp) = if substitutable(&context.tmp) {
+        (Context { tmp: TMP_PLACEHOLDER.to_owned(), ..context.clone() }, Some(context.tmp.as_str()))
+    } else {
+        (context.clone(), None)
+    };
+    let key = key(specs, &keyed, layering)?;
+    let path = entry_path(dir, &key);
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && let Some(policies) = read(&text, &key, tmp)
+    {
+        return Some(policies);
+    }
+    let (Some(compiled), diagnostics) = compile(specs, &keyed, layering) else { return None };
+    if !diagnostics.is_empty() {
+        return None;
+    }
+    let text = entry_text(key.clone(), &compiled)?;
+    // The placeholder must stand for `${tmp}` alone.
+    if tmp.is_some() && mentions_placeholder(&compiled) {
+        return None;
+    }
+    // A cache that cannot be written costs the next call time, nothing else.
+    let _ = write(dir, &path, &text);
+    match tmp {
+        Some(_) => read(&text, &key, tmp),
+        None => Some(compiled),
+    }
+}
+
+/// Whether a policy's own text names the placeholder (so that it cannot be
+/// told apart from an expanded `${tmp}`).
+fn mentions_placeholder(compiled: &[CompiledPolicy]) -> bool {
+    compiled.iter().any(|policy| {
+        policy.sources.iter().any(|s| s.file.text.contains(TMP_PLACEHOLDER))
+            || policy.source.text.contains(TMP_PLACEHOLDER)
+            || policy.settings.programs.iter().any(|c| c.text.contains(TMP_PLACEHOLDER))
+    })
+}
+
+/// The policies of an entry's `text`, when it was made from `key` and
+/// every file it was read from still reads the same; `tmp`, when given,
+/// takes the place of the placeholder.
+fn read(text: &str, key: &Key, tmp: Option<&str>) -> Option<Vec<CompiledPolicy>> {
+    let substituted;
+    let text = match tmp {
+        Some(tmp) => {
+            substituted = text.replace(TMP_PLACEHOLDER, tmp);
+            substituted.as_str()
+        }
+        None => text,
+    };
+    let entry: Entry = serde_json::from_str(text).ok()?;
+    let mut expected = key.clone();
+    if let Some(tmp) = tmp {
+        tmp.clone_into(&mut expected.context[2]);
+    }
+    if entry.key != expected {
         return None;
     }
     for (name, text, on_disk) in &entry.files {
@@ -187,7 +266,8 @@ fn read(dir: &Path, key: &Key) -> Option<Vec<CompiledPolicy>> {
     Some(policies)
 }
 
-fn write(dir: &Path, key: Key, compiled: &[CompiledPolicy]) -> std::io::Result<()> {
+/// The text of the entry for `compiled`, made from `key`.
+fn entry_text(key: Key, compiled: &[CompiledPolicy]) -> Option<String> {
     let mut files: Vec<(String, String, bool)> = Vec::new();
     let mut index_of = |file: &Arc<SourceFile>| -> usize {
         if let Some(index) = files.iter().position(|(name, text, _)| *name == file.name && *text == file.text) {
@@ -226,16 +306,21 @@ fn write(dir: &Path, key: Key, compiled: &[CompiledPolicy]) -> std::io::Result<(
     // `FILE.json (as .vtp)`: the JSON file itself must stay the same.
     for (name, _, _) in files.clone() {
         if let Some(json) = name.strip_suffix(" (as .vtp)") {
-            let text = std::fs::read_to_string(json)?;
+            let text = std::fs::read_to_string(json).ok()?;
             files.push((json.to_owned(), text, true));
         }
     }
-    let entry = Entry { key: key.clone(), files, catalogues, policies };
-    let text = serde_json::to_string(&entry).map_err(std::io::Error::other)?;
+    let entry = Entry { key, files, catalogues, policies };
+    serde_json::to_string(&entry).ok()
+}
+
+/// Puts an entry's `text` at `path` in `dir`: staged and renamed, so that
+/// a concurrent reader sees the whole entry or none.
+fn write(dir: &Path, path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut staged = tempfile::NamedTempFile::new_in(dir)?;
     std::io::Write::write_all(&mut staged, text.as_bytes())?;
-    staged.persist(entry_path(dir, &key)).map_err(|e| e.error)?;
+    staged.persist(path).map_err(|e| e.error)?;
     prune(dir);
     Ok(())
 }

@@ -143,3 +143,45 @@ fn concurrent_writers_and_readers_see_whole_entries() {
     }
     assert_eq!(entries(&dirs.cache).len(), 1, "no staged file is left behind");
 }
+
+/// The policies of `specs` compiled afresh, without any entry.
+fn uncached(context: &Context, specs: &[String]) -> Vec<CompiledPolicy> {
+    load_policies(specs, context, Layering::Enforce, None).0.expect("the policies compile")
+}
+
+#[test]
+fn calls_with_their_own_tmp_share_one_entry_and_keep_their_tmp() {
+    let dirs = dirs();
+    let policy = dirs.policies.join("scratch.vtp");
+    std::fs::write(&policy, "version 1\nextend \"workspace-write\"\nallow write \"${tmp}/out/**\"\n").expect("policy");
+    let specs = vec![policy.to_string_lossy().into_owned()];
+    for tmp in ["/tmp/vtpolicy-run-aB3_x.1", "/var/tmp/other-run"] {
+        let context = Context { tmp: tmp.to_owned(), ..dirs.context.clone() };
+        let (compiled, diagnostics) = load_policies(&specs, &context, Layering::Enforce, Some(&dirs.cache));
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let compiled = compiled.expect("compiles");
+        let fresh = uncached(&context, &specs);
+        for (a, b) in compiled.iter().zip(&fresh) {
+            assert_eq!(a.policy, b.policy, "with ${{tmp}} = {tmp}");
+        }
+        let json = serde_json::to_string(&compiled[0].policy).expect("json");
+        assert!(json.contains(&format!("{tmp}/out/**")), "{json}");
+    }
+    assert_eq!(entries(&dirs.cache).len(), 1, "one entry serves every tmp");
+}
+
+#[test]
+fn a_tmp_with_other_characters_or_a_policy_naming_the_placeholder_is_compiled_as_is() {
+    let dirs = dirs();
+    let policy = dirs.policies.join("odd.vtp");
+    std::fs::write(&policy, "version 1\nallow write \"${tmp}/**\"\ndeny read \"/vtpolicy-cached-tmp-7a3f0c91/**\"\n")
+        .expect("policy");
+    let specs = vec![policy.to_string_lossy().into_owned()];
+    for tmp in ["/tmp/with space", "/tmp/plain"] {
+        let context = Context { tmp: tmp.to_owned(), ..dirs.context.clone() };
+        for _ in 0..2 {
+            let (compiled, _) = load_policies(&specs, &context, Layering::Enforce, Some(&dirs.cache));
+            assert_eq!(compiled.expect("compiles")[0].policy, uncached(&context, &specs)[0].policy, "{tmp}");
+        }
+    }
+}

@@ -84,7 +84,8 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
     };
     environment.tmp = std::fs::canonicalize(tmp.path()).unwrap_or_else(|_| tmp.path().to_path_buf());
     policies::note_rego_without_kernel_profile(&args.policy.policies, Style::detect());
-    let Some(loaded) = policies::load(&args.policy.policies, &environment, Layering::Enforce, Style::detect()) else {
+    let Some(loaded) = policies::load_cached(&args.policy.policies, &environment, Layering::Enforce, Style::detect())
+    else {
         return events.fail("the policy does not compile; nothing ran".to_owned());
     };
     let place = RunPlace::of(&environment, crate::state::state_dir());
