@@ -30,6 +30,15 @@ pub(crate) enum Command {
     ///
     /// Exits 0 when the call was evaluated, whatever the decision.
     Explain(ExplainArgs),
+    /// What a policy change changes: whether NEW is equivalent to OLD,
+    /// more permissive, less permissive or incomparable, with a witness
+    /// call for every changed region and its old and new decisions.
+    ///
+    /// Each side is one policy (OLD, NEW) or several (`--old`, `--new`,
+    /// repeated; combined as `--policy` combines them). Witnesses are
+    /// request JSON that `explain --request` decides as shown. Exits 0 when
+    /// equivalent, 1 otherwise, 2 when a side does not compile.
+    Diff(DiffArgs),
     /// Run inline `test` blocks and case files (`*.tests.toml`, `*.jsonl`).
     ///
     /// Exits 0 when every case passes, 1 otherwise.
@@ -216,20 +225,50 @@ pub(crate) struct CheckArgs {
     pub(crate) workspace: Option<PathBuf>,
     /// Output format: `json` is stable (see the README), `sarif` is SARIF
     /// 2.1.0 for code scanning, `github` workflow annotations.
-    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
-    pub(crate) format: CheckFormat,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+    pub(crate) format: ReportFormat,
     /// Fail (exit 1) on warnings too.
     #[arg(long)]
     pub(crate) deny_warnings: bool,
 }
 
-/// How `check` reports.
+/// How `check` and `diff` report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum CheckFormat {
+pub(crate) enum ReportFormat {
     Human,
     Json,
     Sarif,
     Github,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    override_usage = "vtpolicy diff [OPTIONS] <OLD> <NEW>\n       vtpolicy diff [OPTIONS] --old <P>... --new <P>..."
+)]
+pub(crate) struct DiffArgs {
+    /// The old policy: a file or stock policy name.
+    #[arg(value_name = "OLD", requires = "new_policy")]
+    pub(crate) old_policy: Option<String>,
+    /// The new policy: a file or stock policy name.
+    #[arg(value_name = "NEW")]
+    pub(crate) new_policy: Option<String>,
+    /// A policy of the old side (repeat to combine several).
+    #[arg(long = "old", value_name = "P")]
+    pub(crate) old: Vec<String>,
+    /// A policy of the new side (repeat to combine several).
+    #[arg(long = "new", value_name = "P")]
+    pub(crate) new: Vec<String>,
+    /// The workspace `${workspace}` stands for [default: the current directory].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) workspace: Option<PathBuf>,
+    /// The directory calls run in [default: the workspace].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) cwd: Option<PathBuf>,
+    /// Output format: `json` is `{"verdict": …, "witnesses": [{"request":
+    /// …, "old": …, "new": …}]}`, `sarif` is SARIF 2.1.0, `github`
+    /// workflow annotations.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+    pub(crate) format: ReportFormat,
 }
 
 #[derive(Debug, Args)]

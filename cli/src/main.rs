@@ -52,6 +52,7 @@ fn main() -> ExitCode {
     let exit = match cli.command {
         args::Command::Check(args) => commands::check::run(&args, style),
         args::Command::Explain(args) => commands::explain::run(&args, style),
+        args::Command::Diff(args) => commands::diff::run(&args, style),
         args::Command::Test(args) => commands::test::run(&args, style),
         args::Command::Fmt(args) => commands::fmt::run(&args),
         args::Command::Compile(args) => commands::compile::run(&args),

@@ -29,6 +29,7 @@ mod pattern;
 mod policy;
 pub mod reference;
 mod request;
+pub mod witness;
 
 pub use decision::{CallDecision, Decision, ExternalVerdict, MatchedRule, PartDecision};
 pub use graph::{DecisionGraph, GraphError};

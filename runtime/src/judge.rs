@@ -386,6 +386,12 @@ impl Judge {
         &self.environment
     }
 
+    /// The `.vtp` policies' rules, as compiled (every rule, `when
+    /// sandboxed` ones included).
+    pub fn policies(&self) -> &[vtpolicy_engine::Policy] {
+        &self.policies
+    }
+
     /// The normalised parts of a raw request.
     pub fn normalize(&self, raw: &RawRequest) -> Vec<Part> {
         self.normalize_in(raw, self.environment.sandboxed)

@@ -15,6 +15,7 @@
 
 pub mod cache;
 pub mod cases;
+pub mod diff;
 pub mod events;
 pub mod explanation;
 pub mod hook;

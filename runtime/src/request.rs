@@ -68,6 +68,60 @@ impl RawRequest {
         }
     }
 
+    /// The request JSON of this call (what `explain --request` reads);
+    /// `sandboxed` adds `"sandboxed": true`.
+    pub fn to_value(&self, sandboxed: bool) -> Value {
+        let mut object = serde_json::Map::new();
+        let mut put = |name: &str, value: Value| {
+            object.insert(name.to_owned(), value);
+        };
+        let (cwd, workspace) = (self.cwd(), self.workspace());
+        match self {
+            RawRequest::Exec { argv, command, .. } => {
+                put("kind", "exec".into());
+                if let Some(argv) = argv {
+                    put("argv", argv.clone().into());
+                }
+                if let Some(command) = command {
+                    put("command", command.clone().into());
+                }
+            }
+            RawRequest::Read { path, .. } | RawRequest::Write { path, .. } => {
+                put("kind", if matches!(self, RawRequest::Read { .. }) { "read" } else { "write" }.into());
+                put("path", path.clone().into());
+            }
+            RawRequest::Net { host, port, unix, .. } => {
+                put("kind", "net".into());
+                if let Some(host) = host {
+                    put("host", host.clone().into());
+                }
+                if let Some(port) = port {
+                    put("port", (*port).into());
+                }
+                if let Some(unix) = unix {
+                    put("unix", unix.clone().into());
+                }
+            }
+            RawRequest::Tool { name, args, .. } => {
+                put("kind", "tool".into());
+                put("name", name.clone().into());
+                if let Some(args) = args {
+                    put("args", args.clone());
+                }
+            }
+        }
+        if let Some(cwd) = cwd {
+            put("cwd", cwd.into());
+        }
+        if let Some(workspace) = workspace {
+            put("workspace", workspace.into());
+        }
+        if sandboxed {
+            put("sandboxed", true.into());
+        }
+        Value::Object(object)
+    }
+
     pub fn workspace(&self) -> Option<&str> {
         match self {
             RawRequest::Exec { workspace, .. }

@@ -6,6 +6,7 @@ use std::process::{Command, Stdio};
 
 use std::io::Write as _;
 
+mod diff;
 mod hook;
 mod serve;
 

@@ -33,12 +33,12 @@ pub(super) fn annotation(diagnostic: &DiagnosticReport) -> String {
 }
 
 /// A message, escaped as workflow commands require.
-fn data(text: &str) -> String {
+pub(crate) fn data(text: &str) -> String {
     text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
 }
 
 /// A property value: also `:` and `,`, which end it.
-fn property(text: &str) -> String {
+pub(crate) fn property(text: &str) -> String {
     data(text).replace(':', "%3A").replace(',', "%2C")
 }
 

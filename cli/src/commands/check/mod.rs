@@ -1,7 +1,7 @@
 //! `vtpolicy check`.
 
-mod github;
-mod sarif;
+pub(crate) mod github;
+pub(crate) mod sarif;
 
 use serde::Serialize;
 use vtpolicy::compiler::{codes, kernel_lints};
@@ -11,7 +11,7 @@ use vtpolicy::runtime::sandbox::KernelProfiles;
 use vtpolicy::runtime::{TestOutcome, load_policy, run_inline_tests};
 
 use crate::Exit;
-use crate::args::{CheckArgs, CheckFormat as Format};
+use crate::args::{CheckArgs, ReportFormat as Format};
 use crate::policies;
 use crate::style::Style;
 

@@ -71,7 +71,7 @@ pub(super) fn log(diagnostics: &[DiagnosticReport]) -> Value {
 }
 
 /// A relative path as it is; an absolute one as a `file://` URI.
-fn uri(file: &str) -> String {
+pub(crate) fn uri(file: &str) -> String {
     let escaped = file.replace('%', "%25").replace(' ', "%20").replace('#', "%23").replace('?', "%3F");
     if file.starts_with('/') { format!("file://{escaped}") } else { escaped }
 }
