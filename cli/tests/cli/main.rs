@@ -916,6 +916,25 @@ fn importers_decide_as_the_source_tool() {
     assert!(policy.contains("deny exec git push [--force | -f] .."), "{policy}");
     assert!(policy.contains("exec git push --force origin main => deny"), "{policy}");
     assert_eq!(decide(r#"{"kind": "exec", "argv": ["git", "push", "-f"]}"#, false), "deny");
+    // A relative program is the file in the directory the command runs in;
+    // Codex runs it in its sandbox, and so does the import.
+    let policy = import(
+        "codex",
+        "relative.rules",
+        "prefix_rule(pattern = [\"./gradlew\", \"build\"], decision = \"allow\", match = [\"./gradlew build\"])\n\
+         prefix_rule(pattern = [\"./gradlew\", \"publish\"], decision = \"forbidden\", match = [\"./gradlew publish\"])\n\
+         prefix_rule(pattern = [\"../bin/x\"], decision = \"allow\")\n",
+    );
+    assert!(policy.contains("allow exec \"${cwd}/gradlew\" build ..\n    when sandboxed"), "{policy}");
+    assert!(policy.contains("deny exec \"${cwd}/gradlew\" publish .."), "{policy}");
+    assert!(policy.contains("exec ./gradlew build => prompt"), "{policy}");
+    assert!(policy.contains("# - relative.rules:3 prefix_rule: a program named from the parent directory"), "{policy}");
+    assert_eq!(decide(r#"{"kind": "exec", "argv": ["./gradlew", "build"]}"#, true), "allow");
+    assert_eq!(decide(r#"{"kind": "exec", "argv": ["./gradlew", "build"]}"#, false), "prompt");
+    assert_eq!(decide(r#"{"kind": "exec", "argv": ["./gradlew", "publish"]}"#, false), "deny");
+    // The same file spelled another way is still denied (Codex compares the
+    // words, so `../gradlew` from `sub` would slip past its rule).
+    assert_eq!(decide(r#"{"kind": "exec", "command": "cd sub && ../gradlew publish"}"#, false), "deny");
 }
 
 #[test]

@@ -10,7 +10,7 @@
 //! command no rule matches is asked about. `match` and `not_match`
 //! examples become `test` blocks, expecting what Codex decides for them.
 
-use super::{Imported, Writer, literal_token, quote};
+use super::{Imported, Writer, escape_glob, literal_token, quote};
 
 /// A Starlark literal of the subset.
 #[derive(Debug, Clone, PartialEq)]
@@ -228,13 +228,23 @@ pub fn import(text: &str, source: &str) -> Result<Imported, String> {
         out.line("\n# The rules' `match` and `not_match` examples, expecting what Codex decides for them.");
         out.line("test \"codex examples\" {");
         for (_, example, _, _) in &examples {
-            let expected = codex_decision(&rules, example);
+            let mut expected = codex_decision(&rules, example);
+            // Outside the sandbox, which a test case judges, a project's
+            // own program is asked about even where Codex allows it.
+            if expected == "allow" && example.first().is_some_and(|p| is_relative_program(p)) {
+                expected = "prompt";
+            }
             let argv: Vec<String> = example.iter().map(|t| literal_token(t)).collect();
             out.line(&format!("    exec {} => {expected}", argv.join(" ")));
         }
         out.line("}");
     }
     Ok(out.finish())
+}
+
+/// `./gradlew`: a program named relative to the directory.
+fn is_relative_program(program: &str) -> bool {
+    program.starts_with("./")
 }
 
 /// What Codex decides for `argv`: the strictest matching rule, else ask.
@@ -303,9 +313,22 @@ fn prefix_rule(call: &Call) -> Result<PrefixParts, String> {
         return Err("an empty pattern".to_owned());
     }
     let decision = decision(call)?;
+    if positions.first().is_some_and(|programs| programs.iter().any(|p| p.starts_with("../"))) {
+        return Err("a program named from the parent directory (`../x`) depends on where the command runs; \
+                    no rule can name it"
+            .to_owned());
+    }
     let mut text = format!("{decision} exec");
-    for alternatives in &positions {
-        let tokens: Vec<String> = alternatives.iter().map(|t| literal_token(t)).collect();
+    let relative = positions.first().is_some_and(|programs| programs.iter().any(|p| is_relative_program(p)));
+    for (index, alternatives) in positions.iter().enumerate() {
+        let tokens: Vec<String> = alternatives
+            .iter()
+            .map(|t| match index == 0 && is_relative_program(t) {
+                // The file it names, from the directory the command runs in.
+                true => quote(&format!("${{cwd}}/{}", escape_glob(t.trim_start_matches("./")))),
+                false => literal_token(t),
+            })
+            .collect();
         if tokens.len() == 1 {
             text.push_str(&format!(" {}", tokens.join("")));
         } else {
@@ -314,6 +337,11 @@ fn prefix_rule(call: &Call) -> Result<PrefixParts, String> {
     }
     // A prefix: any arguments may follow.
     text.push_str(" ..");
+    // A program of the project is not trusted outside the sandbox; Codex
+    // too runs it in its sandbox.
+    if relative && decision == "allow" {
+        text.push_str("\n    when sandboxed");
+    }
     if let Some(justification) = string_arg(call, "justification")? {
         text.push_str(&format!("\n    because {}", quote(&justification)));
     }
