@@ -84,6 +84,8 @@ codes! {
         crate::lint::rules::broad_allow::DOC;
     INTERPRETER_WITH_CODE = "VT111", "interpreter-with-code", Warning, "a shell or interpreter allowed with code arguments",
         crate::lint::rules::interpreter_code::DOC;
+    REDUNDANT_RULE = "VT112", "redundant-rule", Warning, "a rule that changes no decision: covered by one of the same effect, or equal to the default",
+        crate::lint::rules::redundant_rule::DOC;
 }
 
 /// The documentation of a code, looked up by code (`VT012`) or name.

@@ -154,7 +154,13 @@ fn the_stock_policies_and_the_readme_example_are_clean() {
     let section = readme.split("## Writing a policy").nth(1).expect("the section");
     let example = section.split("```\n").nth(1).expect("the example block");
     std::fs::write(dir.join("example.vtp"), example).expect("example");
-    for policy in ["example.vtp", "read-only", "workspace-write", "danger-full-access"] {
+    // By name, and as the files the pre-commit hook checks.
+    let files: Vec<String> = ["read-only", "workspace-write", "danger-full-access"]
+        .iter()
+        .map(|f| repo_path(&format!("policies/{f}.vtp")))
+        .collect();
+    let names = ["example.vtp", "read-only", "workspace-write", "danger-full-access"];
+    for policy in names.iter().copied().chain(files.iter().map(String::as_str)) {
         let out = vtpolicy(&dir, &["check", "--deny-warnings", policy], None);
         assert_eq!(out.code, 0, "{policy}:\n{}", out.stdout);
         assert!(out.stdout.contains(": 0 errors, 0 warnings,"), "{policy}:\n{}", out.stdout);

@@ -5,6 +5,7 @@ use vtpolicy_grammar::Diagnostic;
 
 use crate::lower::CompiledPolicy;
 
+mod cover;
 pub(crate) mod rules;
 
 type LintFn = fn(&CompiledPolicy, &mut Vec<Diagnostic>);
@@ -17,6 +18,7 @@ const RULES: &[(&str, LintFn)] = &[
     (crate::codes::WILDCARD_WITHOUT_APEX, rules::wildcard_without_apex::check),
     (crate::codes::BROAD_ALLOW, rules::broad_allow::check),
     (crate::codes::INTERPRETER_WITH_CODE, rules::interpreter_code::check),
+    (crate::codes::REDUNDANT_RULE, rules::redundant_rule::check),
 ];
 
 pub(crate) fn run(policy: &CompiledPolicy, diagnostics: &mut Vec<Diagnostic>) {

@@ -37,7 +37,7 @@ pub(crate) fn check(policy: &CompiledPolicy, report: &FidelityReport, diagnostic
     for (rule, source) in policy.policy.rules.iter().zip(&policy.sources) {
         // The stock policies' gaps are known and written down (the
         // fidelity report, ARCHITECTURE.md): every user would see them.
-        if source.file.name.starts_with("<stock:") {
+        if crate::stock::is_stock_source(&source.file) {
             continue;
         }
         let Some(fidelity) = report.rules.iter().find(|f| f.policy == policy.policy.name && *f.rule == *rule.id) else {
