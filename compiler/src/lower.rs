@@ -74,7 +74,7 @@ pub fn compile(
     context: &Context,
     resolver: &dyn Resolver,
 ) -> (Option<CompiledPolicy>, Vec<Diagnostic>) {
-    compile_layered(source, context, resolver, &|_| false)
+    compile_layered(source, context, resolver, &|_| false, true)
 }
 
 /// [`compile`], where each file `tightens_only` names (by source name)
@@ -82,11 +82,14 @@ pub fn compile(
 /// dropped, and a default, limit or environment allow-list looser than
 /// the one it would replace is ignored, each with a warning (VT104). The
 /// rules and settings of the files it extends are kept as they are.
+/// `lint` runs the lint rules; paths that enforce a policy skip them, as
+/// their warnings are for `check` and they cost time on every call.
 pub fn compile_layered(
     source: &Arc<SourceFile>,
     context: &Context,
     resolver: &dyn Resolver,
     tightens_only: &dyn Fn(&str) -> bool,
+    lint: bool,
 ) -> (Option<CompiledPolicy>, Vec<Diagnostic>) {
     let mut lowering = Lowering {
         context,
@@ -136,8 +139,10 @@ pub fn compile_layered(
         },
         source: Arc::clone(source),
     };
-    crate::lint::run(&policy, &mut diagnostics);
-    crate::lint::suppress(&mut diagnostics);
+    if lint {
+        crate::lint::run(&policy, &mut diagnostics);
+        crate::lint::suppress(&mut diagnostics);
+    }
     (Some(policy), diagnostics)
 }
 

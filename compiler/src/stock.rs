@@ -16,7 +16,7 @@ pub fn stock_policy(name: &str) -> Option<&'static str> {
 /// The source name stock policies are reported under.
 /// Whether a source is a stock policy: named as one, or a file holding
 /// one's text exactly (`policies/*.vtp` of this repository).
-pub fn is_stock_source(file: &vtpolicy_grammar::SourceFile) -> bool {
+pub(crate) fn is_stock_source(file: &vtpolicy_grammar::SourceFile) -> bool {
     file.name.starts_with("<stock:") || STOCK.iter().any(|(_, text)| *text == file.text)
 }
 

@@ -78,11 +78,10 @@ fn matcher_probes(matcher: &Matcher, out: &mut BTreeSet<Probe>) {
     }
 }
 
-/// Instances of an argv pattern and the argvs at its edges.
-fn argv_instances(pattern: &ArgvPattern) -> Vec<Vec<String>> {
+/// Argvs an argv pattern matches: its first choice at every position, and
+/// each other choice at one position at a time (so the count stays linear).
+pub fn argv_pattern_instances(pattern: &ArgvPattern) -> Vec<Vec<String>> {
     let choices: Vec<Vec<Vec<String>>> = pattern.tokens.iter().map(token_choices).collect();
-    // The base instance takes each position's first choice; each variant
-    // changes one position, so the count stays linear.
     let base: Vec<Vec<String>> = choices.iter().map(|c| c.first().cloned().unwrap_or_default()).collect();
     let flatten = |positions: &[Vec<String>]| -> Vec<String> { positions.iter().flatten().cloned().collect() };
     let mut out = vec![flatten(&base)];
@@ -98,14 +97,21 @@ fn argv_instances(pattern: &ArgvPattern) -> Vec<Vec<String>> {
             }
         }
     }
-    let first = flatten(&base);
+    out.retain(|argv| !argv.is_empty());
+    out
+}
+
+/// Instances of an argv pattern and the argvs at its edges: a token fewer
+/// and a token more.
+fn argv_instances(pattern: &ArgvPattern) -> Vec<Vec<String>> {
+    let mut out = argv_pattern_instances(pattern);
+    let Some(first) = out.first().cloned() else { return out };
     if first.len() > 1 {
         out.push(first.get(..first.len() - 1).unwrap_or_default().to_vec());
     }
     let mut longer = first;
     longer.push(FILL.to_owned());
     out.push(longer);
-    out.retain(|argv| !argv.is_empty());
     out
 }
 

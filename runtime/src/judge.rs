@@ -474,6 +474,27 @@ impl Judge {
         decision
     }
 
+    /// What `raw` becomes once normalised in (or outside) the sandbox: each
+    /// part described (`None` for one that cannot be analysed), and every
+    /// rule (policy index, rule index) that matches a part, whatever
+    /// decides.
+    pub fn matching_rules(&self, raw: &RawRequest, sandboxed: bool) -> (Vec<Option<String>>, Vec<(usize, usize)>) {
+        let engine = if sandboxed { self.sandboxed() } else { self.unsandboxed() };
+        let mut described = Vec::new();
+        let mut matched = Vec::new();
+        for part in self.normalize_in(raw, sandboxed) {
+            match part {
+                Part::Request { request, .. } => {
+                    described.push(Some(request.describe()));
+                    matched
+                        .extend(engine.trace(&request).into_iter().filter(|e| e.matched).map(|e| (e.policy, e.rule)));
+                }
+                Part::Unanalysable { .. } => described.push(None),
+            }
+        }
+        (described, matched)
+    }
+
     /// The per-rule trace of one normalised request.
     pub fn trace(&self, request: &Request) -> Vec<vtpolicy_engine::reference::TraceEntry> {
         self.engine().trace(request)

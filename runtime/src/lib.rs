@@ -20,6 +20,7 @@ pub mod events;
 pub mod explanation;
 pub mod hook;
 mod judge;
+pub mod lint;
 mod load;
 mod normalize;
 pub mod rego;

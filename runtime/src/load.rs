@@ -63,9 +63,10 @@ pub fn policy_source(spec: &str) -> Result<Arc<SourceFile>, Diagnostic> {
 pub enum Layering {
     /// For enforcement (`explain`, `run`, hooks): a policy file inside the
     /// workspace, which any cloned repository can ship, may only tighten;
-    /// its allow rules are dropped with a warning.
+    /// its allow rules are dropped with a warning. Lint rules do not run.
     Enforce,
-    /// For authoring (`check`, `test`, `fmt`): the file as written.
+    /// For authoring (`check`, `test`, `fmt`): the file as written, and
+    /// linted.
     AsWritten,
 }
 
@@ -162,7 +163,10 @@ pub fn load_policy_source(
     // allow rules and looser settings; the stock and user policies it
     // extends keep theirs.
     let tightens_only = |name: &str| !name.starts_with('<') && layering.tightens_only(Path::new(name), workspace);
-    let (compiled, mut diagnostics) = compiler::compile_layered(source, context, &FileResolver, &tightens_only);
+    // Lint warnings are `check`'s (which reads policies as written); an
+    // enforcing load has no one to show them to.
+    let lint = layering == Layering::AsWritten;
+    let (compiled, mut diagnostics) = compiler::compile_layered(source, context, &FileResolver, &tightens_only, lint);
     let Some(mut compiled) = compiled else {
         return (None, diagnostics);
     };

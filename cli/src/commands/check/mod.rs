@@ -143,6 +143,13 @@ pub(crate) fn run(args: &CheckArgs, style: Style) -> Exit {
                         .at(&compiled.source, vtpolicy::grammar::Span { start: 0, end: 0 }),
                 ),
             }
+            match vtpolicy::runtime::lint::never_matching_rules(compiled, &environment) {
+                Ok(mut found) => {
+                    vtpolicy::compiler::suppress(&mut found);
+                    diagnostics.extend(found);
+                }
+                Err(error) => diagnostics.push(Diagnostic::error(codes::INVALID_GLOB, error.to_string())),
+            }
             match run_inline_tests(compiled, &environment) {
                 Ok(outcomes) => {
                     for outcome in outcomes {

@@ -1,5 +1,7 @@
 //! VT112 `redundant-rule`.
 
+use std::collections::HashSet;
+
 use vtpolicy_engine::{Effect, Matcher, Rule};
 use vtpolicy_grammar::Diagnostic;
 
@@ -28,6 +30,10 @@ Delete the narrower rule. A rule equal to the default is worth keeping only with
 pub(crate) fn check(policy: &CompiledPolicy, diagnostics: &mut Vec<Diagnostic>) {
     let rules = &policy.policy.rules;
     let index = CoverIndex::new(rules);
+    // What rules more permissive than a prompt (allow), and than a deny
+    // (allow, prompt), may match.
+    let weaker_than_prompt = Reach::of(rules.iter().filter(|r| r.effect == Effect::Allow));
+    let weaker_than_deny = Reach::of(rules.iter().filter(|r| r.effect < Effect::Deny));
     for (rule_index, rule) in rules.iter().enumerate() {
         // Rules of the policies it extends are reported where they are
         // written, when those are checked.
@@ -45,6 +51,11 @@ pub(crate) fn check(policy: &CompiledPolicy, diagnostics: &mut Vec<Diagnostic>) 
                     && rule.matchers.iter().all(|m| other.matchers.iter().any(|o| covers(o, m)))
             })
         });
+        let weaker = match rule.effect {
+            Effect::Allow => None,
+            Effect::Prompt => Some(&weaker_than_prompt),
+            Effect::Deny => Some(&weaker_than_deny),
+        };
         let diagnostic = if let Some(other) = covering.and_then(|i| Some((rules.get(i)?, policy.sources.get(i)?))) {
             let (other, at) = other;
             Diagnostic::warning(
@@ -59,7 +70,7 @@ pub(crate) fn check(policy: &CompiledPolicy, diagnostics: &mut Vec<Diagnostic>) 
             .at(&source.file, source.span)
             .with_label(format!("covered by the rule at {}", at.location()))
             .with_help("delete the narrower rule")
-        } else if equals_default(policy, rule) {
+        } else if is_default(policy, rule) && !weaker.is_some_and(|reach| reach.may_match(rule)) {
             Diagnostic::warning(
                 codes::REDUNDANT_RULE,
                 format!(
@@ -78,44 +89,137 @@ pub(crate) fn check(policy: &CompiledPolicy, diagnostics: &mut Vec<Diagnostic>) 
     }
 }
 
-/// The rule's effect is the policy's default for every kind it applies
-/// to, and no rule with a more permissive effect may match a call it
-/// matches (so the strictest matching effect is the default either way).
-fn equals_default(policy: &CompiledPolicy, rule: &Rule) -> bool {
-    let kinds: Vec<_> = vtpolicy_engine::RequestKind::ALL.iter().filter(|&&kind| rule.applies_to(kind)).collect();
-    if kinds.is_empty() || rule.sandboxed_only || rule.running.is_some() {
-        return false;
-    }
-    // A path rule applies to reads or writes; its default is that kind's.
-    if !kinds.iter().all(|&&kind| policy.policy.defaults.get(kind) == Some(rule.effect)) {
-        return false;
-    }
-    rule.effect == Effect::Allow
-        || !policy.policy.rules.iter().any(|other| {
-            other.effect < rule.effect && other.matchers.iter().any(|o| rule.matchers.iter().any(|m| may_overlap(o, m)))
-        })
+/// The rule's effect is the policy's default for every kind it applies to
+/// (a path rule's reads or writes take that kind's default). Then it
+/// changes nothing unless a more permissive rule may match a call it
+/// matches: the strictest matching effect is the default either way.
+fn is_default(policy: &CompiledPolicy, rule: &Rule) -> bool {
+    let mut kinds = vtpolicy_engine::RequestKind::ALL.iter().filter(|&&kind| rule.applies_to(kind)).peekable();
+    kinds.peek().is_some()
+        && !rule.sandboxed_only
+        && rule.running.is_none()
+        && kinds.all(|&kind| policy.policy.defaults.get(kind) == Some(rule.effect))
 }
 
-/// Whether two matchers may match one call; `true` unless their literal
-/// parts rule it out.
-fn may_overlap(a: &Matcher, b: &Matcher) -> bool {
-    match (a, b) {
-        (Matcher::Exec { pattern: a }, Matcher::Exec { pattern: b }) => {
-            match (program_literals(&a.tokens), program_literals(&b.tokens)) {
-                (Some(a), Some(b)) => a.iter().any(|p| b.contains(p)),
-                _ => true,
+/// What a set of rules may match, by the literal parts of their patterns:
+/// each lookup is a few hash probes, so a policy of 100,000 rules is
+/// checked in linear time.
+#[derive(Default)]
+struct Reach {
+    programs: HashSet<String>,
+    any_program: bool,
+    /// Per access (read, write, socket): the literal directories path
+    /// globs start with, and every ancestor of those.
+    paths: [HashSet<String>; 3],
+    path_ancestors: [HashSet<String>; 3],
+    hosts: HashSet<String>,
+    any_host: bool,
+    tools: HashSet<String>,
+    any_tool: bool,
+}
+
+const READ: usize = 0;
+const WRITE: usize = 1;
+const SOCKET: usize = 2;
+
+impl Reach {
+    fn of<'a>(rules: impl Iterator<Item = &'a Rule>) -> Reach {
+        let mut reach = Reach::default();
+        for matcher in rules.flat_map(|r| &r.matchers) {
+            match matcher {
+                Matcher::Exec { pattern } => match program_literals(&pattern.tokens) {
+                    Some(names) => reach.programs.extend(names.into_iter().map(str::to_owned)),
+                    None => reach.any_program = true,
+                },
+                Matcher::Path { read, write, glob } => {
+                    for (access, on) in [(READ, *read), (WRITE, *write)] {
+                        if on {
+                            reach.add_path(access, glob);
+                        }
+                    }
+                }
+                Matcher::Socket { glob } => reach.add_path(SOCKET, glob),
+                Matcher::Net { host, .. } if host.contains('*') => reach.any_host = true,
+                Matcher::Net { host, .. } => {
+                    reach.hosts.insert(host.clone());
+                }
+                Matcher::Tool { glob } if glob.contains(['*', '?']) => reach.any_tool = true,
+                Matcher::Tool { glob } => {
+                    reach.tools.insert(glob.clone());
+                }
             }
         }
-        (Matcher::Path { read: ar, write: aw, glob: a }, Matcher::Path { read: br, write: bw, glob: b }) => {
-            ((*ar && *br) || (*aw && *bw)) && prefixes_related(a, b)
-        }
-        (Matcher::Socket { glob: a }, Matcher::Socket { glob: b }) => prefixes_related(a, b),
-        (Matcher::Net { host: a, .. }, Matcher::Net { host: b, .. }) => a == b || a.contains('*') || b.contains('*'),
-        (Matcher::Tool { glob: a }, Matcher::Tool { glob: b }) => {
-            a == b || a.contains(['*', '?']) || b.contains(['*', '?'])
-        }
-        _ => false,
+        reach
     }
+
+    fn add_path(&mut self, access: usize, glob: &str) {
+        let prefix = literal_prefix(glob);
+        let mut ancestor = prefix.as_str();
+        if let Some(set) = self.path_ancestors.get_mut(access) {
+            loop {
+                set.insert(ancestor.to_owned());
+                match ancestor.rsplit_once('/') {
+                    Some((parent, _)) => ancestor = parent,
+                    None => break,
+                }
+            }
+        }
+        if let Some(set) = self.paths.get_mut(access) {
+            set.insert(prefix);
+        }
+    }
+
+    /// Whether a rule of the set may match a call `rule` matches: `true`
+    /// unless their literal parts rule it out.
+    fn may_match(&self, rule: &Rule) -> bool {
+        rule.matchers.iter().any(|matcher| match matcher {
+            Matcher::Exec { pattern } => {
+                self.any_program
+                    || match program_literals(&pattern.tokens) {
+                        Some(names) => names.iter().any(|n| self.programs.contains(*n)),
+                        // A glob program: any exec rule may overlap it.
+                        None => !self.programs.is_empty(),
+                    }
+            }
+            Matcher::Path { read, write, glob } => {
+                (*read && self.path_related(READ, glob)) || (*write && self.path_related(WRITE, glob))
+            }
+            Matcher::Socket { glob } => self.path_related(SOCKET, glob),
+            Matcher::Net { host, .. } => {
+                self.any_host || (host.contains('*') && !self.hosts.is_empty()) || self.hosts.contains(host)
+            }
+            Matcher::Tool { glob } => {
+                self.any_tool || (glob.contains(['*', '?']) && !self.tools.is_empty()) || self.tools.contains(glob)
+            }
+        })
+    }
+
+    /// Whether a glob of the set and `glob` start in directories one of
+    /// which lies within the other: only then can they match one path.
+    fn path_related(&self, access: usize, glob: &str) -> bool {
+        let prefix = literal_prefix(glob);
+        if self.path_ancestors.get(access).is_some_and(|set| set.contains(&prefix)) {
+            return true;
+        }
+        let Some(paths) = self.paths.get(access) else { return false };
+        let mut ancestor = prefix.as_str();
+        loop {
+            if paths.contains(ancestor) {
+                return true;
+            }
+            match ancestor.rsplit_once('/') {
+                Some((parent, _)) => ancestor = parent,
+                None => return false,
+            }
+        }
+    }
+}
+
+/// The whole segments a glob starts with before its first wildcard, as a
+/// path (`/w/src` of `/w/src/**/*.rs`; empty for `**/.env`).
+fn literal_prefix(glob: &str) -> String {
+    let segments: Vec<&str> = glob.split('/').take_while(|s| !s.contains(['*', '?', '[', '{'])).collect();
+    segments.join("/")
 }
 
 /// The literal program names a pattern's first position takes; `None`
@@ -131,19 +235,6 @@ fn program_literals(tokens: &[vtpolicy_engine::TokenPattern]) -> Option<Vec<&str
             .collect(),
         _ => None,
     }
-}
-
-/// Whether the literal directories two globs start with lie one within
-/// the other (only then can they match one path).
-fn prefixes_related(a: &str, b: &str) -> bool {
-    let literal = |glob: &str| -> Vec<String> {
-        glob.split('/').take_while(|s| !s.contains(['*', '?', '[', '{'])).map(str::to_owned).collect()
-    };
-    // Segments with a wildcard end the literal part, so its segments are
-    // whole names.
-    let (a, b) = (literal(a), literal(b));
-    let shorter = a.len().min(b.len());
-    a.get(..shorter) == b.get(..shorter)
 }
 
 #[cfg(test)]
