@@ -8,7 +8,7 @@
 //! names another `vtpolicy` binary (an earlier build) whose runs are
 //! measured in the same turns, for before/after figures.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};

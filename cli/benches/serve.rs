@@ -5,7 +5,7 @@
 //! `cargo bench -p vtpolicy-cli --bench serve`; the request count is
 //! `VTPOLICY_BENCH_REQUESTS` (default 200,000).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;

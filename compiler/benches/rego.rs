@@ -6,6 +6,8 @@
 //! hits the middle one. regorus evaluates `data.vtpolicy.decision` on a
 //! prepared engine with the input set, as a server would.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
 use std::fmt::Write as _;
 
 use vtpolicy_compiler::rego::{export, rego_input};

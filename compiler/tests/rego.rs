@@ -5,6 +5,8 @@
 //!
 //! `VTPOLICY_DIFFERENTIAL_CASES` raises the case count (CI runs 256).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
 #[path = "../../engine/tests/common/strategies.rs"]
 mod strategies;
 

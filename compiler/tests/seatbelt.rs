@@ -3,6 +3,8 @@
 //! allows and denies, parameters, escaping, regexes, and the absence of
 //! known holes. Every stock policy's profile is a snapshot.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
 use proptest::prelude::*;
 use vtpolicy_compiler::profile::model::SandboxModel;
 use vtpolicy_compiler::profile::seatbelt::{self, SeatbeltProfile, glob_to_regex, quote};

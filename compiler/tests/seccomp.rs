@@ -2,6 +2,8 @@
 //! synthetic `seccomp_data`: every listed syscall and argument case, the
 //! x32 and foreign-architecture cases, and an allowed baseline.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
 use vtpolicy_compiler::profile::bpf::{self, SeccompData, Verdict};
 use vtpolicy_compiler::profile::model::SandboxModel;
 use vtpolicy_compiler::profile::seccomp::{self, Arch, SeccompProgram, syscall_number};

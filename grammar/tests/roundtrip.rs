@@ -1,5 +1,7 @@
 //! `parse(format(policy)) == policy` on generated policies.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
 use proptest::prelude::*;
 use vtpolicy_grammar::{
     ArgPattern, Default, DefaultScope, Effect, Item, Kind, Limit, PolicyFile, PortRange, Rule, Running, SourceFile,

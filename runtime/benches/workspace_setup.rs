@@ -10,7 +10,7 @@
 //! `/var/tmp` between runs of the bench (making it takes a while); the
 //! iteration count is `VTPOLICY_BENCH_ITERATIONS` (default 5).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -1,6 +1,8 @@
 //! Compiled policies remembered between processes: an entry is used only
 //! when everything it came from is unchanged, and a broken one is rebuilt.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 
 use vtpolicy_compiler::{CompiledPolicy, Context};

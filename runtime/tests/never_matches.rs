@@ -2,6 +2,8 @@
 //! are typed, not the way the normaliser sees them, are reported; rules
 //! that match are not, nor rules for programs the machine lacks.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
 use vtpolicy_compiler::Context;
 use vtpolicy_grammar::SourceFile;
 use vtpolicy_runtime::lint::never_matching_rules;

@@ -5,6 +5,8 @@
 //! same checks as an unprivileged user are the escape suite's
 //! (`cli/tests/escapes.rs`), which runs the binary as `nobody`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
 use std::os::unix::fs::chown;
 use std::path::{Path, PathBuf};
 

@@ -2,6 +2,8 @@
 //! when the agent cannot have written the file that runs, nor any symlink
 //! or directory on the way to it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
 use std::os::unix::fs::{PermissionsExt as _, symlink};
 use std::path::{Path, PathBuf};
 

@@ -349,7 +349,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("address").port();
         let target = Target { host: "localhost".to_owned(), port };
-        let refused = open(&target, "connect", &judge(false)).err().expect("refused");
+        let refused = open(&target, "connect", &judge(false)).expect_err("refused");
         let message = refused.connection.refused.unwrap_or_default();
         assert!(message.starts_with("localhost resolves to 127.0.0.1, a loopback address"), "{message}");
         assert!(refused.judged);
