@@ -5,7 +5,6 @@
 //! also needs a real terminal and a session of its own.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
-
 #![allow(unsafe_code)]
 
 use std::collections::BTreeMap;

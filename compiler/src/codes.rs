@@ -88,6 +88,8 @@ codes! {
         crate::lint::rules::redundant_rule::DOC;
     NEVER_MATCHES = "VT113", "never-matches", Warning, "an exec rule no call can match once normalised",
         "## What it does\nReports an exec rule that matches none of the calls its pattern describes once they are normalised: each instance of the pattern (wildcards filled in, each alternative) is judged as a real call would be, outside the sandbox and in it, and the rule matches none. Only the policy's own rules are checked, against this machine's programs.\n\n## Why is this bad?\nRules are judged against what the normaliser makes of a command, not its spelling: wrappers such as `timeout 60`, `nice`, `env FOO=1` and `FOO=1` are removed, `git -C DIR` becomes a working directory, a relative program (`./x`, `bin/x`) is the file it names, and options are read by the program's grammar. A rule spelled with any of those matches nothing, and the command it was meant for falls to another rule or the default.\n\n## Example\n```\nallow exec timeout 60 make ..\nallow exec git -C \"/src\" status\n```\n\n## Fix\nWrite the rule for the command that remains: `allow exec make ..`, `allow exec git status`. `vtpolicy explain -- ARGV` shows how a command is judged.\n";
+    OVERLAPPING_RULES = "VT114", "overlapping-rules", Warning, "rules with different effects that overlap in part",
+        crate::lint::rules::overlapping_rules::DOC;
 }
 
 /// The documentation of a code, looked up by code (`VT012`) or name.

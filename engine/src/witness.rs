@@ -10,9 +10,10 @@
 //! where rules are; they are samples, not a proof that none exist
 //! elsewhere.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use crate::policy::{ArgvPattern, Atom, Matcher, Policy, TokenPattern};
+use crate::request::{Arg, ExecRequest, Program, Request};
 
 /// A concrete call, before normalisation.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -99,6 +100,180 @@ pub fn argv_pattern_instances(pattern: &ArgvPattern) -> Vec<Vec<String>> {
     }
     out.retain(|argv| !argv.is_empty());
     out
+}
+
+/// Calls that both matchers may match, to be checked by matching them:
+/// each one's instances, and for argv patterns an argv that fills both
+/// patterns at once. Empty for matchers of different kinds.
+pub fn shared_candidates(a: &Matcher, b: &Matcher) -> Vec<Probe> {
+    let mut out = BTreeSet::new();
+    match (a, b) {
+        (Matcher::Exec { pattern: a }, Matcher::Exec { pattern: b }) => {
+            out.extend(unify(&a.tokens, &b.tokens).map(Probe::Exec));
+            out.extend(argv_pattern_instances(a).into_iter().chain(argv_pattern_instances(b)).map(Probe::Exec));
+        }
+        (Matcher::Path { read: ar, write: aw, glob: a }, Matcher::Path { read: br, write: bw, glob: b }) => {
+            for path in path_instances(a).into_iter().chain(path_instances(b)) {
+                if *ar && *br {
+                    out.insert(Probe::Read(path.clone()));
+                }
+                if *aw && *bw {
+                    out.insert(Probe::Write(path));
+                }
+            }
+        }
+        (Matcher::Net { host: ah, ports: ap }, Matcher::Net { host: bh, ports: bp }) => {
+            // Every host of either with every port of either: the overlap
+            // may take its host from one rule and its port from the other.
+            let hosts: BTreeSet<String> = host_instances(ah).into_iter().chain(host_instances(bh)).collect();
+            let ports: BTreeSet<u16> = port_instances(ap).into_iter().chain(port_instances(bp)).collect();
+            for host in &hosts {
+                out.extend(ports.iter().map(|&port| Probe::Connect { host: host.clone(), port }));
+            }
+        }
+        (Matcher::Socket { glob: a }, Matcher::Socket { glob: b }) => {
+            out.extend(path_instances(a).into_iter().chain(path_instances(b)).map(Probe::Socket));
+        }
+        (Matcher::Tool { glob: a }, Matcher::Tool { glob: b }) => {
+            out.extend(texts_meeting(a, b).into_iter().map(Probe::Tool));
+        }
+        _ => {}
+    }
+    out.into_iter().collect()
+}
+
+/// The engine request of a probe as written: the program trusted by its
+/// name, every word known, nothing normalised.
+pub fn probe_request(probe: &Probe) -> Request {
+    match probe {
+        Probe::Exec(argv) => {
+            let (program, args) = argv.split_first().map_or(("", &[][..]), |(p, rest)| (p.as_str(), rest));
+            Request::Exec(ExecRequest {
+                program: Program::trusted_name(program),
+                args: args.iter().map(|a| Arg::Known(a.clone())).collect(),
+                open_tail: false,
+                long_forms: Default::default(),
+                implied_options: Vec::new(),
+            })
+        }
+        Probe::Read(path) => Request::Read { path: path.clone() },
+        Probe::Write(path) => Request::Write { path: path.clone() },
+        Probe::Connect { host, port } => Request::Net { host: host.clone(), port: *port },
+        Probe::Socket(path) => Request::Unix { path: path.clone() },
+        Probe::Tool(name) => Request::Tool { name: name.clone() },
+    }
+}
+
+/// An argv both token patterns match as written, if there is one.
+fn unify(a: &[TokenPattern], b: &[TokenPattern]) -> Option<Vec<String>> {
+    let mut failed = HashSet::new();
+    unify_from(a, b, 0, 0, &mut failed)
+}
+
+fn unify_from(
+    a: &[TokenPattern],
+    b: &[TokenPattern],
+    i: usize,
+    j: usize,
+    failed: &mut HashSet<(usize, usize)>,
+) -> Option<Vec<String>> {
+    if failed.contains(&(i, j)) {
+        return None;
+    }
+    let found = match (a.get(i), b.get(j)) {
+        (None, None) => Some(Vec::new()),
+        (Some(TokenPattern::Rest), Some(TokenPattern::Rest)) => {
+            unify_from(a, b, i + 1, j, failed).or_else(|| unify_from(a, b, i, j + 1, failed))
+        }
+        (Some(TokenPattern::Rest), other) | (other, Some(TokenPattern::Rest)) => {
+            let a_rest = matches!(a.get(i), Some(TokenPattern::Rest));
+            // The rest matches nothing more, or takes the other side's
+            // next token.
+            let skip = if a_rest { unify_from(a, b, i + 1, j, failed) } else { unify_from(a, b, i, j + 1, failed) };
+            skip.or_else(|| {
+                let token = token_choices(other?).into_iter().flatten().next()?;
+                let rest = if a_rest { unify_from(a, b, i, j + 1, failed) } else { unify_from(a, b, i + 1, j, failed) };
+                rest.map(|mut tail| {
+                    tail.insert(0, token);
+                    tail
+                })
+            })
+        }
+        (Some(x), Some(y)) => unify_token(x, y).and_then(|token| {
+            unify_from(a, b, i + 1, j + 1, failed).map(|mut tail| {
+                tail.insert(0, token);
+                tail
+            })
+        }),
+        _ => None,
+    };
+    if found.is_none() {
+        failed.insert((i, j));
+    }
+    found
+}
+
+/// Instances of two single-token globs, and each filled with the other's
+/// literal pieces: `mcp__gh__*` and `mcp__*__delete` meet in
+/// `mcp__gh____delete`.
+fn texts_meeting(a: &str, b: &str) -> Vec<String> {
+    let mut out: Vec<String> = text_instances(a).into_iter().chain(text_instances(b)).collect();
+    for (glob, other) in [(a, b), (b, a)] {
+        if !glob.contains('*') {
+            continue;
+        }
+        let pieces: Vec<&str> = other.split('*').filter(|p| !p.is_empty()).collect();
+        for piece in pieces.iter().copied().chain(std::iter::once(pieces.concat().as_str())) {
+            let filled = fill_text(glob, piece);
+            if !out.contains(&filled) {
+                out.push(filled);
+            }
+        }
+    }
+    out
+}
+
+/// A token both positions match.
+fn unify_token(a: &TokenPattern, b: &TokenPattern) -> Option<String> {
+    let texts = |token: &TokenPattern| -> Vec<String> { token_choices(token).into_iter().flatten().collect() };
+    match (a, b) {
+        (TokenPattern::Any, other) | (other, TokenPattern::Any) => texts(other).into_iter().next(),
+        (TokenPattern::OneOf(x), TokenPattern::OneOf(y)) => {
+            let matched = |atoms: &[Atom], text: &str| atoms.iter().any(|atom| atom_matches(atom, text));
+            texts(a)
+                .into_iter()
+                .find(|t| matched(y, t))
+                .or_else(|| texts(b).into_iter().find(|t| matched(x, t)))
+                .or_else(|| {
+                    x.iter().flat_map(|p| y.iter().map(move |q| (p, q))).find_map(|(p, q)| {
+                        texts_meeting(p.text(), q.text()).into_iter().find(|t| atom_matches(p, t) && atom_matches(q, t))
+                    })
+                })
+        }
+        _ => None,
+    }
+}
+
+/// Whether a single-token atom matches `text` (`*` any characters, `?`
+/// one, `\` escaping).
+fn atom_matches(atom: &Atom, text: &str) -> bool {
+    match atom {
+        Atom::Literal(literal) => literal == text,
+        Atom::Glob(glob) => wildcard_match(&glob.chars().collect::<Vec<_>>(), &text.chars().collect::<Vec<_>>()),
+    }
+}
+
+fn wildcard_match(glob: &[char], text: &[char]) -> bool {
+    match glob.split_first() {
+        None => text.is_empty(),
+        Some(('*', rest)) => (0..=text.len()).any(|skip| wildcard_match(rest, text.get(skip..).unwrap_or_default())),
+        Some(('?', rest)) => text.split_first().is_some_and(|(_, tail)| wildcard_match(rest, tail)),
+        Some(('\\', rest)) => match (rest.split_first(), text.split_first()) {
+            (Some((c, rest)), Some((t, tail))) => c == t && wildcard_match(rest, tail),
+            _ => false,
+        },
+        Some((c, rest)) => text.split_first().is_some_and(|(t, tail)| t == c && wildcard_match(rest, tail)),
+    }
 }
 
 /// Instances of an argv pattern and the argvs at its edges: a token fewer
@@ -341,6 +516,24 @@ mod tests {
         assert_eq!(path_instances("/h/.{ssh,aws}/*"), ["/h/.ssh/x", "/h/.sshx", "/h/.aws/x", "/h/.awsx"]);
         assert_eq!(path_instances("/d/[!a]b[cd]"), ["/d/~bc", "/dx"]);
         assert_eq!(path_instances("/**"), ["/", "/x/x"]);
+    }
+
+    #[test]
+    fn two_argv_patterns_unify_into_an_argv_both_match() {
+        let rest = TokenPattern::Rest;
+        let force = TokenPattern::OneOf(vec![Atom::Literal("--force".into()), Atom::Literal("-f".into())]);
+        // `git push origin ..` and `git push .. --force ..`
+        let a = [lit("git"), lit("push"), lit("origin"), rest.clone()];
+        let b = [lit("git"), lit("push"), rest.clone(), force, rest.clone()];
+        assert_eq!(unify(&a, &b).map(|argv| argv.join(" ")).as_deref(), Some("git push origin --force"));
+        let glob = TokenPattern::OneOf(vec![Atom::Glob("py*".into())]);
+        assert_eq!(
+            unify(&[glob, rest.clone()], &[lit("python3"), lit("-c")]),
+            Some(vec!["python3".into(), "-c".into()])
+        );
+        assert_eq!(unify(&[lit("git"), lit("status")], &[lit("git"), lit("push"), rest]), None);
+        assert!(wildcard_match(&['a', '\\', '*'], &['a', '*']));
+        assert!(!wildcard_match(&['a', '\\', '*'], &['a', 'b']));
     }
 
     #[test]

@@ -18,23 +18,37 @@ pub(crate) fn applies_whenever(wide: &Rule, narrow: &Rule) -> bool {
 pub(crate) struct CoverIndex {
     /// Exec matchers by program literal; `*`/`..` programs under `None`.
     exec: HashMap<Option<String>, Vec<usize>>,
+    /// Exec matchers whose program is a glob (`py*`): few, and any
+    /// program may be theirs.
+    exec_globs: Vec<usize>,
     /// Path matchers by glob text (equal globs, and `dir/**` under `dir`).
     paths: HashMap<String, Vec<usize>>,
     /// Hosts by pattern text (`*` included).
     hosts: HashMap<String, Vec<usize>>,
     tools: HashMap<String, Vec<usize>>,
+    /// Tool matchers with a wildcard.
+    tool_globs: Vec<usize>,
 }
 
 impl CoverIndex {
     pub(crate) fn new(rules: &[vtpolicy_engine::Rule]) -> CoverIndex {
-        let mut index =
-            CoverIndex { exec: HashMap::new(), paths: HashMap::new(), hosts: HashMap::new(), tools: HashMap::new() };
+        let mut index = CoverIndex {
+            exec: HashMap::new(),
+            exec_globs: Vec::new(),
+            paths: HashMap::new(),
+            hosts: HashMap::new(),
+            tools: HashMap::new(),
+            tool_globs: Vec::new(),
+        };
         for (rule_index, rule) in rules.iter().enumerate() {
             for matcher in &rule.matchers {
                 match matcher {
                     Matcher::Exec { pattern } => match pattern.tokens.first() {
                         Some(TokenPattern::OneOf(atoms)) => {
                             for atom in atoms {
+                                if matches!(atom, vtpolicy_engine::Atom::Glob(_)) {
+                                    index.exec_globs.push(rule_index);
+                                }
                                 index.exec.entry(Some(atom.text().to_owned())).or_default().push(rule_index);
                             }
                         }
@@ -45,7 +59,12 @@ impl CoverIndex {
                         index.paths.entry(key).or_default().push(rule_index);
                     }
                     Matcher::Net { host, .. } => index.hosts.entry(host.clone()).or_default().push(rule_index),
-                    Matcher::Tool { glob } => index.tools.entry(glob.clone()).or_default().push(rule_index),
+                    Matcher::Tool { glob } => {
+                        if glob.contains(['*', '?']) {
+                            index.tool_globs.push(rule_index);
+                        }
+                        index.tools.entry(glob.clone()).or_default().push(rule_index);
+                    }
                 }
             }
         }
@@ -58,6 +77,7 @@ impl CoverIndex {
         match narrow {
             Matcher::Exec { pattern } => {
                 take(self.exec.get(&None));
+                take(Some(&self.exec_globs));
                 if let Some(TokenPattern::OneOf(atoms)) = pattern.tokens.first() {
                     for atom in atoms {
                         take(self.exec.get(&Some(atom.text().to_owned())));
@@ -78,10 +98,16 @@ impl CoverIndex {
             Matcher::Net { host, .. } => {
                 take(self.hosts.get(host.as_str()));
                 take(self.hosts.get("*"));
+                // `*.d` of every domain `d` above the host.
+                let mut domain = host.trim_start_matches("*.");
+                while let Some((_, parent)) = domain.split_once('.') {
+                    take(self.hosts.get(format!("*.{parent}").as_str()));
+                    domain = parent;
+                }
             }
             Matcher::Tool { glob } => {
                 take(self.tools.get(glob.as_str()));
-                take(self.tools.get("*"));
+                take(Some(&self.tool_globs));
             }
         }
         out.sort_unstable();

@@ -19,6 +19,7 @@ const RULES: &[(&str, LintFn)] = &[
     (crate::codes::BROAD_ALLOW, rules::broad_allow::check),
     (crate::codes::INTERPRETER_WITH_CODE, rules::interpreter_code::check),
     (crate::codes::REDUNDANT_RULE, rules::redundant_rule::check),
+    (crate::codes::OVERLAPPING_RULES, rules::overlapping_rules::check),
 ];
 
 pub(crate) fn run(policy: &CompiledPolicy, diagnostics: &mut Vec<Diagnostic>) {
