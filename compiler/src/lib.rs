@@ -37,6 +37,18 @@ pub use lint::{kernel_lints, lint_codes, suppress};
 pub use lower::{CompiledPolicy, InlineTest, Resolver, RuleSource, StockOnly, compile, compile_layered};
 pub use settings::{DEFAULT_ENV_KEEP, Limits, ProgramCatalogue, Settings};
 pub use stock::{STOCK, stock_policy, stock_source_name};
+// The compiler is its callers' one way into the grammar: the source and
+// diagnostic types they hold, and the test requests of inline tests.
+pub use vtpolicy_grammar::{Diagnostic, Kind, Severity, SourceFile, Span, TestRequest};
+
+/// A policy given as data (`vtpolicy schema policy`, already validated
+/// against its schema) as `.vtp` source named `name`: its canonical text,
+/// which later diagnostics point into.
+pub fn policy_data_source(name: &str, data: serde_json::Value) -> Result<std::sync::Arc<SourceFile>, String> {
+    let data: vtpolicy_grammar::data::PolicyData = serde_json::from_value(data).map_err(|e| e.to_string())?;
+    let file = vtpolicy_grammar::data::from_data(&data, SourceFile::new(name, "")).map_err(|e| e.to_string())?;
+    Ok(SourceFile::new(name, vtpolicy_grammar::format(&file)))
+}
 
 #[cfg(test)]
 mod tests {

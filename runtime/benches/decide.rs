@@ -9,9 +9,9 @@
 
 use std::fmt::Write as _;
 
+use vtpolicy_compiler::SourceFile;
 use vtpolicy_compiler::{Context, StockOnly, compile};
 use vtpolicy_engine::{Arg, Engine, ExecRequest, Program, Request};
-use vtpolicy_grammar::SourceFile;
 use vtpolicy_runtime::{Environment, Judge, Layering, RawRequest, load_policy};
 
 fn main() {

@@ -31,8 +31,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use vtpolicy_compiler::{CompiledPolicy, Context, Limits, ProgramCatalogue, RuleSource, Settings};
-use vtpolicy_grammar::{Diagnostic, SourceFile, Span};
+use vtpolicy_compiler::{
+    CompiledPolicy, Context, Diagnostic, Limits, ProgramCatalogue, RuleSource, Settings, SourceFile, Span,
+};
 
 use crate::load::{Layering, load_policy};
 

@@ -2,9 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use vtpolicy_compiler::{CompiledPolicy, Context, InlineTest, RuleSource};
+use vtpolicy_compiler::{CompiledPolicy, Context, InlineTest, RuleSource, TestRequest};
 use vtpolicy_engine::{CallDecision, Effect, Engine, GraphError, Part, Request};
-use vtpolicy_grammar::TestRequest;
 
 use crate::normalize::{LocatedCache, Normalizer, ProgramLookup, ProgramResolver, Trust};
 use crate::request::RawRequest;
@@ -604,7 +603,7 @@ pub fn test_request(request: &TestRequest, context: &Context) -> RawRequest {
         TestRequest::Path(kind, path) => {
             let path = expand(path, true);
             match kind {
-                vtpolicy_grammar::Kind::Write => RawRequest::Write { path, cwd: None, workspace: None },
+                vtpolicy_compiler::Kind::Write => RawRequest::Write { path, cwd: None, workspace: None },
                 _ => RawRequest::Read { path, cwd: None, workspace: None },
             }
         }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use vtpolicy_compiler::{self as compiler, CompiledPolicy, Context, Resolver, codes};
-use vtpolicy_grammar::{Diagnostic, SourceFile};
+use vtpolicy_compiler::{Diagnostic, SourceFile};
 
 /// Reads `extend`ed files relative to the file that extends them.
 pub struct FileResolver;
@@ -34,12 +34,7 @@ pub fn policy_json_source(path: &str, text: &str) -> Result<Arc<SourceFile>, Str
     let value: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| format!("`{shown}`: invalid JSON at line {} column {}: {e}", e.line(), e.column()))?;
     crate::schemas::validate(crate::schemas::POLICY, &value).map_err(|e| format!("`{shown}`: {e}"))?;
-    let data: vtpolicy_grammar::data::PolicyData =
-        serde_json::from_value(value).map_err(|e| format!("`{shown}`: {e}"))?;
-    let name = format!("{path} (as .vtp)");
-    let file = vtpolicy_grammar::data::from_data(&data, SourceFile::new(name.clone(), ""))
-        .map_err(|e| format!("`{shown}`: {e}"))?;
-    Ok(SourceFile::new(name, vtpolicy_grammar::format(&file)))
+    compiler::policy_data_source(&format!("{path} (as .vtp)"), value).map_err(|e| format!("`{shown}`: {e}"))
 }
 
 /// The source of a policy given on the command line: a stock name or a
@@ -131,12 +126,12 @@ fn read_catalogues(
 /// The problems of a program catalogue's text (`check_catalogue`), each
 /// an error at its place in the file named `path`.
 pub fn catalogue_diagnostics(path: &str, text: &str) -> Vec<Diagnostic> {
-    let file = vtpolicy_grammar::SourceFile::new(path, text);
+    let file = SourceFile::new(path, text);
     crate::normalize::models::check_catalogue(text)
         .into_iter()
         .map(|error| {
             Diagnostic::error(codes::BAD_PROGRAM_MODEL, error.message)
-                .at(&file, vtpolicy_grammar::Span { start: error.start, end: error.end })
+                .at(&file, compiler::Span { start: error.start, end: error.end })
         })
         .collect()
 }

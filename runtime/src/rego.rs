@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 
 use vtpolicy_compiler::codes;
 use vtpolicy_compiler::rego::rego_input;
+use vtpolicy_compiler::{Diagnostic, SourceFile, Span};
 use vtpolicy_engine::{Effect, ExternalVerdict, Request};
-use vtpolicy_grammar::{Diagnostic, SourceFile, Span};
 
 use crate::Layering;
 

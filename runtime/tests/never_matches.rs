@@ -4,8 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-use vtpolicy_compiler::Context;
-use vtpolicy_grammar::SourceFile;
+use vtpolicy_compiler::{Context, SourceFile};
 use vtpolicy_runtime::lint::never_matching_rules;
 use vtpolicy_runtime::{Environment, Layering, load_policy_source};
 

@@ -12,10 +12,9 @@
 //! this machine does not have are left out: no allow rule trusts them
 //! here, which says nothing of the machines that have them.
 
-use vtpolicy_compiler::{CompiledPolicy, codes};
+use vtpolicy_compiler::{CompiledPolicy, Diagnostic, codes};
 use vtpolicy_engine::Matcher;
 use vtpolicy_engine::witness::argv_pattern_instances;
-use vtpolicy_grammar::Diagnostic;
 
 use crate::judge::{Environment, Judge};
 use crate::request::RawRequest;
