@@ -9,8 +9,8 @@
 //!
 //! Beyond the decision graph's input it compiles policies into the kernel
 //! profiles ([`profile`]: Landlock, seccomp, Seatbelt, the fidelity
-//! report) and into Rego ([`rego`]), and translates other agents' rules
-//! into policies ([`import`]) and back into their native rules ([`export`]).
+//! report), into Rego ([`rego`]) and into other agents' native rules
+//! ([`export`]); the importers, the other way, are `vtpolicy-import`.
 //!
 //! It is pure: it reads no file and makes no syscall. Policy files other
 //! than the embedded stock policies reach it through a [`Resolver`] the
@@ -23,7 +23,6 @@
 pub mod codes;
 mod context;
 pub mod export;
-pub mod import;
 mod lint;
 mod lower;
 pub mod profile;
@@ -32,11 +31,11 @@ mod settings;
 mod stock;
 
 pub use context::{Context, VARIABLES};
-pub use import::escape_glob;
 pub use lint::{kernel_lints, lint_codes, suppress};
 pub use lower::{CompiledPolicy, InlineTest, Resolver, RuleSource, StockOnly, compile, compile_layered};
 pub use settings::{DEFAULT_ENV_KEEP, Limits, ProgramCatalogue, Settings};
 pub use stock::{STOCK, stock_policy, stock_source_name};
+pub use vtpolicy_grammar::escape_glob;
 // The compiler is its callers' one way into the grammar: the source and
 // diagnostic types they hold, and the test requests of inline tests.
 pub use vtpolicy_grammar::{Diagnostic, Kind, Severity, SourceFile, Span, TestRequest};

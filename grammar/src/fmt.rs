@@ -285,6 +285,19 @@ fn word_or_quoted(token: &str) -> String {
     if is_bare_word(token) { token.to_owned() } else { quote(token) }
 }
 
+/// `text` with every glob character escaped: a pattern that matches
+/// `text` itself.
+pub fn escape_glob(text: &str) -> String {
+    let mut escaped = String::new();
+    for c in text.chars() {
+        if "*?[]{}\\".contains(c) {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
 /// A string literal that parses back to `value`.
 pub fn quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);

@@ -68,6 +68,7 @@ use std::sync::Arc;
 pub use vtpolicy_compiler as compiler;
 pub use vtpolicy_engine as engine;
 pub use vtpolicy_grammar as grammar;
+pub use vtpolicy_import as import;
 pub use vtpolicy_runtime as runtime;
 
 pub use vtpolicy_compiler::CompiledPolicy;

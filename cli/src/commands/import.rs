@@ -1,6 +1,6 @@
 //! `vtpolicy import`.
 
-use vtpolicy::compiler::import::{Imported, claude, codex, vtcode};
+use vtpolicy::import::{Imported, claude, codex, vtcode};
 
 use crate::Exit;
 use crate::args::{ImportArgs, ImportFormat};

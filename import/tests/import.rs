@@ -5,10 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
-use vtpolicy_compiler::import::{claude, codex, vtcode};
 use vtpolicy_compiler::{Context, StockOnly, compile};
 use vtpolicy_engine::{Arg, Effect, Engine, ExecRequest, Program, Request};
 use vtpolicy_grammar::SourceFile;
+use vtpolicy_import::{claude, codex, vtcode};
 
 fn fixture(path: &str) -> String {
     std::fs::read_to_string(format!("{}/../conformance/imports/{path}", env!("CARGO_MANIFEST_DIR"))).expect("fixture")

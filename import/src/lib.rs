@@ -5,12 +5,18 @@
 //! naming the source rule it came from, and the list of what could not be
 //! translated and why, which also closes the file as a comment block. The
 //! text is meant to pass `vtpolicy check` as is.
+//!
+//! The crate depends on the grammar alone (for its quoting rules): what
+//! the policies it writes decide is tested against the compiler and the
+//! engine in `tests/`.
 
 pub mod claude;
 pub mod codex;
 pub mod vtcode;
 
 use std::fmt::Write as _;
+
+pub use vtpolicy_grammar::escape_glob;
 
 /// The outcome of an import.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,16 +94,4 @@ pub(crate) fn token(text: &str) -> String {
 /// An argv token matching `text` exactly: glob characters escaped.
 pub(crate) fn literal_token(text: &str) -> String {
     if text.contains(['*', '?']) { quote(&escape_glob(text)) } else { token(text) }
-}
-
-/// `text` with every glob character escaped.
-pub fn escape_glob(text: &str) -> String {
-    let mut escaped = String::new();
-    for c in text.chars() {
-        if "*?[]{}\\".contains(c) {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped
 }
