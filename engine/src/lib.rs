@@ -23,7 +23,6 @@
 //! is order independent.
 
 mod decision;
-mod dot;
 mod graph;
 mod pattern;
 mod policy;

@@ -2,10 +2,19 @@
 
 use std::fmt::Write as _;
 
-use crate::graph::{DecisionGraph, Trie};
+use super::DecisionGraph;
+use super::trie::Trie;
 use crate::policy::{Policy, TokenPattern};
 
-pub(crate) fn render(graph: &DecisionGraph) -> String {
+impl DecisionGraph {
+    /// Graphviz DOT: one cluster per policy, the exec tries as trees, the
+    /// path tables as record nodes.
+    pub fn to_dot(&self) -> String {
+        render(self)
+    }
+}
+
+fn render(graph: &DecisionGraph) -> String {
     let mut out = String::from("digraph vtpolicy {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n");
     for (policy_index, (policy, index)) in graph.indexed().enumerate() {
         let _ = writeln!(out, "  subgraph cluster_{policy_index} {{\n    label={};", escape(&policy.name));
