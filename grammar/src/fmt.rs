@@ -115,7 +115,8 @@ fn is_trailing(text: &str, item_end: usize, comment: &Spanned<String>) -> bool {
     comment.span.start >= item_end && !text.get(item_end..comment.span.start).unwrap_or_default().contains('\n')
 }
 
-fn format_item(item: &Item) -> String {
+/// One item as `format` prints it, without comments.
+pub fn format_item(item: &Item) -> String {
     match item {
         Item::Version(version) => format!("version {}", version.node),
         Item::Policy(name) => format!("policy {}", quote(&name.node)),

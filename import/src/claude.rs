@@ -12,7 +12,9 @@
 
 use serde_json::Value;
 
-use super::{Imported, Writer, escape_glob, literal_token, quote};
+use vtpolicy_grammar::{ArgPattern, Kind, Rule};
+
+use super::{Imported, Writer, default_item, escape_glob, exec_rule, literal, net_rule, sandboxed, strings_rule};
 
 pub fn import(text: &str, source: &str) -> Result<Imported, String> {
     let settings: Value = serde_json::from_str(text).map_err(|e| format!("{source}: invalid JSON: {e}"))?;
@@ -20,7 +22,7 @@ pub fn import(text: &str, source: &str) -> Result<Imported, String> {
         return Err(format!("{source}: not a settings object"));
     }
     let mut out = Writer::new("claude-import", source);
-    out.line("# Claude evaluates deny, then ask, then allow: the strictest rule wins, as here.");
+    out.comment("Claude evaluates deny, then ask, then allow: the strictest rule wins, as here.");
     let empty = Value::Object(serde_json::Map::new());
     let permissions = match settings.get("permissions") {
         Some(permissions) => permissions,
@@ -44,7 +46,7 @@ pub fn import(text: &str, source: &str) -> Result<Imported, String> {
             };
             let origin = format!("{key}: {rule}");
             match translate(rule, effect) {
-                Ok(rule) => out.rule(&origin, &rule),
+                Ok(rule) => out.rule(&origin, rule),
                 Err(why) => out.skip(&origin, &why),
             }
         }
@@ -61,31 +63,44 @@ pub fn import(text: &str, source: &str) -> Result<Imported, String> {
 }
 
 fn default_mode(mode: Option<&str>, out: &mut Writer) {
+    let workspace_tree = |effect: &str, kind: Kind| strings_rule(effect, &[kind], &["${workspace}/**"]);
     if mode != Some("bypassPermissions") && mode != Some("plan") {
         // Claude's read-only tools need no approval in the project.
-        out.rule("Claude reads the project's files without asking", "allow read \"${workspace}/**\"");
+        out.rule("Claude reads the project's files without asking", workspace_tree("allow", Kind::Read));
     }
     match mode {
         None | Some("default") => {
-            out.rule("defaultMode: default (ask for anything not allowed)", "default prompt");
+            out.items("defaultMode: default (ask for anything not allowed)", &[default_item(None, "prompt")]);
         }
         Some("acceptEdits") => {
-            out.rule("defaultMode: acceptEdits (ask, but accept file edits)", "default prompt");
-            out.rule("defaultMode: acceptEdits", "allow write \"${workspace}/**\"");
+            out.items("defaultMode: acceptEdits (ask, but accept file edits)", &[default_item(None, "prompt")]);
+            out.rule("defaultMode: acceptEdits", workspace_tree("allow", Kind::Write));
         }
-        Some("plan") => {
-            out.rule("defaultMode: plan (read, change nothing)", "default deny\ndefault read allow");
+        Some("plan") => out.items(
+            "defaultMode: plan (read, change nothing)",
+            &[default_item(None, "deny"), default_item(Some(Kind::Read), "allow")],
+        ),
+        Some("dontAsk") => {
+            out.items("defaultMode: dontAsk (deny unless pre-approved)", &[default_item(None, "deny")]);
         }
-        Some("dontAsk") => out.rule("defaultMode: dontAsk (deny unless pre-approved)", "default deny"),
         Some("bypassPermissions") => {
-            out.rule("defaultMode: bypassPermissions (allow everything)", "default allow");
+            out.items("defaultMode: bypassPermissions (allow everything)", &[default_item(None, "allow")]);
             out.rule(
                 "bypassPermissions still asks before writes to .git, .claude, .vscode and .idea",
-                "prompt write \"${workspace}/.git/**\", \"${workspace}/.claude/**\", \"${workspace}/.vscode/**\",\n    \"${workspace}/.idea/**\"",
+                strings_rule(
+                    "prompt",
+                    &[Kind::Write],
+                    &[
+                        "${workspace}/.git/**",
+                        "${workspace}/.claude/**",
+                        "${workspace}/.vscode/**",
+                        "${workspace}/.idea/**",
+                    ],
+                ),
             );
         }
         Some(other) => {
-            out.rule(&format!("defaultMode: {other}"), "default prompt");
+            out.items(&format!("defaultMode: {other}"), &[default_item(None, "prompt")]);
             out.skip(
                 &format!("defaultMode: {other}"),
                 "no equivalent (the auto mode's classifier is not a rule); asks instead",
@@ -95,7 +110,7 @@ fn default_mode(mode: Option<&str>, out: &mut Writer) {
 }
 
 /// One permission rule as a `.vtp` rule.
-pub(crate) fn translate(rule: &str, effect: &str) -> Result<String, String> {
+pub(crate) fn translate(rule: &str, effect: &str) -> Result<Rule, String> {
     let (tool, specifier) = match rule.split_once('(') {
         Some((tool, rest)) => {
             let specifier = rest.strip_suffix(')').ok_or("unbalanced parentheses")?;
@@ -104,31 +119,31 @@ pub(crate) fn translate(rule: &str, effect: &str) -> Result<String, String> {
         None => (rule, None),
     };
     match (tool, specifier) {
-        ("Bash", None) | ("Bash", Some("*")) => Ok(format!("{effect} exec * ..")),
+        ("Bash", None) | ("Bash", Some("*")) => Ok(exec_rule(effect, vec![ArgPattern::Any, ArgPattern::Rest])),
         ("Bash", Some(command)) => {
             let (pattern, relative_program) = bash_rule(command)?;
             // A program of the workspace is never trusted: an allow of it
             // holds inside the kernel sandbox, where Bash calls are judged.
-            let contained = relative_program && effect == "allow";
-            Ok(format!("{effect} exec {pattern}{}", if contained { "\n    when sandboxed" } else { "" }))
+            let rule = exec_rule(effect, pattern);
+            Ok(if relative_program && effect == "allow" { sandboxed(rule) } else { rule })
         }
-        ("Read", Some(path)) => Ok(format!("{effect} read {}", quote(&path_glob(path)?))),
+        ("Read", Some(path)) => Ok(strings_rule(effect, &[Kind::Read], &[&path_glob(path)?])),
         ("Edit" | "Write" | "MultiEdit" | "NotebookEdit", Some(path)) => {
-            Ok(format!("{effect} write {}", quote(&path_glob(path)?)))
+            Ok(strings_rule(effect, &[Kind::Write], &[&path_glob(path)?]))
         }
-        ("Read", None) => Ok(format!("{effect} read \"/**\"")),
-        ("Edit" | "Write" | "MultiEdit", None) => Ok(format!("{effect} write \"/**\"")),
+        ("Read", None) => Ok(strings_rule(effect, &[Kind::Read], &["/**"])),
+        ("Edit" | "Write" | "MultiEdit", None) => Ok(strings_rule(effect, &[Kind::Write], &["/**"])),
         ("WebFetch", Some(spec)) => {
             let host = spec.strip_prefix("domain:").ok_or("only `domain:` WebFetch specifiers are understood")?;
-            Ok(format!("{effect} net {}", quote(host)))
+            Ok(net_rule(effect, &[host], &[]))
         }
-        ("WebFetch", None) => Ok(format!("{effect} net \"*\"")),
+        ("WebFetch", None) => Ok(net_rule(effect, &["*"], &[])),
         (name, None) if name.starts_with("mcp__") => {
             let glob = if name.matches("__").count() == 1 { format!("{name}__*") } else { name.to_owned() };
-            Ok(format!("{effect} tool {}", quote(&glob)))
+            Ok(strings_rule(effect, &[Kind::Tool], &[&glob]))
         }
         (name, None) if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
-            Ok(format!("{effect} tool {}", quote(name)))
+            Ok(strings_rule(effect, &[Kind::Tool], &[name]))
         }
         (name, Some(_)) => Err(format!("`{name}(…)` specifiers have no equivalent")),
         (name, None) => Err(format!("`{name}` is not a tool name")),
@@ -136,9 +151,10 @@ pub(crate) fn translate(rule: &str, effect: &str) -> Result<String, String> {
 }
 
 /// [`bash_pattern`], and whether the program is a relative path (`./gradlew`).
-fn bash_rule(command: &str) -> Result<(String, bool), String> {
+fn bash_rule(command: &str) -> Result<(Vec<ArgPattern>, bool), String> {
     let pattern = bash_pattern(command)?;
-    Ok((pattern.clone(), pattern.starts_with("\"${cwd}/")))
+    let relative = matches!(pattern.first(), Some(ArgPattern::Token(program)) if program.starts_with("${cwd}/"));
+    Ok((pattern, relative))
 }
 
 /// The words of a command after the wrappers and variable assignments
@@ -173,7 +189,7 @@ fn unwrapped<'a>(mut words: &'a [&'a str]) -> Result<&'a [&'a str], String> {
 }
 
 /// `npm run test:*` (legacy prefix), `git * main`, `ls *`, `ls*`.
-pub(crate) fn bash_pattern(command: &str) -> Result<String, String> {
+pub(crate) fn bash_pattern(command: &str) -> Result<Vec<ArgPattern>, String> {
     let (command, legacy_prefix) = match command.strip_suffix(":*") {
         Some(prefix) => (prefix, true),
         None => (command, false),
@@ -203,18 +219,18 @@ pub(crate) fn bash_pattern(command: &str) -> Result<String, String> {
         let last = index + 1 == words.len();
         if *word == "*" {
             // `*` as a word: any number of words.
-            if tokens.last().map(String::as_str) != Some("..") {
-                tokens.push("..".to_owned());
+            if tokens.last() != Some(&ArgPattern::Rest) {
+                tokens.push(ArgPattern::Rest);
             }
         } else if word.contains('*') {
             // A glob within the word; at the end of the command a `*` may
             // also run on over spaces, into further words.
-            tokens.push(quote(word));
+            tokens.push(ArgPattern::Token((*word).to_owned()));
             if last && word.ends_with('*') {
-                tokens.push("..".to_owned());
+                tokens.push(ArgPattern::Rest);
             }
         } else {
-            tokens.push(literal_token(word));
+            tokens.push(literal(word));
         }
     }
     // A relative program is judged by the file it names, from the
@@ -223,23 +239,23 @@ pub(crate) fn bash_pattern(command: &str) -> Result<String, String> {
         (program.starts_with("./") || program.starts_with("../")).then(|| program.trim_start_matches("./"))
     });
     if let (Some(program), Some(first)) = (relative, tokens.first_mut()) {
-        *first = quote(&format!("${{cwd}}/{program}"));
+        *first = ArgPattern::Token(format!("${{cwd}}/{program}"));
     }
     if legacy_prefix && relative.is_some() && words.len() == 1 {
         // `./gradlew:*`: the program and any arguments (not programs
         // whose names merely start so).
-        tokens.push("..".to_owned());
+        tokens.push(ArgPattern::Rest);
     } else if legacy_prefix {
         // `cmd:*`: commands starting with `cmd`, even inside its last word.
         tokens.pop();
         let word = words.last().copied().unwrap_or_default();
-        tokens.push(quote(&format!("{}*", escape_glob(word))));
-        tokens.push("..".to_owned());
+        tokens.push(ArgPattern::Token(format!("{}*", escape_glob(word))));
+        tokens.push(ArgPattern::Rest);
     }
-    if tokens.first().map(String::as_str) == Some("..") {
-        tokens.insert(0, "*".to_owned());
+    if tokens.first() == Some(&ArgPattern::Rest) {
+        tokens.insert(0, ArgPattern::Any);
     }
-    Ok(tokens.join(" "))
+    Ok(tokens)
 }
 
 /// A Claude path specifier as an absolute vtpolicy glob.
@@ -271,32 +287,48 @@ fn path_glob(spec: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
+    use vtpolicy_grammar::{Item, format_item};
+
     use super::*;
+
+    /// The pattern as the formatter prints it.
+    fn pattern(command: &str) -> Result<String, String> {
+        bash_pattern(command).map(|args| {
+            let rule = format_item(&Item::Rule(exec_rule("allow", args)));
+            rule.trim_start_matches("allow exec ").to_owned()
+        })
+    }
+
+    fn translated(rule: &str, effect: &str) -> Result<String, String> {
+        translate(rule, effect).map(|rule| format_item(&Item::Rule(rule)))
+    }
 
     #[test]
     fn bash_specifiers() {
-        assert_eq!(bash_pattern("npm run build").as_deref(), Ok("npm run build"));
-        assert_eq!(bash_pattern("npm run test:*").as_deref(), Ok("npm run \"test*\" .."));
-        assert_eq!(bash_pattern("git diff *").as_deref(), Ok("git diff .."));
-        assert_eq!(bash_pattern("git * main").as_deref(), Ok("git .. main"));
-        assert_eq!(bash_pattern("* --version").as_deref(), Ok("* .. --version"));
-        assert_eq!(bash_pattern("ls*").as_deref(), Ok("\"ls*\" .."));
-        assert!(bash_pattern("curl $URL").is_err());
+        assert_eq!(pattern("npm run build").as_deref(), Ok("npm run build"));
+        assert_eq!(pattern("npm run test:*").as_deref(), Ok("npm run \"test*\" .."));
+        assert_eq!(pattern("git diff *").as_deref(), Ok("git diff .."));
+        assert_eq!(pattern("git * main").as_deref(), Ok("git .. main"));
+        assert_eq!(pattern("* --version").as_deref(), Ok("* .. --version"));
+        assert_eq!(pattern("ls*").as_deref(), Ok("\"ls*\" .."));
+        assert!(pattern("curl $URL").is_err());
         // As the normaliser judges them: wrappers and assignments removed.
-        assert_eq!(bash_pattern("timeout 60 npx tsc:*").as_deref(), Ok("npx \"tsc*\" .."));
-        assert_eq!(bash_pattern("LC_ALL=C sort -u").as_deref(), Ok("sort -u"));
-        assert_eq!(bash_pattern("env FOO=1 nice -n 5 make test").as_deref(), Ok("make test"));
-        assert!(bash_pattern("git -C /path status").is_err());
-        assert!(bash_pattern("timeout * make").is_err());
+        assert_eq!(pattern("timeout 60 npx tsc:*").as_deref(), Ok("npx \"tsc*\" .."));
+        assert_eq!(pattern("LC_ALL=C sort -u").as_deref(), Ok("sort -u"));
+        assert_eq!(pattern("env FOO=1 nice -n 5 make test").as_deref(), Ok("make test"));
+        assert!(pattern("git -C /path status").is_err());
+        assert!(pattern("timeout * make").is_err());
         // A relative program is the file in the working directory.
-        assert_eq!(bash_pattern("./gradlew:*").as_deref(), Ok("\"${cwd}/gradlew\" .."));
-        assert_eq!(bash_pattern("./scripts/test.sh --ci").as_deref(), Ok("\"${cwd}/scripts/test.sh\" --ci"));
+        assert_eq!(pattern("./gradlew:*").as_deref(), Ok("\"${cwd}/gradlew\" .."));
+        assert_eq!(pattern("./scripts/test.sh --ci").as_deref(), Ok("\"${cwd}/scripts/test.sh\" --ci"));
         assert_eq!(
-            translate("Bash(./gradlew:*)", "allow").as_deref(),
+            translated("Bash(./gradlew:*)", "allow").as_deref(),
             Ok("allow exec \"${cwd}/gradlew\" ..\n    when sandboxed")
         );
-        assert_eq!(translate("Bash(./gradlew:*)", "deny").as_deref(), Ok("deny exec \"${cwd}/gradlew\" .."));
-        assert_eq!(bash_pattern("make a,b").as_deref(), Ok("make \"a,b\""));
+        assert_eq!(translated("Bash(./gradlew:*)", "deny").as_deref(), Ok("deny exec \"${cwd}/gradlew\" .."));
+        assert_eq!(pattern("make a,b").as_deref(), Ok("make \"a,b\""));
+        // Glob characters in a literal word are escaped, and quoted.
+        assert_eq!(pattern("echo a?b:*").as_deref(), Ok("echo \"a\\\\?b*\" .."));
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //! command no rule matches is asked about. `match` and `not_match`
 //! examples become `test` blocks, expecting what Codex decides for them.
 
-use super::{Imported, Writer, escape_glob, literal_token, quote};
+use vtpolicy_grammar::{ArgPattern, Kind, Rule, TestRequest};
+
+use super::{Imported, Writer, because, default_item, escape_glob, exec_rule, literal, net_rule, sandboxed};
 
 /// A Starlark literal of the subset.
 #[derive(Debug, Clone, PartialEq)]
@@ -180,9 +182,9 @@ struct PrefixRule {
 pub fn import(text: &str, source: &str) -> Result<Imported, String> {
     let mut parser = Parser { chars: text.chars().collect(), pos: 0, text };
     let mut out = Writer::new("codex-import", source);
-    out.line("# Codex takes the strictest decision of every matching rule, as here; commands no rule");
-    out.line("# matches are asked about.");
-    out.rule("unmatched commands", "default exec prompt");
+    out.comment("Codex takes the strictest decision of every matching rule, as here; commands no rule");
+    out.comment("matches are asked about.");
+    out.items("unmatched commands", &[default_item(Some(Kind::Exec), "prompt")]);
     let mut rules: Vec<PrefixRule> = Vec::new();
     let mut examples: Vec<(usize, Vec<String>, bool, usize)> = Vec::new();
     while parser.peek().is_some() {
@@ -199,8 +201,8 @@ pub fn import(text: &str, source: &str) -> Result<Imported, String> {
         let origin = format!("{source}:{} {}", call.line, call.name);
         match call.name.as_str() {
             "prefix_rule" => match prefix_rule(&call) {
-                Ok((rule, text, matches, not_matches)) => {
-                    out.rule(&origin, &text);
+                Ok((rule, built, matches, not_matches)) => {
+                    out.rule(&origin, built);
                     let index = rules.len();
                     let all = matches.into_iter().map(|e| (e, true)).chain(not_matches.into_iter().map(|e| (e, false)));
                     for (example, matches) in all {
@@ -214,7 +216,7 @@ pub fn import(text: &str, source: &str) -> Result<Imported, String> {
                 Err(why) => out.skip(&origin, &why),
             },
             "network_rule" => match network_rule(&call) {
-                Ok(text) => out.rule(&origin, &text),
+                Ok(rule) => out.rule(&origin, rule),
                 Err(why) => out.skip(&origin, &why),
             },
             "host_executable" => out.skip(
@@ -225,8 +227,9 @@ pub fn import(text: &str, source: &str) -> Result<Imported, String> {
         }
     }
     if !examples.is_empty() {
-        out.line("\n# The rules' `match` and `not_match` examples, expecting what Codex decides for them.");
-        out.line("test \"codex examples\" {");
+        out.blank();
+        out.comment("The rules' `match` and `not_match` examples, expecting what Codex decides for them.");
+        let mut cases = Vec::new();
         for (_, example, _, _) in &examples {
             let mut expected = codex_decision(&rules, example);
             // Outside the sandbox, which a test case judges, a project's
@@ -234,10 +237,9 @@ pub fn import(text: &str, source: &str) -> Result<Imported, String> {
             if expected == "allow" && example.first().is_some_and(|p| is_relative_program(p)) {
                 expected = "prompt";
             }
-            let argv: Vec<String> = example.iter().map(|t| literal_token(t)).collect();
-            out.line(&format!("    exec {} => {expected}", argv.join(" ")));
+            cases.push((TestRequest::Exec(example.clone()), expected));
         }
-        out.line("}");
+        out.test("codex examples", cases);
     }
     Ok(out.finish())
 }
@@ -289,7 +291,7 @@ fn decision(call: &Call) -> Result<&'static str, String> {
 /// An example's words, or why it could not be read.
 type Example = Result<Vec<String>, String>;
 
-type PrefixParts = (PrefixRule, String, Vec<Example>, Vec<Example>);
+type PrefixParts = (PrefixRule, Rule, Vec<Example>, Vec<Example>);
 
 fn prefix_rule(call: &Call) -> Result<PrefixParts, String> {
     let Some(Literal::List(pattern)) = arg(call, "pattern") else {
@@ -318,32 +320,43 @@ fn prefix_rule(call: &Call) -> Result<PrefixParts, String> {
                     no rule can name it"
             .to_owned());
     }
-    let mut text = format!("{decision} exec");
     let relative = positions.first().is_some_and(|programs| programs.iter().any(|p| is_relative_program(p)));
-    for (index, alternatives) in positions.iter().enumerate() {
-        let tokens: Vec<String> = alternatives
-            .iter()
-            .map(|t| match index == 0 && is_relative_program(t) {
-                // The file it names, from the directory the command runs in.
-                true => quote(&format!("${{cwd}}/{}", escape_glob(t.trim_start_matches("./")))),
-                false => literal_token(t),
-            })
-            .collect();
-        if tokens.len() == 1 {
-            text.push_str(&format!(" {}", tokens.join("")));
-        } else {
-            text.push_str(&format!(" [{}]", tokens.join(" | ")));
-        }
-    }
+    let mut args: Vec<ArgPattern> = positions
+        .iter()
+        .enumerate()
+        .map(|(index, alternatives)| {
+            let tokens: Vec<ArgPattern> = alternatives
+                .iter()
+                .map(|t| match index == 0 && is_relative_program(t) {
+                    // The file it names, from the directory the command runs in.
+                    true => ArgPattern::Token(format!("${{cwd}}/{}", escape_glob(t.trim_start_matches("./")))),
+                    false => literal(t),
+                })
+                .collect();
+            match <[ArgPattern; 1]>::try_from(tokens) {
+                Ok([token]) => token,
+                Err(tokens) => ArgPattern::Alternatives(
+                    tokens
+                        .into_iter()
+                        .filter_map(|t| match t {
+                            ArgPattern::Token(text) => Some(text),
+                            _ => None,
+                        })
+                        .collect(),
+                ),
+            }
+        })
+        .collect();
     // A prefix: any arguments may follow.
-    text.push_str(" ..");
+    args.push(ArgPattern::Rest);
+    let mut built = exec_rule(decision, args);
     // A program of the project is not trusted outside the sandbox; Codex
     // too runs it in its sandbox.
     if relative && decision == "allow" {
-        text.push_str("\n    when sandboxed");
+        built = sandboxed(built);
     }
     if let Some(justification) = string_arg(call, "justification")? {
-        text.push_str(&format!("\n    because {}", quote(&justification)));
+        built = because(built, &justification);
     }
     // An example that cannot be read is left out, not the rule with it.
     let examples = |name: &str| -> Vec<Example> {
@@ -369,7 +382,7 @@ fn prefix_rule(call: &Call) -> Result<PrefixParts, String> {
         }
     };
     let rule = PrefixRule { pattern: positions, decision };
-    Ok((rule, text, examples("match"), examples("not_match")))
+    Ok((rule, built, examples("match"), examples("not_match")))
 }
 
 /// A command split into words as Python's `shlex.split` does (POSIX
@@ -420,19 +433,19 @@ fn shlex_split(command: &str) -> Option<Vec<String>> {
     Some(words)
 }
 
-fn network_rule(call: &Call) -> Result<String, String> {
+fn network_rule(call: &Call) -> Result<Rule, String> {
     let host = string_arg(call, "host")?.ok_or("no `host`")?;
-    let port = match string_arg(call, "protocol")?.as_deref() {
-        Some("https" | "https_connect" | "http-connect") => " port 443",
-        Some("http") => " port 80",
-        Some("socks5_tcp" | "socks5_udp") | None => "",
+    let ports: &[(u16, u16)] = match string_arg(call, "protocol")?.as_deref() {
+        Some("https" | "https_connect" | "http-connect") => &[(443, 443)],
+        Some("http") => &[(80, 80)],
+        Some("socks5_tcp" | "socks5_udp") | None => &[],
         Some(other) => return Err(format!("unknown protocol `{other}`")),
     };
-    let mut text = format!("{} net {}{port}", decision(call)?, quote(&host));
-    if let Some(justification) = string_arg(call, "justification")? {
-        text.push_str(&format!("\n    because {}", quote(&justification)));
-    }
-    Ok(text)
+    let rule = net_rule(decision(call)?, &[&host], ports);
+    Ok(match string_arg(call, "justification")? {
+        Some(justification) => because(rule, &justification),
+        None => rule,
+    })
 }
 
 #[cfg(test)]

@@ -17,7 +17,9 @@ use serde_json::Value as Json;
 use toml::Value as Toml;
 
 use super::claude;
-use super::{Imported, Writer, quote};
+use vtpolicy_grammar::{ArgPattern, Item, Kind, Limit};
+
+use super::{Imported, Writer, default_item, exec_rule, net_rule, spanned, strings_rule};
 
 /// Tools that run shell commands: an exec rule over every command.
 const SHELL_TOOLS: &[&str] = &["exec_command", "run_pty_cmd", "shell", "unified_exec"];
@@ -53,18 +55,18 @@ fn tool_rule(out: &mut Writer, origin: &str, tool: &str, decision: &str) {
         // vtcode runs allow-listed commands without asking and asks for
         // the rest: the tool's `prompt` is the default for commands, which
         // the `[commands]` allow lists then lift.
-        out.rule(origin, "default exec prompt");
+        out.items(origin, &[default_item(Some(Kind::Exec), "prompt")]);
     } else if SHELL_TOOLS.contains(&tool) {
-        out.rule(origin, &format!("{effect} exec * .."));
+        out.rule(origin, exec_rule(effect, vec![ArgPattern::Any, ArgPattern::Rest]));
     } else {
-        out.rule(origin, &format!("{effect} tool {}", quote(tool)));
+        out.rule(origin, strings_rule(effect, &[Kind::Tool], &[tool]));
     }
 }
 
 fn tool_policy(policy: &Json, source: &str) -> Result<Imported, String> {
     let mut out = Writer::new("vtcode-import", source);
-    out.line("# vtcode asks about tools no policy names, as here.");
-    out.rule("unknown tools", "default tool prompt");
+    out.comment("vtcode asks about tools no policy names, as here.");
+    out.items("unknown tools", &[default_item(Some(Kind::Tool), "prompt")]);
     let object = policy.as_object().ok_or_else(|| format!("{source}: not a JSON object"))?;
     if let Some(tools) = object.get("tools").and_then(Json::as_object) {
         // The older "user" form: `allow: true` or a denial.
@@ -96,7 +98,7 @@ fn tool_policy(policy: &Json, source: &str) -> Result<Imported, String> {
                 match (field.as_str(), value.as_array()) {
                     ("denied_url_hosts", Some(hosts)) => {
                         for host in hosts.iter().filter_map(Json::as_str) {
-                            out.rule(&origin, &format!("deny net {}", quote(host)));
+                            out.rule(&origin, net_rule("deny", &[host], &[]));
                         }
                     }
                     _ => out.skip(&origin, "a per-call tool constraint, not a permission"),
@@ -110,7 +112,7 @@ fn tool_policy(policy: &Json, source: &str) -> Result<Imported, String> {
             for tool in lists.get("tools").and_then(Json::as_array).into_iter().flatten().filter_map(Json::as_str) {
                 out.rule(
                     &format!("mcp.allowlist.providers.{provider}.tools: {tool}"),
-                    &format!("allow tool {}", quote(&format!("mcp__{provider}__{tool}"))),
+                    strings_rule("allow", &[Kind::Tool], &[&format!("mcp__{provider}__{tool}")]),
                 );
             }
         }
@@ -126,7 +128,7 @@ fn tool_policy(policy: &Json, source: &str) -> Result<Imported, String> {
                 let origin = format!("mcp.providers.{provider}.tools.{tool}");
                 match decision.as_str().and_then(effect) {
                     Some(effect) => {
-                        out.rule(&origin, &format!("{effect} tool {}", quote(&format!("mcp__{provider}__{tool}"))))
+                        out.rule(&origin, strings_rule(effect, &[Kind::Tool], &[&format!("mcp__{provider}__{tool}")]))
                     }
                     None => out.skip(&origin, "not allow, prompt or deny"),
                 }
@@ -154,7 +156,7 @@ fn config_toml(config: &Toml, source: &str) -> Imported {
             _ => None,
         };
         match stock {
-            Some(stock) => out.rule("sandbox.default_policy", &format!("extend {}", quote(stock))),
+            Some(stock) => out.items("sandbox.default_policy", &[Item::Extend(spanned(stock.to_owned()))]),
             None => out.skip(
                 "sandbox.default_policy",
                 "an external sandbox (docker, microVM, gVisor) has no stock equivalent",
@@ -167,7 +169,7 @@ fn config_toml(config: &Toml, source: &str) -> Imported {
     if let Some(tools) = config.get("tools") {
         match tools.get("default_policy").and_then(Toml::as_str).map(|d| (d, effect(d))) {
             Some((_, Some(effect))) => {
-                out.rule("tools.default_policy (tools no policy names)", &format!("default tool {effect}"))
+                out.items("tools.default_policy (tools no policy names)", &[default_item(Some(Kind::Tool), effect)])
             }
             Some((other, None)) => out.skip("tools.default_policy", &format!("unknown policy `{other}`")),
             None => {}
@@ -193,7 +195,7 @@ fn config_toml(config: &Toml, source: &str) -> Imported {
                 // `rmdir`; here they match whole words.
                 let pattern = if prefix { format!("{command} *") } else { command.clone() };
                 match claude::bash_pattern(&pattern) {
-                    Ok(tokens) => out.rule(&origin, &format!("{effect} exec {tokens}")),
+                    Ok(tokens) => out.rule(&origin, exec_rule(effect, tokens)),
                     Err(why) => out.skip(&origin, &why),
                 }
             }
@@ -208,13 +210,14 @@ fn config_toml(config: &Toml, source: &str) -> Imported {
         }
     }
     if let Some(permissions) = config.get("permissions") {
-        out.line("\n# [permissions]: deny, then ask, then allow, as Claude Code; the strictest rule wins here.");
+        out.blank();
+        out.comment("[permissions]: deny, then ask, then allow, as Claude Code; the strictest rule wins here.");
         for (key, effect) in [("deny", "deny"), ("ask", "prompt"), ("allow", "allow")] {
             for rule in strings(permissions.get(key)) {
                 let origin = format!("permissions.{key}: {rule}");
                 let normalized = normalize_tool(&rule);
                 match claude::translate(&normalized, effect) {
-                    Ok(text) => out.rule(&origin, &text),
+                    Ok(rule) => out.rule(&origin, rule),
                     Err(why) => out.skip(&origin, &why),
                 }
             }
@@ -250,30 +253,38 @@ fn sandbox_details(sandbox: Option<&Toml>, out: &mut Writer) {
         let allow_all = network.get("allow_all").and_then(Toml::as_bool) == Some(true);
         let policy = network.get("policy").and_then(Toml::as_str).unwrap_or("allowlist_only");
         if block_all || (!allow_all && policy == "block_all") {
-            out.rule("sandbox.network: block_all", "default net deny");
+            out.items("sandbox.network: block_all", &[default_item(Some(Kind::Net), "deny")]);
         } else if allow_all || policy == "allow_all" {
-            out.rule("sandbox.network: allow_all", "default net allow");
+            out.items("sandbox.network: allow_all", &[default_item(Some(Kind::Net), "allow")]);
         } else {
-            out.rule("sandbox.network: allowlist_only", "default net deny");
+            out.items("sandbox.network: allowlist_only", &[default_item(Some(Kind::Net), "deny")]);
         }
         for entry in network.get("allowlist").and_then(Toml::as_array).into_iter().flatten() {
             let Some(domain) = entry.get("domain").and_then(Toml::as_str) else { continue };
-            let port = entry.get("port").and_then(Toml::as_integer).map(|p| format!(" port {p}")).unwrap_or_default();
-            out.rule(&format!("sandbox.network.allowlist: {domain}"), &format!("allow net {}{port}", quote(domain)));
+            let origin = format!("sandbox.network.allowlist: {domain}");
+            let ports = match entry.get("port").map(|p| p.as_integer().and_then(|p| u16::try_from(p).ok())) {
+                None => Vec::new(),
+                Some(Some(port)) => vec![(port, port)],
+                Some(None) => {
+                    out.skip(&origin, "the port is not a number from 0 to 65535");
+                    continue;
+                }
+            };
+            out.rule(&origin, net_rule("allow", &[domain], &ports));
         }
     }
     for path in strings(sandbox.get("sensitive_paths").and_then(|s| s.get("additional"))) {
         let glob = if let Some(rest) = path.strip_prefix("~/") { format!("${{home}}/{rest}") } else { path.clone() };
         out.rule(
             &format!("sandbox.sensitive_paths.additional: {path}"),
-            &format!("deny read {}", quote(&format!("{glob}/**"))),
+            strings_rule("deny", &[Kind::Read], &[&format!("{glob}/**")]),
         );
     }
     if let Some(limits) = sandbox.get("resource_limits") {
         let mut items = Vec::new();
         let mut number = |key: &str, name: &str, unit: &str| {
             if let Some(value) = limits.get(key).and_then(Toml::as_integer).filter(|v| *v > 0) {
-                items.push(format!("{name} {value}{unit}"));
+                items.push(Limit { name: spanned(name.to_owned()), value: spanned(format!("{value}{unit}")) });
             }
         };
         number("max_memory_mb", "memory", "MiB");
@@ -281,7 +292,7 @@ fn sandbox_details(sandbox: Option<&Toml>, out: &mut Writer) {
         number("cpu_time_secs", "cpu", "s");
         number("timeout_secs", "wall", "s");
         if !items.is_empty() {
-            out.rule("sandbox.resource_limits", &format!("limits {{ {} }}", items.join("  ")));
+            out.items("sandbox.resource_limits", &[Item::Limits(items, vtpolicy_grammar::Span::default())]);
         }
     }
 }

@@ -183,3 +183,30 @@ fn vtcode_config() {
         ],
     );
 }
+
+/// Every import is printed by the formatter: its text is already in
+/// formatted form, and parses without a diagnostic, hostile names and
+/// tokens included.
+#[test]
+fn imports_are_formatted_and_parse_back() {
+    let hostile = r#"{"permissions": {"allow": ["Bash(make \"a,b\")", "Bash(echo a?b#c)", "Bash(git log --format=%H)",
+        "Read(~/x y/**)", "WebFetch(domain:ex\"ample.com)", "mcp__s__t"], "deny": ["Bash(rm -rf /)"]}}"#;
+    let imports = [
+        claude::import(&fixture("claude/settings.json"), "settings.json"),
+        claude::import(hostile, "hostile.json"),
+        codex::import(&fixture("codex/default.rules"), "default.rules"),
+        codex::import(
+            "prefix_rule(pattern = [\"a\\\"b\", [\"x y\", \"#z\"]], justification = \"it's \\\"so\\\"\")\n",
+            "q.rules",
+        ),
+        vtcode::import(&fixture("vtcode/tool-policy.json"), "tool-policy.json"),
+        vtcode::import(&fixture("vtcode/vtcode.toml"), "vtcode.toml"),
+    ];
+    for imported in imports {
+        let policy = imported.expect("imports").policy;
+        let source = SourceFile::new("imported.vtp", policy.as_str());
+        let (file, diagnostics) = vtpolicy_grammar::parse(&source);
+        assert!(diagnostics.is_empty(), "{policy}\n{diagnostics:?}");
+        assert_eq!(vtpolicy_grammar::format(&file), policy, "not in formatted form");
+    }
+}

@@ -935,7 +935,7 @@ fn importers_decide_as_the_source_tool() {
     );
     assert!(policy.contains("allow exec \"${cwd}/gradlew\" build ..\n    when sandboxed"), "{policy}");
     assert!(policy.contains("deny exec \"${cwd}/gradlew\" publish .."), "{policy}");
-    assert!(policy.contains("exec ./gradlew build => prompt"), "{policy}");
+    assert!(policy.contains("exec \"./gradlew\" build => prompt"), "{policy}");
     assert!(policy.contains("# - relative.rules:3 prefix_rule: a program named from the parent directory"), "{policy}");
     assert_eq!(decide(r#"{"kind": "exec", "argv": ["./gradlew", "build"]}"#, true), "allow");
     assert_eq!(decide(r#"{"kind": "exec", "argv": ["./gradlew", "build"]}"#, false), "prompt");

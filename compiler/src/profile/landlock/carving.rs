@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use vtpolicy_engine::PathPatternSet;
 
-use crate::profile::model::{PathGlob, SandboxModel};
 use super::*;
+use crate::profile::model::{PathGlob, SandboxModel};
 
 /// Deny globs compiled for matching, each with what it can reach.
 pub(super) struct Denies<'a> {
