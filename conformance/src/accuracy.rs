@@ -331,8 +331,8 @@ pub fn round_trip(dir: &Path, entries: &[Entry]) -> Result<Vec<RoundTrip>, Strin
     let (permissions, _) = vtpolicy_compiler::export::claude_settings(&policies, &context);
     let settings = serde_json::json!({ "permissions": permissions }).to_string();
     let (rules, _) = vtpolicy_compiler::export::codex_rules(&policies);
-    let claude = vtpolicy_import::claude::import(&settings, "settings.json")?;
-    let codex = vtpolicy_import::codex::import(&rules, "exported.rules")?;
+    let claude = vtpolicy_import::claude::import(&settings, "settings.json").map_err(|e| e.to_string())?;
+    let codex = vtpolicy_import::codex::import(&rules, "exported.rules").map_err(|e| e.to_string())?;
     let source_judge = vtpolicy_runtime::Judge::new(source, environment.clone()).map_err(|e| e.to_string())?;
 
     let mut requests: Vec<(String, RawRequest)> = entries

@@ -14,12 +14,15 @@ use serde_json::Value;
 
 use vtpolicy_grammar::{ArgPattern, Kind, Rule};
 
-use super::{Imported, Writer, default_item, escape_glob, exec_rule, literal, net_rule, sandboxed, strings_rule};
+use super::{
+    ImportError, Imported, Writer, default_item, escape_glob, exec_rule, literal, net_rule, sandboxed, strings_rule,
+};
 
-pub fn import(text: &str, source: &str) -> Result<Imported, String> {
-    let settings: Value = serde_json::from_str(text).map_err(|e| format!("{source}: invalid JSON: {e}"))?;
+pub fn import(text: &str, source: &str) -> Result<Imported, ImportError> {
+    let settings: Value = serde_json::from_str(text)
+        .map_err(|e| ImportError::Json { file: source.to_owned(), message: e.to_string() })?;
     if !settings.is_object() {
-        return Err(format!("{source}: not a settings object"));
+        return Err(ImportError::NotTheFormat { file: source.to_owned(), message: "not a settings object".to_owned() });
     }
     let mut out = Writer::new("claude-import", source);
     out.comment("Claude evaluates deny, then ask, then allow: the strictest rule wins, as here.");

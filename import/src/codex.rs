@@ -12,7 +12,9 @@
 
 use vtpolicy_grammar::{ArgPattern, Kind, Rule, TestRequest};
 
-use super::{Imported, Writer, because, default_item, escape_glob, exec_rule, literal, net_rule, sandboxed};
+use super::{
+    ImportError, Imported, Writer, because, default_item, escape_glob, exec_rule, literal, net_rule, sandboxed,
+};
 
 /// A Starlark literal of the subset.
 #[derive(Debug, Clone, PartialEq)]
@@ -179,7 +181,7 @@ struct PrefixRule {
     decision: &'static str,
 }
 
-pub fn import(text: &str, source: &str) -> Result<Imported, String> {
+pub fn import(text: &str, source: &str) -> Result<Imported, ImportError> {
     let mut parser = Parser { chars: text.chars().collect(), pos: 0, text };
     let mut out = Writer::new("codex-import", source);
     out.comment("Codex takes the strictest decision of every matching rule, as here; commands no rule");

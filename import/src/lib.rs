@@ -24,6 +24,20 @@ use vtpolicy_grammar::{
     TestRequest, format_item,
 };
 
+/// A source file that cannot be read as the tool's format at all (what
+/// can be read but not translated is listed in [`Imported::untranslated`]
+/// instead).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImportError {
+    #[error("{file}: invalid JSON: {message}")]
+    Json { file: String, message: String },
+    #[error("{file}: invalid TOML: {message}")]
+    Toml { file: String, message: String },
+    /// Well-formed, but not the document the importer reads.
+    #[error("{file}: {message}")]
+    NotTheFormat { file: String, message: String },
+}
+
 /// The outcome of an import.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Imported {

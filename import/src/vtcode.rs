@@ -19,7 +19,7 @@ use toml::Value as Toml;
 use super::claude;
 use vtpolicy_grammar::{ArgPattern, Item, Kind, Limit};
 
-use super::{Imported, Writer, default_item, exec_rule, net_rule, spanned, strings_rule};
+use super::{ImportError, Imported, Writer, default_item, exec_rule, net_rule, spanned, strings_rule};
 
 /// Tools that run shell commands: an exec rule over every command.
 const SHELL_TOOLS: &[&str] = &["exec_command", "run_pty_cmd", "shell", "unified_exec"];
@@ -27,12 +27,14 @@ const SHELL_TOOLS: &[&str] = &["exec_command", "run_pty_cmd", "shell", "unified_
 /// Reads `text` by what it holds, whatever the file is called
 /// (`vtcode.toml.example`): a JSON object is a tool policy, anything else
 /// a `vtcode.toml`.
-pub fn import(text: &str, source: &str) -> Result<Imported, String> {
+pub fn import(text: &str, source: &str) -> Result<Imported, ImportError> {
     if text.trim_start().starts_with('{') {
-        let policy: Json = serde_json::from_str(text).map_err(|e| format!("{source}: invalid JSON: {e}"))?;
+        let policy: Json = serde_json::from_str(text)
+            .map_err(|e| ImportError::Json { file: source.to_owned(), message: e.to_string() })?;
         tool_policy(&policy, source)
     } else {
-        let config: Toml = toml::from_str(text).map_err(|e| format!("{source}: invalid TOML: {e}"))?;
+        let config: Toml =
+            toml::from_str(text).map_err(|e| ImportError::Toml { file: source.to_owned(), message: e.to_string() })?;
         Ok(config_toml(&config, source))
     }
 }
@@ -63,11 +65,14 @@ fn tool_rule(out: &mut Writer, origin: &str, tool: &str, decision: &str) {
     }
 }
 
-fn tool_policy(policy: &Json, source: &str) -> Result<Imported, String> {
+fn tool_policy(policy: &Json, source: &str) -> Result<Imported, ImportError> {
     let mut out = Writer::new("vtcode-import", source);
     out.comment("vtcode asks about tools no policy names, as here.");
     out.items("unknown tools", &[default_item(Some(Kind::Tool), "prompt")]);
-    let object = policy.as_object().ok_or_else(|| format!("{source}: not a JSON object"))?;
+    let object = policy.as_object().ok_or_else(|| ImportError::NotTheFormat {
+        file: source.to_owned(),
+        message: "not a JSON object".to_owned(),
+    })?;
     if let Some(tools) = object.get("tools").and_then(Json::as_object) {
         // The older "user" form: `allow: true` or a denial.
         for (tool, settings) in tools {

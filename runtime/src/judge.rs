@@ -25,11 +25,18 @@ pub struct Environment {
     pub sandboxed: bool,
 }
 
+/// Why the environment of calls could not be found.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvironmentError {
+    #[error("cannot read the current directory: {0}")]
+    CurrentDirectory(#[source] std::io::Error),
+}
+
 impl Environment {
     /// From the process: `HOME`, `PATH`, the current directory. Paths are
     /// made canonical so that they compare with resolved request paths.
-    pub fn detect(workspace: Option<&Path>, cwd: Option<&Path>) -> Result<Environment, String> {
-        let current = std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    pub fn detect(workspace: Option<&Path>, cwd: Option<&Path>) -> Result<Environment, EnvironmentError> {
+        let current = std::env::current_dir().map_err(EnvironmentError::CurrentDirectory)?;
         let canonical = |path: &Path| {
             let absolute = if path.is_absolute() { path.to_path_buf() } else { current.join(path) };
             std::fs::canonicalize(&absolute).unwrap_or(absolute)

@@ -28,9 +28,10 @@ mod request;
 pub mod sandbox;
 pub mod schemas;
 
-pub use judge::{Environment, Judge, Judgement, TestOutcome, run_inline_tests, test_request};
+pub use judge::{Environment, EnvironmentError, Judge, Judgement, TestOutcome, run_inline_tests, test_request};
 pub use load::{
-    FileResolver, Layering, catalogue_diagnostics, load_policy, load_policy_source, policy_json_source, policy_source,
+    FileResolver, Layering, PolicyJsonError, catalogue_diagnostics, load_policy, load_policy_source,
+    policy_json_source, policy_source,
 };
 pub use normalize::{ProgramLookup, resolve_path as normalize_path};
 pub use request::{RawRequest, RequestError, parse_request, request_from_value, request_sandboxed};

@@ -21,7 +21,7 @@ fn read_source(path: &Path) -> Result<Arc<SourceFile>, String> {
     let canonical = std::fs::canonicalize(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     let text = std::fs::read_to_string(&canonical).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     if canonical.extension().is_some_and(|e| e == "json") {
-        return policy_json_source(&canonical.to_string_lossy(), &text);
+        return policy_json_source(&canonical.to_string_lossy(), &text).map_err(|e| e.to_string());
     }
     Ok(SourceFile::new(canonical.to_string_lossy(), text))
 }
@@ -29,12 +29,32 @@ fn read_source(path: &Path) -> Result<Arc<SourceFile>, String> {
 /// A policy given as data (`schemas/policy.schema.json`): validated, then
 /// compiled from its canonical `.vtp` form, which is what later
 /// diagnostics point into (the file is named `FILE.json (as .vtp)`).
-pub fn policy_json_source(path: &str, text: &str) -> Result<Arc<SourceFile>, String> {
-    let shown = path;
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| format!("`{shown}`: invalid JSON at line {} column {}: {e}", e.line(), e.column()))?;
-    crate::schemas::validate(crate::schemas::POLICY, &value).map_err(|e| format!("`{shown}`: {e}"))?;
-    compiler::policy_data_source(&format!("{path} (as .vtp)"), value).map_err(|e| format!("`{shown}`: {e}"))
+pub fn policy_json_source(path: &str, text: &str) -> Result<Arc<SourceFile>, PolicyJsonError> {
+    let file = || path.to_owned();
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| PolicyJsonError::Json {
+        file: file(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
+    crate::schemas::validate(crate::schemas::POLICY, &value)
+        .map_err(|message| PolicyJsonError::Schema { file: file(), message })?;
+    compiler::policy_data_source(&format!("{path} (as .vtp)"), value)
+        .map_err(|message| PolicyJsonError::Data { file: file(), message })
+}
+
+/// Policy JSON that cannot be read as a policy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyJsonError {
+    #[error("`{file}`: invalid JSON at line {line} column {column}: {message}")]
+    Json { file: String, line: usize, column: usize, message: String },
+    /// It does not conform to `schemas/policy.schema.json`.
+    #[error("`{file}`: {message}")]
+    Schema { file: String, message: String },
+    /// It conforms, but says something a policy cannot (a pattern the
+    /// grammar has no spelling for).
+    #[error("`{file}`: {message}")]
+    Data { file: String, message: String },
 }
 
 /// The source of a policy given on the command line: a stock name or a

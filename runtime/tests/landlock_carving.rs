@@ -73,8 +73,8 @@ fn check_tree(paths: &[Vec<usize>]) -> Result<(), TestCaseError> {
     let context = Context { workspace: s(&ws), home: s(&root.join("home")), tmp: s(&root.join("tmp")), cwd: s(&ws) };
     let (compiled, diagnostics) = load_policy("workspace-write", &context, Layering::Enforce);
     let compiled = compiled.ok_or_else(|| TestCaseError::fail(format!("{diagnostics:?}")))?;
-    let profiles =
-        KernelProfiles::compile_with(&[&compiled], &context, WriteDenies::Carve).map_err(TestCaseError::fail)?;
+    let profiles = KernelProfiles::compile_with(&[&compiled], &context, WriteDenies::Carve)
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
     let ruleset = profiles.landlock.as_ref().ok_or_else(|| TestCaseError::fail("no ruleset"))?;
     let rules: Vec<PathRule> = ruleset.layers.iter().flat_map(|l| l.rules.iter().cloned()).collect();
     let patterns = |globs: &[vtpolicy_compiler::profile::model::PathGlob]| -> PathPatternSet {

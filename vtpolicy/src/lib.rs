@@ -39,9 +39,9 @@
 //! use vtpolicy::sandbox::RunPlace;
 //! use vtpolicy::{Effect, Environment, Layering, Policies, RawRequest};
 //!
-//! let mut environment = Environment::detect(None, None).map_err(vtpolicy::Error::Environment)?;
+//! let mut environment = Environment::detect(None, None)?;
 //! environment.tmp = std::env::temp_dir().join("my-agent-call-1");
-//! std::fs::create_dir_all(&environment.tmp).map_err(|e| vtpolicy::Error::Environment(e.to_string()))?;
+//! std::fs::create_dir_all(&environment.tmp)?;
 //! let policies = Policies::load(&["workspace-write".to_owned()], &environment, Layering::Enforce)?;
 //! let place = RunPlace::of(&environment, None);
 //! let sandbox = policies.sandbox(place, "call-1")?;
@@ -95,7 +95,10 @@ pub enum Error {
     #[error("{0}")]
     Request(#[from] RequestError),
     #[error("{0}")]
-    Environment(String),
+    Environment(#[from] vtpolicy_runtime::EnvironmentError),
+    /// The file system refused what a call needed (the run's directory).
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
 }
 
 fn render(diagnostics: &[Diagnostic]) -> String {
@@ -160,9 +163,10 @@ impl Policies {
 
     /// A policy given as data (`vtpolicy schema policy`).
     pub fn from_json(name: &str, json: &str, environment: &Environment) -> Result<Policies, Error> {
-        let source = vtpolicy_runtime::policy_json_source(&format!("<{name}>"), json).map_err(|message| {
-            Error::Policy { diagnostics: vec![Diagnostic::error(vtpolicy_compiler::codes::UNKNOWN_POLICY, message)] }
-        })?;
+        let source =
+            vtpolicy_runtime::policy_json_source(&format!("<{name}>"), json).map_err(|message| Error::Policy {
+                diagnostics: vec![Diagnostic::error(vtpolicy_compiler::codes::UNKNOWN_POLICY, message.to_string())],
+            })?;
         Policies::from_source(&source, environment)
     }
 

@@ -1,6 +1,6 @@
 //! `vtpolicy import`.
 
-use vtpolicy::import::{Imported, claude, codex, vtcode};
+use vtpolicy::import::{ImportError, Imported, claude, codex, vtcode};
 
 use crate::Exit;
 use crate::args::{ImportArgs, ImportFormat};
@@ -14,7 +14,7 @@ pub(crate) fn run(args: &ImportArgs) -> Exit {
             return Exit::Error;
         }
     };
-    let imported: Result<Imported, String> = match args.format {
+    let imported: Result<Imported, ImportError> = match args.format {
         ImportFormat::Claude => claude::import(&text, &shown),
         ImportFormat::Codex => codex::import(&text, &shown),
         ImportFormat::Vtcode => vtcode::import(&text, &shown),

@@ -307,7 +307,7 @@ impl Sandbox {
         } else {
             KernelProfiles::for_run_without_namespaces(policies, &context, &own_denies, &cache)
         }
-        .map_err(fail)?;
+        .map_err(|e| fail(e.to_string()))?;
         // A cache that cannot be written costs the next run time, nothing else.
         let _ = cache.save();
         let sandboxed = profiles.landlock.is_some() || profiles.seccomp.is_some();

@@ -52,6 +52,19 @@ pub struct KernelProfiles {
     pub mounts: MountSupport,
 }
 
+/// Why a kernel profile could not be compiled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProfileError {
+    #[error("landlock: {0}")]
+    Landlock(#[from] vtpolicy_compiler::profile::landlock::LandlockError),
+    #[error("seccomp: {0}")]
+    Seccomp(#[from] vtpolicy_compiler::profile::seccomp::SeccompError),
+    #[error("seccomp: this architecture is not supported")]
+    UnsupportedArchitecture,
+    #[error("seatbelt: {0}")]
+    Seatbelt(#[from] vtpolicy_compiler::profile::seatbelt::SeatbeltError),
+}
+
 fn strategy_for(mounts: MountSupport) -> WriteDenies {
     if mounts.available() { WriteDenies::Mounts } else { WriteDenies::Carve }
 }
@@ -59,7 +72,7 @@ fn strategy_for(mounts: MountSupport) -> WriteDenies {
 impl KernelProfiles {
     /// Every artifact, for this machine: write denies are enforced with
     /// mounts where `run` can make a private mount namespace.
-    pub fn compile(policies: &[&CompiledPolicy], context: &Context) -> Result<KernelProfiles, String> {
+    pub fn compile(policies: &[&CompiledPolicy], context: &Context) -> Result<KernelProfiles, ProfileError> {
         let mounts = MountSupport::detect();
         KernelProfiles::build(policies, context, mounts, strategy_for(mounts), true)
     }
@@ -69,7 +82,7 @@ impl KernelProfiles {
         policies: &[&CompiledPolicy],
         context: &Context,
         strategy: WriteDenies,
-    ) -> Result<KernelProfiles, String> {
+    ) -> Result<KernelProfiles, ProfileError> {
         KernelProfiles::build(policies, context, MountSupport::detect(), strategy, true)
     }
 
@@ -83,7 +96,7 @@ impl KernelProfiles {
         context: &Context,
         extra_write_denies: &[PathGlob],
         fs: &dyn FileSystem,
-    ) -> Result<KernelProfiles, String> {
+    ) -> Result<KernelProfiles, ProfileError> {
         let mounts = MountSupport::detect();
         KernelProfiles::build_with(policies, context, mounts, strategy_for(mounts), false, extra_write_denies, fs)
     }
@@ -95,7 +108,7 @@ impl KernelProfiles {
         context: &Context,
         extra_write_denies: &[PathGlob],
         fs: &dyn FileSystem,
-    ) -> Result<KernelProfiles, String> {
+    ) -> Result<KernelProfiles, ProfileError> {
         KernelProfiles::build_with(
             policies,
             context,
@@ -113,7 +126,7 @@ impl KernelProfiles {
         mounts: MountSupport,
         strategy: WriteDenies,
         seatbelt: bool,
-    ) -> Result<KernelProfiles, String> {
+    ) -> Result<KernelProfiles, ProfileError> {
         KernelProfiles::build_with(policies, context, mounts, strategy, seatbelt, &[], &HostFileSystem)
     }
 
@@ -125,15 +138,15 @@ impl KernelProfiles {
         seatbelt: bool,
         extra_write_denies: &[PathGlob],
         fs: &dyn FileSystem,
-    ) -> Result<KernelProfiles, String> {
+    ) -> Result<KernelProfiles, ProfileError> {
         let mut model = SandboxModel::new(policies, context);
         if model.enabled {
             model.write_denies.extend_from_slice(extra_write_denies);
         }
-        let landlock = landlock::compile(&model, fs, strategy).map_err(|e| format!("landlock: {e}"))?;
-        let arch = Arch::host().ok_or("seccomp: this architecture is not supported")?;
-        let seccomp = seccomp::compile(&model, arch).map_err(|e| format!("seccomp: {e}"))?;
-        let seatbelt = if seatbelt { seatbelt::compile(&model).map_err(|e| format!("seatbelt: {e}"))? } else { None };
+        let landlock = landlock::compile(&model, fs, strategy)?;
+        let arch = Arch::host().ok_or(ProfileError::UnsupportedArchitecture)?;
+        let seccomp = seccomp::compile(&model, arch)?;
+        let seatbelt = if seatbelt { seatbelt::compile(&model)? } else { None };
         Ok(KernelProfiles { model, landlock, seccomp, seatbelt, mounts })
     }
 
