@@ -40,8 +40,9 @@ pub(crate) fn check(policy: &CompiledPolicy, diagnostics: &mut Vec<Diagnostic>) 
         if narrow.running.is_some() {
             continue;
         }
-        // The index finds the rules at the same program or an enclosing
-        // directory: each pair once, from its narrower side.
+        // The index offers the rules that may meet this one: the same
+        // program or a glob one, an enclosing directory, a wildcard tool,
+        // a `*.domain` above the host.
         for other_index in index.candidates(first).into_iter().take(CANDIDATES_PER_RULE) {
             let Some(other) = rules.get(other_index) else { continue };
             if other_index == narrow_index || other.effect == narrow.effect || other.running.is_some() {
