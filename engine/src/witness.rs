@@ -44,12 +44,40 @@ pub fn default_probes() -> Vec<Probe> {
     ]
 }
 
-/// The probes of every rule of `policy`, each once, in a stable order.
-pub fn probes(policy: &Policy) -> BTreeSet<Probe> {
+/// At most this many probes that cross one rule's directory with another's
+/// any-depth pattern.
+const CROSSED: usize = 4096;
+
+/// The probes of every rule of `policies`, each once, in a stable order.
+/// Path patterns that match at any depth (`**/.env`) are also tried in
+/// every directory another path pattern names (`/w/.env` for `/w/**`), as
+/// two such rules meet only there.
+pub fn probes<'a>(policies: impl IntoIterator<Item = &'a Policy>) -> BTreeSet<Probe> {
     let mut out = BTreeSet::new();
-    for rule in &policy.rules {
-        for matcher in &rule.matchers {
-            matcher_probes(matcher, &mut out);
+    let mut directories = BTreeSet::new();
+    let mut anywhere = BTreeSet::new();
+    for matcher in policies.into_iter().flat_map(|p| &p.rules).flat_map(|r| &r.matchers) {
+        matcher_probes(matcher, &mut out);
+        if let Matcher::Path { glob, .. } = matcher {
+            match glob.strip_prefix("**/") {
+                Some(rest) => {
+                    anywhere.insert(rest.to_owned());
+                }
+                None => {
+                    let literal: Vec<&str> = glob.split('/').take_while(|s| !has_wildcard(s)).collect();
+                    // A directory: the pattern goes on below it.
+                    if literal.len() > 1 && literal.len() < glob.split('/').count() {
+                        directories.insert(literal.join("/"));
+                    }
+                }
+            }
+        }
+    }
+    let crossed = anywhere.iter().flat_map(|rest| directories.iter().map(move |dir| format!("{dir}/{rest}")));
+    for glob in crossed.take(CROSSED) {
+        if let Some(path) = path_instances(&glob).into_iter().next() {
+            out.insert(Probe::Read(path.clone()));
+            out.insert(Probe::Write(path));
         }
     }
     out
@@ -564,9 +592,20 @@ mod tests {
             ],
             defaults: Defaults::default(),
         };
-        let probes: Vec<Probe> = probes(&policy).into_iter().collect();
+        let probes: Vec<Probe> = probes([&policy]).into_iter().collect();
         assert_eq!(probes.len(), 8, "{probes:?}");
         assert!(probes.contains(&Probe::Write("/w/x/x".into())));
         assert!(probes.contains(&Probe::Tool("mcp__gh__".into())));
+        // An any-depth pattern is also tried in the other rules' directories.
+        let env = Policy {
+            rules: vec![rule(
+                "e",
+                Effect::Deny,
+                Matcher::Path { read: true, write: false, glob: "**/.env".to_owned() },
+            )],
+            ..policy.clone()
+        };
+        let crossed = super::probes([&policy, &env]);
+        assert!(crossed.contains(&Probe::Read("/w/.env".into())), "{crossed:?}");
     }
 }

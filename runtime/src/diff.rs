@@ -96,9 +96,7 @@ pub struct PolicyDiff {
 /// to compare (the sets' inline tests).
 pub fn diff(old: &Judge, new: &Judge, extra: &[RawRequest]) -> PolicyDiff {
     let mut all: BTreeSet<Probe> = default_probes().into_iter().collect();
-    for policy in old.policies().iter().chain(new.policies()) {
-        all.extend(probes(policy));
-    }
+    all.extend(probes(old.policies().iter().chain(new.policies())));
     let environment = new.environment();
     let cwd = Some(environment.cwd.to_string_lossy().into_owned());
     let workspace = Some(environment.workspace.to_string_lossy().into_owned());

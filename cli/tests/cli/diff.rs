@@ -189,6 +189,18 @@ fn known_changes_get_their_verdict() {
     let (code, value) = diff_json(&dir, &path("base.vtp"), &path("both.vtp"));
     assert_eq!((code, verdict(&value)), (1, "incomparable"));
 
+    // A deny at any depth meets a workspace allow inside the workspace.
+    write("tree.vtp", "default prompt\nallow read \"${workspace}/**\"");
+    write("tree-env.vtp", "default prompt\nallow read \"${workspace}/**\"\ndeny read \"**/.env\"");
+    let (code, value) = diff_json(&dir, &path("tree.vtp"), &path("tree-env.vtp"));
+    assert_eq!((code, verdict(&value)), (1, "less-permissive"));
+    let inside = value["witnesses"].as_array().expect("witnesses").iter().any(|w| {
+        w["request"]["path"] == dir.join(".env").display().to_string()
+            && w["old"]["decision"] == "allow"
+            && w["new"]["decision"] == "deny"
+    });
+    assert!(inside, "{value}");
+
     // Stock policies and several policies per side.
     let base = path("base.vtp");
     let out = vtpolicy(&dir, &["diff", "--old", "workspace-write", "--new", "workspace-write", "--new", &base], None);
