@@ -221,8 +221,9 @@ impl Policies {
         self
     }
 
-    /// Warnings from loading (an ignored workspace allow rule, VT104,
-    /// among them), each with its location.
+    /// Warnings from loading, each with its location: what the layering
+    /// ignored (VT104) when loaded to enforce, and the lint warnings of
+    /// `vtpolicy check` when loaded as written ([`Layering::AsWritten`]).
     pub fn warnings(&self) -> &[Diagnostic] {
         &self.warnings
     }
