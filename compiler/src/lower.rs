@@ -67,6 +67,14 @@ pub struct CompiledPolicy {
     pub source: Arc<SourceFile>,
 }
 
+impl CompiledPolicy {
+    /// Where rule `index` was written, when that is this policy's own file
+    /// (not a policy it extends): the rules a lint of this file reports.
+    pub fn own_rule_source(&self, index: usize) -> Option<&RuleSource> {
+        self.sources.get(index).filter(|s| s.file.name == self.source.name)
+    }
+}
+
 /// Compiles one policy file and everything it extends. Returns the policy
 /// only when there were no errors.
 pub fn compile(

@@ -248,16 +248,7 @@ impl OptionPattern {
     /// The program names the pattern is limited to, when its program
     /// position is literal: the graph indexes option rules by them.
     pub(crate) fn program_literals(&self) -> Option<Vec<&str>> {
-        match self.operands.first()? {
-            TokenPattern::OneOf(atoms) => atoms
-                .iter()
-                .map(|atom| match atom {
-                    Atom::Literal(literal) => Some(literal.as_str()),
-                    Atom::Glob(_) => None,
-                })
-                .collect(),
-            TokenPattern::Any | TokenPattern::Rest => None,
-        }
+        crate::policy::program_literals(&self.operands)
     }
 }
 

@@ -223,6 +223,29 @@ pub enum Atom {
     Glob(String),
 }
 
+impl ArgvPattern {
+    /// The program names the pattern is limited to, when its program
+    /// position is literal; `None` for a wildcard or glob program.
+    pub fn program_literals(&self) -> Option<Vec<&str>> {
+        program_literals(&self.tokens)
+    }
+}
+
+/// The literal names the first of `tokens` takes; `None` when it is a
+/// wildcard or holds a glob.
+pub(crate) fn program_literals(tokens: &[TokenPattern]) -> Option<Vec<&str>> {
+    match tokens.first()? {
+        TokenPattern::OneOf(atoms) => atoms
+            .iter()
+            .map(|atom| match atom {
+                Atom::Literal(literal) => Some(literal.as_str()),
+                Atom::Glob(_) => None,
+            })
+            .collect(),
+        TokenPattern::Any | TokenPattern::Rest => None,
+    }
+}
+
 impl Atom {
     /// A literal, or a glob when `text` holds `*` or `?`.
     pub fn from_text(text: &str) -> Atom {

@@ -282,25 +282,11 @@ fn unify_token(a: &TokenPattern, b: &TokenPattern) -> Option<String> {
     }
 }
 
-/// Whether a single-token atom matches `text` (`*` any characters, `?`
-/// one, `\` escaping).
+/// Whether a single-token atom matches `text`, as the engine matches it.
 fn atom_matches(atom: &Atom, text: &str) -> bool {
     match atom {
         Atom::Literal(literal) => literal == text,
-        Atom::Glob(glob) => wildcard_match(&glob.chars().collect::<Vec<_>>(), &text.chars().collect::<Vec<_>>()),
-    }
-}
-
-fn wildcard_match(glob: &[char], text: &[char]) -> bool {
-    match glob.split_first() {
-        None => text.is_empty(),
-        Some(('*', rest)) => (0..=text.len()).any(|skip| wildcard_match(rest, text.get(skip..).unwrap_or_default())),
-        Some(('?', rest)) => text.split_first().is_some_and(|(_, tail)| wildcard_match(rest, tail)),
-        Some(('\\', rest)) => match (rest.split_first(), text.split_first()) {
-            (Some((c, rest)), Some((t, tail))) => c == t && wildcard_match(rest, tail),
-            _ => false,
-        },
-        Some((c, rest)) => text.split_first().is_some_and(|(t, tail)| t == c && wildcard_match(rest, tail)),
+        Atom::Glob(glob) => crate::pattern::token_glob(glob).is_ok_and(|glob| glob.is_match(text)),
     }
 }
 
@@ -560,8 +546,8 @@ mod tests {
             Some(vec!["python3".into(), "-c".into()])
         );
         assert_eq!(unify(&[lit("git"), lit("status")], &[lit("git"), lit("push"), rest]), None);
-        assert!(wildcard_match(&['a', '\\', '*'], &['a', '*']));
-        assert!(!wildcard_match(&['a', '\\', '*'], &['a', 'b']));
+        assert!(atom_matches(&Atom::Glob("a\\*".into()), "a*"));
+        assert!(!atom_matches(&Atom::Glob("a\\*".into()), "ab"));
     }
 
     #[test]

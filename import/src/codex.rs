@@ -13,7 +13,7 @@
 use vtpolicy_grammar::{ArgPattern, Kind, Rule, TestRequest};
 
 use super::{
-    ImportError, Imported, Writer, because, default_item, escape_glob, exec_rule, literal, net_rule, sandboxed,
+    ImportError, Imported, Writer, because, default_item, escape_glob, exec_rule, literal_text, net_rule, sandboxed,
 };
 
 /// A Starlark literal of the subset.
@@ -327,25 +327,17 @@ fn prefix_rule(call: &Call) -> Result<PrefixParts, String> {
         .iter()
         .enumerate()
         .map(|(index, alternatives)| {
-            let tokens: Vec<ArgPattern> = alternatives
+            let mut tokens: Vec<String> = alternatives
                 .iter()
                 .map(|t| match index == 0 && is_relative_program(t) {
                     // The file it names, from the directory the command runs in.
-                    true => ArgPattern::Token(format!("${{cwd}}/{}", escape_glob(t.trim_start_matches("./")))),
-                    false => literal(t),
+                    true => format!("${{cwd}}/{}", escape_glob(t.trim_start_matches("./"))),
+                    false => literal_text(t),
                 })
                 .collect();
-            match <[ArgPattern; 1]>::try_from(tokens) {
-                Ok([token]) => token,
-                Err(tokens) => ArgPattern::Alternatives(
-                    tokens
-                        .into_iter()
-                        .filter_map(|t| match t {
-                            ArgPattern::Token(text) => Some(text),
-                            _ => None,
-                        })
-                        .collect(),
-                ),
+            match tokens.len() {
+                1 => ArgPattern::Token(tokens.remove(0)),
+                _ => ArgPattern::Alternatives(tokens),
             }
         })
         .collect();

@@ -109,9 +109,8 @@ impl Writer {
         if !self.untranslated.is_empty() {
             self.blank();
             self.comment("Not translated:");
-            for item in std::mem::take(&mut self.untranslated).iter() {
-                self.comment(&format!("- {item}"));
-                self.untranslated.push(item.clone());
+            for item in &self.untranslated {
+                let _ = writeln!(self.text, "# - {}", comment(item));
             }
         }
         Imported { policy: self.text, untranslated: self.untranslated }
@@ -192,5 +191,10 @@ pub(crate) fn sandboxed(mut rule: Rule) -> Rule {
 /// An argv token matching `text` exactly: glob characters escaped when it
 /// would otherwise be read as a glob.
 pub(crate) fn literal(text: &str) -> ArgPattern {
-    ArgPattern::Token(if text.contains(['*', '?']) { escape_glob(text) } else { text.to_owned() })
+    ArgPattern::Token(literal_text(text))
+}
+
+/// The token text of [`literal`], for an alternative.
+pub(crate) fn literal_text(text: &str) -> String {
+    if text.contains(['*', '?']) { escape_glob(text) } else { text.to_owned() }
 }

@@ -30,7 +30,7 @@ pub fn never_matching_rules(
     let judge = Judge::new(vec![policy.clone()], environment.clone())?;
     let mut diagnostics = Vec::new();
     for (index, rule) in policy.policy.rules.iter().enumerate() {
-        let Some(source) = policy.sources.get(index).filter(|s| s.file.name == policy.source.name) else {
+        let Some(source) = policy.own_rule_source(index) else {
             continue;
         };
         // `when running` rules match nothing until a run lifts them.

@@ -33,7 +33,7 @@ const CANDIDATES_PER_RULE: usize = 64;
 pub(crate) fn check(policy: &CompiledPolicy, diagnostics: &mut Vec<Diagnostic>) {
     let rules = &policy.policy.rules;
     let index = CoverIndex::new(rules);
-    let own = |i: usize| policy.sources.get(i).filter(|s| s.file.name == policy.source.name);
+    let own = |i: usize| policy.own_rule_source(i);
     let mut compared = std::collections::HashSet::new();
     for (narrow_index, narrow) in rules.iter().enumerate() {
         let Some(first) = narrow.matchers.first() else { continue };

@@ -37,7 +37,7 @@ pub(crate) fn check(policy: &CompiledPolicy, diagnostics: &mut Vec<Diagnostic>) 
     for (rule_index, rule) in rules.iter().enumerate() {
         // Rules of the policies it extends are reported where they are
         // written, when those are checked.
-        let Some(source) = policy.sources.get(rule_index).filter(|s| s.file.name == policy.source.name) else {
+        let Some(source) = policy.own_rule_source(rule_index) else {
             continue;
         };
         let Some(first) = rule.matchers.first() else { continue };
@@ -127,7 +127,7 @@ impl Reach {
         let mut reach = Reach::default();
         for matcher in rules.flat_map(|r| &r.matchers) {
             match matcher {
-                Matcher::Exec { pattern } => match program_literals(&pattern.tokens) {
+                Matcher::Exec { pattern } => match pattern.program_literals() {
                     Some(names) => reach.programs.extend(names.into_iter().map(str::to_owned)),
                     None => reach.any_program = true,
                 },
@@ -175,7 +175,7 @@ impl Reach {
         rule.matchers.iter().any(|matcher| match matcher {
             Matcher::Exec { pattern } => {
                 self.any_program
-                    || match program_literals(&pattern.tokens) {
+                    || match pattern.program_literals() {
                         Some(names) => names.iter().any(|n| self.programs.contains(*n)),
                         // A glob program: any exec rule may overlap it.
                         None => !self.programs.is_empty(),
@@ -220,21 +220,6 @@ impl Reach {
 fn literal_prefix(glob: &str) -> String {
     let segments: Vec<&str> = glob.split('/').take_while(|s| !s.contains(['*', '?', '[', '{'])).collect();
     segments.join("/")
-}
-
-/// The literal program names a pattern's first position takes; `None`
-/// for a wildcard or glob.
-fn program_literals(tokens: &[vtpolicy_engine::TokenPattern]) -> Option<Vec<&str>> {
-    match tokens.first()? {
-        vtpolicy_engine::TokenPattern::OneOf(atoms) => atoms
-            .iter()
-            .map(|atom| match atom {
-                vtpolicy_engine::Atom::Literal(text) => Some(text.as_str()),
-                vtpolicy_engine::Atom::Glob(_) => None,
-            })
-            .collect(),
-        _ => None,
-    }
 }
 
 #[cfg(test)]
