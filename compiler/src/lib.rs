@@ -25,6 +25,7 @@ mod context;
 pub mod export;
 mod lint;
 mod lower;
+mod overlap;
 pub mod profile;
 pub mod rego;
 mod settings;

@@ -1,6 +1,6 @@
 //! VT112 `redundant-rule`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use vtpolicy_engine::{Effect, Matcher, Rule};
 use vtpolicy_grammar::Diagnostic;
@@ -8,6 +8,7 @@ use vtpolicy_grammar::Diagnostic;
 use crate::codes;
 use crate::lint::cover::{CoverIndex, applies_whenever, covers};
 use crate::lower::CompiledPolicy;
+use crate::overlap::Scope;
 
 pub(crate) const DOC: &str = "## What it does
 Reports a rule that changes no decision: another rule with the same effect matches everything it does, or its effect is the policy's default for its kind and no more permissive rule of the policy can match what it matches.
@@ -23,8 +24,10 @@ allow exec git status --short
 prompt exec npm publish ..
 ```
 
+A rule equal to the default that carries a `because` is not reported: it is kept on purpose, typically in a policy others extend, where it still caps their allow rules (strictest wins).
+
 ## Fix
-Delete the narrower rule. A rule equal to the default is worth keeping only with an `id` and a `because` that explain it, and then a `# vtpolicy: ignore VT112 reason` comment says so.
+Delete the narrower rule. Keep a rule equal to the default only with a `because` that says why.
 ";
 
 pub(crate) fn check(policy: &CompiledPolicy, diagnostics: &mut Vec<Diagnostic>) {
@@ -70,7 +73,10 @@ pub(crate) fn check(policy: &CompiledPolicy, diagnostics: &mut Vec<Diagnostic>) 
             .at(&source.file, source.span)
             .with_label(format!("covered by the rule at {}", at.location()))
             .with_help("delete the narrower rule")
-        } else if is_default(policy, rule) && !weaker.is_some_and(|reach| reach.may_match(rule)) {
+        } else if rule.because.is_none()
+            && is_default(policy, rule)
+            && !weaker.is_some_and(|reach| reach.may_match(rule))
+        {
             Diagnostic::warning(
                 codes::REDUNDANT_RULE,
                 format!(
@@ -81,7 +87,7 @@ pub(crate) fn check(policy: &CompiledPolicy, diagnostics: &mut Vec<Diagnostic>) 
             )
             .at(&source.file, source.span)
             .with_label("the default decides these calls the same")
-            .with_help("delete the rule, or keep it with a `because` and a `# vtpolicy: ignore VT112 reason` comment")
+            .with_help("delete the rule, or say with a `because` why it stays (a policy that extends this one is capped by it)")
         } else {
             continue;
         };
@@ -101,21 +107,23 @@ fn is_default(policy: &CompiledPolicy, rule: &Rule) -> bool {
         && kinds.all(|&kind| policy.policy.defaults.get(kind) == Some(rule.effect))
 }
 
-/// What a set of rules may match, by the literal parts of their patterns:
-/// each lookup is a few hash probes, so a policy of 100,000 rules is
-/// checked in linear time.
+/// What a set of rules may match, by the literal parts of their patterns
+/// (the [`Scope`] test, shared with the native-rule export), indexed so
+/// that a policy of 100,000 rules is checked in linear time: commands by
+/// program, paths by their literal directories, hosts by name.
 #[derive(Default)]
 struct Reach {
-    programs: HashSet<String>,
-    any_program: bool,
+    /// Command scopes by the program's base name; those whose program is a
+    /// glob or a wildcard apart.
+    programs: HashMap<String, Vec<Scope>>,
+    any_program: Vec<Scope>,
     /// Per access (read, write, socket): the literal directories path
     /// globs start with, and every ancestor of those.
     paths: [HashSet<String>; 3],
     path_ancestors: [HashSet<String>; 3],
     hosts: HashSet<String>,
     any_host: bool,
-    tools: HashSet<String>,
-    any_tool: bool,
+    tools: Vec<Scope>,
 }
 
 const READ: usize = 0;
@@ -128,8 +136,12 @@ impl Reach {
         for matcher in rules.flat_map(|r| &r.matchers) {
             match matcher {
                 Matcher::Exec { pattern } => match pattern.program_literals() {
-                    Some(names) => reach.programs.extend(names.into_iter().map(str::to_owned)),
-                    None => reach.any_program = true,
+                    Some(names) => {
+                        for name in names {
+                            reach.programs.entry(base_name(name).to_owned()).or_default().push(Scope::of(matcher));
+                        }
+                    }
+                    None => reach.any_program.push(Scope::of(matcher)),
                 },
                 Matcher::Path { read, write, glob } => {
                     for (access, on) in [(READ, *read), (WRITE, *write)] {
@@ -143,10 +155,7 @@ impl Reach {
                 Matcher::Net { host, .. } => {
                     reach.hosts.insert(host.clone());
                 }
-                Matcher::Tool { glob } if glob.contains(['*', '?']) => reach.any_tool = true,
-                Matcher::Tool { glob } => {
-                    reach.tools.insert(glob.clone());
-                }
+                Matcher::Tool { .. } => reach.tools.push(Scope::of(matcher)),
             }
         }
         reach
@@ -174,11 +183,15 @@ impl Reach {
     fn may_match(&self, rule: &Rule) -> bool {
         rule.matchers.iter().any(|matcher| match matcher {
             Matcher::Exec { pattern } => {
-                self.any_program
+                let scope = Scope::of(matcher);
+                let overlaps = |scopes: &[Scope]| scopes.iter().any(|s| s.may_overlap(&scope));
+                overlaps(&self.any_program)
                     || match pattern.program_literals() {
-                        Some(names) => names.iter().any(|n| self.programs.contains(*n)),
-                        // A glob program: any exec rule may overlap it.
-                        None => !self.programs.is_empty(),
+                        Some(names) => {
+                            names.iter().any(|n| self.programs.get(base_name(n)).is_some_and(|scopes| overlaps(scopes)))
+                        }
+                        // A glob program: any command rule may overlap it.
+                        None => self.programs.values().any(|scopes| overlaps(scopes)),
                     }
             }
             Matcher::Path { read, write, glob } => {
@@ -188,8 +201,9 @@ impl Reach {
             Matcher::Net { host, .. } => {
                 self.any_host || (host.contains('*') && !self.hosts.is_empty()) || self.hosts.contains(host)
             }
-            Matcher::Tool { glob } => {
-                self.any_tool || (glob.contains(['*', '?']) && !self.tools.is_empty()) || self.tools.contains(glob)
+            Matcher::Tool { .. } => {
+                let scope = Scope::of(matcher);
+                self.tools.iter().any(|s| s.may_overlap(&scope))
             }
         })
     }
@@ -213,6 +227,12 @@ impl Reach {
             }
         }
     }
+}
+
+/// The name a program is matched by (`git` of `/usr/bin/git`), as
+/// [`Scope`] compares programs.
+fn base_name(program: &str) -> &str {
+    program.rsplit('/').next().unwrap_or(program)
 }
 
 /// The whole segments a glob starts with before its first wildcard, as a
@@ -249,6 +269,15 @@ mod tests {
             ],
         );
         check_diagnostics("default prompt\nallow exec npm ..\nprompt exec npm publish ..\n", &[]);
+        // Kept on purpose, and said so.
+        check_diagnostics("default prompt\nprompt exec npm publish ..\n    because \"it publishes\"\n", &[]);
+        // An allow of other tools leaves the MCP prompt equal to the default.
+        check_diagnostics(
+            "default prompt\nallow tool \"TodoWrite\"\nprompt tool \"mcp__*\"\n",
+            &[
+                "VT112 4:1 rule `test:4` changes nothing: `prompt` is already the default and no more permissive rule can match what it matches",
+            ],
+        );
         check_diagnostics("default prompt\nallow exec \"np*\" ..\nprompt exec npm publish ..\n", &[]);
         check_diagnostics("default read deny\nallow read \"/w/**\"\ndeny read \"/w/.env\"\n", &[]);
         check_diagnostics(
