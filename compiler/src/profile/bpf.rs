@@ -38,6 +38,7 @@ const LSH: u16 = 0x60;
 /// Offsets into `struct seccomp_data`.
 const NR: u32 = 0;
 const ARCH: u32 = 4;
+const ARGS: u32 = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Instruction {
@@ -62,6 +63,21 @@ impl Instruction {
 
     pub fn jump_ge(k: u32, jt: u8, jf: u8) -> Instruction {
         Instruction { code: JMP | JGE | K, jt, jf, k }
+    }
+
+    /// Loads the low 32 bits of syscall argument `index` (both supported
+    /// architectures are little-endian).
+    pub fn load_arg_low(index: u8) -> Instruction {
+        Instruction { code: LD | W | ABS, jt: 0, jf: 0, k: ARGS + 8 * u32::from(index) }
+    }
+
+    pub fn and(k: u32) -> Instruction {
+        Instruction { code: ALU | AND | K, jt: 0, jf: 0, k }
+    }
+
+    /// Jumps `k` instructions forward, unconditionally (32-bit offset).
+    pub fn jump(k: u32) -> Instruction {
+        Instruction { code: JMP | JA, jt: 0, jf: 0, k }
     }
 
     pub fn ret(k: u32) -> Instruction {

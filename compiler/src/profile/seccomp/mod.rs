@@ -1,24 +1,21 @@
-//! The seccomp program of a policy: a deny list built with seccompiler,
-//! behind a hand-written preamble.
+//! The seccomp program of a policy: a hand-written preamble, then a deny
+//! table compiled to a binary search over syscall numbers (`program.rs`).
 //!
-//! seccompiler checks the audit architecture but not `__X32_SYSCALL_BIT`,
-//! so on a kernel with x32 enabled a deny list could be bypassed with x32
-//! syscall numbers. The preamble answers those with `ENOSYS`, and `clone3`
-//! too: its flags live in memory seccomp cannot read, so it cannot be
-//! filtered by namespace flags and libc falls back to `clone`. BPF jumps
-//! are relative, so the preamble falls through into seccompiler's program
-//! unchanged and the result is one program.
+//! The preamble kills other architectures and answers x32 syscall numbers
+//! (`__X32_SYSCALL_BIT`, which would otherwise slip past a deny list on a
+//! kernel with x32 enabled) and `clone3` with `ENOSYS`: `clone3`'s flags
+//! live in memory seccomp cannot read, so it cannot be filtered by
+//! namespace flags, and libc falls back to `clone`.
 //!
 //! Arguments the kernel reads as 32-bit (ioctl command, clone flags, socket
 //! family/type/protocol, personality) are compared as 32-bit, so setting
 //! the high bits cannot slip past a comparison.
 
+mod program;
+
 use std::collections::BTreeMap;
 
-use seccompiler::{
-    SeccompAction, SeccompCmpArgLen as Len, SeccompCmpOp as Op, SeccompCondition as Cond, SeccompFilter, SeccompRule,
-    TargetArch,
-};
+use program::{ArgCheck, ArgTest};
 use serde::Serialize;
 
 use super::bpf::{self, Instruction};
@@ -27,25 +24,25 @@ use super::model::{Network, SandboxModel};
 const EPERM: u32 = 1;
 const ENOSYS: u32 = 38;
 
-const AF_UNIX: u64 = 1;
-const AF_INET: u64 = 2;
-const AF_INET6: u64 = 10;
-const AF_NETLINK: u64 = 16;
-const SOCK_STREAM: u64 = 1;
-const SOCK_TYPE_MASK: u64 = 0xf;
-const IPPROTO_TCP: u64 = 6;
+const AF_UNIX: u32 = 1;
+const AF_INET: u32 = 2;
+const AF_INET6: u32 = 10;
+const AF_NETLINK: u32 = 16;
+const SOCK_STREAM: u32 = 1;
+const SOCK_TYPE_MASK: u32 = 0xf;
+const IPPROTO_TCP: u32 = 6;
 
-const TIOCSTI: u64 = 0x5412;
-const TIOCLINUX: u64 = 0x541c;
+const TIOCSTI: u32 = 0x5412;
+const TIOCLINUX: u32 = 0x541c;
 /// `personality(0xffffffff)` only reads the current persona.
-const PERSONALITY_QUERY: u64 = 0xffff_ffff;
-const PER_LINUX: u64 = 0;
+const PERSONALITY_QUERY: u32 = 0xffff_ffff;
+const PER_LINUX: u32 = 0;
 
-const CLONE_FILES: u64 = 0x0000_0400;
-const CLONE_THREAD: u64 = 0x0001_0000;
+const CLONE_FILES: u32 = 0x0000_0400;
+const CLONE_THREAD: u32 = 0x0001_0000;
 
 /// Namespace flags of `clone`: creating any namespace is denied.
-const CLONE_NAMESPACE_FLAGS: &[(&str, u64)] = &[
+const CLONE_NAMESPACE_FLAGS: &[(&str, u32)] = &[
     ("CLONE_NEWTIME", 0x0000_0080),
     ("CLONE_NEWNS", 0x0002_0000),
     ("CLONE_NEWCGROUP", 0x0200_0000),
@@ -159,13 +156,6 @@ impl Arch {
             Arch::Aarch64 => "aarch64",
         }
     }
-
-    fn target(self) -> TargetArch {
-        match self {
-            Arch::X86_64 => TargetArch::x86_64,
-            Arch::Aarch64 => TargetArch::aarch64,
-        }
-    }
 }
 
 /// The preamble: kill other architectures, `ENOSYS` for x32 numbers and
@@ -187,14 +177,17 @@ fn preamble(arch: Arch) -> Vec<Instruction> {
     program
 }
 
-/// One 32-bit argument comparison.
-fn cond(arg: u8, op: Op, value: u64) -> Result<Cond, SeccompError> {
-    Cond::new(arg, Len::Dword, op, value).map_err(|e| SeccompError(e.to_string()))
+/// The low 32 bits of argument `arg` equal `value`.
+fn eq(arg: u8, value: u32) -> ArgCheck {
+    ArgCheck { arg, test: ArgTest::Eq(value) }
 }
 
-/// A rule matching when every comparison holds.
-fn rule(conditions: Vec<Cond>) -> Result<SeccompRule, SeccompError> {
-    SeccompRule::new(conditions).map_err(|e| SeccompError(e.to_string()))
+fn ne(arg: u8, value: u32) -> ArgCheck {
+    ArgCheck { arg, test: ArgTest::Ne(value) }
+}
+
+fn masked_eq(arg: u8, mask: u32, value: u32) -> ArgCheck {
+    ArgCheck { arg, test: ArgTest::MaskedEq { mask, value } }
 }
 
 fn denial(syscall: &'static str, when: impl Into<String>, errno: &'static str, why: impl Into<String>) -> Denial {
@@ -207,11 +200,40 @@ pub fn compile(model: &SandboxModel, arch: Arch) -> Result<Option<SeccompProgram
     if !model.enabled {
         return Ok(None);
     }
-    let err = |e: seccompiler::BackendError| SeccompError(e.to_string());
-    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    let list = deny_list(&model.network, arch)?;
+    let mut instructions = preamble(arch);
+    instructions.extend(program::assemble(&list.table)?);
+    if instructions.len() > bpf::MAX_INSTRUCTIONS {
+        return Err(SeccompError(format!(
+            "{} instructions exceed the kernel's limit of {}",
+            instructions.len(),
+            bpf::MAX_INSTRUCTIONS
+        )));
+    }
+    Ok(Some(SeccompProgram {
+        arch: arch.name(),
+        denials: list.denials,
+        socket_families: list.socket_families,
+        tcp_only: list.tcp_only,
+        instructions,
+    }))
+}
+
+/// What the program refuses, as a table and as the report describes it.
+struct DenyList {
+    table: program::DenyTable,
+    denials: Vec<Denial>,
+    socket_families: Vec<&'static str>,
+    tcp_only: bool,
+}
+
+fn deny_list(network: &Network, arch: Arch) -> Result<DenyList, SeccompError> {
+    let mut rules: program::DenyTable = BTreeMap::new();
     let mut denials = Vec::new();
     let number = |name: &str| {
-        syscall_number(arch, name).ok_or_else(|| SeccompError(format!("no syscall `{name}` on {}", arch.name())))
+        syscall_number(arch, name)
+            .and_then(|nr| u32::try_from(nr).ok())
+            .ok_or_else(|| SeccompError(format!("no syscall `{name}` on {}", arch.name())))
     };
 
     for (name, why) in DENIED {
@@ -230,14 +252,14 @@ pub fn compile(model: &SandboxModel, arch: Arch) -> Result<Option<SeccompProgram
 
     let mut clone_rules = Vec::new();
     for (flag, bit) in CLONE_NAMESPACE_FLAGS {
-        clone_rules.push(rule(vec![cond(0, Op::MaskedEq(*bit), *bit)?])?);
+        clone_rules.push(vec![masked_eq(0, *bit, *bit)]);
         denials.push(denial("clone", format!("flags & {flag}"), "EPERM", "creates namespaces"));
     }
     // A process sharing its descriptor table without being a thread of the
     // same process: the socket supervisor's checks rely on a caller's
     // descriptors changing only through its own threads, whose count it
     // can see.
-    clone_rules.push(rule(vec![cond(0, Op::MaskedEq(CLONE_FILES | CLONE_THREAD), CLONE_FILES)?])?);
+    clone_rules.push(vec![masked_eq(0, CLONE_FILES | CLONE_THREAD, CLONE_FILES)]);
     denials.push(denial(
         "clone",
         "flags & CLONE_FILES without CLONE_THREAD",
@@ -246,10 +268,7 @@ pub fn compile(model: &SandboxModel, arch: Arch) -> Result<Option<SeccompProgram
     ));
     rules.insert(number("clone")?, clone_rules);
 
-    rules.insert(
-        number("personality")?,
-        vec![rule(vec![cond(0, Op::Ne, PERSONALITY_QUERY)?, cond(0, Op::Ne, PER_LINUX)?])?],
-    );
+    rules.insert(number("personality")?, vec![vec![ne(0, PERSONALITY_QUERY), ne(0, PER_LINUX)]]);
     denials.push(denial(
         "personality",
         "persona other than a query or PER_LINUX",
@@ -259,7 +278,7 @@ pub fn compile(model: &SandboxModel, arch: Arch) -> Result<Option<SeccompProgram
 
     let mut ioctl_rules = Vec::new();
     for (name, cmd) in [("TIOCSTI", TIOCSTI), ("TIOCLINUX", TIOCLINUX)] {
-        ioctl_rules.push(rule(vec![cond(1, Op::Eq, cmd)?])?);
+        ioctl_rules.push(vec![eq(1, cmd)]);
         denials.push(denial(
             "ioctl",
             format!("cmd == {name} (low 32 bits)"),
@@ -269,7 +288,7 @@ pub fn compile(model: &SandboxModel, arch: Arch) -> Result<Option<SeccompProgram
     }
     rules.insert(number("ioctl")?, ioctl_rules);
 
-    let (families, tcp_only): (&[(&'static str, u64)], bool) = match &model.network {
+    let (families, tcp_only): (&[(&'static str, u32)], bool) = match network {
         Network::Open => {
             (&[("AF_UNIX", AF_UNIX), ("AF_INET", AF_INET), ("AF_INET6", AF_INET6), ("AF_NETLINK", AF_NETLINK)], false)
         }
@@ -280,33 +299,32 @@ pub fn compile(model: &SandboxModel, arch: Arch) -> Result<Option<SeccompProgram
     // Any family not allowed: one rule, all conditions must hold.
     let mut other_family = Vec::new();
     for (_, family) in families {
-        other_family.push(cond(0, Op::Ne, *family)?);
+        other_family.push(ne(0, *family));
     }
-    socket_rules.push(rule(other_family)?);
+    socket_rules.push(other_family);
     let names: Vec<&str> = families.iter().map(|(n, _)| *n).collect();
-    let why = match model.network {
+    let why = match network {
         Network::Off => "the policy allows no network",
         _ => "packet, netlink and other families are outside the policy",
     };
     denials.push(denial("socket", format!("family not in {}", names.join(", ")), "EPERM", why));
     if tcp_only {
-        let dns = matches!(model.network, Network::Tcp { dns: true, .. });
+        let dns = matches!(network, Network::Tcp { dns: true, .. });
         for family in [AF_INET, AF_INET6] {
             for socket_type in 0..=SOCK_TYPE_MASK {
                 if socket_type == SOCK_STREAM || (dns && socket_type == 2) {
                     continue;
                 }
-                socket_rules
-                    .push(rule(vec![cond(0, Op::Eq, family)?, cond(1, Op::MaskedEq(SOCK_TYPE_MASK), socket_type)?])?);
+                socket_rules.push(vec![eq(0, family), masked_eq(1, SOCK_TYPE_MASK, socket_type)]);
             }
             // Stream sockets speak TCP (protocol 0 or IPPROTO_TCP), never
             // MPTCP or SCTP, which Landlock's port rules do not cover.
-            socket_rules.push(rule(vec![
-                cond(0, Op::Eq, family)?,
-                cond(1, Op::MaskedEq(SOCK_TYPE_MASK), SOCK_STREAM)?,
-                cond(2, Op::Ne, 0)?,
-                cond(2, Op::Ne, IPPROTO_TCP)?,
-            ])?);
+            socket_rules.push(vec![
+                eq(0, family),
+                masked_eq(1, SOCK_TYPE_MASK, SOCK_STREAM),
+                ne(2, 0),
+                ne(2, IPPROTO_TCP),
+            ]);
         }
         denials.push(denial(
             "socket",
@@ -326,20 +344,7 @@ pub fn compile(model: &SandboxModel, arch: Arch) -> Result<Option<SeccompProgram
         ));
     }
     rules.insert(number("socket")?, socket_rules);
-
-    let filter =
-        SeccompFilter::new(rules, SeccompAction::Allow, SeccompAction::Errno(EPERM), arch.target()).map_err(err)?;
-    let program: seccompiler::BpfProgram = filter.try_into().map_err(err)?;
-    let mut instructions = preamble(arch);
-    instructions.extend(program.iter().map(|f| Instruction { code: f.code, jt: f.jt, jf: f.jf, k: f.k }));
-    if instructions.len() > bpf::MAX_INSTRUCTIONS {
-        return Err(SeccompError(format!(
-            "{} instructions exceed the kernel's limit of {}",
-            instructions.len(),
-            bpf::MAX_INSTRUCTIONS
-        )));
-    }
-    Ok(Some(SeccompProgram { arch: arch.name(), denials, socket_families: names, tcp_only, instructions }))
+    Ok(DenyList { table: rules, denials, socket_families: names, tcp_only })
 }
 
 /// The number of syscall `name` on `arch`.
