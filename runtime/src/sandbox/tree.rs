@@ -1,7 +1,8 @@
 //! The process tree of a run: the supervisor clones an *init* into new
 //! PID, mount and (unprivileged) user namespaces; init sets the namespaces
-//! up, hands the supervisor its seccomp listener, then forks the command
-//! and reaps until the command exits.
+//! up, hands the supervisor its seccomp listener, then starts the command
+//! (in its own memory until it executes, as `posix_spawn` does) and reaps
+//! until the command exits.
 //!
 //! ```text
 //! vtpolicy (supervisor, host namespaces)
@@ -94,6 +95,58 @@ pub(super) struct Exec {
     argv_ptrs: Vec<*const libc::c_char>,
     envp_ptrs: Vec<*const libc::c_char>,
     cwd: CString,
+    /// The stack the command's process runs on until it executes: it
+    /// shares init's memory until then (see `start_command`).
+    stack: CommandStack,
+}
+
+/// The command's stack, mapped for one run: its setup is a few calls deep
+/// (Landlock, seccomp); pages are only backed once touched, so the size
+/// costs nothing. The lowest page is a guard.
+struct CommandStack {
+    base: *mut libc::c_void,
+    length: usize,
+}
+
+const COMMAND_STACK: usize = 1 << 20;
+const GUARD: usize = 4096;
+
+impl CommandStack {
+    fn new() -> io::Result<CommandStack> {
+        let length = COMMAND_STACK + GUARD;
+        // SAFETY: a fresh anonymous mapping, and a protection change on its
+        // first page; the pointer is owned by the returned value alone.
+        unsafe {
+            let base = libc::mmap(
+                std::ptr::null_mut(),
+                length,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            );
+            if base == libc::MAP_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+            let stack = CommandStack { base, length };
+            check(libc::mprotect(base, GUARD, libc::PROT_NONE))?;
+            Ok(stack)
+        }
+    }
+
+    /// The initial stack pointer: the end of the mapping (16-byte aligned,
+    /// as the page size is).
+    fn top(&self) -> *mut libc::c_void {
+        self.base.wrapping_byte_add(self.length)
+    }
+}
+
+impl Drop for CommandStack {
+    fn drop(&mut self) {
+        // SAFETY: unmaps the mapping made in `new`, which nothing else uses
+        // once the command has executed.
+        unsafe { libc::munmap(self.base, self.length) };
+    }
 }
 
 fn c_string(text: &std::ffi::OsStr) -> io::Result<CString> {
@@ -128,7 +181,15 @@ impl Exec {
         argv_ptrs.push(std::ptr::null());
         let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|e| e.as_ptr()).collect();
         envp_ptrs.push(std::ptr::null());
-        Ok(Exec { program: program_c, _argv: argv, _envp: envp, argv_ptrs, envp_ptrs, cwd: c_string(cwd.as_os_str())? })
+        Ok(Exec {
+            program: program_c,
+            _argv: argv,
+            _envp: envp,
+            argv_ptrs,
+            envp_ptrs,
+            cwd: c_string(cwd.as_os_str())?,
+            stack: CommandStack::new()?,
+        })
     }
 }
 
@@ -458,13 +519,9 @@ unsafe fn init_main(setup: &TreeSetup, pipes: &Pipes) -> ! {
             hand_over(report, pipes, MESSAGE_LISTENER, fd);
         }
         libc::close(pipes.ack.0.as_raw_fd());
-        let me = libc::getpid();
-        let command = libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_ulong, 0usize, 0usize, 0usize, 0usize);
+        let command = start_command(setup, report);
         if command < 0 {
             fail(report, Step::Fork, errno());
-        }
-        if command == 0 {
-            command_main(setup, report, me);
         }
         libc::close(report);
         let command = command as libc::pid_t;
@@ -552,6 +609,42 @@ unsafe fn proxy_socket() -> io::Result<RawFd> {
 /// A descriptor a call returned, or its error.
 fn descriptor(fd: libc::c_int) -> io::Result<RawFd> {
     if fd < 0 { Err(io::Error::last_os_error()) } else { Ok(fd) }
+}
+
+/// What the command's process starts from.
+struct CommandStart<'a> {
+    setup: &'a TreeSetup,
+    report: RawFd,
+    init: libc::pid_t,
+}
+
+/// Starts the command the way `posix_spawn` does: with `CLONE_VM |
+/// CLONE_VFORK` it runs in init's memory, on a stack of its own, while
+/// init waits until it has executed (or failed). Nothing is copied, so the
+/// start does not pay for duplicating the supervisor's address space, nor
+/// `exec` for tearing the copy down. Init does nothing meanwhile, and the
+/// command's steps only make syscalls on values prepared before the tree
+/// was cloned, as init's own do. Returns the command's pid, or -1.
+unsafe fn start_command(setup: &TreeSetup, report: RawFd) -> libc::pid_t {
+    extern "C" fn entry(start: *mut libc::c_void) -> libc::c_int {
+        // SAFETY: `start` is the `CommandStart` on init's stack, live while
+        // init waits for this process to execute.
+        unsafe {
+            let start = &*(start as *const CommandStart<'_>);
+            command_main(start.setup, start.report, start.init)
+        }
+    }
+    // SAFETY: getpid, and clone with a stack that stays allocated (it is
+    // part of `setup`) and a start record that outlives the vfork wait.
+    unsafe {
+        let mut start = CommandStart { setup, report, init: libc::getpid() };
+        libc::clone(
+            entry,
+            setup.exec.stack.top(),
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            (&mut start as *mut CommandStart<'_>).cast(),
+        )
+    }
 }
 
 /// The command: last restrictions, then `exec`.
