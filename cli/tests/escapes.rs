@@ -267,6 +267,11 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 /// Runs the suite under `policy` as `uid` (`None`: as this process's
 /// user); returns the failures, one per escaped attempt.
 fn suite(policy: &str, uid: Option<u32>) -> Vec<String> {
+    suite_of(policy, uid, &|_| true)
+}
+
+/// [`suite`] for the attempts whose name `chosen` accepts.
+fn suite_of(policy: &str, uid: Option<u32>, chosen: &dyn Fn(&str) -> bool) -> Vec<String> {
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/escapes/workspace-write.toml"))
@@ -320,7 +325,7 @@ fn suite(policy: &str, uid: Option<u32>) -> Vec<String> {
     let who = if uid.is_some() || !nix::unistd::geteuid().is_root() { "unprivileged" } else { "root" };
     let mut failures = Vec::new();
     let mut table = Vec::new();
-    for attempt in &suite.attempt {
+    for attempt in suite.attempt.iter().filter(|a| chosen(&a.name)) {
         if attempt.root_only && !root {
             table.push(format!(
                 "{who:12} {:12} {:60} skipped: holds only when started as root",
@@ -516,20 +521,34 @@ fn nothing_escapes_workspace_write() {
 /// suite sees it.
 #[test]
 fn the_suite_sees_escapes_when_nothing_is_sandboxed() {
-    let failures = suite("danger-full-access", None);
+    let mut failures = suite("danger-full-access", None);
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/escapes/workspace-write.toml"))
             .expect("suite");
     let attempts: Suite = toml::from_str(&text).expect("suite parses");
     let who = if nix::unistd::geteuid().is_root() { "root" } else { "unprivileged" };
     // Every attempt not marked otherwise escapes when nothing is sandboxed.
-    let held: Vec<&str> = attempts
-        .attempt
-        .iter()
-        .filter(|a| !a.control_holds)
-        .filter(|a| !failures.iter().any(|f| f.starts_with(&format!("[{who}] {}: ", a.name))))
-        .map(|a| a.name.as_str())
-        .collect();
+    let held = |failures: &[String]| -> Vec<String> {
+        attempts
+            .attempt
+            .iter()
+            .filter(|a| !a.control_holds)
+            .filter(|a| !failures.iter().any(|f| f.starts_with(&format!("[{who}] {}: ", a.name))))
+            .map(|a| a.name.clone())
+            .collect()
+    };
+    // Some attempts race the machine (a descriptor swapped while a call is
+    // in flight); on a loaded machine one may lose the race without any
+    // sandbox. Those alone get two more tries: what this test shows is
+    // that each check can see an escape.
+    for _ in 0..2 {
+        let again = held(&failures);
+        if again.is_empty() {
+            break;
+        }
+        failures.extend(suite_of("danger-full-access", None, &|name| again.iter().any(|a| a == name)));
+    }
+    let held = held(&failures);
     assert!(
         held.is_empty(),
         "these attempts held without a sandbox, so their checks cannot fail:\n{}",
