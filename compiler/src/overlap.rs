@@ -29,11 +29,13 @@ impl Scope {
     pub(crate) fn of(matcher: &Matcher) -> Scope {
         match matcher {
             Matcher::Exec { pattern } => Scope::Exec(literal_words(pattern)),
-            Matcher::Path { read, write, glob } => {
-                Scope::Path { read: *read, write: *write, prefix: literal_prefix(glob).to_owned() }
-            }
+            Matcher::Path { read, write, glob } => Scope::Path {
+                read: *read,
+                write: *write,
+                prefix: vtpolicy_engine::glob_literal_prefix(glob).to_owned(),
+            },
             Matcher::Net { host, .. } => Scope::Net((!host.contains('*')).then(|| host.clone())),
-            Matcher::Tool { glob } => Scope::Tool(literal_prefix(glob).to_owned()),
+            Matcher::Tool { glob } => Scope::Tool(vtpolicy_engine::glob_literal_prefix(glob).to_owned()),
             Matcher::Socket { .. } => Scope::Socket,
         }
     }
@@ -58,12 +60,6 @@ impl Scope {
             _ => false,
         }
     }
-}
-
-/// The text of `glob` before its first wildcard.
-fn literal_prefix(glob: &str) -> &str {
-    let end = glob.find(['*', '?', '[', '{']).unwrap_or(glob.len());
-    glob.get(..end).unwrap_or(glob)
 }
 
 /// Whether the word pattern `pattern` (`*` any run, `?` one character)

@@ -33,8 +33,8 @@ pub mod witness;
 pub use decision::{CallDecision, Decision, ExternalVerdict, MatchedRule, PartDecision};
 pub use graph::{DecisionGraph, GraphError};
 pub use pattern::{
-    FlagPositions, PathPatternSet, normalize_host, normalize_path_token, option_reading, option_view,
-    path_pattern_regexes, token_glob_regex, validate_path_glob, validate_token_glob,
+    FlagPositions, PathPatternSet, glob_literal_prefix, normalize_host, normalize_path_token, option_reading,
+    option_view, path_pattern_regexes, token_glob_regex, validate_path_glob, validate_token_glob,
 };
 pub use policy::{ArgvPattern, Atom, Defaults, Effect, Matcher, Policy, RequestKind, Rule, TokenPattern};
 pub use request::{Arg, ExecRequest, LongForm, Part, Program, Request};
@@ -58,6 +58,28 @@ impl Engine {
 
     pub fn graph(&self) -> &DecisionGraph {
         &self.graph
+    }
+
+    /// Whether no policy could allow `kind` (read or write) on `path`:
+    /// none defaults to allowing it, and no allow rule names a glob that
+    /// starts like `path` (a glob matches only paths that start with its
+    /// text before the first wildcard). Then [`Engine::decide`] does not
+    /// allow the request, and this answer costs no glob automaton, which
+    /// is built on a table's first use and costs more than most calls.
+    pub fn cannot_allow_path(&self, kind: RequestKind, path: &str) -> bool {
+        self.policies().iter().all(|policy| {
+            policy.defaults.get(kind) != Some(Effect::Allow)
+                && policy.rules.iter().filter(|rule| rule.effect == Effect::Allow && rule.running.is_none()).all(
+                    |rule| {
+                        rule.matchers.iter().all(|matcher| match matcher {
+                            Matcher::Path { glob, .. } if matcher.applies_to(kind) => pattern::path_globs(glob)
+                                .iter()
+                                .all(|glob| !path.starts_with(glob_literal_prefix(glob))),
+                            _ => true,
+                        })
+                    },
+                )
+        })
     }
 
     /// Decides one request.

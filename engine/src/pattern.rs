@@ -104,6 +104,13 @@ pub(crate) fn path_glob(glob: &str) -> Result<globset::Glob, globset::Error> {
     GlobBuilder::new(glob).literal_separator(true).backslash_escape(true).empty_alternates(true).build()
 }
 
+/// The text of `glob` before its first wildcard, class, alternation or
+/// escape: every text the glob matches starts with it.
+pub fn glob_literal_prefix(glob: &str) -> &str {
+    let end = glob.find(['*', '?', '[', '{', '\\']).unwrap_or(glob.len());
+    glob.get(..end).unwrap_or(glob)
+}
+
 /// The globs a path pattern compiles to: `dir/**` also matches `dir`.
 pub(crate) fn path_globs(glob: &str) -> Vec<String> {
     let mut globs = vec![glob.to_owned()];

@@ -8,8 +8,8 @@ mod common;
 use common::strategies::{policy, request};
 use proptest::prelude::*;
 use vtpolicy_engine::{
-    Arg, ArgvPattern, Atom, Defaults, Effect, Engine, ExecRequest, Matcher, Policy, Program, Request, Rule,
-    TokenPattern, reference,
+    Arg, ArgvPattern, Atom, Defaults, Effect, Engine, ExecRequest, Matcher, Policy, Program, Request, RequestKind,
+    Rule, TokenPattern, reference,
 };
 
 fn summary(decision: &vtpolicy_engine::Decision) -> (Effect, Vec<String>, bool, bool) {
@@ -54,6 +54,56 @@ proptest! {
         let reordered = Engine::new(vec![shuffled_second, shuffled_first]).expect("compiles");
         prop_assert_eq!(summary(&reordered.decide(&request)), expected);
     }
+
+    #[test]
+    fn a_path_that_cannot_be_allowed_is_not(
+        first in policy("a"),
+        second in policy("b"),
+        request in request(),
+    ) {
+        let engine = Engine::new(vec![first, second]).expect("compiles");
+        let (kind, path) = match &request {
+            Request::Read { path } => (RequestKind::Read, path),
+            Request::Write { path } => (RequestKind::Write, path),
+            _ => return Ok(()),
+        };
+        if engine.cannot_allow_path(kind, path) {
+            prop_assert_ne!(engine.decide(&request).effect, Effect::Allow);
+        }
+    }
+}
+
+#[test]
+fn cannot_allow_path_answers_from_prefixes_and_defaults() {
+    let rule = |effect, glob: &str| Rule {
+        id: glob.into(),
+        effect,
+        because: None,
+        matchers: vec![Matcher::Path { read: false, write: true, glob: glob.to_owned() }],
+        sandboxed_only: false,
+        running: None,
+    };
+    let policy = |defaults: Defaults| Policy {
+        name: "p".into(),
+        rules: vec![
+            rule(Effect::Allow, "/ws/**"),
+            rule(Effect::Allow, "/home/u/.cache/{a,b}/**"),
+            rule(Effect::Deny, "**/.git/hooks/**"),
+        ],
+        defaults,
+    };
+    let denying = Engine::new(vec![policy(Defaults { write: Some(Effect::Deny), ..Defaults::default() })]).unwrap();
+    for path in ["/", "/usr", "/usr/bin/git", "/w", "/home/u/.cach"] {
+        assert!(denying.cannot_allow_path(RequestKind::Write, path), "{path}");
+    }
+    // `/ws/**` also matches `/ws`; `{` ends the literal text.
+    for path in ["/ws", "/ws/a.rs", "/ws/.git/hooks/x", "/home/u/.cache/a/x", "/home/u/.cache/zz"] {
+        assert!(!denying.cannot_allow_path(RequestKind::Write, path), "{path}");
+    }
+    // Reads are another kind: no allow rule names them.
+    assert!(denying.cannot_allow_path(RequestKind::Read, "/ws/a.rs"));
+    let allowing = Engine::new(vec![policy(Defaults { write: Some(Effect::Allow), ..Defaults::default() })]).unwrap();
+    assert!(!allowing.cannot_allow_path(RequestKind::Write, "/usr/bin/git"));
 }
 
 fn shuffle<T>(items: &mut [T], mut seed: u64) {

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use vtpolicy_compiler::{CompiledPolicy, Context, InlineTest, RuleSource, TestRequest};
-use vtpolicy_engine::{CallDecision, Effect, Engine, GraphError, Part, Request};
+use vtpolicy_engine::{CallDecision, Effect, Engine, GraphError, Part, Request, RequestKind};
 
 use crate::normalize::{LocatedCache, Normalizer, ProgramLookup, ProgramResolver, Trust};
 use crate::request::RawRequest;
@@ -435,8 +435,12 @@ impl Judge {
     /// one path at a time. With no `.vtp` policy, only the agent's own
     /// trees count, which [`Trust`] checks itself.
     fn writable(&self, path: &str) -> bool {
+        // Most of a program's path (`/`, `/usr`, `/usr/bin/git`) lies where
+        // no rule allows writing: answered without the write automaton.
+        let engine = self.engine();
         !self.policies.is_empty()
-            && self.engine().decide(&Request::Write { path: path.to_owned() }).effect == Effect::Allow
+            && !engine.cannot_allow_path(RequestKind::Write, path)
+            && engine.decide(&Request::Write { path: path.to_owned() }).effect == Effect::Allow
     }
 
     pub fn judge(&self, raw: &RawRequest) -> Judgement {
