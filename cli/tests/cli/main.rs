@@ -1936,3 +1936,26 @@ fn an_unsandboxed_run_leaves_repositories_alone() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(dir.join(".git/config").exists() && dir.join("vendor/lib/.git/config").exists());
 }
+
+/// A repository the command makes with git (`git init`, a commit) stays
+/// in the workspace; one whose new metadata would run code (a hook) is
+/// moved to the quarantine and the run fails.
+#[test]
+fn a_repository_git_makes_during_the_run_stays_and_a_planted_one_does_not() {
+    let (_guard, dir) = workdir();
+    let commit = "git init -q proj && cd proj && echo hi > f && git add f \
+                  && git -c user.email=a@b.c -c user.name=A commit -qm first && git log --format=%s";
+    let run = |text: &str| {
+        run_detached(&dir, &["run", "--policy", "workspace-write", "--yes", "--events", "/dev/null", "-c", text])
+    };
+    let out = run(commit);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "first\n"), "{}", out.stderr);
+    assert!(dir.join("proj/.git/HEAD").exists(), "the repository was moved: {}", out.stderr);
+    // The write is inside a script, where the judge does not see it.
+    let plant = "git init -q other && printf '#!/bin/sh\\ntouch /tmp/x\\n' > other/.git/hooks/post-checkout\n";
+    std::fs::write(dir.join("plant.sh"), plant).expect("script");
+    let planted = run("sh plant.sh");
+    assert_eq!(planted.code, 126, "{}", planted.stderr);
+    assert!(planted.stderr.contains("other/.git") && planted.stderr.contains("moved to"), "{}", planted.stderr);
+    assert!(!dir.join("other/.git").exists(), "the planted repository stayed");
+}

@@ -8,7 +8,8 @@
 //! `info`; each gitfile itself; and the directory `core.hooksPath` names.
 //! Those that exist are mounted read-only; those that do not are watched.
 //! After the run, a watched path that exists, or a repository that was not
-//! there before, is moved into the quarantine by the caller.
+//! there before (unless git made it and nothing was planted in it), is
+//! moved into the quarantine by the caller.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -125,11 +126,16 @@ impl GitMetadata {
     }
 
     /// Repositories that were not there before, unless git itself made
-    /// them for a worktree of a known repository.
+    /// them: for a worktree of a known repository, or with `git init` or
+    /// `git clone` and nothing added to what runs code or reads
+    /// configuration (see `fresh_repository.rs`).
     pub fn new_repositories(&self, fs: &dyn FileSystem, workspace: &Path) -> Result<Vec<PathBuf>, String> {
         let mut out = Vec::new();
         for entry in dot_git_entries(fs, workspace)? {
-            if self.repositories.contains(&entry) || self.is_linked_worktree(&entry) {
+            if self.repositories.contains(&entry)
+                || self.is_linked_worktree(&entry)
+                || super::fresh_repository::made_by_git(&entry)
+            {
                 continue;
             }
             out.push(entry);

@@ -12,6 +12,7 @@ mod assemble;
 mod cgroup;
 mod child;
 mod egress;
+mod fresh_repository;
 mod fs;
 mod git;
 mod notify;
