@@ -1,7 +1,10 @@
 //! `vtpolicy run` of `/bin/true` under `workspace-write`, against a bare
 //! fork+exec of `/bin/true` and against `bwrap` with an equivalent
 //! configuration, measured side by side in one run (the variants take
-//! turns, so machine noise hits them alike).
+//! turns, so machine noise hits them alike). Beside wall time it reports
+//! the CPU time of each variant's processes, which the kernel's deferred
+//! work (freeing the last run's network namespace, on the other core)
+//! does not blur.
 //!
 //! `cargo bench -p vtpolicy-cli --bench run_overhead`; the iteration count
 //! is `VTPOLICY_BENCH_ITERATIONS` (default 200). `VTPOLICY_BENCH_BASELINE`
@@ -19,6 +22,10 @@ struct Variant {
     name: String,
     command: Box<dyn Fn() -> Command>,
     samples: Vec<Duration>,
+    /// User and system time of the variant's processes (vtpolicy and the
+    /// tree it waited for), without the kernel's deferred work such as
+    /// freeing a network namespace, which wall time on 2 cores includes.
+    cpu: Vec<Duration>,
 }
 
 fn main() {
@@ -47,6 +54,7 @@ fn main() {
         name: "fork+exec /bin/true".into(),
         command: Box::new(|| Command::new("/bin/true")),
         samples: Vec::new(),
+        cpu: Vec::new(),
     }];
     let mut binaries = vec![(String::new(), env!("CARGO_BIN_EXE_vtpolicy").to_owned())];
     if let Ok(baseline) = std::env::var("VTPOLICY_BENCH_BASELINE") {
@@ -82,6 +90,7 @@ fn main() {
                 command
             }),
             samples: Vec::new(),
+            cpu: Vec::new(),
         });
     } else {
         eprintln!("bwrap is not installed (Debian package `bubblewrap`): its row is left out");
@@ -94,27 +103,33 @@ fn main() {
     }
     for _ in 0..iterations {
         for variant in &mut variants {
+            let before = children_cpu();
             let started = Instant::now();
             let ok = status(&variant.command);
             variant.samples.push(started.elapsed());
+            variant.cpu.push(children_cpu().saturating_sub(before));
             assert!(ok, "{} failed", variant.name);
         }
     }
     let bare = median(&mut variants[0].samples.clone());
+    let bare_cpu = median(&mut variants[0].cpu.clone());
     println!("{iterations} iterations each, interleaved\n");
-    println!("| variant | median | p90 | overhead over fork+exec | ratio |");
-    println!("|---|---|---|---|---|");
+    println!("| variant | median | p90 | overhead over fork+exec | ratio | CPU median | CPU over fork+exec |");
+    println!("|---|---|---|---|---|---|---|");
     for variant in &mut variants {
         let med = median(&mut variant.samples);
         let p90 = percentile(&mut variant.samples, 90);
         let overhead = med.saturating_sub(bare);
+        let cpu = median(&mut variant.cpu);
         println!(
-            "| {} | {:.2} ms | {:.2} ms | {:.2} ms | {:.1}x |",
+            "| {} | {:.2} ms | {:.2} ms | {:.2} ms | {:.1}x | {:.2} ms | {:.2} ms |",
             variant.name,
             ms(med),
             ms(p90),
             ms(overhead),
-            med.as_secs_f64() / bare.as_secs_f64()
+            med.as_secs_f64() / bare.as_secs_f64(),
+            ms(cpu),
+            ms(cpu.saturating_sub(bare_cpu))
         );
     }
 }
@@ -143,6 +158,7 @@ fn add_runs(variants: &mut Vec<Variant>, root: &Path, ws: &Path, vtpolicy: &str,
         name: format!("vtpolicy run ({user}){label}"),
         command: Box::new(run(root.join("home"), None)),
         samples: Vec::new(),
+        cpu: Vec::new(),
     });
     if root_user {
         variants.push(Variant {
@@ -150,12 +166,20 @@ fn add_runs(variants: &mut Vec<Variant>, root: &Path, ws: &Path, vtpolicy: &str,
             // A home of its own: the run's journal lives under it.
             command: Box::new(run(root.join("home-nobody"), Some(65534))),
             samples: Vec::new(),
+            cpu: Vec::new(),
         });
     }
 }
 
 fn status(command: &dyn Fn() -> Command) -> bool {
     command().stdout(Stdio::null()).stderr(Stdio::null()).status().map(|s| s.success()).unwrap_or(false)
+}
+
+/// User plus system time of every child this process has waited for.
+fn children_cpu() -> Duration {
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_CHILDREN).unwrap();
+    let time = |t: nix::sys::time::TimeVal| Duration::new(t.tv_sec() as u64, t.tv_usec() as u32 * 1000);
+    time(usage.user_time()) + time(usage.system_time())
 }
 
 fn median(samples: &mut [Duration]) -> Duration {
