@@ -25,8 +25,22 @@ pub(crate) fn environment(workspace: Option<&Path>, cwd: Option<&Path>) -> Resul
 /// Loads every `--policy` (`.vtp`, policy JSON, Rego, stock names);
 /// `None` (diagnostics printed) when any fails.
 pub(crate) fn load(specs: &[String], environment: &Environment, layering: Layering, style: Style) -> Option<Policies> {
-    load_from(specs, environment, layering, None, style)
+    load_from(specs, environment, layering, None, style, NOT_JUDGED)
 }
+
+/// [`load`], saying `failure` (one line, after the diagnostics) when a
+/// policy does not compile.
+pub(crate) fn load_or_say(
+    specs: &[String],
+    environment: &Environment,
+    layering: Layering,
+    style: Style,
+    failure: &str,
+) -> Option<Policies> {
+    load_from(specs, environment, layering, None, style, failure)
+}
+
+const NOT_JUDGED: &str = "the policy does not compile; nothing was judged";
 
 /// [`load`], with compiled policies remembered under the state directory
 /// (`cache/`) between calls.
@@ -37,7 +51,7 @@ pub(crate) fn load_cached(
     style: Style,
 ) -> Option<Policies> {
     let cache = crate::state::state_dir().map(|state| state.join("cache"));
-    load_from(specs, environment, layering, cache.as_deref(), style)
+    load_from(specs, environment, layering, cache.as_deref(), style, NOT_JUDGED)
 }
 
 fn load_from(
@@ -46,6 +60,7 @@ fn load_from(
     layering: Layering,
     cache: Option<&Path>,
     style: Style,
+    failure: &str,
 ) -> Option<Policies> {
     match Policies::load_cached(specs, environment, layering, cache) {
         Ok(policies) => {
@@ -56,7 +71,7 @@ fn load_from(
             let errors: Vec<Diagnostic> = diagnostics.iter().filter(|d| d.is_error()).cloned().collect();
             print_diagnostics(&dropped_allows(&diagnostics), style);
             print_diagnostics(&errors, style);
-            eprintln!("error: the policy does not compile; nothing was judged");
+            eprintln!("error: {failure}");
             None
         }
         Err(error) => {

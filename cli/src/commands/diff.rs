@@ -22,10 +22,8 @@ pub(crate) fn run(args: &DiffArgs, style: Style) -> Exit {
     };
     let mut tests: Vec<RawRequest> = Vec::new();
     let mut judge = |specs: &[String], side: &str| -> Option<Judge> {
-        let Some(loaded) = policies::load(specs, &environment, Layering::Enforce, style) else {
-            eprintln!("error: the {side} side does not compile; nothing was compared");
-            return None;
-        };
+        let failure = format!("the {side} side does not compile; nothing was compared");
+        let loaded = policies::load_or_say(specs, &environment, Layering::Enforce, style, &failure)?;
         let context = environment.context();
         for test in loaded.compiled().iter().flat_map(|compiled| &compiled.tests) {
             tests.push(vtpolicy::runtime::test_request(&test.request, &context));

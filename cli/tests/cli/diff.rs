@@ -245,6 +245,8 @@ fn diff_reports_for_ci_and_fails_closed_on_bad_input() {
     let broken = vtpolicy(&dir, &["diff", &old, &broken_path], None);
     assert_eq!(broken.code, 2);
     assert!(broken.stderr.contains("the new side does not compile"), "{}", broken.stderr);
+    // One closing line: the loader's own "nothing was judged" is not added.
+    assert_eq!(broken.stderr.lines().filter(|l| l.starts_with("error: ")).count(), 1, "{}", broken.stderr);
     assert!(broken.stdout.is_empty());
     let missing = vtpolicy(&dir, &["diff", "--old", &old], None);
     assert_eq!(missing.code, 2);
