@@ -14,7 +14,8 @@
 //! - `config` a regular file whose every key, as git itself lists it
 //!   (`git config --file … --no-includes --list`, outside the sandbox,
 //!   with no system or global configuration), is one that `git init`,
-//!   `git clone` or setting an identity writes.
+//!   `git clone` or setting an identity writes, and no remote's URL names
+//!   a remote helper (`helper::address`).
 //!
 //! Anything else, or any doubt (no git to read the file, a file too large,
 //! an entry that is a symlink), keeps the quarantine.
@@ -106,9 +107,18 @@ fn config_made_by_git(config: &Path) -> bool {
     }
     // Entries are `key\nvalue\0` (a key without a value: `key\0`).
     output.stdout.split(|byte| *byte == 0).filter(|entry| !entry.is_empty()).all(|entry| {
-        let key = entry.split(|byte| *byte == b'\n').next().unwrap_or_default();
-        std::str::from_utf8(key).is_ok_and(key_made_by_git)
+        let mut parts = entry.splitn(2, |byte| *byte == b'\n');
+        let key = parts.next().unwrap_or_default();
+        let value = parts.next().unwrap_or_default();
+        std::str::from_utf8(key).is_ok_and(|key| key_made_by_git(key) && value_made_by_git(key, value))
     })
+}
+
+/// A remote's URL names a transport, a host or a path: `helper::address`
+/// would have git run a remote helper (`git-remote-helper`) found on
+/// `PATH`, which no clone writes.
+fn value_made_by_git(key: &str, value: &[u8]) -> bool {
+    !(key.starts_with("remote.") && key.ends_with(".url") && value.windows(2).any(|pair| pair == b"::"))
 }
 
 /// Whether `key` (as git lists it: section and name in lower case, a
@@ -187,7 +197,7 @@ mod tests {
     #[test]
     fn a_planted_hook_or_configuration_is_not() {
         type Plant = fn(&Path);
-        let plants: [(&str, Plant); 9] = [
+        let plants: [(&str, Plant); 10] = [
             ("hook", |g| std::fs::write(g.join("hooks/pre-commit"), "#!/bin/sh\n").unwrap()),
             ("hook link", |g| std::os::unix::fs::symlink("/bin/true", g.join("hooks/post-checkout.sample")).unwrap()),
             ("hooks path", |g| append(g, "[core]\n\thooksPath = /tmp/h\n")),
@@ -195,6 +205,7 @@ mod tests {
             // git joins a line ending in a backslash with the next one.
             ("continued line", |g| append(g, "[user]\n\tname = a \\\n\n[core]\nsshCommand = x\n")),
             ("include", |g| append(g, "[include]\n\tpath = /tmp/other\n")),
+            ("remote helper", |g| append(g, "[remote \"origin\"]\n\turl = ext::sh -c touch% /tmp/x\n")),
             ("info attributes", |g| std::fs::write(g.join("info/attributes"), "* filter=x\n").unwrap()),
             ("commondir", |g| std::fs::write(g.join("commondir"), "/tmp\n").unwrap()),
             ("worktree config", |g| std::fs::write(g.join("config.worktree"), "[core]\n").unwrap()),
