@@ -91,6 +91,10 @@ fn answer(args: &HookArgs, style: Style) -> Result<serde_json::Value, String> {
         }
         _ => None,
     };
+    // The process ends once the answer is written: the judge and the
+    // policies are memory the kernel reclaims at exit, faster than
+    // freeing them piece by piece here.
+    std::mem::forget(judge);
     Ok(hook::answer(effect, &reason, updated))
 }
 
