@@ -1011,6 +1011,17 @@ fn nothing_of_a_run_outlives_sigkill_of_vtpolicy() {
         let size = std::fs::metadata(&beat).expect("beat").len();
         std::thread::sleep(std::time::Duration::from_millis(500));
         assert_eq!(std::fs::metadata(&beat).expect("beat").len(), size, "the grandchild outlived vtpolicy ({uid:?})");
+        // The killed run's journal names its `${tmp}`; recovering removes it
+        // (the test leaves nothing in `/tmp`).
+        let mut recover = Command::new(&binary);
+        recover.args(["sandbox", "recover"]).env("HOME", dir.path()).stdout(Stdio::null());
+        if let Some(uid) = uid {
+            std::os::unix::process::CommandExt::uid(&mut recover, uid);
+            std::os::unix::process::CommandExt::gid(&mut recover, uid);
+        }
+        assert!(recover.status().expect("recover runs").success(), "recover ({uid:?})");
+        let journals = dir.path().join(".local/state/vtpolicy/runs");
+        assert_eq!(std::fs::read_dir(&journals).map(|d| d.count()).unwrap_or(0), 0, "a journal stayed ({uid:?})");
     }
 }
 
