@@ -33,8 +33,8 @@ pub mod witness;
 pub use decision::{CallDecision, Decision, ExternalVerdict, MatchedRule, PartDecision};
 pub use graph::{DecisionGraph, GraphError};
 pub use pattern::{
-    FlagPositions, PathPatternSet, glob_literal_prefix, normalize_host, normalize_path_token, option_reading,
-    option_view, path_pattern_regexes, token_glob_regex, validate_path_glob, validate_token_glob,
+    FlagPositions, PathPatternSet, glob_literal_dir, glob_literal_prefix, normalize_host, normalize_path_token,
+    option_reading, option_view, path_pattern_regexes, token_glob_regex, validate_path_glob, validate_token_glob,
 };
 pub use policy::{ArgvPattern, Atom, Defaults, Effect, Matcher, Policy, RequestKind, Rule, TokenPattern};
 pub use request::{Arg, ExecRequest, LongForm, Part, Program, Request};

@@ -111,6 +111,18 @@ pub fn glob_literal_prefix(glob: &str) -> &str {
     glob.get(..end).unwrap_or(glob)
 }
 
+/// The whole segments of `glob` before the one holding its first
+/// wildcard, class, alternation or escape, as a path: `/w/src` of
+/// `/w/src/**/*.rs`, all of `/etc/shadow`, empty for `**/.env` and
+/// `/*.rs`. Every path the glob matches lies within it.
+pub fn glob_literal_dir(glob: &str) -> &str {
+    let prefix = glob_literal_prefix(glob);
+    if prefix.len() == glob.len() {
+        return glob;
+    }
+    prefix.rfind('/').and_then(|end| prefix.get(..end)).unwrap_or_default()
+}
+
 /// The globs a path pattern compiles to: `dir/**` also matches `dir`.
 pub(crate) fn path_globs(glob: &str) -> Vec<String> {
     let mut globs = vec![glob.to_owned()];
@@ -745,6 +757,21 @@ mod tests {
 
     use super::*;
     use crate::request::Program;
+
+    #[test]
+    fn literal_prefixes_and_directories() {
+        for (glob, prefix, dir) in [
+            ("/w/src/**/*.rs", "/w/src/", "/w/src"),
+            ("/etc/shadow", "/etc/shadow", "/etc/shadow"),
+            ("**/.env", "", ""),
+            ("/*.rs", "/", ""),
+            ("/x*", "/x", ""),
+            ("/a/{b,c}/d", "/a/", "/a"),
+            ("/a/b\\*c", "/a/b", "/a"),
+        ] {
+            assert_eq!((glob_literal_prefix(glob), glob_literal_dir(glob)), (prefix, dir), "{glob}");
+        }
+    }
 
     fn token_pattern() -> impl Strategy<Value = TokenPattern> {
         prop_oneof![

@@ -162,8 +162,8 @@ impl Reach {
     }
 
     fn add_path(&mut self, access: usize, glob: &str) {
-        let prefix = literal_prefix(glob);
-        let mut ancestor = prefix.as_str();
+        let prefix = vtpolicy_engine::glob_literal_dir(glob);
+        let mut ancestor = prefix;
         if let Some(set) = self.path_ancestors.get_mut(access) {
             loop {
                 set.insert(ancestor.to_owned());
@@ -174,7 +174,7 @@ impl Reach {
             }
         }
         if let Some(set) = self.paths.get_mut(access) {
-            set.insert(prefix);
+            set.insert(prefix.to_owned());
         }
     }
 
@@ -211,12 +211,12 @@ impl Reach {
     /// Whether a glob of the set and `glob` start in directories one of
     /// which lies within the other: only then can they match one path.
     fn path_related(&self, access: usize, glob: &str) -> bool {
-        let prefix = literal_prefix(glob);
-        if self.path_ancestors.get(access).is_some_and(|set| set.contains(&prefix)) {
+        let prefix = vtpolicy_engine::glob_literal_dir(glob);
+        if self.path_ancestors.get(access).is_some_and(|set| set.contains(prefix)) {
             return true;
         }
         let Some(paths) = self.paths.get(access) else { return false };
-        let mut ancestor = prefix.as_str();
+        let mut ancestor = prefix;
         loop {
             if paths.contains(ancestor) {
                 return true;
@@ -233,13 +233,6 @@ impl Reach {
 /// [`Scope`] compares programs.
 fn base_name(program: &str) -> &str {
     program.rsplit('/').next().unwrap_or(program)
-}
-
-/// The whole segments a glob starts with before its first wildcard, as a
-/// path (`/w/src` of `/w/src/**/*.rs`; empty for `**/.env`).
-fn literal_prefix(glob: &str) -> String {
-    let segments: Vec<&str> = glob.split('/').take_while(|s| !s.contains(['*', '?', '[', '{'])).collect();
-    segments.join("/")
 }
 
 #[cfg(test)]

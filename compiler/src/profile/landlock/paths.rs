@@ -2,23 +2,16 @@
 
 use super::*;
 
-/// The leading directory of `glob` that holds no wildcard.
+/// The leading directory of `glob` that holds no wildcard: `/` for an
+/// absolute glob whose first segment already has one (`/x*`), but not for
+/// one starting with a wildcard (`/**`, `/*.rs`), which names no
+/// directory to carve from.
 pub(super) fn literal_prefix(glob: &str) -> String {
-    let mut prefix = String::new();
-    if !glob.starts_with('/') {
-        return prefix;
+    match vtpolicy_engine::glob_literal_dir(glob) {
+        _ if !glob.starts_with('/') => String::new(),
+        "" if !glob.starts_with("/*") => "/".to_owned(),
+        dir => dir.to_owned(),
     }
-    for segment in glob.split('/').skip(1) {
-        if segment.contains(['*', '?', '[', '{', '\\']) {
-            break;
-        }
-        prefix.push('/');
-        prefix.push_str(segment);
-    }
-    if prefix.is_empty() && glob.starts_with('/') && !glob.starts_with("/**") && !glob.starts_with("/*") {
-        prefix.push('/');
-    }
-    prefix
 }
 
 /// `path` equals `dir` or lies below it.
