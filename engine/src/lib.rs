@@ -45,6 +45,14 @@ pub struct Engine {
     graph: DecisionGraph,
 }
 
+/// Whether `path` starts like the path glob `glob` (or, for `dir/**`,
+/// like `dir`, which it also matches): without that, the glob cannot match
+/// it. Allocates nothing, as it runs for every hop of a program's path.
+fn may_start(glob: &str, path: &str) -> bool {
+    path.starts_with(glob_literal_prefix(glob))
+        || glob.strip_suffix("/**").is_some_and(|dir| !dir.is_empty() && path.starts_with(glob_literal_prefix(dir)))
+}
+
 impl Engine {
     /// Compiles the policies. Fails only on a pattern that cannot be
     /// compiled, which the compiler's checks rule out for policies it built.
@@ -72,9 +80,7 @@ impl Engine {
                 && policy.rules.iter().filter(|rule| rule.effect == Effect::Allow && rule.running.is_none()).all(
                     |rule| {
                         rule.matchers.iter().all(|matcher| match matcher {
-                            Matcher::Path { glob, .. } if matcher.applies_to(kind) => pattern::path_globs(glob)
-                                .iter()
-                                .all(|glob| !path.starts_with(glob_literal_prefix(glob))),
+                            Matcher::Path { glob, .. } if matcher.applies_to(kind) => !may_start(glob, path),
                             _ => true,
                         })
                     },
