@@ -1,43 +1,58 @@
 //! The request JSON (`--request`, case files), validated against
 //! `schemas/request.schema.json` ([`crate::schemas::REQUEST`]).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A tool call as an agent describes it, before normalisation.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum RawRequest {
     Exec {
+        #[serde(skip_serializing_if = "Option::is_none")]
         argv: Option<Vec<String>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         command: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         cwd: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         workspace: Option<String>,
     },
     Read {
         path: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
         cwd: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         workspace: Option<String>,
     },
     Write {
         path: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
         cwd: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         workspace: Option<String>,
     },
     /// A host and port, or (`unix`) a pathname unix socket; the schema
     /// makes them exclusive.
     Net {
+        #[serde(skip_serializing_if = "Option::is_none")]
         host: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         port: Option<u16>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         unix: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         cwd: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         workspace: Option<String>,
     },
     Tool {
         name: String,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         args: Option<Value>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         cwd: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         workspace: Option<String>,
     },
 }
@@ -71,55 +86,11 @@ impl RawRequest {
     /// The request JSON of this call (what `explain --request` reads);
     /// `sandboxed` adds `"sandboxed": true`.
     pub fn to_value(&self, sandboxed: bool) -> Value {
-        let mut object = serde_json::Map::new();
-        let mut put = |name: &str, value: Value| {
-            object.insert(name.to_owned(), value);
-        };
-        let (cwd, workspace) = (self.cwd(), self.workspace());
-        match self {
-            RawRequest::Exec { argv, command, .. } => {
-                put("kind", "exec".into());
-                if let Some(argv) = argv {
-                    put("argv", argv.clone().into());
-                }
-                if let Some(command) = command {
-                    put("command", command.clone().into());
-                }
-            }
-            RawRequest::Read { path, .. } | RawRequest::Write { path, .. } => {
-                put("kind", if matches!(self, RawRequest::Read { .. }) { "read" } else { "write" }.into());
-                put("path", path.clone().into());
-            }
-            RawRequest::Net { host, port, unix, .. } => {
-                put("kind", "net".into());
-                if let Some(host) = host {
-                    put("host", host.clone().into());
-                }
-                if let Some(port) = port {
-                    put("port", (*port).into());
-                }
-                if let Some(unix) = unix {
-                    put("unix", unix.clone().into());
-                }
-            }
-            RawRequest::Tool { name, args, .. } => {
-                put("kind", "tool".into());
-                put("name", name.clone().into());
-                if let Some(args) = args {
-                    put("args", args.clone());
-                }
-            }
+        let mut value = serde_json::to_value(self).unwrap_or(Value::Null);
+        if sandboxed && let Value::Object(object) = &mut value {
+            object.insert("sandboxed".to_owned(), true.into());
         }
-        if let Some(cwd) = cwd {
-            put("cwd", cwd.into());
-        }
-        if let Some(workspace) = workspace {
-            put("workspace", workspace.into());
-        }
-        if sandboxed {
-            put("sandboxed", true.into());
-        }
-        Value::Object(object)
+        value
     }
 
     pub fn workspace(&self) -> Option<&str> {
