@@ -162,34 +162,19 @@ fn to_sarif(result: &PolicyDiff) -> Value {
             if let (Some(location), Some(object)) = (location(witness), value.as_object_mut()) {
                 object.insert(
                     "locations".to_owned(),
-                    json!([{
-                        "physicalLocation": {
-                            "artifactLocation": { "uri": sarif::uri(&location.file) },
-                            "region": { "startLine": location.line, "startColumn": location.column },
-                        },
-                    }]),
+                    sarif::locations(&location.file, location.line, location.column, None),
                 );
             }
             value
         })
         .collect();
     let rule = |id: &str, text: &str| json!({ "id": id, "shortDescription": { "text": text } });
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": { "driver": {
-                "name": "vtpolicy diff",
-                "version": env!("CARGO_PKG_VERSION"),
-                "rules": [
-                    rule("more-permissive", "The new policy decides this call more permissively than the old"),
-                    rule("less-permissive", "The new policy decides this call less permissively than the old"),
-                ],
-            } },
-            "results": results,
-            "properties": { "verdict": result.verdict.as_str(), "probed": result.probed },
-        }],
-    })
+    let rules = vec![
+        rule("more-permissive", "The new policy decides this call more permissively than the old"),
+        rule("less-permissive", "The new policy decides this call less permissively than the old"),
+    ];
+    let properties = json!({ "verdict": result.verdict.as_str(), "probed": result.probed });
+    sarif::document("vtpolicy diff", rules, results, Some(properties))
 }
 
 fn annotation(witness: &Witness) -> String {

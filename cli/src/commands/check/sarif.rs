@@ -30,17 +30,8 @@ pub(super) fn log(diagnostics: &[DiagnosticReport]) -> Value {
         if let (Some(file), Some(line), Some(column)) = (&diagnostic.file, diagnostic.line, diagnostic.column)
             && !file.starts_with('<')
         {
-            let location = json!([{
-                "physicalLocation": {
-                    "artifactLocation": { "uri": uri(file) },
-                    "region": {
-                        "startLine": line,
-                        "startColumn": column,
-                        "endLine": diagnostic.end_line.unwrap_or(line),
-                        "endColumn": diagnostic.end_column.unwrap_or(column),
-                    },
-                },
-            }]);
+            let end = (diagnostic.end_line.unwrap_or(line), diagnostic.end_column.unwrap_or(column));
+            let location = locations(file, line, column, Some(end));
             if let Some(result) = result.as_object_mut() {
                 result.insert("locations".to_owned(), location);
             }
@@ -60,14 +51,30 @@ pub(super) fn log(diagnostics: &[DiagnosticReport]) -> Value {
             None => json!({ "id": code }),
         })
         .collect();
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": { "driver": { "name": "vtpolicy", "version": env!("CARGO_PKG_VERSION"), "rules": rules } },
-            "results": results,
-        }],
-    })
+    document("vtpolicy", rules, results, None)
+}
+
+/// A SARIF 2.1.0 log of one run of `tool`, with run `properties` if any.
+pub(crate) fn document(tool: &str, rules: Vec<Value>, results: Vec<Value>, properties: Option<Value>) -> Value {
+    let mut run = json!({
+        "tool": { "driver": { "name": tool, "version": env!("CARGO_PKG_VERSION"), "rules": rules } },
+        "results": results,
+    });
+    if let (Some(properties), Some(object)) = (properties, run.as_object_mut()) {
+        object.insert("properties".to_owned(), properties);
+    }
+    json!({ "$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0", "runs": [run] })
+}
+
+/// A result's `locations`: one region of `file`, starting at `line` and
+/// `column`, ending at `end` when known.
+pub(crate) fn locations(file: &str, line: usize, column: usize, end: Option<(usize, usize)>) -> Value {
+    let mut region = json!({ "startLine": line, "startColumn": column });
+    if let (Some((end_line, end_column)), Some(object)) = (end, region.as_object_mut()) {
+        object.insert("endLine".to_owned(), end_line.into());
+        object.insert("endColumn".to_owned(), end_column.into());
+    }
+    json!([{ "physicalLocation": { "artifactLocation": { "uri": uri(file) }, "region": region } }])
 }
 
 /// A relative path as it is; an absolute one as a `file://` URI.
