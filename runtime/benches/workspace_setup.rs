@@ -68,7 +68,8 @@ fn main() {
         cached_end.push(end);
     }
     let check = WalkCache::open(Some(&state), &workspace);
-    let _ = vtpolicy_runtime::sandbox::GitMetadata::find(&check, &workspace).unwrap();
+    let _ =
+        vtpolicy_runtime::sandbox::GitMetadata::find(&check, &workspace, std::path::Path::new("/nonexistent")).unwrap();
     println!("directories listed by a warm run: {}", check.listed());
 
     let uncached = median(uncached);

@@ -295,7 +295,7 @@ impl Sandbox {
         let cache = WalkCache::open(place.state.as_deref(), &place.workspace);
         let git = match SandboxModel::new(policies, &context).enabled {
             true => Some(
-                GitMetadata::find(&cache, &place.workspace)
+                GitMetadata::find(&cache, &place.workspace, std::path::Path::new(&place.home))
                     .map_err(|e| fail(format!("cannot search the workspace for repositories: {e}")))?,
             ),
             false => None,

@@ -5,8 +5,12 @@
 //! For each git directory (a `.git` directory at any depth, the target of
 //! a gitfile, `modules/*` and `worktrees/*` below them) the protected
 //! entries are `config`, `config.worktree`, `hooks`, `commondir` and
-//! `info`; each gitfile itself; and the directory `core.hooksPath` names.
-//! Those that exist are mounted read-only; those that do not are watched.
+//! `info`; each gitfile itself; the files the configuration includes
+//! (`include.path`, `includeIf.*.path`: every condition is taken to hold);
+//! and every directory `core.hooksPath` names, in the repository's
+//! configuration or in the user's and the system's (read with
+//! `git_config.rs`, as git reads them). Those that exist are mounted
+//! read-only; those that do not are watched.
 //! After the run, a watched path that exists, or a repository that was not
 //! there before (unless git made it and nothing was planted in it), is
 //! moved into the quarantine by the caller.
@@ -35,15 +39,55 @@ const PROTECTED: &[&str] = &["config", "config.worktree", "hooks", "commondir", 
 
 impl GitMetadata {
     /// Searches `workspace` (not following symlinks) for repositories.
-    pub fn find(fs: &dyn FileSystem, workspace: &Path) -> Result<GitMetadata, String> {
+    /// `home` is the user's, where git finds their configuration and
+    /// expands `~`. A configuration file git would refuse fails the
+    /// search: what it makes git run cannot be known.
+    pub fn find(fs: &dyn FileSystem, workspace: &Path, home: &Path) -> Result<GitMetadata, String> {
+        GitMetadata::find_with(fs, workspace, home, &global_config_files(home))
+    }
+
+    /// [`GitMetadata::find`] with `global` as the user's and the system's
+    /// configuration files.
+    fn find_with(
+        fs: &dyn FileSystem,
+        workspace: &Path,
+        home: &Path,
+        global: &[PathBuf],
+    ) -> Result<GitMetadata, String> {
         let mut out = GitMetadata::default();
-        for entry in dot_git_entries(fs, workspace)? {
-            out.add_repository(&entry);
+        // The user's and the system's configuration: their hooks paths
+        // hold in every repository, relative ones below each worktree.
+        let mut reach = Reach::default();
+        for file in global {
+            // Git skips a user's or system file it may not read.
+            match std::fs::File::open(file) {
+                Err(error) if error.kind() == std::io::ErrorKind::PermissionDenied => continue,
+                _ => read_config(file, home, 0, &mut reach)?,
+            }
         }
+        out.protect(&reach.included);
+        for entry in dot_git_entries(fs, workspace)? {
+            out.add_repository(&entry, home, &reach.hooks_paths)?;
+        }
+        out.read_only.sort();
+        out.read_only.dedup();
+        out.watched.sort();
+        out.watched.dedup();
         Ok(out)
     }
 
-    fn add_repository(&mut self, dot_git: &Path) {
+    /// Each path mounted read-only if it exists, else watched.
+    fn protect(&mut self, paths: &[PathBuf]) {
+        for path in paths {
+            if path.symlink_metadata().is_ok() {
+                self.read_only.push(path.clone());
+            } else {
+                self.watched.push(path.clone());
+            }
+        }
+    }
+
+    fn add_repository(&mut self, dot_git: &Path, home: &Path, hooks_paths: &[PathBuf]) -> Result<(), String> {
         self.repositories.insert(dot_git.to_path_buf());
         let worktree = dot_git.parent().unwrap_or(Path::new("/"));
         let git_dir = match std::fs::symlink_metadata(dot_git) {
@@ -56,35 +100,40 @@ impl GitMetadata {
                 // `..` (which would name, and cover, an ancestor).
                 match read_gitfile(dot_git).and_then(|target| std::fs::canonicalize(worktree.join(target)).ok()) {
                     Some(target) => target,
-                    None => return,
+                    None => return Ok(()),
                 }
             }
-            _ => return,
+            _ => return Ok(()),
         };
-        self.add_git_dir(&git_dir, worktree, 0);
+        self.add_git_dir(&git_dir, worktree, home, hooks_paths, 0)
     }
 
-    fn add_git_dir(&mut self, git_dir: &Path, worktree: &Path, depth: usize) {
+    fn add_git_dir(
+        &mut self,
+        git_dir: &Path,
+        worktree: &Path,
+        home: &Path,
+        hooks_paths: &[PathBuf],
+        depth: usize,
+    ) -> Result<(), String> {
         if depth > 8 {
-            return;
+            return Ok(());
         }
-        for name in PROTECTED {
-            let path = git_dir.join(name);
-            if path.symlink_metadata().is_ok() {
-                self.read_only.push(path);
-            } else {
-                self.watched.push(path);
-            }
+        let protected: Vec<PathBuf> = PROTECTED.iter().map(|name| git_dir.join(name)).collect();
+        self.protect(&protected);
+        let mut reach = Reach::default();
+        for name in ["config", "config.worktree"] {
+            read_config(&git_dir.join(name), home, 0, &mut reach)?;
         }
-        if let Some(hooks) = hooks_path(&git_dir.join("config")) {
-            let hooks = if hooks.is_absolute() { hooks } else { worktree.join(hooks) };
-            let hooks = crate::normalize::resolve_absolute(&hooks, &[]);
-            if hooks.symlink_metadata().is_ok() {
-                self.read_only.push(hooks);
-            } else {
-                self.watched.push(hooks);
-            }
-        }
+        self.protect(&reach.included);
+        // Hooks paths are relative to where hooks run: the worktree.
+        let hooks: Vec<PathBuf> = reach
+            .hooks_paths
+            .iter()
+            .chain(hooks_paths)
+            .map(|hooks| crate::normalize::resolve_absolute(&worktree.join(hooks), &[]))
+            .collect();
+        self.protect(&hooks);
         for nested in ["modules", "worktrees"] {
             let Ok(entries) = std::fs::read_dir(git_dir.join(nested)) else { continue };
             for entry in entries.flatten() {
@@ -93,14 +142,11 @@ impl GitMetadata {
                     // working tree is elsewhere, hooks paths are relative
                     // to it and read from its own config.
                     let sub = entry.path();
-                    self.add_git_dir(&sub, &sub, depth + 1);
+                    self.add_git_dir(&sub, &sub, home, hooks_paths, depth + 1)?;
                 }
             }
         }
-        self.read_only.sort();
-        self.read_only.dedup();
-        self.watched.sort();
-        self.watched.dedup();
+        Ok(())
     }
 
     /// The metadata as write denies for the kernel profiles: each path, and
@@ -189,30 +235,105 @@ fn read_gitfile(path: &Path) -> Option<PathBuf> {
     (!target.is_empty()).then(|| PathBuf::from(target))
 }
 
-/// `core.hooksPath` of a git config file, if set (the last one wins, as
-/// in git).
-fn hooks_path(config: &Path) -> Option<PathBuf> {
-    let text = std::fs::read_to_string(config).ok()?;
-    let mut in_core = false;
-    let mut found = None;
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with('[') {
-            in_core = line.trim_start_matches('[').trim_start().to_ascii_lowercase().starts_with("core")
-                && !line.contains('"');
-            continue;
-        }
-        if !in_core {
-            continue;
-        }
-        if let Some((key, value)) = line.split_once('=')
-            && key.trim().eq_ignore_ascii_case("hookspath")
-        {
-            let value = value.trim().trim_matches('"');
-            found = Some(PathBuf::from(value));
+/// What configuration files make git run: the directories `core.hooksPath`
+/// names (as written, `~` expanded) and the files they include (absolute).
+#[derive(Debug, Default)]
+struct Reach {
+    hooks_paths: Vec<PathBuf>,
+    included: Vec<PathBuf>,
+}
+
+/// A configuration file larger than this is not read (and fails the run).
+const MAX_CONFIG: u64 = 1 << 20;
+
+/// Git refuses includes nested deeper than this.
+const MAX_INCLUDE_DEPTH: usize = 10;
+
+/// Reads `file` and what it includes into `reach`. An absent file adds
+/// nothing; one git would refuse, or that cannot be read, is an error.
+fn read_config(file: &Path, home: &Path, depth: usize, reach: &mut Reach) -> Result<(), String> {
+    use std::io::Read as _;
+    let shown = file.display();
+    let opened = match std::fs::File::open(file) {
+        Ok(opened) => opened,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(format!("cannot read git configuration `{shown}`: {error}")),
+    };
+    let mut text = Vec::new();
+    opened
+        .take(MAX_CONFIG + 1)
+        .read_to_end(&mut text)
+        .map_err(|error| format!("cannot read git configuration `{shown}`: {error}"))?;
+    if text.len() as u64 > MAX_CONFIG {
+        return Err(format!("git configuration `{shown}` is larger than {MAX_CONFIG} bytes"));
+    }
+    let entries = super::git_config::parse(&text)
+        .map_err(|error| format!("git configuration `{shown}`: {error} (git refuses it too)"))?;
+    let directory = file.parent().unwrap_or(Path::new("/"));
+    for entry in entries {
+        let Some(value) = entry.value.filter(|value| !value.is_empty()) else { continue };
+        let name = entry.name.as_slice();
+        if name == b"core.hookspath" {
+            reach.hooks_paths.push(config_path(&value, home));
+        } else if name == b"include.path" || (name.starts_with(b"includeif.") && name.ends_with(b".path")) {
+            if depth >= MAX_INCLUDE_DEPTH {
+                return Err(format!("git configuration `{shown}` nests includes deeper than git allows"));
+            }
+            let included = directory.join(config_path(&value, home));
+            let included = crate::normalize::resolve_absolute(&included, &[]);
+            reach.included.push(included.clone());
+            read_config(&included, home, depth + 1, reach)?;
         }
     }
-    found
+    Ok(())
+}
+
+/// A path value as git interpolates it: `~/` and `~user/` name home
+/// directories. A newer git's `:(optional)` prefix is dropped (the path
+/// is protected either way).
+fn config_path(value: &[u8], home: &Path) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt as _;
+    let value = value.strip_prefix(b":(optional)").unwrap_or(value);
+    let path = |bytes: &[u8]| PathBuf::from(std::ffi::OsStr::from_bytes(bytes));
+    let Some(rest) = value.strip_prefix(b"~") else { return path(value) };
+    let (user, rest) = match rest.iter().position(|&b| b == b'/') {
+        Some(slash) => (rest.get(..slash).unwrap_or_default(), rest.get(slash + 1..).unwrap_or_default()),
+        None => (rest, &b""[..]),
+    };
+    let base = match user {
+        b"" => Some(home.to_path_buf()),
+        user => std::str::from_utf8(user)
+            .ok()
+            .and_then(|user| nix::unistd::User::from_name(user).ok().flatten())
+            .map(|user| user.dir),
+    };
+    match base {
+        Some(base) if rest.is_empty() => base,
+        Some(base) => base.join(path(rest)),
+        None => path(value),
+    }
+}
+
+/// The user's and the system's configuration files, where git looks for
+/// them (`GIT_CONFIG_GLOBAL`, `XDG_CONFIG_HOME`, `GIT_CONFIG_SYSTEM`,
+/// `GIT_CONFIG_NOSYSTEM` as git reads them).
+fn global_config_files(home: &Path) -> Vec<PathBuf> {
+    let variable = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty()).map(PathBuf::from);
+    let mut files = Vec::new();
+    let no_system = std::env::var("GIT_CONFIG_NOSYSTEM")
+        .is_ok_and(|value| matches!(value.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"));
+    if !no_system {
+        files.push(variable("GIT_CONFIG_SYSTEM").unwrap_or_else(|| PathBuf::from("/etc/gitconfig")));
+    }
+    match variable("GIT_CONFIG_GLOBAL") {
+        Some(global) => files.push(global),
+        None => {
+            let xdg = variable("XDG_CONFIG_HOME").unwrap_or_else(|| home.join(".config"));
+            files.push(xdg.join("git/config"));
+            files.push(home.join(".gitconfig"));
+        }
+    }
+    files
 }
 
 #[cfg(test)]
@@ -231,7 +352,7 @@ mod tests {
         std::fs::create_dir_all(ws.join("lib")).expect("mkdir");
         std::fs::write(ws.join("lib/.git"), "gitdir: ../.git/modules/lib\n").expect("write");
         std::fs::create_dir_all(ws.join("vendor/dep/.git")).expect("mkdir");
-        let found = GitMetadata::find(&HostFileSystem, &ws).expect("searched");
+        let found = GitMetadata::find(&HostFileSystem, &ws, &ws.join("home")).expect("searched");
         // Gitfile targets are canonical: no `..` could name an ancestor.
         assert!(found.read_only.iter().chain(&found.watched).all(|p| !p.to_string_lossy().contains("..")), "{found:?}");
         assert!(found.read_only.contains(&ws.join(".git/config")));
@@ -255,11 +376,72 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let ws = dir.path().canonicalize().expect("canonical");
         std::fs::create_dir_all(ws.join(".git")).expect("mkdir");
-        let found = GitMetadata::find(&HostFileSystem, &ws).expect("searched");
+        let found = GitMetadata::find(&HostFileSystem, &ws, &ws.join("home")).expect("searched");
         std::fs::create_dir_all(ws.join(".git/worktrees/wt")).expect("mkdir");
         std::fs::create_dir_all(ws.join("wt")).expect("mkdir");
         std::fs::write(ws.join("wt/.git"), format!("gitdir: {}/.git/worktrees/wt\n", ws.display())).expect("write");
         let created = found.new_repositories(&HostFileSystem, &ws).expect("searched");
         assert!(created.is_empty(), "{created:?}");
+    }
+
+    #[test]
+    fn reads_hooks_paths_and_includes_as_git_does() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().canonicalize().expect("canonical");
+        let (ws, home) = (root.join("ws"), root.join("home"));
+        let write = |path: &Path, text: &str| {
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        };
+        // On the header's line, and before a comment: both valid to git.
+        write(&ws.join("a/.git/config"), "[core] hooksPath = .hooks-a\n");
+        write(&ws.join("b/.git/config"), "[core]\n\thooksPath = .hooks-b ; shared\n");
+        // An included file in the worktree sets the hooks path; an
+        // includeIf names a file that does not exist yet.
+        write(
+            &ws.join("c/.git/config"),
+            "[include]\n\tpath = ../team.gitconfig\n[includeIf \"onbranch:x\"]\n\tpath = ~/later\n",
+        );
+        write(&ws.join("c/team.gitconfig"), "[core]\n\thooksPath = .hooks-c\n");
+        // The user's configuration names a relative hooks path: it holds
+        // below every worktree.
+        let global = home.join(".gitconfig");
+        write(&global, "[core]\n\thooksPath = .githooks\n");
+        std::fs::create_dir_all(ws.join("a/.githooks")).expect("mkdir");
+        let found = GitMetadata::find_with(&HostFileSystem, &ws, &home, &[global]).expect("searched");
+        for watched in ["a/.hooks-a", "b/.hooks-b", "c/.hooks-c", "b/.githooks", "c/.githooks"] {
+            assert!(found.watched.contains(&ws.join(watched)), "{watched}: {found:?}");
+        }
+        assert!(found.read_only.contains(&ws.join("a/.githooks")), "{found:?}");
+        assert!(found.read_only.contains(&ws.join("c/team.gitconfig")), "{found:?}");
+        assert!(found.watched.contains(&home.join("later")), "{found:?}");
+        // Every one of them is denied to the run's writes.
+        let denies: Vec<String> = found.write_denies().into_iter().map(|deny| deny.glob).collect();
+        assert!(denies.iter().any(|glob| glob.ends_with("c/team.gitconfig")), "{denies:?}");
+        assert!(denies.iter().any(|glob| glob.ends_with("a/.githooks/**")), "{denies:?}");
+    }
+
+    #[test]
+    fn configuration_git_refuses_fails_the_search() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ws = dir.path().canonicalize().expect("canonical");
+        std::fs::create_dir_all(ws.join(".git")).expect("mkdir");
+        std::fs::write(ws.join(".git/config"), "[core]\n\thooksPath = x\n\t!oops\n").expect("write");
+        let error = GitMetadata::find_with(&HostFileSystem, &ws, &ws, &[]).expect_err("refused");
+        assert!(error.contains(".git/config") && error.contains("line 3"), "{error}");
+        // Includes that loop nest beyond git's limit.
+        std::fs::write(ws.join(".git/config"), "[include]\n\tpath = config\n").expect("write");
+        let error = GitMetadata::find_with(&HostFileSystem, &ws, &ws, &[]).expect_err("refused");
+        assert!(error.contains("deeper"), "{error}");
+    }
+
+    #[test]
+    fn expands_home_in_paths() {
+        let home = Path::new("/home/u");
+        assert_eq!(config_path(b"~/hooks", home), PathBuf::from("/home/u/hooks"));
+        assert_eq!(config_path(b"~", home), PathBuf::from("/home/u"));
+        assert_eq!(config_path(b"~root/h", home), PathBuf::from("/root/h"));
+        assert_eq!(config_path(b":(optional)rel", home), PathBuf::from("rel"));
+        assert_eq!(config_path(b"~no-such-user-here/h", home), PathBuf::from("~no-such-user-here/h"));
     }
 }

@@ -15,6 +15,7 @@ mod egress;
 mod fresh_repository;
 mod fs;
 mod git;
+mod git_config;
 mod notify;
 mod probe;
 pub mod procfs;
