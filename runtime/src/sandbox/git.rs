@@ -3,7 +3,9 @@
 //! protect, and what the run must not have created when it ends.
 //!
 //! For each git directory (a `.git` directory at any depth, the target of
-//! a gitfile, `modules/*` and `worktrees/*` below them) the protected
+//! a gitfile, `modules/*` and `worktrees/*` below them, and any other
+//! directory git takes for a bare repository: one holding `HEAD`,
+//! `objects/` and `refs/`, which git uses from anywhere below it) the protected
 //! entries are `config`, `config.worktree`, `hooks`, `commondir` and
 //! `info`; each gitfile itself; the files the configuration includes
 //! (`include.path`, `includeIf.*.path`: every condition is taken to hold);
@@ -27,7 +29,8 @@ pub struct GitMetadata {
     pub read_only: Vec<PathBuf>,
     /// Absent metadata the run must not create.
     pub watched: Vec<PathBuf>,
-    /// Every `.git` entry (directory or gitfile) found.
+    /// Every `.git` entry (directory or gitfile) and bare git directory
+    /// found.
     pub repositories: BTreeSet<PathBuf>,
 }
 
@@ -66,8 +69,8 @@ impl GitMetadata {
             }
         }
         out.protect(&reach.included);
-        for entry in dot_git_entries(fs, workspace)? {
-            out.add_repository(&entry, home, &reach.hooks_paths)?;
+        for repository in repositories(fs, workspace)? {
+            out.add_repository(&repository, home, &reach.hooks_paths)?;
         }
         out.read_only.sort();
         out.read_only.dedup();
@@ -87,7 +90,15 @@ impl GitMetadata {
         }
     }
 
-    fn add_repository(&mut self, dot_git: &Path, home: &Path, hooks_paths: &[PathBuf]) -> Result<(), String> {
+    fn add_repository(&mut self, repository: &Repository, home: &Path, hooks_paths: &[PathBuf]) -> Result<(), String> {
+        let dot_git = match repository {
+            Repository::DotGit(dot_git) => dot_git,
+            Repository::Bare(git_dir) => {
+                self.repositories.insert(git_dir.clone());
+                // Hooks of a bare repository run in it.
+                return self.add_git_dir(git_dir, git_dir, home, hooks_paths, 0);
+            }
+        };
         self.repositories.insert(dot_git.to_path_buf());
         let worktree = dot_git.parent().unwrap_or(Path::new("/"));
         let git_dir = match std::fs::symlink_metadata(dot_git) {
@@ -171,20 +182,27 @@ impl GitMetadata {
         self.watched.iter().filter(|p| p.symlink_metadata().is_ok()).cloned().collect()
     }
 
-    /// Repositories that were not there before, unless git itself made
-    /// them: for a worktree of a known repository, or with `git init` or
+    /// Repositories that were not there before (a `.git`, or the `HEAD`
+    /// of a bare repository), unless git itself made them: for a worktree of a known repository, or with `git init` or
     /// `git clone` and nothing added to what runs code or reads
     /// configuration (see `fresh_repository.rs`).
     pub fn new_repositories(&self, fs: &dyn FileSystem, workspace: &Path) -> Result<Vec<PathBuf>, String> {
         let mut out = Vec::new();
-        for entry in dot_git_entries(fs, workspace)? {
+        for repository in repositories(fs, workspace)? {
+            let (entry, bare) = match repository {
+                Repository::DotGit(entry) => (entry, false),
+                Repository::Bare(entry) => (entry, true),
+            };
             if self.repositories.contains(&entry)
                 || self.is_linked_worktree(&entry)
                 || super::fresh_repository::made_by_git(&entry)
             {
                 continue;
             }
-            out.push(entry);
+            // A bare repository's `HEAD` alone goes: without it git no
+            // longer takes the directory for a repository, and whatever
+            // else the directory holds (it may be the workspace) stays.
+            out.push(if bare { entry.join("HEAD") } else { entry });
         }
         Ok(out)
     }
@@ -201,19 +219,46 @@ impl GitMetadata {
     }
 }
 
-/// The `.git` entries below `root`, not descending into them.
-fn dot_git_entries(fs: &dyn FileSystem, root: &Path) -> Result<Vec<PathBuf>, String> {
-    let root = super::fs::encode(root.as_os_str());
-    let found = fs.find(&root, &DotGit)?;
-    Ok(found.into_iter().map(|(path, _)| super::fs::host_path(&path)).collect())
+/// A repository found in the workspace.
+enum Repository {
+    /// A `.git` directory or gitfile.
+    DotGit(PathBuf),
+    /// A directory git takes for a git directory by itself.
+    Bare(PathBuf),
 }
 
-/// Entries named `.git`, anywhere.
-struct DotGit;
+/// The repositories below `root`, not descending into `.git` entries.
+fn repositories(fs: &dyn FileSystem, root: &Path) -> Result<Vec<Repository>, String> {
+    let root = super::fs::encode(root.as_os_str());
+    let found = fs.find(&root, &GitEntries)?;
+    let is_dir = |path: &Path| std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir());
+    let mut out = Vec::new();
+    for (path, _) in found {
+        let path = super::fs::host_path(&path);
+        if path.file_name().is_some_and(|name| name == ".git") {
+            out.push(Repository::DotGit(path));
+            continue;
+        }
+        // `HEAD`: its directory is a git directory to git when `objects`
+        // and `refs` are directories beside it (`is_git_directory`, which
+        // also reads HEAD; taking any HEAD errs on the side of caution).
+        if let Some(dir) = path.parent()
+            && is_dir(&dir.join("objects"))
+            && is_dir(&dir.join("refs"))
+        {
+            out.push(Repository::Bare(dir.to_path_buf()));
+        }
+    }
+    Ok(out)
+}
 
-impl FindQuery for DotGit {
+/// Entries named `.git` or `HEAD`, anywhere but inside a `.git` (a match is
+/// not searched below).
+struct GitEntries;
+
+impl FindQuery for GitEntries {
     fn key(&self, _root: &str) -> String {
-        "entries named .git".to_owned()
+        "entries named .git or HEAD".to_owned()
     }
 
     fn reaches(&self, _dir: &str) -> bool {
@@ -225,7 +270,7 @@ impl FindQuery for DotGit {
     }
 
     fn matches(&self, path: &str) -> bool {
-        path.rsplit('/').next() == Some(".git")
+        matches!(path.rsplit('/').next(), Some(".git" | "HEAD"))
     }
 }
 
@@ -443,5 +488,31 @@ mod tests {
         assert_eq!(config_path(b"~root/h", home), PathBuf::from("/root/h"));
         assert_eq!(config_path(b":(optional)rel", home), PathBuf::from("rel"));
         assert_eq!(config_path(b"~no-such-user-here/h", home), PathBuf::from("~no-such-user-here/h"));
+    }
+
+    #[test]
+    fn bare_repositories_are_repositories() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ws = dir.path().canonicalize().expect("canonical");
+        let bare = |path: &Path, config: &str| {
+            for sub in ["objects", "refs/heads", "hooks"] {
+                std::fs::create_dir_all(path.join(sub)).expect("mkdir");
+            }
+            std::fs::write(path.join("HEAD"), "ref: refs/heads/main\n").expect("write");
+            std::fs::write(path.join("config"), config).expect("write");
+        };
+        bare(&ws.join("fixtures/remote.git"), "[core]\n\tbare = true\n");
+        std::fs::create_dir_all(ws.join(".git/logs")).expect("mkdir");
+        std::fs::write(ws.join(".git/logs/HEAD"), "").expect("write");
+        let found = GitMetadata::find_with(&HostFileSystem, &ws, &ws, &[]).expect("searched");
+        assert!(found.repositories.contains(&ws.join("fixtures/remote.git")), "{found:?}");
+        assert!(found.read_only.contains(&ws.join("fixtures/remote.git/hooks")), "{found:?}");
+        assert!(found.read_only.contains(&ws.join("fixtures/remote.git/config")), "{found:?}");
+        // One git made stays; one with a pager in its configuration (any
+        // `git log` below it runs it) loses its HEAD.
+        bare(&ws.join("made"), "[core]\n\trepositoryformatversion = 0\n\tbare = true\n");
+        bare(&ws.join("docs"), "[core]\n\tpager = touch /tmp/x\n");
+        let created = found.new_repositories(&HostFileSystem, &ws).expect("searched");
+        assert_eq!(created, vec![ws.join("docs/HEAD")]);
     }
 }
