@@ -5,12 +5,12 @@
 //! For each git directory (a `.git` directory at any depth, the target of
 //! a gitfile, `modules/*` and `worktrees/*` below them, and any other
 //! directory git takes for a bare repository: one holding `HEAD`,
-//! `objects/` and `refs/`, which git uses from anywhere below it) the protected
-//! entries are `config`, `config.worktree`, `hooks`, `commondir` and
-//! `info`; each gitfile itself; the files the configuration includes
+//! `objects/` and `refs/`, which git uses from anywhere below it) the
+//! protected entries are `config`, `config.worktree`, `hooks`, `commondir`
+//! and `info`; each gitfile itself; the files the configuration includes
 //! (`include.path`, `includeIf.*.path`: every condition is taken to hold);
-//! and every directory `core.hooksPath` names, in the repository's
-//! configuration or in the user's and the system's (read with
+//! and every directory `core.hooksPath` or `init.templateDir` names, in the
+//! repository's configuration or in the user's and the system's (read with
 //! `git_config.rs`, as git reads them). Those that exist are mounted
 //! read-only; those that do not are watched.
 //! After the run, a watched path that exists, or a repository that was not
@@ -69,6 +69,8 @@ impl GitMetadata {
             }
         }
         out.protect(&reach.included);
+        let templates: Vec<PathBuf> = reach.templates.iter().filter(|path| path.is_absolute()).cloned().collect();
+        out.protect(&templates);
         for repository in repositories(fs, workspace)? {
             out.add_repository(&repository, home, &reach.hooks_paths)?;
         }
@@ -137,11 +139,13 @@ impl GitMetadata {
             read_config(&git_dir.join(name), home, 0, &mut reach)?;
         }
         self.protect(&reach.included);
-        // Hooks paths are relative to where hooks run: the worktree.
+        // Hooks paths (and templates named in a repository's own
+        // configuration) are relative to the worktree.
         let hooks: Vec<PathBuf> = reach
             .hooks_paths
             .iter()
             .chain(hooks_paths)
+            .chain(&reach.templates)
             .map(|hooks| crate::normalize::resolve_absolute(&worktree.join(hooks), &[]))
             .collect();
         self.protect(&hooks);
@@ -281,10 +285,13 @@ fn read_gitfile(path: &Path) -> Option<PathBuf> {
 }
 
 /// What configuration files make git run: the directories `core.hooksPath`
-/// names (as written, `~` expanded) and the files they include (absolute).
+/// names, the templates `init.templateDir` names (whose hooks `git init`
+/// and `git clone` copy into every new repository; both as written, `~`
+/// expanded) and the files they include (absolute).
 #[derive(Debug, Default)]
 struct Reach {
     hooks_paths: Vec<PathBuf>,
+    templates: Vec<PathBuf>,
     included: Vec<PathBuf>,
 }
 
@@ -320,6 +327,8 @@ fn read_config(file: &Path, home: &Path, depth: usize, reach: &mut Reach) -> Res
         let name = entry.name.as_slice();
         if name == b"core.hookspath" {
             reach.hooks_paths.push(config_path(&value, home));
+        } else if name == b"init.templatedir" {
+            reach.templates.push(config_path(&value, home));
         } else if name == b"include.path" || (name.starts_with(b"includeif.") && name.ends_with(b".path")) {
             if depth >= MAX_INCLUDE_DEPTH {
                 return Err(format!("git configuration `{shown}` nests includes deeper than git allows"));
@@ -451,7 +460,10 @@ mod tests {
         // The user's configuration names a relative hooks path: it holds
         // below every worktree.
         let global = home.join(".gitconfig");
-        write(&global, "[core]\n\thooksPath = .githooks\n");
+        write(
+            &global,
+            &format!("[core]\n\thooksPath = .githooks\n[init]\n\ttemplateDir = {}/templates\n", ws.display()),
+        );
         std::fs::create_dir_all(ws.join("a/.githooks")).expect("mkdir");
         let found = GitMetadata::find_with(&HostFileSystem, &ws, &home, &[global]).expect("searched");
         for watched in ["a/.hooks-a", "b/.hooks-b", "c/.hooks-c", "b/.githooks", "c/.githooks"] {
@@ -460,6 +472,7 @@ mod tests {
         assert!(found.read_only.contains(&ws.join("a/.githooks")), "{found:?}");
         assert!(found.read_only.contains(&ws.join("c/team.gitconfig")), "{found:?}");
         assert!(found.watched.contains(&home.join("later")), "{found:?}");
+        assert!(found.watched.contains(&ws.join("templates")), "{found:?}");
         // Every one of them is denied to the run's writes.
         let denies: Vec<String> = found.write_denies().into_iter().map(|deny| deny.glob).collect();
         assert!(denies.iter().any(|glob| glob.ends_with("c/team.gitconfig")), "{denies:?}");
