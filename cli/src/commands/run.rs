@@ -170,6 +170,27 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         }
     }
 
+    // Shell text runs whatever its commands resolve to; one the sandbox
+    // will not let execute fails inside it with a bare "Permission
+    // denied", so it is named here (the text may handle the failure, so
+    // the run goes on).
+    if args.command.is_some() {
+        let mut named = std::collections::BTreeSet::new();
+        for part in &judgement.decision.parts {
+            let Some(Request::Exec(exec)) = &part.request else { continue };
+            let Some(path) = exec.program.path.as_deref() else { continue };
+            if !named.insert(path) {
+                continue;
+            }
+            if let Some(policy) = sandbox.cannot_execute(std::path::Path::new(path)) {
+                eprintln!(
+                    "vtpolicy: warning: `{}` is `{path}`, which the policy `{policy}` grants no right to execute in the sandbox; the kernel will refuse it",
+                    exec.program.spelled
+                );
+            }
+        }
+    }
+
     // Sandbox and run.
     let limits = sandbox.limits().clone();
     let leftovers = sandbox.leftovers();

@@ -1625,6 +1625,51 @@ fn a_workspace_policy_tightens_without_losing_what_it_extends() {
 }
 
 #[test]
+fn run_names_a_program_of_shell_text_the_sandbox_will_not_execute() {
+    let (_guard, dir) = workdir();
+    let ws = dir.to_str().expect("utf-8");
+    // Bash and its libraries may be executed; `/usr/bin/true` may not.
+    let narrow = dir.parent().expect("parent").join("narrow.vtp");
+    std::fs::write(
+        &narrow,
+        "version 1\ndefault read deny\nallow read \"/usr/lib/**\", \"/lib/**\", \"/lib64/**\", \"/usr/lib64/**\", \"/etc/**\", \"/proc/**\", \"/dev/**\", \"/usr/share/**\", \"/usr/bin/bash\", \"/bin/bash\"\n",
+    )
+    .expect("policy");
+    let events = dir.parent().expect("parent").join("events.jsonl");
+    let args = |text: &'static str| {
+        vec![
+            "run".to_owned(),
+            "--policy".to_owned(),
+            "workspace-write".to_owned(),
+            "--policy".to_owned(),
+            narrow.display().to_string(),
+            "--workspace".to_owned(),
+            ws.to_owned(),
+            "--events".to_owned(),
+            events.display().to_string(),
+            "-c".to_owned(),
+            text.to_owned(),
+        ]
+    };
+    let run = |text: &'static str| {
+        let args = args(text);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_detached(&dir, &args)
+    };
+    // The text handles the failure, so the run goes on; the warning says
+    // which program and which policy, once.
+    let out = run("/usr/bin/true || echo refused; /usr/bin/true || echo again");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "refused\nagain\n", "{}", out.stderr);
+    let warning = "vtpolicy: warning: `/usr/bin/true` is `/usr/bin/true`, which the policy `narrow` grants no right to execute in the sandbox";
+    assert_eq!(out.stderr.matches(warning).count(), 1, "{}", out.stderr);
+    // A builtin and bash itself are not named.
+    let out = run("true; echo fine");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("warning"), "{}", out.stderr);
+}
+
+#[test]
 fn run_refuses_a_workspace_that_is_the_root_the_home_or_missing() {
     let (_guard, dir) = workdir();
     let home = dir.parent().expect("parent").join("home");

@@ -494,6 +494,12 @@ impl Sandbox {
         &self.environment
     }
 
+    /// The policy whose Landlock layer lets the command execute no path
+    /// holding `program`, if one does not: the kernel will refuse it.
+    pub fn cannot_execute(&self, program: &Path) -> Option<String> {
+        self.profiles.landlock.as_ref().and_then(|ruleset| unexecutable(ruleset, program))
+    }
+
     /// Executes `program` in the sandbox with `argv` (`argv[0]` the name
     /// it is called by). Socket decisions come on the returned receiver.
     pub fn spawn(
@@ -502,7 +508,7 @@ impl Sandbox {
         argv: &[String],
     ) -> Result<(Running, Enforced, Receiver<SocketDecision>), SandboxError> {
         let fail = |what: &str, e: &dyn std::fmt::Display| SandboxError(format!("{what}: {e}"));
-        if let Some(policy) = self.profiles.landlock.as_ref().and_then(|ruleset| unexecutable(ruleset, program)) {
+        if let Some(policy) = self.cannot_execute(program) {
             return Err(SandboxError(format!(
                 "the policy `{policy}` grants no right to execute `{}` in the sandbox (no allow rule grants a path that holds it); nothing ran",
                 program.display()
