@@ -102,6 +102,12 @@ pub(crate) fn recover_crashed_runs() -> Vec<(String, Vec<String>)> {
                 Err(error) => actions.push(format!("`{}`: {error}", created.display())),
             }
         }
+        for (link, target) in created.links {
+            match restore_link(&link, &target) {
+                Ok(()) => actions.push(format!("pointed `{}` at `{}` again", link.display(), target.display())),
+                Err(error) => actions.push(format!("`{}`: {error}", link.display())),
+            }
+        }
         if journal.tmp.exists() && std::fs::remove_dir_all(&journal.tmp).is_ok() {
             actions.push(format!("removed `{}`", journal.tmp.display()));
         }
@@ -120,6 +126,12 @@ pub(crate) fn recover_crashed_runs() -> Vec<(String, Vec<String>)> {
         out.push((journal.run, actions));
     }
     out
+}
+
+/// Puts back a symlink on the way to git metadata that a run replaced or
+/// removed (what took its place was moved aside first).
+pub(crate) fn restore_link(link: &Path, target: &Path) -> Result<(), String> {
+    std::os::unix::fs::symlink(target, link).map_err(|error| format!("cannot put the symlink back: {error}"))
 }
 
 /// vtpolicy's state directory: `<state>/vtpolicy`.

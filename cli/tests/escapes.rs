@@ -214,6 +214,16 @@ impl Fixture {
             ("ws/fixtures/remote.git/objects/info/packs", ""),
             ("ws/fixtures/remote.git/refs/heads/.keep", ""),
             ("ws/fixtures/remote.git/hooks/post-receive.sample", "#!/bin/sh\n"),
+            // Symlinks on the way to git metadata (links made below).
+            ("ws/linked/.git/config", "[core]\n"),
+            ("ws/linked/.git/HEAD", "ref: refs/heads/main\n"),
+            ("ws/linked/githooks/pre-commit.sample", "#!/bin/sh\n"),
+            ("ws/linkinc/.git/config", "[include]\n\tpath = ../team.gitconfig\n"),
+            ("ws/linkinc/.git/HEAD", "ref: refs/heads/main\n"),
+            ("ws/linkinc/shared/team.gitconfig", "[core]\n"),
+            ("ws/dotlink/.repo/config", "[core]\n"),
+            ("ws/dotlink/.repo/HEAD", "ref: refs/heads/dotlink\n"),
+            ("ws/dotlink/.repo/hooks/pre-commit.sample", "#!/bin/sh\n"),
             ("ws/.env", "TOKEN=SECRET-DOTENV\n"),
             ("ws/sub/.env.local", "TOKEN=SECRET-ENVLOCAL\n"),
             ("ws/certs/server.key", "SECRET-KEY\n"),
@@ -234,6 +244,9 @@ impl Fixture {
         }
         std::fs::create_dir_all(ws.join("mnt")).expect("mkdir");
         std::os::unix::fs::symlink(&outside, ws.join("link-out")).expect("symlink");
+        std::os::unix::fs::symlink("../githooks", ws.join("linked/.git/hooks")).expect("symlink");
+        std::os::unix::fs::symlink("shared/team.gitconfig", ws.join("linkinc/team.gitconfig")).expect("symlink");
+        std::os::unix::fs::symlink(".repo", ws.join("dotlink/.git")).expect("symlink");
         if let Some(uid) = owner {
             // Everything is the unprivileged user's: only the sandbox, not
             // file permissions, can refuse what follows.
@@ -247,6 +260,8 @@ impl Fixture {
             "ws/commented/.githooks/pre-commit",
             "ws/included/team.gitconfig",
             "ws/fixtures/remote.git/config",
+            "ws/linkinc/team.gitconfig",
+            "ws/dotlink/.git/HEAD",
             "ws/.git/config",
             "ws/vendor/lib/.git/config",
             "home/.bashrc",

@@ -340,6 +340,21 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         events.emit(EventBody::Error { message, exit_code: i32::from(DENIED) });
         code = i32::from(DENIED);
     }
+    for (link, target) in created.links {
+        let shown = link.display();
+        let message = match crate::state::restore_link(&link, &target) {
+            Ok(()) => format!(
+                "the command replaced or removed the symlink `{shown}` on the way to git metadata; pointed it at `{}` again",
+                target.display()
+            ),
+            Err(error) => {
+                format!("the command replaced or removed the symlink `{shown}` on the way to git metadata: {error}")
+            }
+        };
+        eprintln!("vtpolicy: {message}");
+        events.emit(EventBody::Error { message, exit_code: i32::from(DENIED) });
+        code = i32::from(DENIED);
+    }
     if outcome.status == vtpolicy::runtime::sandbox::Status::TimedOut {
         eprintln!("vtpolicy: timed out after {} ms; killed the command and everything it started", outcome.duration_ms);
     }

@@ -156,6 +156,11 @@ pub struct Leftovers {
 pub struct Created {
     /// The forbidden paths that exist now, to be moved aside.
     pub paths: Vec<PathBuf>,
+    /// Symlinks on the way to git metadata that the run replaced,
+    /// repointed or removed: to be put back, pointing at the target given,
+    /// once what took their place (if anything, it is among `paths`) was
+    /// moved aside.
+    pub links: Vec<(PathBuf, PathBuf)>,
     /// Why the workspace could not be searched for repositories the run
     /// created, if it could not: the caller must say so and fail.
     pub unsearched: Option<String>,
@@ -170,10 +175,17 @@ impl Leftovers {
     pub fn created(&self) -> Created {
         let mut out = Created {
             paths: self.watched.iter().map(PathBuf::from).filter(|p| p.symlink_metadata().is_ok()).collect(),
+            links: Vec::new(),
             unsearched: None,
         };
         let Some(git) = &self.git else { return out };
         let mut found = git.watched_created();
+        for (link, target) in git.changed_links() {
+            if link.symlink_metadata().is_ok() {
+                found.push(link.clone());
+            }
+            out.links.push((link, target));
+        }
         let cache = WalkCache::open(self.state.as_deref(), &self.workspace);
         match git.new_repositories(&cache, &self.workspace) {
             Ok(new) => found.extend(new),

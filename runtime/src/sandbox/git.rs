@@ -32,6 +32,13 @@ pub struct GitMetadata {
     /// Every `.git` entry (directory or gitfile) and bare git directory
     /// found.
     pub repositories: BTreeSet<PathBuf>,
+    /// The symlinks on the way to the metadata (a symlinked `.git`,
+    /// `hooks` or included file, a directory leading there) and their
+    /// targets. A mount covers what a link points to, not the link, so
+    /// the run could replace the link itself: it must still point where
+    /// it did when the run ends.
+    #[serde(default)]
+    pub links: Vec<(PathBuf, PathBuf)>,
 }
 
 /// The rule the kernel profiles name for git metadata.
@@ -78,18 +85,45 @@ impl GitMetadata {
         out.read_only.dedup();
         out.watched.sort();
         out.watched.dedup();
+        out.links.sort();
+        out.links.dedup();
         Ok(out)
     }
 
-    /// Each path mounted read-only if it exists, else watched.
+    /// Each path, resolved (mounts are planned on real paths, never on
+    /// `..`, which would name and cover an ancestor), mounted read-only if
+    /// it exists, else watched; the symlinks on its way pinned.
     fn protect(&mut self, paths: &[PathBuf]) {
         for path in paths {
-            if path.symlink_metadata().is_ok() {
-                self.read_only.push(path.clone());
+            let resolved = self.pin_links(path);
+            if resolved.symlink_metadata().is_ok() {
+                self.read_only.push(resolved);
             } else {
-                self.watched.push(path.clone());
+                self.watched.push(resolved);
             }
         }
+    }
+
+    /// Records every symlink resolving `path` goes through, with its
+    /// target; returns where it resolves.
+    fn pin_links(&mut self, path: &Path) -> PathBuf {
+        let (resolved, visited) = crate::normalize::resolve_recording(path, &[]);
+        for hop in visited {
+            if let Ok(target) = std::fs::read_link(&hop) {
+                self.links.push((hop, target));
+            }
+        }
+        resolved
+    }
+
+    /// The pinned symlinks that no longer point where they did (replaced,
+    /// repointed or removed), with the target to put back.
+    pub fn changed_links(&self) -> Vec<(PathBuf, PathBuf)> {
+        self.links
+            .iter()
+            .filter(|(link, target)| std::fs::read_link(link).ok().as_ref() != Some(target))
+            .cloned()
+            .collect()
     }
 
     fn add_repository(&mut self, repository: &Repository, home: &Path, hooks_paths: &[PathBuf]) -> Result<(), String> {
@@ -103,6 +137,17 @@ impl GitMetadata {
         };
         self.repositories.insert(dot_git.to_path_buf());
         let worktree = dot_git.parent().unwrap_or(Path::new("/"));
+        // Git follows a symlinked `.git`: what it points to is the entry,
+        // and the link is pinned.
+        let _ = self.pin_links(dot_git);
+        let entry = match std::fs::symlink_metadata(dot_git) {
+            Ok(meta) if meta.is_symlink() => match std::fs::canonicalize(dot_git) {
+                Ok(target) => target,
+                Err(_) => return Ok(()),
+            },
+            _ => dot_git.to_path_buf(),
+        };
+        let dot_git = entry.as_path();
         let git_dir = match std::fs::symlink_metadata(dot_git) {
             Ok(meta) if meta.is_dir() => dot_git.to_path_buf(),
             Ok(meta) if meta.is_file() => {
@@ -146,7 +191,7 @@ impl GitMetadata {
             .iter()
             .chain(hooks_paths)
             .chain(&reach.templates)
-            .map(|hooks| crate::normalize::resolve_absolute(&worktree.join(hooks), &[]))
+            .map(|hooks| worktree.join(hooks))
             .collect();
         self.protect(&hooks);
         for nested in ["modules", "worktrees"] {
@@ -333,8 +378,9 @@ fn read_config(file: &Path, home: &Path, depth: usize, reach: &mut Reach) -> Res
             if depth >= MAX_INCLUDE_DEPTH {
                 return Err(format!("git configuration `{shown}` nests includes deeper than git allows"));
             }
+            // As written: the symlinks on the way are pinned when it is
+            // protected.
             let included = directory.join(config_path(&value, home));
-            let included = crate::normalize::resolve_absolute(&included, &[]);
             reach.included.push(included.clone());
             read_config(&included, home, depth + 1, reach)?;
         }
@@ -527,5 +573,41 @@ mod tests {
         bare(&ws.join("docs"), "[core]\n\tpager = touch /tmp/x\n");
         let created = found.new_repositories(&HostFileSystem, &ws).expect("searched");
         assert_eq!(created, vec![ws.join("docs/HEAD")]);
+    }
+
+    #[test]
+    fn symlinks_on_the_way_to_metadata_are_pinned() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ws = dir.path().canonicalize().expect("canonical");
+        std::fs::create_dir_all(ws.join(".repo/hooks")).expect("mkdir");
+        std::fs::write(ws.join(".repo/config"), "[include]\n\tpath = ../team.gitconfig\n").expect("write");
+        std::fs::create_dir_all(ws.join("shared")).expect("mkdir");
+        std::fs::write(ws.join("shared/team.gitconfig"), "[core]\n").expect("write");
+        std::os::unix::fs::symlink(".repo", ws.join(".git")).expect("symlink");
+        std::os::unix::fs::symlink("shared/team.gitconfig", ws.join("team.gitconfig")).expect("symlink");
+        let found = GitMetadata::find_with(&HostFileSystem, &ws, &ws, &[]).expect("searched");
+        // What the links lead to is protected, and the links are pinned.
+        assert!(found.read_only.contains(&ws.join(".repo/hooks")), "{found:?}");
+        assert!(found.read_only.contains(&ws.join("shared/team.gitconfig")), "{found:?}");
+        assert!(found.links.contains(&(ws.join(".git"), PathBuf::from(".repo"))), "{found:?}");
+        assert!(
+            found.links.contains(&(ws.join("team.gitconfig"), PathBuf::from("shared/team.gitconfig"))),
+            "{found:?}"
+        );
+        assert!(found.changed_links().is_empty());
+        // Replaced by a file, and repointed: both to be put back.
+        std::fs::remove_file(ws.join("team.gitconfig")).expect("unlink");
+        std::fs::write(ws.join("team.gitconfig"), "[core]\n\tfsmonitor = x\n").expect("write");
+        std::fs::remove_file(ws.join(".git")).expect("unlink");
+        std::os::unix::fs::symlink("elsewhere", ws.join(".git")).expect("symlink");
+        let mut changed = found.changed_links();
+        changed.sort();
+        assert_eq!(
+            changed,
+            vec![
+                (ws.join(".git"), PathBuf::from(".repo")),
+                (ws.join("team.gitconfig"), PathBuf::from("shared/team.gitconfig"))
+            ]
+        );
     }
 }
