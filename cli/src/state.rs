@@ -102,6 +102,12 @@ pub(crate) fn recover_crashed_runs() -> Vec<(String, Vec<String>)> {
                 Err(error) => actions.push(format!("`{}`: {error}", created.display())),
             }
         }
+        for path in created.displaced {
+            actions.push(format!(
+                "left `{}` alone: a directory on the way to it was replaced by a symlink during the run",
+                path.display()
+            ));
+        }
         for (link, target) in created.links {
             match restore_link(&link, &target) {
                 Ok(()) => actions.push(format!("pointed `{}` at `{}` again", link.display(), target.display())),

@@ -224,6 +224,12 @@ impl Fixture {
             ("ws/dotlink/.repo/config", "[core]\n"),
             ("ws/dotlink/.repo/HEAD", "ref: refs/heads/dotlink\n"),
             ("ws/dotlink/.repo/hooks/pre-commit.sample", "#!/bin/sh\n"),
+            // A repository with nothing git runs: its metadata is all
+            // watched, and no mount pins its `.git`.
+            ("ws/minimal/.git/HEAD", "ref: refs/heads/main\n"),
+            ("ws/minimal/.git/objects/.keep", ""),
+            ("ws/minimal/.git/refs/.keep", ""),
+            ("outside/victim/info/file", "keep\n"),
             ("ws/.env", "TOKEN=SECRET-DOTENV\n"),
             ("ws/sub/.env.local", "TOKEN=SECRET-ENVLOCAL\n"),
             ("ws/certs/server.key", "SECRET-KEY\n"),
@@ -262,6 +268,7 @@ impl Fixture {
             "ws/fixtures/remote.git/config",
             "ws/linkinc/team.gitconfig",
             "ws/dotlink/.git/HEAD",
+            "outside/victim/info/file",
             "ws/.git/config",
             "ws/vendor/lib/.git/config",
             "home/.bashrc",

@@ -340,6 +340,15 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         events.emit(EventBody::Error { message, exit_code: i32::from(DENIED) });
         code = i32::from(DENIED);
     }
+    for path in created.displaced {
+        let message = format!(
+            "a directory on the way to `{}` was replaced by a symlink during the run; left it alone (moving it would act where the symlink points)",
+            path.display()
+        );
+        eprintln!("vtpolicy: {message}");
+        events.emit(EventBody::Error { message, exit_code: i32::from(DENIED) });
+        code = i32::from(DENIED);
+    }
     for (link, target) in created.links {
         let shown = link.display();
         let message = match crate::state::restore_link(&link, &target) {

@@ -161,9 +161,23 @@ pub struct Created {
     /// once what took their place (if anything, it is among `paths`) was
     /// moved aside.
     pub links: Vec<(PathBuf, PathBuf)>,
+    /// Forbidden paths, or symlinks to put back, that are left alone: a
+    /// directory on their way is no longer the one it was (the run put a
+    /// symlink in its place), so moving or linking them would act wherever
+    /// that symlink points, with vtpolicy's rights. The caller must say so
+    /// and fail.
+    pub displaced: Vec<PathBuf>,
     /// Why the workspace could not be searched for repositories the run
     /// created, if it could not: the caller must say so and fail.
     pub unsearched: Option<String>,
+}
+
+/// Whether the directories leading to `path` are still real directories
+/// at their own paths: every path recorded when the run started, or found
+/// by the end-of-run search (which follows no symlink), has a parent that
+/// resolves to itself.
+fn parent_in_place(path: &Path) -> bool {
+    path.parent().is_none_or(|parent| std::fs::canonicalize(parent).is_ok_and(|real| real == parent))
 }
 
 impl Leftovers {
@@ -176,9 +190,24 @@ impl Leftovers {
         let mut out = Created {
             paths: self.watched.iter().map(PathBuf::from).filter(|p| p.symlink_metadata().is_ok()).collect(),
             links: Vec::new(),
+            displaced: Vec::new(),
             unsearched: None,
         };
-        let Some(git) = &self.git else { return out };
+        if let Some(git) = &self.git {
+            self.created_in_repositories(git, &mut out);
+        }
+        let (paths, displaced): (Vec<PathBuf>, Vec<PathBuf>) = out.paths.into_iter().partition(|p| parent_in_place(p));
+        out.paths = paths;
+        out.displaced = displaced;
+        let (links, displaced): (Vec<_>, Vec<_>) = out.links.into_iter().partition(|(link, _)| parent_in_place(link));
+        out.links = links;
+        out.displaced.extend(displaced.into_iter().map(|(link, _)| link));
+        out
+    }
+
+    /// Git metadata and repositories the run created, and the pinned
+    /// symlinks it changed.
+    fn created_in_repositories(&self, git: &GitMetadata, out: &mut Created) {
         let mut found = git.watched_created();
         for (link, target) in git.changed_links() {
             if link.symlink_metadata().is_ok() {
@@ -197,7 +226,6 @@ impl Leftovers {
                 out.paths.push(path);
             }
         }
-        out
     }
 }
 
@@ -773,6 +801,21 @@ fn name_matches(pattern: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_behind_a_swapped_directory_is_not_in_place() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().canonicalize().expect("canonical");
+        std::fs::create_dir_all(root.join("repo/.git")).expect("mkdir");
+        std::fs::create_dir_all(root.join("elsewhere/info")).expect("mkdir");
+        assert!(parent_in_place(&root.join("repo/.git/info")));
+        std::fs::rename(root.join("repo/.git"), root.join("repo/old")).expect("rename");
+        std::os::unix::fs::symlink(root.join("elsewhere"), root.join("repo/.git")).expect("symlink");
+        // `repo/.git/info` exists again, but elsewhere.
+        assert!(root.join("repo/.git/info").symlink_metadata().is_ok());
+        assert!(!parent_in_place(&root.join("repo/.git/info")));
+        assert!(parent_in_place(&root.join("repo/.git")), "the link itself lies in place");
+    }
 
     #[test]
     fn secrets_never_pass_an_allow_list() {
