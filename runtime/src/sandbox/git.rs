@@ -39,6 +39,11 @@ pub struct GitMetadata {
     /// it did when the run ends.
     #[serde(default)]
     pub links: Vec<(PathBuf, PathBuf)>,
+    /// The repositories that were real directories: one that is something
+    /// else when the run ends (a symlink to a planted repository, say) is
+    /// a new repository.
+    #[serde(default)]
+    pub directories: BTreeSet<PathBuf>,
 }
 
 /// The rule the kernel profiles name for git metadata.
@@ -131,11 +136,15 @@ impl GitMetadata {
             Repository::DotGit(dot_git) => dot_git,
             Repository::Bare(git_dir) => {
                 self.repositories.insert(git_dir.clone());
+                self.directories.insert(git_dir.clone());
                 // Hooks of a bare repository run in it.
                 return self.add_git_dir(git_dir, git_dir, home, hooks_paths, 0);
             }
         };
         self.repositories.insert(dot_git.to_path_buf());
+        if std::fs::symlink_metadata(dot_git).is_ok_and(|meta| meta.is_dir()) {
+            self.directories.insert(dot_git.to_path_buf());
+        }
         let worktree = dot_git.parent().unwrap_or(Path::new("/"));
         // Git follows a symlinked `.git`: what it points to is the entry,
         // and the link is pinned.
@@ -242,7 +251,9 @@ impl GitMetadata {
                 Repository::DotGit(entry) => (entry, false),
                 Repository::Bare(entry) => (entry, true),
             };
-            if self.repositories.contains(&entry)
+            let replaced =
+                self.directories.contains(&entry) && !std::fs::symlink_metadata(&entry).is_ok_and(|meta| meta.is_dir());
+            if (self.repositories.contains(&entry) && !replaced)
                 || self.is_linked_worktree(&entry)
                 || super::fresh_repository::made_by_git(&entry)
             {
@@ -609,5 +620,20 @@ mod tests {
                 (ws.join("team.gitconfig"), PathBuf::from("shared/team.gitconfig"))
             ]
         );
+    }
+
+    #[test]
+    fn a_repository_directory_replaced_by_a_symlink_is_new() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ws = dir.path().canonicalize().expect("canonical");
+        std::fs::create_dir_all(ws.join("m/.git/objects")).expect("mkdir");
+        std::fs::create_dir_all(ws.join("planted/hooks")).expect("mkdir");
+        std::fs::write(ws.join("planted/hooks/pre-commit"), "x").expect("write");
+        let found = GitMetadata::find_with(&HostFileSystem, &ws, &ws, &[]).expect("searched");
+        assert!(found.new_repositories(&HostFileSystem, &ws).expect("searched").is_empty());
+        std::fs::rename(ws.join("m/.git"), ws.join("m/old")).expect("rename");
+        std::os::unix::fs::symlink("../planted", ws.join("m/.git")).expect("symlink");
+        let created = found.new_repositories(&HostFileSystem, &ws).expect("searched");
+        assert_eq!(created, vec![ws.join("m/.git")]);
     }
 }
