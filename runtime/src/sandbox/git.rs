@@ -74,11 +74,12 @@ impl GitMetadata {
         // hold in every repository, relative ones below each worktree.
         let mut reach = Reach::default();
         for file in global {
-            // Git skips a user's or system file it may not read.
-            match std::fs::File::open(file) {
-                Err(error) if error.kind() == std::io::ErrorKind::PermissionDenied => continue,
-                _ => read_config(file, home, 0, &mut reach)?,
+            // Git skips a user's or system file it may not read (it asks
+            // `access`, as this does).
+            if nix::unistd::access(file.as_path(), nix::unistd::AccessFlags::R_OK) == Err(nix::errno::Errno::EACCES) {
+                continue;
             }
+            read_config(file, home, 0, &mut reach)?;
         }
         out.protect(&reach.included);
         let templates: Vec<PathBuf> = reach.templates.iter().filter(|path| path.is_absolute()).cloned().collect();
@@ -241,9 +242,10 @@ impl GitMetadata {
     }
 
     /// Repositories that were not there before (a `.git`, or the `HEAD`
-    /// of a bare repository), unless git itself made them: for a worktree of a known repository, or with `git init` or
-    /// `git clone` and nothing added to what runs code or reads
-    /// configuration (see `fresh_repository.rs`).
+    /// of a bare repository), unless git itself made them: for a worktree
+    /// of a known repository, or with `git init` or `git clone` and nothing
+    /// added to what runs code or reads configuration (see
+    /// `fresh_repository.rs`).
     pub fn new_repositories(&self, fs: &dyn FileSystem, workspace: &Path) -> Result<Vec<PathBuf>, String> {
         let mut out = Vec::new();
         for repository in repositories(fs, workspace)? {
@@ -361,12 +363,17 @@ const MAX_INCLUDE_DEPTH: usize = 10;
 /// nothing; one git would refuse, or that cannot be read, is an error.
 fn read_config(file: &Path, home: &Path, depth: usize, reach: &mut Reach) -> Result<(), String> {
     use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
     let shown = file.display();
-    let opened = match std::fs::File::open(file) {
+    // Not blocking on a FIFO planted where a file is expected.
+    let opened = match std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(file) {
         Ok(opened) => opened,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(error) => return Err(format!("cannot read git configuration `{shown}`: {error}")),
     };
+    if !opened.metadata().is_ok_and(|meta| meta.is_file()) {
+        return Err(format!("git configuration `{shown}` is not a regular file"));
+    }
     let mut text = Vec::new();
     opened
         .take(MAX_CONFIG + 1)
@@ -548,6 +555,11 @@ mod tests {
         std::fs::write(ws.join(".git/config"), "[include]\n\tpath = config\n").expect("write");
         let error = GitMetadata::find_with(&HostFileSystem, &ws, &ws, &[]).expect_err("refused");
         assert!(error.contains("deeper"), "{error}");
+        // A FIFO where a file is included is refused, not waited on.
+        std::fs::write(ws.join(".git/config"), "[include]\n\tpath = ../fifo\n").expect("write");
+        nix::unistd::mkfifo(&ws.join("fifo"), nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+        let error = GitMetadata::find_with(&HostFileSystem, &ws, &ws, &[]).expect_err("refused");
+        assert!(error.contains("not a regular file"), "{error}");
     }
 
     #[test]
