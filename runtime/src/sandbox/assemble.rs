@@ -209,6 +209,7 @@ impl Leftovers {
     /// symlinks it changed.
     fn created_in_repositories(&self, git: &GitMetadata, out: &mut Created) {
         let mut found = git.watched_created();
+        found.extend(git.new_rebase_commands());
         for (link, target) in git.changed_links() {
             if link.symlink_metadata().is_ok() {
                 found.push(link.clone());

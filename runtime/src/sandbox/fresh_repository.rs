@@ -11,6 +11,7 @@
 //!   never runs those);
 //! - `info/` absent or holding only a regular `exclude`;
 //! - no `commondir`, `config.worktree`, `modules/` or `worktrees/`;
+//! - no interactive rebase left stopped with commands to run (`exec`);
 //! - `config` a regular file whose every key, as git itself lists it
 //!   (`git config --file … --no-includes --list`, outside the sandbox,
 //!   with no system or global configuration), is one that `git init`,
@@ -60,7 +61,8 @@ pub(super) fn made_by_git(dot_git: &Path) -> bool {
     if ["commondir", "config.worktree", "modules", "worktrees"].iter().any(|name| exists(&dot_git.join(name))) {
         return false;
     }
-    only_regular_files(&dot_git.join("hooks"), |name| name.ends_with(".sample"))
+    super::git::rebase_commands(dot_git).is_empty()
+        && only_regular_files(&dot_git.join("hooks"), |name| name.ends_with(".sample"))
         && only_regular_files(&dot_git.join("info"), |name| name == "exclude")
         && config_made_by_git(&dot_git.join("config"))
 }

