@@ -146,8 +146,9 @@ pub(crate) fn state_dir() -> Option<PathBuf> {
 }
 
 /// Moves `path` into `<state>/vtpolicy/quarantine/<run>/`, keeping its
-/// full path below that directory; removes it when it cannot be moved
-/// (another file system).
+/// full path below that directory. From another file system it is copied
+/// there (symlinks as symlinks, nothing followed) and then removed; when
+/// even that fails it is removed, and the error says so.
 pub(crate) fn quarantine(path: &Path, run: &str) -> Result<PathBuf, String> {
     let base = state_base().ok_or("no state directory")?;
     let relative = path.strip_prefix("/").unwrap_or(path);
@@ -155,18 +156,53 @@ pub(crate) fn quarantine(path: &Path, run: &str) -> Result<PathBuf, String> {
     if let Some(dir) = target.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
     }
-    match std::fs::rename(path, &target) {
+    let moved = match std::fs::rename(path, &target) {
+        Err(error) if error.kind() == std::io::ErrorKind::CrossesDevices => move_across(path, &target),
+        moved => moved,
+    };
+    match moved {
         Ok(()) => Ok(target),
         Err(_) => {
-            let removed = if path.is_dir() && !path.is_symlink() {
-                std::fs::remove_dir_all(path)
-            } else {
-                std::fs::remove_file(path)
-            };
-            removed.map_err(|e| e.to_string())?;
+            let _ = remove(&target);
+            remove(path).map_err(|e| e.to_string())?;
             Err("removed (it could not be moved to the quarantine)".to_owned())
         }
     }
+}
+
+/// Removes a file, a symlink or a whole directory, following nothing.
+fn remove(path: &Path) -> std::io::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
+        Ok(_) => std::fs::remove_file(path),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+/// `rename` across file systems: copies `from` to `to` (directories,
+/// regular files with their permissions, symlinks as symlinks; devices,
+/// FIFOs and sockets are dropped), then removes `from`.
+fn move_across(from: &Path, to: &Path) -> std::io::Result<()> {
+    fn copy(from: &Path, to: &Path) -> std::io::Result<()> {
+        let meta = std::fs::symlink_metadata(from)?;
+        if meta.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(from)?, to)
+        } else if meta.is_dir() {
+            std::fs::create_dir(to)?;
+            for entry in std::fs::read_dir(from)? {
+                let entry = entry?;
+                copy(&entry.path(), &to.join(entry.file_name()))?;
+            }
+            std::fs::set_permissions(to, meta.permissions())
+        } else if meta.is_file() {
+            std::fs::copy(from, to).map(|_| ())
+        } else {
+            Ok(())
+        }
+    }
+    copy(from, to)?;
+    remove(from)
 }
 
 impl Approvals {
@@ -233,6 +269,26 @@ fn start_time(pid: i32) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tree_moves_across_file_systems_without_following_links() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("from/hooks")).expect("mkdir");
+        std::fs::write(root.join("from/hooks/pre-commit"), "x").expect("write");
+        std::fs::set_permissions(root.join("from/hooks/pre-commit"), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        std::fs::write(root.join("outside"), "keep").expect("write");
+        std::os::unix::fs::symlink(root.join("outside"), root.join("from/link")).expect("symlink");
+        move_across(&root.join("from"), &root.join("to")).expect("moved");
+        assert!(!root.join("from").exists());
+        assert_eq!(std::fs::read_to_string(root.join("to/hooks/pre-commit")).expect("read"), "x");
+        let mode = std::fs::metadata(root.join("to/hooks/pre-commit")).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o755);
+        assert_eq!(std::fs::read_link(root.join("to/link")).expect("link"), root.join("outside"));
+        assert_eq!(std::fs::read_to_string(root.join("outside")).expect("read"), "keep");
+    }
 
     #[test]
     fn approvals_are_never_kept_in_the_workspace() {
