@@ -181,9 +181,10 @@ fn remove(path: &Path) -> std::io::Result<()> {
 }
 
 /// `rename` across file systems: copies `from` to `to` (directories,
-/// regular files with their permissions, symlinks as symlinks; devices,
-/// FIFOs and sockets are dropped), then removes `from`.
+/// regular files with their permissions but for set-id bits, symlinks as
+/// symlinks; devices, FIFOs and sockets are dropped), then removes `from`.
 fn move_across(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
     fn copy(from: &Path, to: &Path) -> std::io::Result<()> {
         let meta = std::fs::symlink_metadata(from)?;
         if meta.is_symlink() {
@@ -196,7 +197,9 @@ fn move_across(from: &Path, to: &Path) -> std::io::Result<()> {
             }
             std::fs::set_permissions(to, meta.permissions())
         } else if meta.is_file() {
-            std::fs::copy(from, to).map(|_| ())
+            // Without set-id bits: the quarantine is for looking at.
+            std::fs::copy(from, to)?;
+            std::fs::set_permissions(to, std::fs::Permissions::from_mode(meta.permissions().mode() & 0o777))
         } else {
             Ok(())
         }
@@ -277,7 +280,7 @@ mod tests {
         let root = dir.path();
         std::fs::create_dir_all(root.join("from/hooks")).expect("mkdir");
         std::fs::write(root.join("from/hooks/pre-commit"), "x").expect("write");
-        std::fs::set_permissions(root.join("from/hooks/pre-commit"), std::fs::Permissions::from_mode(0o755))
+        std::fs::set_permissions(root.join("from/hooks/pre-commit"), std::fs::Permissions::from_mode(0o4755))
             .expect("chmod");
         std::fs::write(root.join("outside"), "keep").expect("write");
         std::os::unix::fs::symlink(root.join("outside"), root.join("from/link")).expect("symlink");
@@ -285,7 +288,7 @@ mod tests {
         assert!(!root.join("from").exists());
         assert_eq!(std::fs::read_to_string(root.join("to/hooks/pre-commit")).expect("read"), "x");
         let mode = std::fs::metadata(root.join("to/hooks/pre-commit")).expect("meta").permissions().mode();
-        assert_eq!(mode & 0o777, 0o755);
+        assert_eq!(mode & 0o7777, 0o755, "no set-id bit");
         assert_eq!(std::fs::read_link(root.join("to/link")).expect("link"), root.join("outside"));
         assert_eq!(std::fs::read_to_string(root.join("outside")).expect("read"), "keep");
     }
