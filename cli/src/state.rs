@@ -96,7 +96,7 @@ pub(crate) fn recover_crashed_runs() -> Vec<(String, Vec<String>)> {
                 journal.leftovers.workspace().display()
             ));
         }
-        for created in created.paths {
+        for (created, _) in created.paths {
             match quarantine(&created, &journal.run) {
                 Ok(moved) => actions.push(format!("moved `{}` to `{}`", created.display(), moved.display())),
                 Err(error) => actions.push(format!("`{}`: {error}", created.display())),

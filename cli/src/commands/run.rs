@@ -328,13 +328,11 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         events.emit(EventBody::Error { message, exit_code: i32::from(DENIED) });
         code = i32::from(DENIED);
     }
-    for path in created.paths {
-        let shown = path.display();
+    for (path, why) in created.paths {
+        let (shown, (what, why)) = (path.display(), why.describe());
         let message = match crate::state::quarantine(&path, &run_id) {
-            Ok(moved) => format!("the command created write-denied `{shown}`; moved to `{}`", moved.display()),
-            Err(error) => {
-                format!("the command created write-denied `{shown}` and it could not be moved aside: {error}")
-            }
+            Ok(moved) => format!("the command {what} `{shown}`; moved it to `{}`{why}", moved.display()),
+            Err(error) => format!("the command {what} `{shown}`{why}, and it could not be moved aside: {error}"),
         };
         eprintln!("vtpolicy: {message}");
         events.emit(EventBody::Error { message, exit_code: i32::from(DENIED) });

@@ -2012,6 +2012,10 @@ fn a_repository_git_makes_during_the_run_stays_and_a_planted_one_does_not() {
     std::fs::write(dir.join("plant.sh"), plant).expect("script");
     let planted = run("sh plant.sh");
     assert_eq!(planted.code, 126, "{}", planted.stderr);
-    assert!(planted.stderr.contains("other/.git") && planted.stderr.contains("moved to"), "{}", planted.stderr);
+    assert!(
+        planted.stderr.contains("created the repository `") && planted.stderr.contains("other/.git`; moved it to `"),
+        "{}",
+        planted.stderr
+    );
     assert!(!dir.join("other/.git").exists(), "the planted repository stayed");
 }

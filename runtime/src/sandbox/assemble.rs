@@ -154,8 +154,8 @@ pub struct Leftovers {
 /// What a run left behind that it must not have.
 #[derive(Debug, Default)]
 pub struct Created {
-    /// The forbidden paths that exist now, to be moved aside.
-    pub paths: Vec<PathBuf>,
+    /// The forbidden paths that exist now, to be moved aside, and why.
+    pub paths: Vec<(PathBuf, Leftover)>,
     /// Symlinks on the way to git metadata that the run replaced,
     /// repointed or removed: to be put back, pointing at the target given,
     /// once what took their place (if anything, it is among `paths`) was
@@ -170,6 +170,40 @@ pub struct Created {
     /// Why the workspace could not be searched for repositories the run
     /// created, if it could not: the caller must say so and fail.
     pub unsearched: Option<String>,
+}
+
+/// Why a path the run left is moved aside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leftover {
+    /// A path the policies deny writing, absent when the run started.
+    WriteDenied,
+    /// Git metadata that was absent (a hook directory, `commondir`, …).
+    GitMetadata,
+    /// A repository that was not there, holding more than git writes.
+    Repository,
+    /// An interactive rebase's state whose todo list runs new commands.
+    Rebase,
+    /// What took the place of a pinned symlink.
+    ReplacedLink,
+}
+
+impl Leftover {
+    /// What the run did, to precede the path in a message, and why it
+    /// matters, to follow the message.
+    pub fn describe(self) -> (&'static str, &'static str) {
+        match self {
+            Leftover::WriteDenied => ("created the write-denied path", ""),
+            Leftover::GitMetadata => ("created the git metadata", " (it makes git run code outside the sandbox)"),
+            Leftover::Repository => {
+                ("created the repository", " (it holds more than git itself writes: hooks or configuration)")
+            }
+            Leftover::Rebase => (
+                "left the interactive rebase",
+                " (its todo list would run new commands at `git rebase --continue`; the branch being rebased is untouched: check it out to leave the stopped commit)",
+            ),
+            Leftover::ReplacedLink => ("replaced the symlink", " (it leads to git metadata)"),
+        }
+    }
 }
 
 /// Whether the directories leading to `path` are still real directories
@@ -188,7 +222,13 @@ impl Leftovers {
     /// The forbidden paths that exist now.
     pub fn created(&self) -> Created {
         let mut out = Created {
-            paths: self.watched.iter().map(PathBuf::from).filter(|p| p.symlink_metadata().is_ok()).collect(),
+            paths: self
+                .watched
+                .iter()
+                .map(PathBuf::from)
+                .filter(|p| p.symlink_metadata().is_ok())
+                .map(|p| (p, Leftover::WriteDenied))
+                .collect(),
             links: Vec::new(),
             displaced: Vec::new(),
             unsearched: None,
@@ -196,9 +236,9 @@ impl Leftovers {
         if let Some(git) = &self.git {
             self.created_in_repositories(git, &mut out);
         }
-        let (paths, displaced): (Vec<PathBuf>, Vec<PathBuf>) = out.paths.into_iter().partition(|p| parent_in_place(p));
+        let (paths, displaced): (Vec<_>, Vec<_>) = out.paths.into_iter().partition(|(p, _)| parent_in_place(p));
         out.paths = paths;
-        out.displaced = displaced;
+        out.displaced = displaced.into_iter().map(|(p, _)| p).collect();
         let (links, displaced): (Vec<_>, Vec<_>) = out.links.into_iter().partition(|(link, _)| parent_in_place(link));
         out.links = links;
         out.displaced.extend(displaced.into_iter().map(|(link, _)| link));
@@ -208,23 +248,24 @@ impl Leftovers {
     /// Git metadata and repositories the run created, and the pinned
     /// symlinks it changed.
     fn created_in_repositories(&self, git: &GitMetadata, out: &mut Created) {
-        let mut found = git.watched_created();
-        found.extend(git.new_rebase_commands());
+        let mut found: Vec<(PathBuf, Leftover)> =
+            git.watched_created().into_iter().map(|p| (p, Leftover::GitMetadata)).collect();
+        found.extend(git.new_rebase_commands().into_iter().map(|p| (p, Leftover::Rebase)));
         for (link, target) in git.changed_links() {
             if link.symlink_metadata().is_ok() {
-                found.push(link.clone());
+                found.push((link.clone(), Leftover::ReplacedLink));
             }
             out.links.push((link, target));
         }
         let cache = WalkCache::open(self.state.as_deref(), &self.workspace);
         match git.new_repositories(&cache, &self.workspace) {
-            Ok(new) => found.extend(new),
+            Ok(new) => found.extend(new.into_iter().map(|p| (p, Leftover::Repository))),
             Err(error) => out.unsearched = Some(error),
         }
         let _ = cache.save();
-        for path in found {
-            if !out.paths.iter().any(|p| path.starts_with(p)) {
-                out.paths.push(path);
+        for (path, why) in found {
+            if !out.paths.iter().any(|(p, _)| path.starts_with(p)) {
+                out.paths.push((path, why));
             }
         }
     }

@@ -24,7 +24,7 @@ mod tree;
 mod walk_cache;
 
 pub use apply::{Enforcement, Prepared, SandboxError};
-pub use assemble::{Created, Enforced, ExpectedRun, Leftovers, MountView, RunPlace, Sandbox};
+pub use assemble::{Created, Enforced, ExpectedRun, Leftover, Leftovers, MountView, RunPlace, Sandbox};
 pub use cgroup::{CgroupSupport, RunCgroups};
 pub use child::{Resource, Rlimit};
 pub(crate) use egress::internal_host;
