@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use vtpolicy_engine::{Arg, ExecRequest, Part, Request, normalize_host};
 
 pub use path::resolve as resolve_path;
-pub(crate) use path::resolve_recording;
+pub(crate) use path::resolve_listing_links;
 pub use program::ProgramLookup;
 pub(crate) use program::{LocatedCache, ProgramResolver, Trust};
 use shell::{CwdState, Extracted, RedirectAccess, ShellWord};

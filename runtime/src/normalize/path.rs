@@ -50,18 +50,33 @@ pub(crate) fn absolute(path: &str, cwd: &Path, home: &str) -> PathBuf {
 /// An absolute `path` walked as the kernel would: symlinks of the part that
 /// exists followed, `..` applied to what they resolved to.
 pub(crate) fn resolve_absolute(path: &Path, mounts: &[(PathBuf, PathBuf)]) -> PathBuf {
-    walk(path, mounts, None)
+    walk(path, mounts, &mut Trace::default())
 }
 
 /// [`resolve_absolute`], also listing every path the walk went through:
 /// `/`, each directory, each symlink, and where it ended.
 pub(crate) fn resolve_recording(path: &Path, mounts: &[(PathBuf, PathBuf)]) -> (PathBuf, Vec<PathBuf>) {
-    let mut visited = vec![PathBuf::from("/")];
-    let resolved = walk(path, mounts, Some(&mut visited));
-    (resolved, visited)
+    let mut trace = Trace { visited: Some(vec![PathBuf::from("/")]), links: None };
+    let resolved = walk(path, mounts, &mut trace);
+    (resolved, trace.visited.unwrap_or_default())
 }
 
-fn walk(path: &Path, mounts: &[(PathBuf, PathBuf)], mut visited: Option<&mut Vec<PathBuf>>) -> PathBuf {
+/// [`resolve_absolute`] on the host, also listing each symlink the walk
+/// followed, with its target as written.
+pub(crate) fn resolve_listing_links(path: &Path) -> (PathBuf, Vec<(PathBuf, PathBuf)>) {
+    let mut trace = Trace { visited: None, links: Some(Vec::new()) };
+    let resolved = walk(path, &[], &mut trace);
+    (resolved, trace.links.unwrap_or_default())
+}
+
+/// What a walk records besides where it ends, when asked.
+#[derive(Default)]
+struct Trace {
+    visited: Option<Vec<PathBuf>>,
+    links: Option<Vec<(PathBuf, PathBuf)>>,
+}
+
+fn walk(path: &Path, mounts: &[(PathBuf, PathBuf)], trace: &mut Trace) -> PathBuf {
     let mut pending: VecDeque<OsString> = components(path);
     let mut resolved = PathBuf::from("/");
     let mut follow = true;
@@ -82,7 +97,7 @@ fn walk(path: &Path, mounts: &[(PathBuf, PathBuf)], mut visited: Option<&mut Vec
         if let Some((_, shown)) = mounts.iter().find(|(point, _)| *point == candidate) {
             candidate = shown.clone();
         }
-        if let Some(visited) = visited.as_deref_mut() {
+        if let Some(visited) = &mut trace.visited {
             visited.push(candidate.clone());
         }
         if follow && !candidate.starts_with("/proc") {
@@ -90,6 +105,9 @@ fn walk(path: &Path, mounts: &[(PathBuf, PathBuf)], mut visited: Option<&mut Vec
                 Ok(metadata) if metadata.file_type().is_symlink() && hops < MAX_SYMLINK_HOPS => {
                     hops += 1;
                     if let Ok(target) = std::fs::read_link(&candidate) {
+                        if let Some(links) = &mut trace.links {
+                            links.push((candidate.clone(), target.clone()));
+                        }
                         if target.is_absolute() {
                             resolved = PathBuf::from("/");
                         }

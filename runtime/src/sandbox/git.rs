@@ -119,12 +119,8 @@ impl GitMetadata {
     /// Records every symlink resolving `path` goes through, with its
     /// target; returns where it resolves.
     fn pin_links(&mut self, path: &Path) -> PathBuf {
-        let (resolved, visited) = crate::normalize::resolve_recording(path, &[]);
-        for hop in visited {
-            if let Ok(target) = std::fs::read_link(&hop) {
-                self.links.push((hop, target));
-            }
-        }
+        let (resolved, links) = crate::normalize::resolve_listing_links(path);
+        self.links.extend(links);
         resolved
     }
 
