@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use vtpolicy::runtime::sandbox::{Created, Leftover};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Store {
@@ -89,30 +90,27 @@ pub(crate) fn recover_crashed_runs() -> Vec<(String, Vec<String>)> {
             continue;
         }
         let mut actions = Vec::new();
-        let created = journal.leftovers.created();
-        if let Some(error) = created.unsearched {
+        let mut created = journal.leftovers.created();
+        if let Some(error) = created.unsearched.take() {
             actions.push(format!(
                 "cannot search `{}` for repositories the run created: {error}",
                 journal.leftovers.workspace().display()
             ));
         }
-        for (created, _) in created.paths {
-            match quarantine(&created, &journal.run) {
-                Ok(moved) => actions.push(format!("moved `{}` to `{}`", created.display(), moved.display())),
-                Err(error) => actions.push(format!("`{}`: {error}", created.display())),
-            }
-        }
-        for path in created.displaced {
-            actions.push(format!(
-                "left `{}` alone: a directory on the way to it was replaced by a symlink during the run",
-                path.display()
-            ));
-        }
-        for (link, target) in created.links {
-            match restore_link(&link, &target) {
-                Ok(()) => actions.push(format!("pointed `{}` at `{}` again", link.display(), target.display())),
-                Err(error) => actions.push(format!("`{}`: {error}", link.display())),
-            }
+        for settled in settle(created, &journal.run) {
+            actions.push(match settled {
+                Settled::Moved { path, to, .. } => format!("moved `{}` to `{}`", path.display(), to.display()),
+                Settled::NotMoved { path, error, .. } | Settled::NotRelinked { link: path, error } => {
+                    format!("`{}`: {error}", path.display())
+                }
+                Settled::LeftAlone(path) => format!(
+                    "left `{}` alone: a directory on the way to it was replaced by a symlink during the run",
+                    path.display()
+                ),
+                Settled::Relinked { link, target } => {
+                    format!("pointed `{}` at `{}` again", link.display(), target.display())
+                }
+            });
         }
         if journal.tmp.exists() && std::fs::remove_dir_all(&journal.tmp).is_ok() {
             actions.push(format!("removed `{}`", journal.tmp.display()));
@@ -134,10 +132,51 @@ pub(crate) fn recover_crashed_runs() -> Vec<(String, Vec<String>)> {
     out
 }
 
-/// Puts back a symlink on the way to git metadata that a run replaced or
-/// removed (what took its place was moved aside first).
-pub(crate) fn restore_link(link: &Path, target: &Path) -> Result<(), String> {
-    std::os::unix::fs::symlink(target, link).map_err(|error| format!("cannot put the symlink back: {error}"))
+/// What settling one thing a run left behind did.
+pub(crate) enum Settled {
+    Moved {
+        path: PathBuf,
+        why: Leftover,
+        to: PathBuf,
+    },
+    NotMoved {
+        path: PathBuf,
+        why: Leftover,
+        error: String,
+    },
+    /// Not touched: a directory on its way was replaced by a symlink.
+    LeftAlone(PathBuf),
+    /// A pinned symlink put back.
+    Relinked {
+        link: PathBuf,
+        target: PathBuf,
+    },
+    NotRelinked {
+        link: PathBuf,
+        error: String,
+    },
+}
+
+/// Settles what a run left behind, for `run` and for the recovery of a
+/// killed run alike: moves each forbidden path to the quarantine, then
+/// puts back the pinned symlinks (whose places the moves freed). Every
+/// entry is a failure of the run.
+pub(crate) fn settle(created: Created, run: &str) -> Vec<Settled> {
+    let mut out = Vec::new();
+    for (path, why) in created.paths {
+        out.push(match quarantine(&path, run) {
+            Ok(to) => Settled::Moved { path, why, to },
+            Err(error) => Settled::NotMoved { path, why, error },
+        });
+    }
+    out.extend(created.displaced.into_iter().map(Settled::LeftAlone));
+    for (link, target) in created.links {
+        out.push(match std::os::unix::fs::symlink(&target, &link) {
+            Ok(()) => Settled::Relinked { link, target },
+            Err(error) => Settled::NotRelinked { link, error: format!("cannot put the symlink back: {error}") },
+        });
+    }
+    out
 }
 
 /// vtpolicy's state directory: `<state>/vtpolicy`.

@@ -321,42 +321,37 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
     // could protect them) are moved aside now that nothing of the run is
     // left to use them.
     let mut code = code;
-    let created = leftovers.created();
-    if let Some(error) = &created.unsearched {
+    let mut created = leftovers.created();
+    if let Some(error) = created.unsearched.take() {
         let message = format!("cannot search the workspace for repositories the command created: {error}");
         eprintln!("vtpolicy: {message}");
         events.emit(EventBody::Error { message, exit_code: i32::from(DENIED) });
         code = i32::from(DENIED);
     }
-    for (path, why) in created.paths {
-        let (shown, (what, why)) = (path.display(), why.describe());
-        let message = match crate::state::quarantine(&path, &run_id) {
-            Ok(moved) => format!("the command {what} `{shown}`; moved it to `{}`{why}", moved.display()),
-            Err(error) => format!("the command {what} `{shown}`{why}, and it could not be moved aside: {error}"),
-        };
-        eprintln!("vtpolicy: {message}");
-        events.emit(EventBody::Error { message, exit_code: i32::from(DENIED) });
-        code = i32::from(DENIED);
-    }
-    for path in created.displaced {
-        let message = format!(
-            "a directory on the way to `{}` was replaced by a symlink during the run; left it alone (moving it would act where the symlink points)",
-            path.display()
-        );
-        eprintln!("vtpolicy: {message}");
-        events.emit(EventBody::Error { message, exit_code: i32::from(DENIED) });
-        code = i32::from(DENIED);
-    }
-    for (link, target) in created.links {
-        let shown = link.display();
-        let message = match crate::state::restore_link(&link, &target) {
-            Ok(()) => format!(
-                "the command replaced or removed the symlink `{shown}` on the way to git metadata; pointed it at `{}` again",
+    for settled in crate::state::settle(created, &run_id) {
+        use crate::state::Settled;
+        let message = match settled {
+            Settled::Moved { path, why, to } => {
+                let (what, why) = why.describe();
+                format!("the command {what} `{}`; moved it to `{}`{why}", path.display(), to.display())
+            }
+            Settled::NotMoved { path, why, error } => {
+                let (what, why) = why.describe();
+                format!("the command {what} `{}`{why}, and it could not be moved aside: {error}", path.display())
+            }
+            Settled::LeftAlone(path) => format!(
+                "a directory on the way to `{}` was replaced by a symlink during the run; left it alone (moving it would act where the symlink points)",
+                path.display()
+            ),
+            Settled::Relinked { link, target } => format!(
+                "the command replaced or removed the symlink `{}` on the way to git metadata; pointed it at `{}` again",
+                link.display(),
                 target.display()
             ),
-            Err(error) => {
-                format!("the command replaced or removed the symlink `{shown}` on the way to git metadata: {error}")
-            }
+            Settled::NotRelinked { link, error } => format!(
+                "the command replaced or removed the symlink `{}` on the way to git metadata: {error}",
+                link.display()
+            ),
         };
         eprintln!("vtpolicy: {message}");
         events.emit(EventBody::Error { message, exit_code: i32::from(DENIED) });

@@ -201,7 +201,7 @@ impl Leftover {
                 "left the interactive rebase",
                 " (its todo list would run new commands at `git rebase --continue`; the branch being rebased is untouched: check it out to leave the stopped commit)",
             ),
-            Leftover::ReplacedLink => ("replaced the symlink", " (it leads to git metadata)"),
+            Leftover::ReplacedLink => ("put something in place of the symlink", " (the symlink leads to git metadata)"),
         }
     }
 }
