@@ -495,10 +495,22 @@ mod tests {
     use super::super::fs::HostFileSystem;
     use super::*;
 
+    /// A fresh directory, by its canonical path.
+    fn workspace() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().canonicalize().expect("canonical");
+        (dir, root)
+    }
+
+    /// Writes `text` to `path`, making its directories.
+    fn put(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+
     #[test]
     fn finds_repositories_gitfiles_modules_worktrees_and_hooks_paths() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ws = dir.path().canonicalize().expect("canonical");
+        let (_dir, ws) = workspace();
         std::fs::create_dir_all(ws.join(".git/hooks")).expect("mkdir");
         std::fs::write(ws.join(".git/config"), "[core]\n\thooksPath = .husky\n").expect("write");
         std::fs::create_dir_all(ws.join(".git/modules/lib/hooks")).expect("mkdir");
@@ -527,8 +539,7 @@ mod tests {
 
     #[test]
     fn a_worktree_git_made_is_not_a_new_repository() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ws = dir.path().canonicalize().expect("canonical");
+        let (_dir, ws) = workspace();
         std::fs::create_dir_all(ws.join(".git")).expect("mkdir");
         let found = GitMetadata::find(&HostFileSystem, &ws, &ws.join("home")).expect("searched");
         std::fs::create_dir_all(ws.join(".git/worktrees/wt")).expect("mkdir");
@@ -540,30 +551,22 @@ mod tests {
 
     #[test]
     fn reads_hooks_paths_and_includes_as_git_does() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let root = dir.path().canonicalize().expect("canonical");
+        let (_dir, root) = workspace();
         let (ws, home) = (root.join("ws"), root.join("home"));
-        let write = |path: &Path, text: &str| {
-            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-            std::fs::write(path, text).expect("write");
-        };
         // On the header's line, and before a comment: both valid to git.
-        write(&ws.join("a/.git/config"), "[core] hooksPath = .hooks-a\n");
-        write(&ws.join("b/.git/config"), "[core]\n\thooksPath = .hooks-b ; shared\n");
+        put(&ws.join("a/.git/config"), "[core] hooksPath = .hooks-a\n");
+        put(&ws.join("b/.git/config"), "[core]\n\thooksPath = .hooks-b ; shared\n");
         // An included file in the worktree sets the hooks path; an
         // includeIf names a file that does not exist yet.
-        write(
+        put(
             &ws.join("c/.git/config"),
             "[include]\n\tpath = ../team.gitconfig\n[includeIf \"onbranch:x\"]\n\tpath = ~/later\n",
         );
-        write(&ws.join("c/team.gitconfig"), "[core]\n\thooksPath = .hooks-c\n");
+        put(&ws.join("c/team.gitconfig"), "[core]\n\thooksPath = .hooks-c\n");
         // The user's configuration names a relative hooks path: it holds
         // below every worktree.
         let global = home.join(".gitconfig");
-        write(
-            &global,
-            &format!("[core]\n\thooksPath = .githooks\n[init]\n\ttemplateDir = {}/templates\n", ws.display()),
-        );
+        put(&global, &format!("[core]\n\thooksPath = .githooks\n[init]\n\ttemplateDir = {}/templates\n", ws.display()));
         std::fs::create_dir_all(ws.join("a/.githooks")).expect("mkdir");
         let found = GitMetadata::find_with(&HostFileSystem, &ws, &home, &[global]).expect("searched");
         for watched in ["a/.hooks-a", "b/.hooks-b", "c/.hooks-c", "b/.githooks", "c/.githooks"] {
@@ -581,8 +584,7 @@ mod tests {
 
     #[test]
     fn configuration_git_refuses_fails_the_search() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ws = dir.path().canonicalize().expect("canonical");
+        let (_dir, ws) = workspace();
         std::fs::create_dir_all(ws.join(".git")).expect("mkdir");
         std::fs::write(ws.join(".git/config"), "[core]\n\thooksPath = x\n\t!oops\n").expect("write");
         let error = GitMetadata::find_with(&HostFileSystem, &ws, &ws, &[]).expect_err("refused");
@@ -610,8 +612,7 @@ mod tests {
 
     #[test]
     fn bare_repositories_are_repositories() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ws = dir.path().canonicalize().expect("canonical");
+        let (_dir, ws) = workspace();
         let bare = |path: &Path, config: &str| {
             for sub in ["objects", "refs/heads", "hooks"] {
                 std::fs::create_dir_all(path.join(sub)).expect("mkdir");
@@ -636,8 +637,7 @@ mod tests {
 
     #[test]
     fn symlinks_on_the_way_to_metadata_are_pinned() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ws = dir.path().canonicalize().expect("canonical");
+        let (_dir, ws) = workspace();
         std::fs::create_dir_all(ws.join(".repo/hooks")).expect("mkdir");
         std::fs::write(ws.join(".repo/config"), "[include]\n\tpath = ../team.gitconfig\n").expect("write");
         std::fs::create_dir_all(ws.join("shared")).expect("mkdir");
@@ -672,8 +672,7 @@ mod tests {
 
     #[test]
     fn a_repository_directory_replaced_by_a_symlink_is_new() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ws = dir.path().canonicalize().expect("canonical");
+        let (_dir, ws) = workspace();
         std::fs::create_dir_all(ws.join("m/.git/objects")).expect("mkdir");
         std::fs::create_dir_all(ws.join("planted/hooks")).expect("mkdir");
         std::fs::write(ws.join("planted/hooks/pre-commit"), "x").expect("write");
@@ -687,8 +686,7 @@ mod tests {
 
     #[test]
     fn a_rebase_left_with_new_commands_is_found() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let ws = dir.path().canonicalize().expect("canonical");
+        let (_dir, ws) = workspace();
         std::fs::create_dir_all(ws.join(".git/rebase-merge")).expect("mkdir");
         let todo = ws.join(".git/rebase-merge/git-rebase-todo");
         std::fs::write(&todo, "pick 1234 one\nexec make test\n").expect("write");
