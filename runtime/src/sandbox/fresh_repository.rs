@@ -12,17 +12,16 @@
 //! - `info/` absent or holding only a regular `exclude`;
 //! - no `commondir`, `config.worktree`, `modules/` or `worktrees/`;
 //! - no interactive rebase left stopped with commands to run (`exec`);
-//! - `config` a regular file whose every key, as git itself lists it
-//!   (`git config --file … --no-includes --list`, outside the sandbox,
-//!   with no system or global configuration), is one that `git init`,
-//!   `git clone` or setting an identity writes, and no remote's URL names
-//!   a remote helper (`helper::address`).
+//! - `config` a regular file whose every key, read as git reads the file
+//!   (`git_config.rs`; an include is a key like any other, and not one
+//!   git writes), is one that `git init`, `git clone` or setting an
+//!   identity writes, and no remote's URL names a remote helper
+//!   (`helper::address`).
 //!
-//! Anything else, or any doubt (no git to read the file, a file too large,
+//! Anything else, or any doubt (a file git would refuse, a file too large,
 //! an entry that is a symlink), keeps the quarantine.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 /// The configuration keys a repository made by git holds: `section.key`,
 /// with `*` for a subsection of any name.
@@ -45,10 +44,6 @@ const KEYS: &[&str] = &[
 
 /// A config larger than this is not read.
 const MAX_CONFIG: u64 = 64 * 1024;
-
-/// Where a git to read configuration with is looked for: system
-/// directories only, never the workspace's or the caller's `PATH`.
-const GIT: &[&str] = &["/usr/bin/git", "/bin/git", "/usr/local/bin/git"];
 
 /// Whether the `.git` directory `dot_git` holds only what git itself
 /// writes (see the module's documentation).
@@ -85,40 +80,21 @@ fn only_regular_files(dir: &Path, allowed: impl Fn(&str) -> bool) -> bool {
     }
 }
 
+/// `config` is a regular file holding only keys git itself writes.
 fn config_made_by_git(config: &Path) -> bool {
     let Ok(meta) = std::fs::symlink_metadata(config) else { return false };
     if !meta.is_file() || meta.len() > MAX_CONFIG {
         return false;
     }
-    let Some(git) = GIT.iter().map(Path::new).find(|git| git.is_file()) else { return false };
-    let output = Command::new(git)
-        .args(["config", "--no-includes", "--null", "--list", "--file"])
-        .arg(config)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("HOME", "/nonexistent")
-        .current_dir("/")
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output();
-    let Ok(output) = output else { return false };
-    if !output.status.success() {
-        return false;
-    }
-    // Entries are `key\nvalue\0` (a key without a value: `key\0`).
-    output.stdout.split(|byte| *byte == 0).filter(|entry| !entry.is_empty()).all(|entry| {
-        let mut parts = entry.splitn(2, |byte| *byte == b'\n');
-        let key = parts.next().unwrap_or_default();
-        let value = parts.next().unwrap_or_default();
-        std::str::from_utf8(key).is_ok_and(|key| key_made_by_git(key) && value_made_by_git(key, value))
+    let Ok(text) = std::fs::read(config) else { return false };
+    // Includes are entries like any other here, and not on the list.
+    let Ok(entries) = super::git_config::parse(&text) else { return false };
+    entries.iter().all(|entry| {
+        let value = entry.value.as_deref().unwrap_or_default();
+        std::str::from_utf8(&entry.name).is_ok_and(|key| key_made_by_git(key) && value_made_by_git(key, value))
     })
 }
 
-/// A remote's URL names a transport, a host or a path: `helper::address`
-/// would have git run a remote helper (`git-remote-helper`) found on
-/// `PATH`, which no clone writes.
 fn value_made_by_git(key: &str, value: &[u8]) -> bool {
     !(key.starts_with("remote.") && key.ends_with(".url") && value.windows(2).any(|pair| pair == b"::"))
 }
@@ -146,6 +122,8 @@ fn key_made_by_git(key: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::process::{Command, Stdio};
+
     use super::*;
 
     fn git(dir: &Path, args: &[&str]) {
