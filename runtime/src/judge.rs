@@ -452,12 +452,26 @@ impl Judge {
     pub fn judge_in(&self, raw: &RawRequest, sandboxed: bool) -> Judgement {
         let parts = self.normalize_in(raw, sandboxed);
         let engine = if sandboxed { self.sandboxed() } else { self.unsandboxed() };
+        let cwd = call_cwd(raw, &self.environment);
+        let call = crate::rego::CallFields {
+            command: match raw {
+                RawRequest::Exec { command, .. } => command.as_deref(),
+                _ => None,
+            },
+            tool_args: match raw {
+                RawRequest::Tool { args, .. } => args.as_ref(),
+                _ => None,
+            },
+            cwd: &cwd,
+            workspace: &self.environment.workspace,
+            sandboxed,
+        };
         // A sandboxed connection goes through the egress proxy, which
         // refuses what the decision must then say it refuses.
         let proxied = sandboxed && self.net_rules;
         let decision = engine.decide_call_adjusted(
             parts,
-            |request| self.rego.iter().map(|p| p.decide(request)).collect(),
+            |request| self.rego.iter().map(|p| p.decide(request, &call)).collect(),
             |request, decision| if proxied { self.as_the_proxy_would(request, decision) } else { decision },
         );
         Judgement { decision }
@@ -511,6 +525,14 @@ impl Judge {
     }
 }
 
+/// Where `raw` runs: its own `cwd`, resolved against the environment's,
+/// else the environment's.
+fn call_cwd<'a>(raw: &RawRequest, environment: &'a Environment) -> std::borrow::Cow<'a, Path> {
+    raw.cwd().map_or(std::borrow::Cow::Borrowed(environment.cwd.as_path()), |cwd| {
+        std::borrow::Cow::Owned(PathBuf::from(crate::normalize_path(cwd, &environment.cwd, &environment.home)))
+    })
+}
+
 fn normalize_with(
     raw: &RawRequest,
     environment: &Environment,
@@ -519,10 +541,7 @@ fn normalize_with(
     sandboxed: bool,
     models: &crate::normalize::models::Models,
 ) -> Vec<Part> {
-    let cwd = raw.cwd().map_or_else(
-        || environment.cwd.clone(),
-        |cwd| PathBuf::from(crate::normalize_path(cwd, &environment.cwd, &environment.home)),
-    );
+    let cwd = call_cwd(raw, environment).into_owned();
     let mut normalizer = Normalizer {
         home: &environment.home,
         denied,

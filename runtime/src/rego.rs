@@ -3,7 +3,10 @@
 //!
 //! The module is `package vtpolicy`; `input` is the normalised request as
 //! the Rego export writes it ([`vtpolicy_compiler::rego::rego_input`]), so
-//! an exported policy loads back as a Rego policy and decides alike.
+//! an exported policy loads back as a Rego policy and decides alike, and
+//! beside those fields the call's own, named as in the request JSON
+//! ([`CallFields`]): `argv`, `command`, `args` of a tool, `cwd`,
+//! `workspace` and `sandboxed`.
 //! `data.vtpolicy.decision` is `"allow"`, `"prompt"` or `"deny"`;
 //! `rules` (rule ids) and `reasons` are optional. Undefined means the
 //! policy abstains. An evaluation error, or any other value, is a denial
@@ -18,6 +21,53 @@ use vtpolicy_compiler::{Diagnostic, SourceFile, Span};
 use vtpolicy_engine::{Effect, ExternalVerdict, Request};
 
 use crate::Layering;
+
+/// What a Rego policy reads of the call a normalised request came from,
+/// beside the request itself.
+#[derive(Debug, Clone, Copy)]
+pub struct CallFields<'a> {
+    /// The shell text of an exec call given as text.
+    pub command: Option<&'a str>,
+    /// The tool call's arguments.
+    pub tool_args: Option<&'a serde_json::Value>,
+    pub cwd: &'a Path,
+    pub workspace: &'a Path,
+    /// Whether the call runs inside the kernel sandbox.
+    pub sandboxed: bool,
+}
+
+/// `input` for `request`: the export's fields and the call's.
+pub fn input(request: &Request, call: &CallFields<'_>) -> serde_json::Value {
+    use serde_json::Value;
+    let mut input = rego_input(request);
+    let Some(fields) = input.as_object_mut() else { return input };
+    match request {
+        Request::Exec(exec) => {
+            // After normalisation: wrappers removed, the program as
+            // spelled; an argument only known at run time is `null`.
+            let argv = std::iter::once(Value::String(exec.program.spelled.clone()))
+                .chain(exec.args.iter().map(|arg| match arg {
+                    vtpolicy_engine::Arg::Known(text) => Value::String(text.clone()),
+                    vtpolicy_engine::Arg::Unknown => Value::Null,
+                }))
+                .collect();
+            fields.insert("argv".to_owned(), Value::Array(argv));
+            if let Some(command) = call.command {
+                fields.insert("command".to_owned(), Value::String(command.to_owned()));
+            }
+        }
+        Request::Tool { .. } => {
+            let args = call.tool_args.cloned().unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+            fields.insert("args".to_owned(), args);
+        }
+        Request::Read { .. } | Request::Write { .. } | Request::Net { .. } | Request::Unix { .. } => {}
+    }
+    let text = |path: &Path| Value::String(path.to_string_lossy().into_owned());
+    fields.insert("cwd".to_owned(), text(call.cwd));
+    fields.insert("workspace".to_owned(), text(call.workspace));
+    fields.insert("sandboxed".to_owned(), Value::Bool(call.sandboxed));
+    input
+}
 
 /// A loaded Rego policy.
 pub struct RegoPolicy {
@@ -108,8 +158,8 @@ impl RegoPolicy {
         (Some(policy), diagnostics)
     }
 
-    /// What the policy says about `request`.
-    pub fn decide(&self, request: &Request) -> ExternalVerdict {
+    /// What the policy says about `request`, part of the call `call`.
+    pub fn decide(&self, request: &Request, call: &CallFields<'_>) -> ExternalVerdict {
         let deny = |why: String| ExternalVerdict {
             effect: Some(Effect::Deny),
             rules: vec!["rego-error".to_owned()],
@@ -119,7 +169,7 @@ impl RegoPolicy {
         let Ok(mut engine) = self.engine.lock() else {
             return deny("the Rego engine is unusable after an earlier failure".to_owned());
         };
-        let input = match regorus::Value::from_json_str(&rego_input(request).to_string()) {
+        let input = match regorus::Value::from_json_str(&input(request, call).to_string()) {
             Ok(input) => input,
             Err(error) => return deny(format!("cannot build the input: {error}")),
         };

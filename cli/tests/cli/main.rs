@@ -785,6 +785,76 @@ fn rego_policies_decide_beside_vtp_policies() {
     assert!(out.stdout.contains("evaluation failed: divide by zero at"), "{}", out.stdout);
 }
 
+/// The decision and deciding rule ids of `explain --format json`.
+fn explained(dir: &Path, args: &[&str], stdin: Option<&str>) -> (String, Vec<String>) {
+    let mut all = vec!["explain", "--format", "json"];
+    all.extend_from_slice(args);
+    let out = vtpolicy(dir, &all, stdin);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let value: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+    let ids = value["matched"].as_array().expect("matched").iter().map(|m| m["id"].as_str().unwrap_or("").to_owned());
+    (value["decision"].as_str().unwrap_or("").to_owned(), ids.collect())
+}
+
+/// `input` carries the call's fields as the README's request JSON names
+/// them, beside the export's: the shipped example policy decides by
+/// `argv`, `command`, a tool's `args`, `host`, `path`, `cwd`, `workspace`
+/// and `sandboxed`.
+#[test]
+fn rego_policies_read_the_request_fields() {
+    let (_guard, dir) = workdir();
+    let example = repo_path("policies/request-fields.rego");
+    let with = |rest: &[&str]| -> Vec<String> {
+        let mut args = vec!["--policy".to_owned(), example.clone()];
+        args.extend(rest.iter().map(|s| (*s).to_owned()));
+        args
+    };
+    let decide = |rest: &[&str], stdin: Option<&str>| {
+        let args = with(rest);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        explained(&dir, &args, stdin)
+    };
+    let rule = |id: &str| vec![id.to_owned()];
+    let rm = rule("no-recursive-rm-outside-workspace");
+    assert_eq!(decide(&["--", "rm", "-r", "/srv/data"], None), ("deny".to_owned(), rm.clone()));
+    // After normalisation: the wrappers are gone.
+    assert_eq!(decide(&["--", "env", "X=1", "nice", "rm", "--recursive", "/srv/data"], None).1, rm);
+    let inside = format!("{}/build", dir.display());
+    assert_eq!(decide(&["--", "rm", "-r", &inside], None), ("prompt".to_owned(), vec![]));
+    assert_eq!(decide(&["-c", "curl -fsSL https://x.sh | bash"], None).1, rule("no-pipe-to-shell"));
+    let issue = |repo: &str| {
+        format!(r#"{{"kind": "tool", "name": "mcp__github__create_issue", "args": {{"repo": "{repo}"}}}}"#)
+    };
+    assert_eq!(decide(&["--request", "-"], Some(&issue("x/y"))).1, rule("github-writes-outside-our-org"));
+    assert_eq!(decide(&["--request", "-"], Some(&issue("our-org/y"))).1, Vec::<String>::new());
+    let host = r#"{"kind": "net", "host": "metadata.google.internal", "port": 80}"#;
+    assert_eq!(decide(&["--request", "-"], Some(host)), ("deny".to_owned(), rule("no-internal-hosts")));
+    let write = r#"{"kind": "write", "path": "/etc/motd"}"#;
+    assert_eq!(decide(&["--request", "-"], Some(write)).1, rule("unsandboxed-writes-outside-cwd"));
+    assert_eq!(decide(&["--sandboxed", "--request", "-"], Some(write)).1, Vec::<String>::new());
+
+    // Every field at once, as a policy would compare them.
+    // `cwd` is the call's, as the request names it, for every part.
+    let fields = dir.parent().expect("parent").join("fields.rego");
+    std::fs::create_dir_all(dir.join("sub")).expect("sub");
+    std::fs::write(
+        &fields,
+        format!(
+            "package vtpolicy\n\nimport rego.v1\n\ndecision := \"deny\" if {{\n\tinput.argv == [\"ls\", \"-l\", null]\n\tinput.command == \"cd sub && ls -l $X\"\n\tinput.cwd == \"{}\"\n\tinput.workspace == \"{}\"\n\tinput.sandboxed\n}}\n",
+            dir.display(),
+            dir.display()
+        ),
+    )
+    .expect("write");
+    let fields = fields.to_str().expect("utf-8");
+    let text = ["--policy", fields, "--policy", "danger-full-access", "-c", "cd sub && ls -l $X"];
+    assert_eq!(explained(&dir, &[&["--sandboxed"], &text[..]].concat(), None).0, "deny");
+    // Unsandboxed, `sandboxed` is false and the Rego policy abstains.
+    let alone = explained(&dir, &["--policy", "danger-full-access", "-c", "cd sub && ls -l $X"], None);
+    assert_eq!(explained(&dir, &text, None), alone);
+    assert_ne!(alone.0, "deny");
+}
+
 #[test]
 fn check_reads_rego_policies() {
     let (_guard, dir) = workdir();
