@@ -80,12 +80,33 @@ pub(crate) enum Command {
     /// …}` and the server goes on. Policies reload when their files
     /// change. Exits 0 at the end of standard input.
     Serve(ServeArgs),
+    /// The rules that prompts answered "always" at `vtpolicy run` added.
+    ///
+    /// They live in `$XDG_STATE_HOME/vtpolicy/approvals.vtp` (else
+    /// `~/.local/state/vtpolicy/approvals.vtp`), a policy read by `run`,
+    /// `explain`, `hook` and `serve` beside their own: each allow rule
+    /// there lifts a prompt it matches, never a deny.
+    Approvals(ApprovalsArgs),
     /// Translate another agent's permission rules into a `.vtp` policy.
     ///
     /// Writes the policy to standard output (or `-o`), with a comment per
     /// translated rule; what could not be translated is listed on standard
     /// error and in a closing comment block.
     Import(ImportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ApprovalsArgs {
+    #[command(subcommand)]
+    pub(crate) command: ApprovalsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ApprovalsCommand {
+    /// Every approval: its id and its rule.
+    List,
+    /// Remove the approval ID (the rest must still compile).
+    Revoke { id: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

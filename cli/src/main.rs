@@ -2,6 +2,7 @@
 //! Everything else lives in the library crates; this crate is glue and the
 //! only place that prints or exits.
 
+mod approvals;
 mod args;
 mod commands;
 mod state;
@@ -62,6 +63,7 @@ fn main() -> ExitCode {
         args::Command::Serve(args) => commands::serve::run(&args, style),
         args::Command::Hook(args) => commands::hook::run(&args, style),
         args::Command::Import(args) => commands::import::run(&args),
+        args::Command::Approvals(args) => commands::approvals::run(&args),
     };
     exit.into()
 }

@@ -600,9 +600,11 @@ fn the_suite_sees_escapes_when_nothing_is_sandboxed() {
     assert!(failures.len() >= 70, "only {} attempt(s) escaped without a sandbox", failures.len());
 }
 
-/// `prompt` on a terminal: `a` approves the command for the rest of the
+/// `prompt` on a terminal: `s` approves the command for the rest of the
 /// terminal session (a second run in the session asks nothing), `n`
-/// denies, and approvals are kept outside the workspace only.
+/// denies, `a` then `y` adds the proposed rule to the user's approvals
+/// (a later run asks nothing, terminal or not), and approvals are kept
+/// outside the workspace only.
 #[test]
 fn prompts_are_answered_on_the_terminal_and_remembered_for_the_session() {
     use std::io::Write as _;
@@ -624,13 +626,16 @@ fn prompts_are_answered_on_the_terminal_and_remembered_for_the_session() {
             events = events.display()
         )
     };
-    // One session, the pty its controlling terminal: ask and answer `a`,
-    // the same command again (no question), another command answered `n`.
+    // One session, the pty its controlling terminal: ask and answer `s`,
+    // the same command again (no question), another command answered `n`,
+    // a third answered `a` and `y`, and that one again (no question).
     let script = format!(
-        "{}; echo status=$?; {} </dev/null; echo status=$?; {}; echo status=$?",
+        "{}; echo status=$?; {} </dev/null; echo status=$?; {}; echo status=$?; {}; echo status=$?; {} </dev/null; echo status=$?",
         run("show"),
         run("show"),
-        run("-v")
+        run("-v"),
+        run(""),
+        run("")
     );
     let pty = nix::pty::openpty(None, None).expect("pty");
     let slave_raw = std::os::fd::AsRawFd::as_raw_fd(&pty.slave);
@@ -662,20 +667,20 @@ fn prompts_are_answered_on_the_terminal_and_remembered_for_the_session() {
     let mut reader = master.try_clone().expect("clone");
     let answerer = std::thread::spawn(move || {
         let mut seen = String::new();
-        let mut answers = vec!["n\n", "a\n"];
+        let answers = ["s\n", "n\n", "a\n", "y\n"];
+        let mut answered = 0;
         let mut buf = [0u8; 256];
         while let Ok(n) = reader.read(&mut buf) {
             if n == 0 {
                 break;
             }
             seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-            while seen.matches("Run it?").count() > 2 - answers.len() {
-                match answers.pop() {
-                    Some(answer) => master.write_all(answer.as_bytes()).expect("answer"),
-                    None => break,
-                }
+            let asked = seen.matches("Run it?").count() + seen.matches("[y] add").count();
+            while answered < asked.min(answers.len()) {
+                master.write_all(answers[answered].as_bytes()).expect("answer");
+                answered += 1;
             }
-            if answers.is_empty() {
+            if answered == answers.len() {
                 break;
             }
         }
@@ -686,11 +691,12 @@ fn prompts_are_answered_on_the_terminal_and_remembered_for_the_session() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
         stdout,
-        "status=0\nstatus=0\nstatus=126\n",
+        "status=0\nstatus=0\nstatus=126\nstatus=0\nstatus=0\n",
         "terminal: {terminal}\nstderr: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(terminal.matches("Run it?").count(), 2, "{terminal}");
+    assert_eq!(terminal.matches("Run it?").count(), 3, "{terminal}");
+    assert!(terminal.contains("  allow exec git remote\r\n"), "{terminal}");
     let answers: Vec<(String, String)> = std::fs::read_to_string(&events)
         .expect("events")
         .lines()
@@ -698,14 +704,17 @@ fn prompts_are_answered_on_the_terminal_and_remembered_for_the_session() {
         .filter(|v| v["event"] == "approval")
         .map(|v| (v["answer"].as_str().unwrap_or("").to_owned(), v["by"].as_str().unwrap_or("").to_owned()))
         .collect();
-    let expected: Vec<(String, String)> = [("session", "terminal"), ("session", "store"), ("denied", "terminal")]
-        .iter()
-        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
-        .collect();
+    let expected: Vec<(String, String)> =
+        [("session", "terminal"), ("session", "store"), ("denied", "terminal"), ("always", "terminal")]
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect();
     assert_eq!(answers, expected);
     let store = std::fs::read_to_string(root.join("state/vtpolicy/approvals.json")).expect("the store");
     assert!(store.contains("git remote show"), "{store}");
     assert!(!store.contains("remote -v"), "{store}");
+    let approvals = std::fs::read_to_string(root.join("state/vtpolicy/approvals.vtp")).expect("the approvals");
+    assert!(approvals.contains("allow exec git remote\n    id \"approved-1\"\n"), "{approvals}");
 }
 
 fn libc_setsid() -> i32 {

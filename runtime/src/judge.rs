@@ -125,6 +125,18 @@ pub struct Judge {
     /// Program models: the stock catalogue, or it merged with the
     /// policies' own catalogues.
     models: std::borrow::Cow<'static, crate::normalize::models::Models>,
+    /// The user's approvals, after the `.vtp` and Rego policies in
+    /// numbering (see [`Judge::with_approvals`]).
+    approvals: Option<Approvals>,
+}
+
+/// A policy of allow rules that each lift a `prompt` the user answered
+/// "always" to.
+#[derive(Debug)]
+struct Approvals {
+    name: String,
+    sources: Vec<RuleSource>,
+    engine: Engine,
 }
 
 /// An engine whose one policy denies every kind of request.
@@ -277,6 +289,7 @@ impl Judge {
             located: LocatedCache::default(),
             rego: Vec::new(),
             models,
+            approvals: None,
         })
     }
 
@@ -301,6 +314,58 @@ impl Judge {
     pub fn with_rego(mut self, rego: Vec<crate::rego::RegoPolicy>) -> Judge {
         self.rego = rego;
         self
+    }
+
+    /// Adds the user's approvals: where a part of a call would prompt, an
+    /// allow rule of `approvals` that matches it (as allow rules match:
+    /// tokens as written, trusted programs) allows it instead. A deny is
+    /// never lifted, nor a prompt the kernel would refuse, nor one that
+    /// stands for a deny only capped for values known at run time
+    /// (`rm -rf $DIR`).
+    pub fn with_approvals(mut self, approvals: CompiledPolicy) -> Result<Judge, GraphError> {
+        let name = approvals.policy.name.clone();
+        let engine = Engine::new(vec![approvals.policy])?;
+        self.approvals = Some(Approvals { name, sources: approvals.sources, engine });
+        Ok(self)
+    }
+
+    /// Where the approvals' rules are numbered: after every other policy.
+    fn approvals_index(&self) -> usize {
+        self.policies.len() + self.rego.len()
+    }
+
+    /// `decision` of one part, with an approval's allow in place of a
+    /// prompt it lifts.
+    fn approved(&self, request: &Request, decision: vtpolicy_engine::Decision) -> vtpolicy_engine::Decision {
+        let Some(approvals) = &self.approvals else { return decision };
+        if decision.effect != Effect::Prompt || decision.kernel_refusal || decision.matched.iter().any(|m| m.uncertain)
+        {
+            return decision;
+        }
+        let approval = approvals.engine.decide(request);
+        if approval.effect != Effect::Allow || approval.default_applied {
+            return decision;
+        }
+        let policy = self.approvals_index();
+        vtpolicy_engine::Decision {
+            effect: Effect::Allow,
+            matched: approval.matched.into_iter().map(|m| vtpolicy_engine::MatchedRule { policy, ..m }).collect(),
+            default_applied: false,
+            kernel_refusal: false,
+        }
+    }
+
+    /// The argv shape an approval of the exec `request` allows: the
+    /// program as called, its subcommands and options as written, every
+    /// operand and option value any token. `None` for a program no allow
+    /// rule can match (not trusted) or a request that is not an exec.
+    pub fn approval_shape(&self, request: &Request) -> Option<(String, Vec<crate::ApprovalToken>)> {
+        let Request::Exec(exec) = request else { return None };
+        if !exec.program.trusted {
+            return None;
+        }
+        let model = exec.program.names.iter().find_map(|name| self.models.get(name));
+        Some((exec.program.spelled.clone(), crate::normalize::models::approval_shape(model, &exec.args)))
     }
 
     pub fn rego_policies(&self) -> &[crate::rego::RegoPolicy] {
@@ -379,13 +444,17 @@ impl Judge {
         let engine = &self.policies;
         match engine.get(policy) {
             Some(p) => Some(p.name.as_str()),
+            None if policy == self.approvals_index() => self.approvals.as_ref().map(|a| a.name.as_str()),
             None => self.rego.get(policy - engine.len()).map(|p| p.name.as_str()),
         }
     }
 
     /// Where rule `rule` of policy `policy` was written.
     pub fn rule_source(&self, policy: usize, rule: usize) -> Option<&RuleSource> {
-        self.sources.get(policy)?.get(rule)
+        match self.approvals.as_ref().filter(|_| policy == self.approvals_index()) {
+            Some(approvals) => approvals.sources.get(rule),
+            None => self.sources.get(policy)?.get(rule),
+        }
     }
 
     pub fn environment(&self) -> &Environment {
@@ -472,7 +541,10 @@ impl Judge {
         let decision = engine.decide_call_adjusted(
             parts,
             |request| self.rego.iter().map(|p| p.decide(request, &call)).collect(),
-            |request, decision| if proxied { self.as_the_proxy_would(request, decision) } else { decision },
+            |request, decision| {
+                let decision = if proxied { self.as_the_proxy_would(request, decision) } else { decision };
+                self.approved(request, decision)
+            },
         );
         Judgement { decision }
     }

@@ -33,5 +33,6 @@ pub use load::{
     FileResolver, Layering, PolicyJsonError, catalogue_diagnostics, load_policy, load_policy_source,
     policy_json_source, policy_source,
 };
+pub use normalize::models::ApprovalToken;
 pub use normalize::{ProgramLookup, resolve_path as normalize_path};
 pub use request::{RawRequest, RequestError, parse_request, request_from_value, request_sandboxed};

@@ -78,8 +78,8 @@ pub use vtpolicy_runtime::explanation::Explanation;
 pub use vtpolicy_runtime::rego::RegoPolicy;
 pub use vtpolicy_runtime::sandbox::{self, ExpectedRun, RunPlace, Sandbox};
 pub use vtpolicy_runtime::{
-    Environment, Judge, Judgement, Layering, RawRequest, RequestError, events, hook, parse_request, request_from_value,
-    request_sandboxed,
+    ApprovalToken, Environment, Judge, Judgement, Layering, RawRequest, RequestError, events, hook, parse_request,
+    request_from_value, request_sandboxed,
 };
 
 /// Why policies could not be loaded or a call could not be run.

@@ -36,6 +36,13 @@ pub(crate) fn run(args: &ExplainArgs, style: Style) -> Exit {
             return Exit::Error;
         }
     };
+    let judge = match crate::approvals::attach(judge) {
+        Ok(judge) => judge,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Exit::Error;
+        }
+    };
     let judgement = judge.judge(&raw);
     let explanation = Explanation::new(&judge, &judgement);
     match args.format {

@@ -75,6 +75,7 @@ fn answer(args: &HookArgs, style: Style) -> Result<serde_json::Value, String> {
         environment.mounts = expected.view;
     }
     let judge = loaded.judge(environment).map_err(|e| e.to_string())?;
+    let judge = crate::approvals::attach(judge)?;
     let judgement = judge.judge(&request);
     let effect = judgement.effect();
     let reason = format!("vtpolicy ({}): {}", args.policies.join(", "), judgement.summary());

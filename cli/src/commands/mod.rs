@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub(crate) mod approvals;
 pub(crate) mod check;
 pub(crate) mod compile;
 pub(crate) mod diff;

@@ -100,9 +100,9 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
     environment.mounts = sandbox.view();
     environment.sandboxed = sandbox.is_sandboxed();
     let policy_names: Vec<String> = loaded.compiled().iter().map(|c| c.policy.name.clone()).collect();
-    let judge = match loaded.judge(environment.clone()) {
+    let judge = match loaded.judge(environment.clone()).map_err(|e| e.to_string()).and_then(crate::approvals::attach) {
         Ok(judge) => judge,
-        Err(error) => return events.fail(error.to_string()),
+        Err(message) => return events.fail(message),
     };
 
     // Judge.
@@ -161,7 +161,9 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         }
         Effect::Prompt => {
             let key = format!("{} :: {}", policy_names.join(","), parts.join(" ; "));
-            let (answer, by) = approve(args.yes, &key, &command_text, &why, &environment.workspace);
+            let proposals = crate::approvals::proposals(&judge, &judgement);
+            let asked = Asked { key: &key, command: &command_text, why: &why, proposals: &proposals };
+            let (answer, by) = approve(args.yes, &asked, &environment);
             events.emit(EventBody::Approval { answer: answer.to_owned(), by: by.to_owned() });
             if answer == "denied" {
                 eprintln!("vtpolicy: not approved: {why}");
@@ -228,7 +230,7 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
     let (connections_sender, connections) = std::sync::mpsc::channel();
     let egress_judge: vtpolicy::runtime::sandbox::EgressJudge = {
         let judge = std::sync::Arc::clone(&judge);
-        let (yes, workspace, names) = (args.yes, environment.workspace.clone(), policy_names.join(","));
+        let (yes, environment, names) = (args.yes, environment.clone(), policy_names.join(","));
         let asking = std::sync::Mutex::new(());
         std::sync::Arc::new(move |host: &str, port: u16| {
             let raw = RawRequest::Net {
@@ -248,7 +250,9 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
                     let _one = asking.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                     let key = format!("{names} :: net {host}:{port}");
                     let what = [format!("connect to {host}:{port}")];
-                    approve(yes, &key, &what, &reason, &workspace).0 != "denied"
+                    let proposals = [crate::approvals::net_proposal(host, port)];
+                    let asked = Asked { key: &key, command: &what, why: &reason, proposals: &proposals };
+                    approve(yes, &asked, &environment).0 != "denied"
                 }
             };
             let explicit = judge.names_host(&judgement, host);
@@ -380,16 +384,21 @@ fn trusted_bash(judge: &Judge) -> Option<String> {
     }
 }
 
+/// A prompt to answer.
+struct Asked<'a> {
+    /// What the session store remembers it by.
+    key: &'a str,
+    command: &'a [String],
+    why: &'a str,
+    /// The rules that "always" would add; none when it cannot be offered.
+    proposals: &'a [String],
+}
+
 /// Asks for a `prompt` decision: the session store, `--yes`, then the
 /// terminal. Returns the answer and who gave it.
-fn approve(
-    yes: bool,
-    key: &str,
-    command: &[String],
-    why: &str,
-    workspace: &std::path::Path,
-) -> (&'static str, &'static str) {
-    let approvals = Approvals::open(workspace);
+fn approve(yes: bool, asked: &Asked<'_>, environment: &vtpolicy::Environment) -> (&'static str, &'static str) {
+    let Asked { key, command, why, proposals } = *asked;
+    let approvals = Approvals::open(&environment.workspace);
     if approvals.as_ref().is_some_and(|a| a.contains(key)) {
         return ("session", "store");
     }
@@ -401,19 +410,52 @@ fn approve(
         return ("denied", "none");
     };
     let mut writer = &tty;
+    let always = if proposals.is_empty() { "" } else { ", [a] always (adds a rule)" };
     let _ = write!(
         writer,
-        "vtpolicy: `{}` needs approval: {why}\nRun it? [y] once, [a] for the rest of this session, [n] no: ",
+        "vtpolicy: `{}` needs approval: {why}\nRun it? [y] once, [s] for the rest of this session{always}, [n] no: ",
         command.join(" ")
     );
     let _ = writer.flush();
-    let mut line = String::new();
-    if std::io::BufReader::new(&tty).read_line(&mut line).is_err() {
-        return ("denied", "terminal");
-    }
-    match line.trim() {
+    let read_line = || {
+        let mut line = String::new();
+        std::io::BufReader::new(&tty).read_line(&mut line).ok().map(|_| line.trim().to_owned())
+    };
+    let Some(line) = read_line() else { return ("denied", "terminal") };
+    match line.as_str() {
         "y" | "Y" | "yes" => ("once", "terminal"),
-        "a" | "A" | "always" => {
+        "a" | "A" | "always" if !proposals.is_empty() => {
+            let path = crate::approvals::path().map(|p| p.display().to_string()).unwrap_or_default();
+            let _ = writeln!(writer, "Add to `{path}`:");
+            for rule in proposals {
+                let _ = writeln!(writer, "  {rule}");
+            }
+            let _ = write!(writer, "[y] add, [n] run once only: ");
+            let _ = writer.flush();
+            if !read_line().is_some_and(|answer| matches!(answer.as_str(), "y" | "Y" | "yes")) {
+                return ("once", "terminal");
+            }
+            match crate::approvals::append(proposals, &command.join(" "), environment) {
+                Ok(ids) => {
+                    // The judges of this run were made before the rule: the
+                    // session store answers the same question until it ends.
+                    if let Some(approvals) = &approvals {
+                        let _ = approvals.remember(key);
+                    }
+                    let _ = writeln!(
+                        writer,
+                        "vtpolicy: added {} (`vtpolicy approvals revoke ID` removes one)",
+                        ids.join(", ")
+                    );
+                    ("always", "terminal")
+                }
+                Err(message) => {
+                    eprintln!("vtpolicy: the approval holds for this run only: {message}");
+                    ("once", "terminal")
+                }
+            }
+        }
+        "s" | "S" | "session" => {
             match &approvals {
                 Some(approvals) => {
                     if let Err(message) = approvals.remember(key) {

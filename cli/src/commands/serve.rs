@@ -91,8 +91,10 @@ fn load(args: &ServeArgs, style: Style) -> Result<(Judge, Vec<PathBuf>), String>
             watch(Path::new(&catalogue.path));
         }
     }
+    // The approvals reload too, appearing or changed.
+    watched.extend(crate::approvals::path().filter(|path| !watched.contains(path)));
     let judge = loaded.judge(environment).map_err(|e| e.to_string())?;
-    Ok((judge, watched))
+    Ok((crate::approvals::attach(judge)?, watched))
 }
 
 /// What identifies a file's content without reading it.

@@ -855,6 +855,84 @@ fn rego_policies_read_the_request_fields() {
     assert_ne!(alone.0, "deny");
 }
 
+/// The user's approvals (`$XDG_STATE_HOME/vtpolicy/approvals.vtp`) lift
+/// the prompts their allow rules match, never a deny nor a prompt that
+/// stands for a possible deny; a file that does not compile refuses the
+/// call; one inside the workspace is not read; `approvals list | revoke`.
+#[test]
+fn approvals_lift_prompts_and_nothing_else() {
+    let (_guard, dir) = workdir();
+    let root = dir.parent().expect("parent").to_path_buf();
+    let call = |state: &Path, args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_vtpolicy"))
+            .args(args)
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .env("HOME", root.join("home"))
+            .env("XDG_STATE_HOME", state)
+            .stdin(Stdio::null())
+            .output()
+            .expect("vtpolicy runs");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    };
+    let state = root.join("state");
+    let approvals = state.join("vtpolicy/approvals.vtp");
+    std::fs::create_dir_all(state.join("vtpolicy")).expect("state");
+    std::fs::write(
+        &approvals,
+        "version 1\npolicy \"approvals\"\nallow exec git push * *\n    id \"approved-1\"\nallow exec rm -rf *\n    id \"approved-2\"\n",
+    )
+    .expect("write");
+    let decide = |args: &[&str]| {
+        let mut all = vec!["explain", "--format", "json", "--policy", "workspace-write"];
+        all.extend_from_slice(args);
+        let out = call(&state, &all);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let value: serde_json::Value = serde_json::from_str(&out.stdout).expect("json");
+        let ids =
+            value["matched"].as_array().expect("matched").iter().map(|m| m["id"].as_str().unwrap_or("").to_owned());
+        (value["decision"].as_str().unwrap_or("").to_owned(), ids.collect::<Vec<_>>())
+    };
+    assert_eq!(decide(&["--", "git", "push", "origin", "main"]), ("allow".to_owned(), vec!["approved-1".to_owned()]));
+    assert_eq!(decide(&["--", "git", "push", "--force", "origin", "main"]).1, vec!["no-force-push".to_owned()]);
+    assert_eq!(decide(&["--", "git", "push", "origin"]).1, vec!["git-remote".to_owned()]);
+    // `rm -rf $DIR` may be `rm -rf /`: its prompt is a capped deny.
+    assert_eq!(decide(&["-c", "rm -rf $DIR"]).0, "prompt");
+    let explain = call(&state, &["explain", "--policy", "workspace-write", "--", "git", "push", "origin", "main"]);
+    assert!(explain.stdout.contains("of policy approvals at "), "{}", explain.stdout);
+    assert!(explain.stdout.contains("approvals.vtp:3:1"), "{}", explain.stdout);
+
+    let list = call(&state, &["approvals", "list"]);
+    assert_eq!(
+        (list.code, list.stdout.as_str()),
+        (0, "approved-1\tallow exec git push * *\napproved-2\tallow exec rm -rf *\n")
+    );
+    let revoked = call(&state, &["approvals", "revoke", "approved-1"]);
+    assert_eq!((revoked.code, revoked.stdout.as_str()), (0, "revoked approved-1\n"), "{}", revoked.stderr);
+    assert_eq!(decide(&["--", "git", "push", "origin", "main"]).0, "prompt");
+    let missing = call(&state, &["approvals", "revoke", "approved-1"]);
+    assert_eq!((missing.code, missing.stderr.as_str()), (2, "error: no approval `approved-1`\n"));
+
+    // A broken file refuses the call, naming itself.
+    std::fs::write(&approvals, "version 1\nallow exec git push [\n").expect("write");
+    let broken = call(&state, &["explain", "--policy", "workspace-write", "--", "ls"]);
+    assert_eq!(broken.code, 2);
+    assert!(broken.stderr.contains("approvals.vtp"), "{}", broken.stderr);
+
+    // Inside the workspace, any repository could plant approvals.
+    let planted = dir.join(".state");
+    std::fs::create_dir_all(planted.join("vtpolicy")).expect("planted");
+    std::fs::write(planted.join("vtpolicy/approvals.vtp"), "version 1\nallow exec git push * *\n    id \"planted\"\n")
+        .expect("write");
+    let out = call(&planted, &["explain", "--policy", "workspace-write", "--", "git", "push", "origin", "main"]);
+    assert!(out.stdout.starts_with("decision: prompt\n"), "{}", out.stdout);
+    assert!(out.stderr.contains("lie inside the workspace and are not read"), "{}", out.stderr);
+}
+
 #[test]
 fn check_reads_rego_policies() {
     let (_guard, dir) = workdir();

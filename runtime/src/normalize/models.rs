@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
-use vtpolicy_engine::LongForm;
+use vtpolicy_engine::{Arg, LongForm};
 
 use super::Word;
 
@@ -587,6 +587,83 @@ fn git_config(args: &[Word]) -> Option<(GitConfigFile, bool)> {
     let verb_reads = matches!(positionals.first(), Some(&("get" | "list")));
     let writes = writes || verb_writes || (!reads && !verb_reads && positionals.len() >= 2);
     Some((file, writes))
+}
+
+/// One token of an approval's argv pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApprovalToken {
+    /// The token as written: a subcommand, an option, `--`.
+    Literal(String),
+    /// An option with its value glued on, the value any (`--name=*`,
+    /// `-k*`): the part before the value.
+    GluedValue(String),
+    /// Any one token: an operand, an option's value.
+    Any,
+}
+
+/// The argv shape of `args` under `model`: subcommands and options as
+/// written, every operand and option value any token. What an approval
+/// generalises a prompted command to.
+pub(crate) fn approval_shape(model: Option<&Model>, args: &[Arg]) -> Vec<ApprovalToken> {
+    let mut grammar = model.map(Grammar::new);
+    let mut expecting = grammar.as_ref().is_some_and(Grammar::expects_subcommand);
+    let takes_value =
+        |grammar: &Option<Grammar<'_>>, option: &str| grammar.as_ref().is_some_and(|g| g.takes_value(option));
+    let mut out = Vec::with_capacity(args.len());
+    let mut options_ended = false;
+    let mut value_next = false;
+    for arg in args {
+        let Arg::Known(text) = arg else {
+            out.push(ApprovalToken::Any);
+            expecting = false;
+            value_next = false;
+            continue;
+        };
+        if std::mem::take(&mut value_next) {
+            out.push(ApprovalToken::Any);
+            continue;
+        }
+        if options_ended || text == "-" || !text.starts_with('-') {
+            if expecting && !options_ended {
+                out.push(ApprovalToken::Literal(text.clone()));
+                expecting = grammar.as_mut().is_some_and(|g| g.enter(text) && g.expects_subcommand());
+            } else {
+                out.push(ApprovalToken::Any);
+            }
+            continue;
+        }
+        if text == "--" {
+            options_ended = true;
+            out.push(ApprovalToken::Literal(text.clone()));
+            continue;
+        }
+        if let Some((name, _)) = text.split_once('=').filter(|_| text.starts_with("--")) {
+            out.push(ApprovalToken::GluedValue(format!("{name}=")));
+            continue;
+        }
+        let single_long = grammar.as_ref().is_some_and(|g| g.knows(text));
+        if text.starts_with("--") || single_long {
+            value_next = takes_value(&grammar, text);
+            out.push(ApprovalToken::Literal(text.clone()));
+            continue;
+        }
+        // A cluster: the first short option that takes a value takes the
+        // rest of the word, or the next one.
+        let mut token = ApprovalToken::Literal(text.clone());
+        for (at, c) in text.char_indices().skip(1) {
+            let mut letter = [0u8; 8];
+            if takes_value(&grammar, short_option(c, &mut letter)) {
+                let end = at + c.len_utf8();
+                match text.get(end..).filter(|rest| !rest.is_empty()) {
+                    Some(_) => token = ApprovalToken::GluedValue(text.get(..end).unwrap_or(text).to_owned()),
+                    None => value_next = true,
+                }
+                break;
+            }
+        }
+        out.push(token);
+    }
+    out
 }
 
 /// The effects of `args` (without the program) under `model`. Words only
