@@ -131,12 +131,15 @@ pub struct Judge {
 }
 
 /// A policy of allow rules that each lift a `prompt` the user answered
-/// "always" to.
+/// "always" to; only its allow rules count.
 #[derive(Debug)]
 struct Approvals {
     name: String,
     sources: Vec<RuleSource>,
-    engine: Engine,
+    /// Its rules for calls that run sandboxed, and without the `when
+    /// sandboxed` ones for calls that do not.
+    sandboxed: Engine,
+    unsandboxed: Engine,
 }
 
 /// An engine whose one policy denies every kind of request.
@@ -324,8 +327,9 @@ impl Judge {
     /// (`rm -rf $DIR`).
     pub fn with_approvals(mut self, approvals: CompiledPolicy) -> Result<Judge, GraphError> {
         let name = approvals.policy.name.clone();
-        let engine = Engine::new(vec![approvals.policy])?;
-        self.approvals = Some(Approvals { name, sources: approvals.sources, engine });
+        let unsandboxed = Engine::new(vec![approvals.policy.unsandboxed()])?;
+        let sandboxed = Engine::new(vec![approvals.policy])?;
+        self.approvals = Some(Approvals { name, sources: approvals.sources, sandboxed, unsandboxed });
         Ok(self)
     }
 
@@ -334,15 +338,21 @@ impl Judge {
         self.policies.len() + self.rego.len()
     }
 
-    /// `decision` of one part, with an approval's allow in place of a
-    /// prompt it lifts.
-    fn approved(&self, request: &Request, decision: vtpolicy_engine::Decision) -> vtpolicy_engine::Decision {
+    /// `decision` of one part of a call that runs `sandboxed` or not, with
+    /// an approval's allow in place of a prompt it lifts.
+    fn approved(
+        &self,
+        request: &Request,
+        decision: vtpolicy_engine::Decision,
+        sandboxed: bool,
+    ) -> vtpolicy_engine::Decision {
         let Some(approvals) = &self.approvals else { return decision };
         if decision.effect != Effect::Prompt || decision.kernel_refusal || decision.matched.iter().any(|m| m.uncertain)
         {
             return decision;
         }
-        let approval = approvals.engine.decide(request);
+        let engine = if sandboxed { &approvals.sandboxed } else { &approvals.unsandboxed };
+        let approval = engine.decide(request);
         if approval.effect != Effect::Allow || approval.default_applied {
             return decision;
         }
@@ -543,7 +553,7 @@ impl Judge {
             |request| self.rego.iter().map(|p| p.decide(request, &call)).collect(),
             |request, decision| {
                 let decision = if proxied { self.as_the_proxy_would(request, decision) } else { decision };
-                self.approved(request, decision)
+                self.approved(request, decision, sandboxed)
             },
         );
         Judgement { decision }

@@ -884,7 +884,7 @@ fn approvals_lift_prompts_and_nothing_else() {
     std::fs::create_dir_all(state.join("vtpolicy")).expect("state");
     std::fs::write(
         &approvals,
-        "version 1\npolicy \"approvals\"\nallow exec git push * *\n    id \"approved-1\"\nallow exec rm -rf *\n    id \"approved-2\"\n",
+        "version 1\npolicy \"approvals\"\nallow exec git push * *\n    id \"approved-1\"\nallow exec rm -rf *\n    id \"approved-2\"\nallow exec git fetch * when sandboxed\n    id \"approved-3\"\n",
     )
     .expect("write");
     let decide = |args: &[&str]| {
@@ -902,6 +902,9 @@ fn approvals_lift_prompts_and_nothing_else() {
     assert_eq!(decide(&["--", "git", "push", "origin"]).1, vec!["git-remote".to_owned()]);
     // `rm -rf $DIR` may be `rm -rf /`: its prompt is a capped deny.
     assert_eq!(decide(&["-c", "rm -rf $DIR"]).0, "prompt");
+    // `when sandboxed` holds for approvals too.
+    assert_eq!(decide(&["--sandboxed", "--", "git", "fetch", "origin"]).1, vec!["approved-3".to_owned()]);
+    assert_eq!(decide(&["--", "git", "fetch", "origin"]).0, "prompt");
     let explain = call(&state, &["explain", "--policy", "workspace-write", "--", "git", "push", "origin", "main"]);
     assert!(explain.stdout.contains("of policy approvals at "), "{}", explain.stdout);
     assert!(explain.stdout.contains("approvals.vtp:3:1"), "{}", explain.stdout);
@@ -909,7 +912,10 @@ fn approvals_lift_prompts_and_nothing_else() {
     let list = call(&state, &["approvals", "list"]);
     assert_eq!(
         (list.code, list.stdout.as_str()),
-        (0, "approved-1\tallow exec git push * *\napproved-2\tallow exec rm -rf *\n")
+        (
+            0,
+            "approved-1\tallow exec git push * *\napproved-2\tallow exec rm -rf *\napproved-3\tallow exec git fetch * when sandboxed\n"
+        )
     );
     let revoked = call(&state, &["approvals", "revoke", "approved-1"]);
     assert_eq!((revoked.code, revoked.stdout.as_str()), (0, "revoked approved-1\n"), "{}", revoked.stderr);
