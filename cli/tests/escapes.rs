@@ -697,8 +697,11 @@ fn prompts_are_answered_on_the_terminal_and_remembered_for_the_session() {
     );
     assert_eq!(terminal.matches("Run it?").count(), 3, "{terminal}");
     assert!(terminal.contains("  allow exec git remote\r\n"), "{terminal}");
-    let answers: Vec<(String, String)> = std::fs::read_to_string(&events)
-        .expect("events")
+    let events = std::fs::read_to_string(&events).expect("events");
+    for line in events.lines() {
+        vtpolicy_runtime::events::validate_event(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    }
+    let answers: Vec<(String, String)> = events
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|v| v["event"] == "approval")
