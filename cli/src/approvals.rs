@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use vtpolicy::engine::Effect;
-use vtpolicy::grammar::{Item, SourceFile, Target, escape_glob, quote};
+use vtpolicy::grammar::{Item, SourceFile, Target, escape_glob, quote, word_or_quoted};
 use vtpolicy::{ApprovalToken, Environment, Judge, Judgement, Layering, Policies, Request};
 
 /// `$XDG_STATE_HOME/vtpolicy/approvals.vtp`, else
@@ -44,11 +44,7 @@ pub(crate) fn attach(judge: Judge) -> Result<Judge, String> {
 
 /// A token of an argv pattern that matches `literal` alone.
 fn literal(token: &str) -> String {
-    let bare = !token.is_empty()
-        && !matches!(token, ".." | "*" | "id" | "because" | "when")
-        && !token.starts_with('#')
-        && token.chars().all(|c| c.is_ascii_alphanumeric() || "_.+-@:%^".contains(c));
-    if bare { token.to_owned() } else { quote(&escape_glob(token)) }
+    word_or_quoted(&escape_glob(token))
 }
 
 /// The rules that would have allowed the parts of `judgement` that

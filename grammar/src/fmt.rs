@@ -282,7 +282,9 @@ fn is_bare_word(token: &str) -> bool {
         && token.chars().all(|c| c.is_ascii_alphanumeric() || "_.+-@:%^".contains(c))
 }
 
-fn word_or_quoted(token: &str) -> String {
+/// An argv pattern token as policy text: bare when it reads back as the
+/// same token, else quoted.
+pub fn word_or_quoted(token: &str) -> String {
     if is_bare_word(token) { token.to_owned() } else { quote(token) }
 }
 

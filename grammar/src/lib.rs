@@ -23,6 +23,6 @@ pub use ast::{
     TestBlock, TestCase, TestRequest,
 };
 pub use diagnostic::{Diagnostic, DiagnosticReport, Location, Severity};
-pub use fmt::{escape_glob, format, format_item, quote};
+pub use fmt::{escape_glob, format, format_item, quote, word_or_quoted};
 pub use parse::{SYNTAX_ERROR, parse};
 pub use source::{SourceFile, Span, Spanned};
