@@ -939,6 +939,44 @@ fn approvals_lift_prompts_and_nothing_else() {
     assert!(out.stderr.contains("lie inside the workspace and are not read"), "{}", out.stderr);
 }
 
+/// A command never adds approvals, even under a policy that lets it write
+/// the whole home directory: they live in the state directory, which
+/// every run mounts read-only.
+#[test]
+fn a_run_cannot_add_approvals() {
+    // Not under /tmp, which the run replaces with its own.
+    let guard = tempfile::Builder::new().prefix("vtpolicy-approvals").tempdir_in("/var/tmp").expect("tempdir");
+    let root = std::fs::canonicalize(guard.path()).expect("canonical");
+    let dir = root.join("ws");
+    std::fs::create_dir_all(&dir).expect("ws");
+    let home = root.join("home");
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| home.join(".local/state"));
+    let approvals = state.join("vtpolicy/approvals.vtp");
+    std::fs::create_dir_all(state.join("vtpolicy")).expect("state");
+    let before = "version 1\npolicy \"approvals\"\n";
+    std::fs::write(&approvals, before).expect("write");
+    let policy = root.join("home-write.vtp");
+    std::fs::write(
+        &policy,
+        "version 1\npolicy \"home-write\"\nextend \"workspace-write\"\nallow write \"${home}/**\"\n",
+    )
+    .expect("write");
+    let text = format!(
+        "echo 'allow exec git push ..' >> {}; echo status=$?; echo x > {}/other",
+        approvals.display(),
+        home.display()
+    );
+    let out = run_detached(&dir, &["run", "--policy", policy.to_str().expect("utf-8"), "-c", &text]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "status=1\n"), "{}", out.stderr);
+    assert!(out.stderr.contains("Read-only file system"), "{}", out.stderr);
+    assert_eq!(std::fs::read_to_string(&approvals).expect("approvals"), before);
+    // The policy does grant the rest of the home directory.
+    assert_eq!(std::fs::read_to_string(home.join("other")).expect("other"), "x\n");
+}
+
 #[test]
 fn check_reads_rego_policies() {
     let (_guard, dir) = workdir();
