@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use vtpolicy::engine::Effect;
-use vtpolicy::grammar::{Item, SourceFile, Target, escape_glob, quote, word_or_quoted};
+use vtpolicy::grammar::{Item, SourceFile, escape_glob, quote, word_or_quoted};
 use vtpolicy::{ApprovalToken, Environment, Judge, Judgement, Layering, Policies, Request};
 
 /// `$XDG_STATE_HOME/vtpolicy/approvals.vtp`, else
@@ -87,7 +87,8 @@ pub(crate) fn net_proposal(host: &str, port: u16) -> String {
     format!("allow net {} port {port}", quote(host))
 }
 
-/// The rules of the approvals text: each id with its text.
+/// The rules of the approvals text that have an id: each id with where
+/// the rule is written.
 fn rules_of(text: &str) -> Result<Vec<(String, std::ops::Range<usize>)>, String> {
     let source = SourceFile::new("<approvals>".to_owned(), text);
     let (file, diagnostics) = vtpolicy::grammar::parse(&source);
@@ -98,7 +99,6 @@ fn rules_of(text: &str) -> Result<Vec<(String, std::ops::Range<usize>)>, String>
     for item in file.items {
         if let Item::Rule(rule) = item
             && let Some(id) = &rule.id
-            && matches!(rule.target, Target::Argv(_) | Target::Hosts { .. })
         {
             rules.push((id.node.clone(), rule.span.start..rule.span.end));
         }
