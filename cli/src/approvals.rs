@@ -220,4 +220,24 @@ mod tests {
         // A program no allow rule can match offers nothing.
         assert!(proposed("./deploy.sh --prod", &[]).is_empty());
     }
+
+    /// Commands as CI steps write them: a program whose model names no
+    /// subcommands keeps its leading names as written, so approving
+    /// `docker build` never approves `docker run`.
+    #[test]
+    fn always_keeps_the_subcommands_real_commands_name() {
+        let programs = ["docker", "gh", "kubectl", "go", "apt-get", "cargo", "npm", "pip"];
+        for (text, rule) in [
+            ("docker build -t app:latest .", "allow exec docker build -t * *"),
+            ("gh pr create --title 'x y' --body z", "allow exec gh pr create --title * --body *"),
+            ("kubectl apply -f deploy.yaml -n prod", "allow exec kubectl apply -f * -n *"),
+            ("go install golang.org/x/tools/gopls@latest", "allow exec go install *"),
+            ("apt-get install -y jq", "allow exec apt-get install -y *"),
+            ("cargo install ripgrep --locked", "allow exec cargo install * --locked"),
+            ("npm publish --access public", "allow exec npm publish --access *"),
+            ("pip install -r requirements.txt", "allow exec pip install -r *"),
+        ] {
+            assert_eq!(proposed(text, &programs), [rule], "{text}");
+        }
+    }
 }

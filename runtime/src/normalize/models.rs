@@ -601,12 +601,26 @@ pub enum ApprovalToken {
     Any,
 }
 
+/// Leading words kept as written for a program whose model names no
+/// subcommands (`gh pr create`, `kubectl apply`, `docker build`).
+const UNMODELLED_SUBCOMMANDS: usize = 2;
+
+/// Whether `word` reads as a subcommand's name rather than an operand.
+fn subcommand_like(word: &str) -> bool {
+    let mut chars = word.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
 /// The argv shape of `args` under `model`: subcommands and options as
 /// written, every operand and option value any token. What an approval
-/// generalises a prompted command to.
+/// generalises a prompted command to. Without a model of its subcommands,
+/// the program's first words that read as names are taken for
+/// subcommands: a narrower rule, never a wider one.
 pub(crate) fn approval_shape(model: Option<&Model>, args: &[Arg]) -> Vec<ApprovalToken> {
     let mut grammar = model.map(Grammar::new);
     let mut expecting = grammar.as_ref().is_some_and(Grammar::expects_subcommand);
+    let mut unmodelled = if expecting { 0 } else { UNMODELLED_SUBCOMMANDS };
     let takes_value =
         |grammar: &Option<Grammar<'_>>, option: &str| grammar.as_ref().is_some_and(|g| g.takes_value(option));
     let mut out = Vec::with_capacity(args.len());
@@ -627,11 +641,17 @@ pub(crate) fn approval_shape(model: Option<&Model>, args: &[Arg]) -> Vec<Approva
             if expecting && !options_ended {
                 out.push(ApprovalToken::Literal(text.clone()));
                 expecting = grammar.as_mut().is_some_and(|g| g.enter(text) && g.expects_subcommand());
+            } else if unmodelled > 0 && !options_ended && subcommand_like(text) {
+                unmodelled -= 1;
+                out.push(ApprovalToken::Literal(text.clone()));
             } else {
+                unmodelled = 0;
                 out.push(ApprovalToken::Any);
             }
             continue;
         }
+        // Subcommands come before options.
+        unmodelled = 0;
         if text == "--" {
             options_ended = true;
             out.push(ApprovalToken::Literal(text.clone()));
