@@ -33,11 +33,7 @@ fn hook(dir: &Path, args: &[&str], payload: &[u8], env: &[(&str, &str)]) -> Outp
     let _ = stdin.write_all(payload);
     drop(stdin);
     let output = child.wait_with_output().expect("vtpolicy ends");
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Output::from(output)
 }
 
 fn home_of(dir: &Path) -> std::path::PathBuf {

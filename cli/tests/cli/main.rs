@@ -18,6 +18,16 @@ struct Output {
     stderr: String,
 }
 
+impl From<std::process::Output> for Output {
+    fn from(output: std::process::Output) -> Output {
+        Output {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
 impl Output {
     /// Exit code, stdout and stderr, with `dir` replaced by `[DIR]`.
     fn snapshot(&self, dir: &Path) -> String {
@@ -42,11 +52,7 @@ fn vtpolicy(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     }
     drop(child.stdin.take());
     let output = child.wait_with_output().expect("vtpolicy ends");
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Output::from(output)
 }
 
 /// A temporary `ws` (the working directory) beside a `home`.
@@ -531,11 +537,7 @@ fn detached(dir: &Path, all: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("setsid runs");
-    Output {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    Output::from(output)
 }
 
 #[test]
@@ -873,11 +875,7 @@ fn approvals_lift_prompts_and_nothing_else() {
             .stdin(Stdio::null())
             .output()
             .expect("vtpolicy runs");
-        Output {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Output::from(out)
     };
     let state = root.join("state");
     let approvals = state.join("vtpolicy/approvals.vtp");
