@@ -18,11 +18,10 @@ pub(crate) fn path() -> Option<PathBuf> {
     crate::state::state_dir().map(|dir| dir.join("approvals.vtp"))
 }
 
-/// Whether `path` lies inside `workspace` (where any repository could
-/// plant approvals), by its real location.
+/// Whether the approvals at `path` would lie inside `workspace`, where
+/// any repository could plant some.
 fn inside(path: &Path, workspace: &Path) -> bool {
-    let real = path.parent().and_then(|dir| std::fs::canonicalize(dir).ok()).unwrap_or_else(|| path.to_path_buf());
-    real.starts_with(workspace) || path.starts_with(workspace)
+    crate::state::lies_in(path.parent().unwrap_or(path), workspace)
 }
 
 /// `judge` with the user's approvals, when there are any. An error names

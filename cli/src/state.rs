@@ -179,6 +179,12 @@ pub(crate) fn settle(created: Created, run: &str) -> Vec<Settled> {
     out
 }
 
+/// Whether `path` lies inside `workspace`, as named or where it really is
+/// (a symlink in the workspace could be repointed by what runs there).
+pub(crate) fn lies_in(path: &Path, workspace: &Path) -> bool {
+    path.starts_with(workspace) || std::fs::canonicalize(path).is_ok_and(|real| real.starts_with(workspace))
+}
+
 /// vtpolicy's state directory: `<state>/vtpolicy`.
 pub(crate) fn state_dir() -> Option<PathBuf> {
     state_base().map(|base| base.join("vtpolicy"))
@@ -255,12 +261,10 @@ impl Approvals {
     }
 
     fn open_in(base: PathBuf, workspace: &Path) -> Option<Approvals> {
-        let path = base.join("vtpolicy").join("approvals.json");
-        let canonical_base = std::fs::canonicalize(&base).unwrap_or(base);
-        if canonical_base.starts_with(workspace) {
+        if lies_in(&base, workspace) {
             return None;
         }
-        Some(Approvals { path, session: session_key()? })
+        Some(Approvals { path: base.join("vtpolicy").join("approvals.json"), session: session_key()? })
     }
 
     pub(crate) fn contains(&self, command: &str) -> bool {

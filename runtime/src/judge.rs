@@ -531,8 +531,9 @@ impl Judge {
     pub fn judge_in(&self, raw: &RawRequest, sandboxed: bool) -> Judgement {
         let parts = self.normalize_in(raw, sandboxed);
         let engine = if sandboxed { self.sandboxed() } else { self.unsandboxed() };
-        let cwd = call_cwd(raw, &self.environment);
-        let call = crate::rego::CallFields {
+        // The call's own fields, for Rego policies alone.
+        let cwd = (!self.rego.is_empty()).then(|| call_cwd(raw, &self.environment));
+        let call = cwd.as_deref().map(|cwd| crate::rego::CallFields {
             command: match raw {
                 RawRequest::Exec { command, .. } => command.as_deref(),
                 _ => None,
@@ -541,16 +542,19 @@ impl Judge {
                 RawRequest::Tool { args, .. } => args.as_ref(),
                 _ => None,
             },
-            cwd: &cwd,
+            cwd,
             workspace: &self.environment.workspace,
             sandboxed,
-        };
+        });
         // A sandboxed connection goes through the egress proxy, which
         // refuses what the decision must then say it refuses.
         let proxied = sandboxed && self.net_rules;
         let decision = engine.decide_call_adjusted(
             parts,
-            |request| self.rego.iter().map(|p| p.decide(request, &call)).collect(),
+            |request| match &call {
+                Some(call) => self.rego.iter().map(|p| p.decide(request, call)).collect(),
+                None => Vec::new(),
+            },
             |request, decision| {
                 let decision = if proxied { self.as_the_proxy_would(request, decision) } else { decision };
                 self.approved(request, decision, sandboxed)

@@ -161,7 +161,7 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
         }
         Effect::Prompt => {
             let key = format!("{} :: {}", policy_names.join(","), parts.join(" ; "));
-            let proposals = crate::approvals::proposals(&judge, &judgement);
+            let proposals = || crate::approvals::proposals(&judge, &judgement);
             let asked = Asked { key: &key, command: &command_text, why: &why, proposals: &proposals };
             let (answer, by) = approve(args.yes, &asked, &environment);
             events.emit(EventBody::Approval { answer: answer.to_owned(), by: by.to_owned() });
@@ -250,7 +250,7 @@ pub(crate) fn run(args: &RunArgs) -> Exit {
                     let _one = asking.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                     let key = format!("{names} :: net {host}:{port}");
                     let what = [format!("connect to {host}:{port}")];
-                    let proposals = [crate::approvals::net_proposal(host, port)];
+                    let proposals = || vec![crate::approvals::net_proposal(host, port)];
                     let asked = Asked { key: &key, command: &what, why: &reason, proposals: &proposals };
                     approve(yes, &asked, &environment).0 != "denied"
                 }
@@ -390,8 +390,9 @@ struct Asked<'a> {
     key: &'a str,
     command: &'a [String],
     why: &'a str,
-    /// The rules that "always" would add; none when it cannot be offered.
-    proposals: &'a [String],
+    /// The rules that "always" would add, none when it cannot be offered:
+    /// worked out only when a person is asked.
+    proposals: &'a dyn Fn() -> Vec<String>,
 }
 
 /// Asks for a `prompt` decision: the session store, `--yes`, then the
@@ -409,6 +410,7 @@ fn approve(yes: bool, asked: &Asked<'_>, environment: &vtpolicy::Environment) ->
         eprintln!("vtpolicy: approval needed but there is no terminal (use --yes to approve prompts)");
         return ("denied", "none");
     };
+    let proposals = proposals();
     let mut writer = &tty;
     let always = if proposals.is_empty() { "" } else { ", [a] always (adds a rule)" };
     let _ = write!(
@@ -427,7 +429,7 @@ fn approve(yes: bool, asked: &Asked<'_>, environment: &vtpolicy::Environment) ->
         "a" | "A" | "always" if !proposals.is_empty() => {
             let path = crate::approvals::path().map(|p| p.display().to_string()).unwrap_or_default();
             let _ = writeln!(writer, "Add to `{path}`:");
-            for rule in proposals {
+            for rule in &proposals {
                 let _ = writeln!(writer, "  {rule}");
             }
             let _ = write!(writer, "[y] add, [n] run once only: ");
@@ -435,7 +437,7 @@ fn approve(yes: bool, asked: &Asked<'_>, environment: &vtpolicy::Environment) ->
             if !read_line().is_some_and(|answer| matches!(answer.as_str(), "y" | "Y" | "yes")) {
                 return ("once", "terminal");
             }
-            match crate::approvals::append(proposals, &command.join(" "), environment) {
+            match crate::approvals::append(&proposals, &command.join(" "), environment) {
                 Ok(ids) => {
                     // The judges of this run were made before the rule: the
                     // session store answers the same question until it ends.
